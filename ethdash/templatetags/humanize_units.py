@@ -1,0 +1,44 @@
+"""Display of stored SI units at the edge: H/s as MH/s or GH/s, W as kW, °C."""
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+_HASHRATE_PREFIXES = [(1e12, "TH/s"), (1e9, "GH/s"), (1e6, "MH/s"), (1e3, "kH/s")]
+
+
+@register.filter
+def hashrate(value):
+    if value is None:
+        return "–"
+    for scale, unit in _HASHRATE_PREFIXES:
+        if value >= scale:
+            return f"{value / scale:.2f} {unit}"
+    return f"{value:.0f} H/s"
+
+
+@register.filter
+def watts(value):
+    if value is None:
+        return "–"
+    return f"{value / 1000:.2f} kW" if value >= 1000 else f"{value:.0f} W"
+
+
+@register.filter
+def celsius(value):
+    return "–" if value is None else f"{value:.0f} °C"
+
+
+@register.filter
+def timesince_short(value):
+    if value is None:
+        return "never"
+    seconds = int((timezone.now() - value).total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"

@@ -1,0 +1,59 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from ethdash import views
+from rigs.api import RigViewSet
+
+router = DefaultRouter()
+router.register("rigs", RigViewSet, basename="rig")
+
+
+def _coming(title, text):
+    return {"title": title, "coming": text}
+
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("rigs/", include("rigs.urls")),
+    path(
+        "pools/",
+        views.placeholder,
+        _coming(
+            "Pool accounts",
+            "Balances, unpaid and immature amounts, workers and payouts from open-ethereum-pool, "
+            "Miningcore, Ethermine-style and Nanopool APIs, each payout checked on chain, and "
+            "pool-reported hashrate charted against what your rigs measure.",
+        ),
+        name="pool-list",
+    ),
+    path(
+        "validators/",
+        views.placeholder,
+        _coming(
+            "Validators",
+            "Balances, income per epoch and day split into consensus and execution rewards, APR, "
+            "attestation effectiveness, proposals with MEV payments and sync duties, read from "
+            "your own beacon nodes, live.",
+        ),
+        name="validator-list",
+    ),
+    path(
+        "alerts/",
+        views.placeholder,
+        _coming(
+            "Alerts",
+            "Rules for offline rigs, hashrate drops, hot or idle GPUs, rejected shares, missed "
+            "payouts and missed duties, delivered by e-mail, Telegram, Discord or webhook once "
+            "per state change, with a matching 'recovered'.",
+        ),
+        name="alert-list",
+    ),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

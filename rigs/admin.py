@@ -1,0 +1,84 @@
+from django.contrib import admin
+
+from rigs.models import Gpu, GpuSample, Rig, RigSample
+
+
+class GpuInline(admin.TabularInline):
+    model = Gpu
+    extra = 0
+    fields = ["index", "name", "vendor", "pci_bus"]
+
+
+@admin.register(Rig)
+class RigAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "farm",
+        "status",
+        "hashrate_mhs",
+        "power_w",
+        "temperature_max_c",
+        "gpus_reporting",
+        "last_seen_at",
+        "cadence_s",
+    ]
+    list_filter = ["status", "farm"]
+    search_fields = ["name", "farm__name"]
+    readonly_fields = [
+        "status_changed_at",
+        "last_seen_at",
+        "stale_at",
+        "last_sample_at",
+        "hashrate_hs",
+        "power_w",
+        "temperature_max_c",
+        "gpus_reporting",
+        "created_at",
+    ]
+    list_select_related = ["farm"]
+    inlines = [GpuInline]
+
+    @admin.display(description="Hashrate (MH/s)", ordering="hashrate_hs")
+    def hashrate_mhs(self, rig):
+        return None if rig.hashrate_hs is None else round(rig.hashrate_hs / 1e6, 2)
+
+
+@admin.register(Gpu)
+class GpuAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "rig", "index", "name", "vendor", "pci_bus"]
+    list_filter = ["vendor", "rig__farm"]
+    search_fields = ["name", "rig__name", "pci_bus"]
+    list_select_related = ["rig"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Samples come from telemetry only; the admin may look, never edit."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(GpuSample)
+class GpuSampleAdmin(ReadOnlyAdmin):
+    list_display = ["gpu", "ts", "hashrate_hs", "temperature_c", "fan_pct", "power_w"]
+    list_filter = ["gpu__rig__farm"]
+    search_fields = ["gpu__rig__name"]
+    date_hierarchy = "ts"
+    list_select_related = ["gpu__rig"]
+    show_full_result_count = False
+
+
+@admin.register(RigSample)
+class RigSampleAdmin(ReadOnlyAdmin):
+    list_display = ["rig", "ts", "hashrate_hs", "power_w", "temperature_max_c", "gpus_reporting"]
+    list_filter = ["rig__farm"]
+    search_fields = ["rig__name"]
+    date_hierarchy = "ts"
+    list_select_related = ["rig"]
+    show_full_result_count = False

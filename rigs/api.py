@@ -1,0 +1,193 @@
+import math
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from accounts.models import ApiToken
+from accounts.scoping import can_write, scope_to_farms
+from ethdash.api import ListPagination, TimeSeriesPagination
+from ethdash.timeseries import parse_range
+from rigs.models import Gpu, GpuSample, Rig
+from rigs.services.ingest import ingest_telemetry, sample_time_problem
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A JSON number: no booleans, no numeric strings, no NaN or infinity."""
+
+    default_error_messages = {"invalid": "A finite number is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        value = float(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return super().to_internal_value(value)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"invalid": "A whole number is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class GpuSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Gpu
+        fields = ["id", "index", "name", "vendor", "pci_bus"]
+
+
+class RigSerializer(serializers.ModelSerializer):
+    gpus = GpuSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Rig
+        fields = [
+            "id",
+            "farm",
+            "name",
+            "status",
+            "status_changed_at",
+            "cadence_s",
+            "last_seen_at",
+            "last_sample_at",
+            "hashrate_hs",
+            "power_w",
+            "temperature_max_c",
+            "gpus_reporting",
+            "gpus",
+        ]
+
+
+class GpuSampleSerializer(serializers.ModelSerializer):
+    gpu = serializers.IntegerField(source="gpu.index", read_only=True)
+
+    class Meta:
+        model = GpuSample
+        fields = [
+            "ts",
+            "gpu",
+            "hashrate_hs",
+            "temperature_c",
+            "fan_pct",
+            "power_w",
+            "shares_accepted",
+            "shares_rejected",
+            "shares_stale",
+        ]
+
+
+class TelemetrySampleSerializer(serializers.Serializer):
+    ts = serializers.DateTimeField(
+        help_text="When the reading was taken, ISO 8601 (UTC if no zone)."
+    )
+    gpu = StrictIntegerField(min_value=0, help_text="The GPU's index on the rig.")
+    hashrate_hs = FiniteFloatField(min_value=0, help_text="Hashrate in H/s.")
+    temperature_c = FiniteFloatField(min_value=-40, max_value=150, required=False, allow_null=True)
+    fan_pct = FiniteFloatField(min_value=0, max_value=100, required=False, allow_null=True)
+    power_w = FiniteFloatField(min_value=0, max_value=3000, required=False, allow_null=True)
+    shares_accepted = StrictIntegerField(min_value=0, required=False, allow_null=True)
+    shares_rejected = StrictIntegerField(min_value=0, required=False, allow_null=True)
+    shares_stale = StrictIntegerField(min_value=0, required=False, allow_null=True)
+
+    def validate_gpu(self, index):
+        gpu = self.context["gpus_by_index"].get(index)
+        if gpu is None:
+            raise serializers.ValidationError(f"This rig has no GPU with index {index}.")
+        return gpu
+
+    def validate_ts(self, ts):
+        problem = sample_time_problem(ts, self.context["now"])
+        if problem:
+            raise serializers.ValidationError(f"The timestamp {problem}")
+        return ts
+
+
+class TelemetryBatchSerializer(serializers.Serializer):
+    samples = TelemetrySampleSerializer(
+        many=True, allow_empty=False, max_length=settings.ETHDASH_MAX_BATCH_SAMPLES
+    )
+
+    def validate_samples(self, samples):
+        seen = set()
+        for position, sample in enumerate(samples):
+            key = (sample["gpu"].index, sample["ts"])
+            if key in seen:
+                raise serializers.ValidationError(
+                    f"Sample {position} repeats GPU {key[0]} at {sample['ts'].isoformat()}; "
+                    "each GPU may appear once per timestamp."
+                )
+            seen.add(key)
+        return samples
+
+
+class TelemetryResultSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The rigs of the farms the caller can see."""
+
+    serializer_class = RigSerializer
+    pagination_class = ListPagination
+
+    def get_queryset(self):
+        return scope_to_farms(Rig.objects.prefetch_related("gpus"), self.request).order_by("id")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "from", OpenApiTypes.DATETIME, description="Start (default: to - 1 h)"
+            ),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="End (default: now)"),
+            OpenApiParameter("gpu", OpenApiTypes.INT, description="Only this GPU index"),
+        ],
+        responses=GpuSampleSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], pagination_class=TimeSeriesPagination)
+    def samples(self, request, pk=None):
+        """The rig's GPU samples in a time range, oldest first, cursor-paginated."""
+        rig = self.get_object()
+        since, until = parse_range(request.query_params)
+        queryset = GpuSample.objects.filter(gpu__rig=rig, ts__gte=since, ts__lte=until)
+        gpu = request.query_params.get("gpu")
+        if gpu is not None:
+            if not gpu.isdigit():
+                raise serializers.ValidationError({"gpu": ["A GPU index is a whole number."]})
+            queryset = queryset.filter(gpu__index=int(gpu))
+        page = self.paginate_queryset(queryset.select_related("gpu"))
+        return self.get_paginated_response(GpuSampleSerializer(page, many=True).data)
+
+    @extend_schema(request=TelemetryBatchSerializer, responses=TelemetryResultSerializer)
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def telemetry(self, request, pk=None):
+        """Stores a batch of GPU samples from a rig agent (token scope `telemetry` or `write`).
+
+        The whole batch is stored in one transaction or, if any sample is invalid, rejected with
+        400 and nothing stored. Samples already stored (same GPU and ts) are skipped.
+        """
+        rig = self.get_object()
+        scopes = (ApiToken.Scope.TELEMETRY, ApiToken.Scope.WRITE)
+        if not can_write(request, rig.farm_id, token_scopes=scopes):
+            raise PermissionDenied(
+                "Pushing telemetry needs a telemetry or write token, or a manager."
+            )
+        serializer = TelemetryBatchSerializer(
+            data=request.data,
+            context={"gpus_by_index": {g.index: g for g in rig.gpus.all()}, "now": timezone.now()},
+        )
+        serializer.is_valid(raise_exception=True)
+        result = ingest_telemetry(rig=rig, samples=serializer.validated_data["samples"])
+        return Response(
+            {"received": result.received, "status": "online"}, status=status.HTTP_200_OK
+        )

@@ -1,0 +1,326 @@
+"""Stand-in for a rig agent (à la Hive OS) pushing GPU telemetry to the ethdash ingest API.
+
+Run: python -m simulators.rig_agent --token T --rig 1:6 --rig 2:8:rtx3080 [--flaky 2]
+
+Deliberately independent of Django/ethdash (stdlib + httpx only) so it exercises the HTTP
+contract exactly as a real agent on a remote rig would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import random
+import signal
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+log = logging.getLogger("rig_agent")
+
+# name -> (nominal hashrate H/s, nominal power W) for a typical Ethash tune.
+GPU_MODELS: dict[str, tuple[float, float]] = {
+    "rtx3060ti": (60e6, 120.0),
+    "rtx3070": (61e6, 120.0),
+    "rtx3080": (97e6, 220.0),
+    "rtx3090": (120e6, 290.0),
+    "rx580": (31e6, 125.0),
+    "rx5700xt": (54e6, 130.0),
+    "rx6700xt": (47e6, 120.0),
+    "rx6800": (62e6, 140.0),
+}
+
+SHARE_DIFFICULTY = 4e9  # hashes per share, as on a typical pool port
+AMBIENT_C = 25.0
+THERMAL_TAU_S = 60.0  # heatsink time constant; makes temperature lag behind power
+DROPS_PER_GPU_HOUR = 1.0
+MAX_BATCH_SAMPLES = 5000
+MAX_BUFFER_TICKS = 720  # one hour at 5 s cadence: bounded memory while the server is down
+MAX_BACKOFF_S = 60.0
+
+OK, DROPPED, RETRY = "ok", "dropped", "retry"
+
+
+def normalize_model(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def fan_curve(temp_c: float) -> float:
+    """30 % below 50 °C, linear up to 100 % at 80 °C, as a typical miner OS profile."""
+    if temp_c <= 50.0:
+        return 30.0
+    if temp_c >= 80.0:
+        return 100.0
+    return float(round(30.0 + (temp_c - 50.0) * 70.0 / 30.0))
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    if lam <= 0:
+        return 0
+    if lam > 30:  # Knuth's loop gets slow and underflows; the normal approximation is fine here
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+    limit, k, p = math.exp(-lam), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+class SimulatedGpu:
+    def __init__(self, index: int, model: str, rng: random.Random):
+        self.index, self.model, self.rng = index, model, rng
+        nominal_hs, nominal_w = GPU_MODELS[model]
+        # Silicon lottery and airflow differ per card, so identical cards don't look cloned.
+        self.nominal_hs = nominal_hs * rng.uniform(0.97, 1.03)
+        self.nominal_w = nominal_w * rng.uniform(0.96, 1.04)
+        self.idle_w = 0.25 * self.nominal_w
+        self.degrees_per_w = (37.0 / nominal_w) * rng.uniform(0.9, 1.15)
+        self.restart()
+
+    def restart(self) -> None:
+        """Miner restart: counters go back to zero and the card starts cold."""
+        self.temp_c = AMBIENT_C + self.rng.uniform(2.0, 6.0)
+        self.accepted = self.rejected = self.stale = 0
+        self.drop_ticks, self.drop_factor = 0, 1.0
+
+    def start_drop(self, ticks: int, factor: float) -> None:
+        self.drop_ticks, self.drop_factor = ticks, factor
+
+    def sample(self, ts: str, dt: float) -> dict:
+        rng = self.rng
+        if self.drop_ticks == 0 and rng.random() < dt * DROPS_PER_GPU_HOUR / 3600.0:
+            self.start_drop(rng.randint(1, 4), rng.uniform(0.0, 0.5))
+        factor = self.drop_factor if self.drop_ticks > 0 else 1.0
+        self.drop_ticks = max(0, self.drop_ticks - 1)
+
+        hashrate = self.nominal_hs * factor * rng.gauss(1.0, 0.007)
+        hashrate = min(max(hashrate, 0.0), 2.0 * self.nominal_hs)
+        load = hashrate / self.nominal_hs
+        power = (self.idle_w + (self.nominal_w - self.idle_w) * load) * rng.gauss(1.0, 0.01)
+
+        target = AMBIENT_C + self.degrees_per_w * power
+        self.temp_c += (target - self.temp_c) * (1.0 - math.exp(-dt / THERMAL_TAU_S))
+        temp = round(self.temp_c + rng.gauss(0.0, 0.2), 1)
+
+        expected_shares = hashrate * dt / SHARE_DIFFICULTY
+        self.accepted += _poisson(rng, expected_shares * 0.985)
+        self.rejected += _poisson(rng, expected_shares * 0.005)
+        self.stale += _poisson(rng, expected_shares * 0.01)
+        return {
+            "ts": ts,
+            "gpu": self.index,
+            "hashrate_hs": round(hashrate, 1),
+            "temperature_c": temp,
+            "fan_pct": fan_curve(temp),
+            "power_w": float(round(power)),
+            "shares_accepted": self.accepted,
+            "shares_rejected": self.rejected,
+            "shares_stale": self.stale,
+        }
+
+
+class SimulatedRig:
+    def __init__(
+        self, rig_id: str, gpus: int, model: str | None = None, seed: int = 1, cadence: float = 5.0
+    ):
+        self.rig_id, self.cadence = str(rig_id), cadence
+        # String seeds hash deterministically, so every rig gets its own reproducible stream.
+        rng = random.Random(f"{seed}:{rig_id}")
+        self.model = normalize_model(model) if model else rng.choice(sorted(GPU_MODELS))
+        if self.model not in GPU_MODELS:
+            raise ValueError(f"unknown GPU model {model!r}; known: {', '.join(GPU_MODELS)}")
+        self.gpus = [SimulatedGpu(i, self.model, rng) for i in range(gpus)]
+        self._last_ts: datetime | None = None
+
+    def restart(self) -> None:
+        for gpu in self.gpus:
+            gpu.restart()
+        self._last_ts = None
+
+    def sample(self, ts: datetime) -> list[dict]:
+        dt = self.cadence if self._last_ts is None else (ts - self._last_ts).total_seconds()
+        dt = min(max(dt, 0.0), 600.0)  # clock jumps must not fake hours of shares
+        self._last_ts = ts
+        ts = ts.astimezone(UTC)
+        # Whole seconds like real agents; milliseconds only keep sub-second cadences unique.
+        spec = "milliseconds" if ts.microsecond else "seconds"
+        stamp = ts.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+        return [gpu.sample(stamp, dt) for gpu in self.gpus]
+
+
+def push_batch(client: httpx.Client, url: str, token: str, rig_id: str, samples: list[dict]) -> str:
+    """POST one batch; returns OK, DROPPED (4xx: resending can't help) or RETRY."""
+    endpoint = f"{url.rstrip('/')}/api/v1/rigs/{rig_id}/telemetry/"
+    try:
+        resp = client.post(
+            endpoint, json={"samples": samples}, headers={"Authorization": f"Bearer {token}"}
+        )
+    except httpx.HTTPError as exc:  # timeouts, refused connections, broken transfers
+        log.warning("rig %s: %s; keeping %d samples", rig_id, type(exc).__name__, len(samples))
+        return RETRY
+    if resp.is_success:
+        return OK
+    if resp.status_code >= 500:
+        log.warning("rig %s: HTTP %d; keeping %d samples", rig_id, resp.status_code, len(samples))
+        return RETRY
+    try:
+        body = resp.json()
+        why = f"{body.get('code')}: {body.get('detail')}"
+    except (ValueError, AttributeError):
+        why = resp.text[:200]
+    log.error("rig %s: HTTP %d %s; dropped %d samples", rig_id, resp.status_code, why, len(samples))
+    return DROPPED
+
+
+@dataclass
+class RigUplink:
+    """A rig plus its unsent ticks and backoff state."""
+
+    rig: SimulatedRig
+    max_ticks: int = MAX_BUFFER_TICKS
+    failures: int = 0
+    retry_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.buffer: deque[list[dict]] = deque(maxlen=self.max_ticks)  # oldest fall off
+
+    def due(self, now: float) -> bool:
+        return now >= self.retry_at
+
+    def flush(self, client: httpx.Client, url: str, token: str, now: float) -> str:
+        ticks: list[list[dict]] = []
+        count = 0
+        for tick in self.buffer:  # oldest first, so the server sees time move forward
+            if ticks and count + len(tick) > MAX_BATCH_SAMPLES:
+                break
+            ticks.append(tick)
+            count += len(tick)
+        if not ticks:
+            return OK
+        outcome = push_batch(client, url, token, self.rig.rig_id, [s for t in ticks for s in t])
+        if outcome == RETRY:
+            self.failures += 1
+            delay = self.rig.cadence * 2 ** (self.failures - 1)
+            self.retry_at = now + min(MAX_BACKOFF_S, delay)
+            return outcome
+        for _ in ticks:
+            self.buffer.popleft()
+        self.failures, self.retry_at = 0, 0.0
+        return outcome
+
+
+def run(
+    url: str,
+    token: str,
+    rigs: list[SimulatedRig],
+    cadence: float = 5.0,
+    duration: float = 0.0,
+    timeout: float = 10.0,
+    flaky: set[str] | frozenset[str] = frozenset(),
+    flaky_off: float = 40.0,
+    flaky_every: float = 180.0,
+    stop: threading.Event | None = None,
+    client: httpx.Client | None = None,
+) -> None:
+    stop = stop or threading.Event()
+    uplinks = [RigUplink(rig) for rig in rigs]
+    offline: set[str] = set()
+    own_client = client is None
+    client = client or httpx.Client(timeout=timeout)
+    start = next_tick = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=min(16, max(1, len(rigs)))) as pool:
+            while not stop.is_set():
+                now = time.monotonic()
+                elapsed = now - start
+                if duration and elapsed >= duration:
+                    break
+                wall = datetime.now(UTC)
+                if cadence >= 1:
+                    wall = wall.replace(microsecond=0)
+                due = []
+                for up in uplinks:
+                    rid = up.rig.rig_id
+                    if rid in flaky and elapsed % flaky_every >= flaky_every - flaky_off:
+                        if rid not in offline:
+                            log.info("rig %s: going offline for %.0f s (flaky)", rid, flaky_off)
+                            offline.add(rid)
+                        continue
+                    if rid in offline:  # the rig "rebooted", so its miner restarts from zero
+                        log.info("rig %s: back online", rid)
+                        offline.discard(rid)
+                        up.rig.restart()
+                    up.buffer.append(up.rig.sample(wall))
+                    if up.due(now):
+                        due.append(up)
+                # Wait for all pushes before the next tick: buffers are never touched concurrently.
+                for fut in [pool.submit(up.flush, client, url, token, now) for up in due]:
+                    fut.result()
+                next_tick += cadence
+                stop.wait(max(0.0, next_tick - time.monotonic()))
+    finally:
+        if own_client:
+            client.close()
+
+
+def _rig_spec(text: str) -> tuple[str, int, str | None]:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1].isdigit() or int(parts[1]) < 1:
+        raise argparse.ArgumentTypeError(f"expected ID:GPUS[:MODEL], got {text!r}")
+    model = normalize_model(parts[2]) if len(parts) == 3 else None
+    if model is not None and model not in GPU_MODELS:
+        known = ", ".join(GPU_MODELS)
+        raise argparse.ArgumentTypeError(f"unknown model {parts[2]!r}; known: {known}")
+    return parts[0], int(parts[1]), model
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--url", default="http://127.0.0.1:8000")
+    p.add_argument("--token", default=os.environ.get("ETHDASH_AGENT_TOKEN"))
+    p.add_argument("--rig", action="append", type=_rig_spec, required=True, help="ID:GPUS[:MODEL]")
+    p.add_argument("--cadence", type=float, default=5.0, help="seconds between samples/pushes")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--flaky", action="append", default=[], help="rig ID that drops offline")
+    p.add_argument("--flaky-off", type=float, default=40.0)
+    p.add_argument("--flaky-every", type=float, default=180.0)
+    p.add_argument("--duration", type=float, default=0.0, help="seconds, 0 = forever")
+    p.add_argument("--timeout", type=float, default=10.0)
+    args = p.parse_args(argv)
+    if not args.token:
+        p.error("--token or ETHDASH_AGENT_TOKEN is required")
+    if args.cadence <= 0:
+        p.error("--cadence must be > 0")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
+
+    rigs = [SimulatedRig(rid, n, model, args.seed, args.cadence) for rid, n, model in args.rig]
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    desc = ", ".join(f"{r.rig_id}:{len(r.gpus)}x{r.model}" for r in rigs)
+    log.info("pushing to %s every %gs for rigs %s", args.url, args.cadence, desc)
+    run(
+        args.url,
+        args.token,
+        rigs,
+        cadence=args.cadence,
+        duration=args.duration,
+        timeout=args.timeout,
+        flaky=set(args.flaky),
+        flaky_off=args.flaky_off,
+        flaky_every=args.flaky_every,
+        stop=stop,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+// Rig page: a rig-total chart and one small chart per GPU (hashrate and temperature), drawn from
+// the server-rendered last hour and extended in place from live events without a reload.
+(function () {
+  const fmt = window.ethdashFormat;
+  const data = JSON.parse(document.getElementById("chart-data").textContent);
+  const rigId = data.rig;
+  const maxPoints = 2000;
+  const mhs = (values) => values.map((v) => (v === null ? null : v / 1e6));
+  const config = { displayModeBar: false, responsive: true };
+  const baseLayout = {
+    margin: { l: 45, r: 45, t: 10, b: 30 },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+    font: { color: "#c9d1d9", size: 11 },
+    showlegend: false,
+    xaxis: { type: "date", gridcolor: "#30363d" },
+    yaxis: { title: { text: "MH/s" }, gridcolor: "#30363d", rangemode: "tozero" },
+  };
+
+  const rigChart = document.getElementById("rig-chart");
+  Plotly.newPlot(
+    rigChart,
+    [{ x: data.totals.ts, y: mhs(data.totals.hashrate_hs), name: "Hashrate", mode: "lines",
+       line: { color: "#58a6ff" } }],
+    baseLayout,
+    config,
+  );
+
+  const gpuCharts = new Map();
+  data.gpus.forEach((gpu) => {
+    const el = document.getElementById("gpu-chart-" + gpu.id);
+    if (!el) return;
+    Plotly.newPlot(
+      el,
+      [
+        { x: gpu.ts, y: mhs(gpu.hashrate_hs), name: "Hashrate (MH/s)", mode: "lines",
+          line: { color: "#3fb950" } },
+        { x: gpu.ts, y: gpu.temperature_c, name: "Temperature (°C)", mode: "lines", yaxis: "y2",
+          line: { color: "#f0883e" } },
+      ],
+      Object.assign({}, baseLayout, {
+        yaxis2: { title: { text: "°C" }, overlaying: "y", side: "right", showgrid: false },
+      }),
+      config,
+    );
+    gpuCharts.set(gpu.id, el);
+  });
+
+  function setText(id, text) {
+    const el = document.getElementById(id);
+    if (el) el.textContent = text;
+  }
+
+  document.addEventListener("ethdash:live", (e) => {
+    const event = e.detail;
+    if (event.type === "gpu.sample" && event.rig === rigId) {
+      const el = gpuCharts.get(event.id);
+      if (!el) return;
+      Plotly.extendTraces(
+        el,
+        { x: [[event.ts], [event.ts]], y: [[event.hashrate_hs / 1e6], [event.temperature_c]] },
+        [0, 1],
+        maxPoints,
+      );
+    } else if (event.type === "rig.sample" && event.id === rigId) {
+      Plotly.extendTraces(rigChart, { x: [[event.ts]], y: [[event.hashrate_hs / 1e6]] }, [0], maxPoints);
+      setText("rig-hashrate", fmt.hashrate(event.hashrate_hs));
+      setText("rig-power", fmt.watts(event.power_w));
+      setText("rig-temperature", fmt.celsius(event.temperature_max_c));
+      setText("rig-gpus", event.gpus_reporting);
+      setText("rig-last-seen", event.ts.replace("T", " ").replace("Z", "") + " UTC");
+    }
+    if ((event.type === "rig.sample" || event.type === "rig.status") && event.id === rigId) {
+      const badge = document.getElementById("rig-status");
+      badge.textContent = fmt.status(event.status);
+      badge.className = "status status-" + event.status;
+    }
+  });
+})();

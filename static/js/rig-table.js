@@ -1,0 +1,52 @@
+// Keeps the rig table (overview and rig list) current from rig.sample and rig.status events.
+(function () {
+  const fmt = window.ethdashFormat;
+  const table = document.getElementById("rig-table");
+  if (!table) return;
+
+  function setCell(row, field, text) {
+    const cell = row.querySelector('[data-field="' + field + '"]');
+    if (cell) cell.textContent = text;
+    return cell;
+  }
+
+  function setStatus(row, status) {
+    const badge = row.querySelector('[data-field="status"]');
+    if (!badge) return;
+    badge.textContent = fmt.status(status);
+    badge.className = "status status-" + status;
+  }
+
+  function updateTotals() {
+    const rows = table.querySelectorAll("tbody tr[data-rig]");
+    let online = 0, hashrate = 0;
+    rows.forEach((row) => {
+      if (row.querySelector(".status-online")) {
+        online += 1;
+        hashrate += Number(row.querySelector('[data-field="hashrate_hs"]').dataset.value || 0);
+      }
+    });
+    const onlineEl = document.getElementById("rigs-online");
+    if (onlineEl) onlineEl.textContent = online;
+    const hashrateEl = document.getElementById("total-hashrate");
+    if (hashrateEl) hashrateEl.textContent = fmt.hashrate(hashrate);
+  }
+
+  document.addEventListener("ethdash:live", (e) => {
+    const event = e.detail;
+    if (event.type !== "rig.sample" && event.type !== "rig.status") return;
+    const row = table.querySelector('tr[data-rig="' + event.id + '"]');
+    if (!row) return;
+    setStatus(row, event.status);
+    if (event.type === "rig.sample") {
+      const cell = setCell(row, "hashrate_hs", fmt.hashrate(event.hashrate_hs));
+      cell.dataset.value = event.hashrate_hs;
+      const gpus = row.querySelector('[data-field="gpus_reporting"]');
+      gpus.textContent = event.gpus_reporting + " / " + gpus.dataset.total;
+      setCell(row, "temperature_max_c", fmt.celsius(event.temperature_max_c));
+      setCell(row, "power_w", fmt.watts(event.power_w));
+      setCell(row, "last_seen_at", "just now");
+    }
+    updateTotals();
+  });
+})();

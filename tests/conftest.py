@@ -1,0 +1,48 @@
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from tests.factories import make_farm
+
+
+@pytest.fixture(autouse=True)
+def _static_from_finders(settings):
+    # Tests never run collectstatic; serve static files straight from the finders.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = True
+
+
+@pytest.fixture
+def alpha(db):
+    """A farm with an owner, a viewer and one rig of 4 GPUs."""
+    return make_farm("Alpha")
+
+
+@pytest.fixture
+def bravo(db):
+    """Another farm, whose people must never see Alpha's objects."""
+    return make_farm("Bravo")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def logged_in(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(alpha):
+    return logged_in(alpha.owner)
+
+
+@pytest.fixture
+def intruder_client(bravo):
+    return logged_in(bravo.owner)
