@@ -22,6 +22,7 @@ def overview(request):
     )
 
 
+@login_required
 def placeholder(request, *, title, coming):
     return render(request, "placeholder.html", {"title": title, "coming": coming})
 

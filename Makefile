@@ -1,0 +1,51 @@
+# ethdash: `make demo` runs everything on embedded defaults; `make test` runs lint and the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: demo test lint format bench run-web run-ws run-worker run-beat clean
+
+$(VENV)/.runtime: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ethdash needs Python 3.11 or newer (set PYTHON=...)")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+demo: $(VENV)/.runtime
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py demo --port $(PORT)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint
+	SECRET_KEY=$${SECRET_KEY:-tests-only-not-a-secret} $(PY) -m pytest
+
+bench: $(VENV)/.dev
+	$(PY) bench/ingest.py
+
+# Production processes (docs/deploy.md); they need DATABASE_URL, REDIS_URL and SECRET_KEY.
+run-web: $(VENV)/.runtime
+	$(VENV)/bin/gunicorn ethdash.wsgi:application --bind 127.0.0.1:8001 --workers 2 --threads 8 --worker-class gthread
+
+run-ws: $(VENV)/.runtime
+	$(VENV)/bin/uvicorn ethdash.asgi:application --host 127.0.0.1 --port 8002 --ws websockets-sansio --lifespan on
+
+run-worker: $(VENV)/.runtime
+	$(VENV)/bin/celery -A ethdash worker --loglevel INFO
+
+run-beat: $(VENV)/.runtime
+	$(VENV)/bin/celery -A ethdash beat --loglevel INFO
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

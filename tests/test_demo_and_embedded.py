@@ -1,0 +1,56 @@
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from ethdash.demo import seed_demo
+from rigs.models import Rig
+
+
+def test_demo_seeding_refuses_without_debug(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(ImproperlyConfigured):
+        seed_demo()
+
+
+def test_demo_seed_is_repeatable_and_issues_a_fresh_agent_token(db, settings):
+    settings.DEBUG = True
+    farm, rigs, first = seed_demo()
+    _, again, second = seed_demo()
+
+    assert len(rigs) >= 3 == len({rig.pk for rig, _ in rigs}) - (len(rigs) - 3)
+    assert [r.pk for r, _ in rigs] == [r.pk for r, _ in again]
+    assert all(4 <= rig.gpus.count() <= 8 for rig, _ in rigs)
+    assert first != second
+    assert ApiToken.objects.filter(farm=farm).count() == 1
+    from django.contrib.auth import authenticate
+
+    assert authenticate(username="demo", password="demo") is not None
+    assert authenticate(username="admin", password="admin").is_superuser
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_process_worker_runs_the_scheduled_tasks(alpha):
+    """Embedded mode: Celery's own worker, in a thread of this process, runs the same task."""
+    from ethdash.embedded import InProcessCelery
+    from rigs.tasks import mark_offline_rigs
+
+    now = timezone.now()
+    Rig.objects.filter(pk=alpha.rig.pk).update(
+        status=Rig.Status.ONLINE, last_seen_at=now, stale_at=now - timedelta(seconds=1)
+    )
+    celery = InProcessCelery()
+    celery.start()
+    try:
+        mark_offline_rigs.delay()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if Rig.objects.get(pk=alpha.rig.pk).status == Rig.Status.OFFLINE:
+                break
+            time.sleep(0.05)
+    finally:
+        celery.stop()
+    assert Rig.objects.get(pk=alpha.rig.pk).status == Rig.Status.OFFLINE

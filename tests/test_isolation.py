@@ -1,0 +1,47 @@
+"""Another farm's user or token gets 404 for every page and endpoint that shows a farm's object.
+
+Every page or endpoint that takes an object of a farm is listed in FARM_OBJECT_URLS; a new one is
+added here, so the check is never forgotten.
+"""
+
+import pytest
+
+from tests.factories import sample_batch
+
+FARM_OBJECT_URLS = {
+    "rig page": lambda w: f"/rigs/{w.rig.pk}/",
+    "rig api": lambda w: f"/api/v1/rigs/{w.rig.pk}/",
+    "rig samples api": lambda w: f"/api/v1/rigs/{w.rig.pk}/samples/",
+    "rig telemetry api": lambda w: f"/api/v1/rigs/{w.rig.pk}/telemetry/",
+}
+POST_ONLY = {"rig telemetry api"}
+
+
+@pytest.mark.parametrize("name", list(FARM_OBJECT_URLS))
+def test_another_farms_user_gets_404(alpha, intruder_client, name):
+    target = FARM_OBJECT_URLS[name](alpha)
+    if name in POST_ONLY:
+        response = intruder_client.post(target, sample_batch(), content_type="application/json")
+    else:
+        response = intruder_client.get(target)
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("name", [name for name in FARM_OBJECT_URLS if " api" in name])
+def test_another_farms_token_gets_404(api, alpha, bravo, name):
+    target = FARM_OBJECT_URLS[name](alpha)
+    token = bravo.token("read", "write", "telemetry")
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    if name in POST_ONLY:
+        response = api.post(target, sample_batch(), format="json")
+    else:
+        response = api.get(target)
+    assert response.status_code == 404
+
+
+def test_lists_show_only_own_farms_rigs(api, alpha, bravo, intruder_client):
+    assert alpha.rig.name not in intruder_client.get("/rigs/").content.decode()
+    assert alpha.rig.name not in intruder_client.get("/").content.decode()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {bravo.token('read')}")
+    names = [rig["name"] for rig in api.get("/api/v1/rigs/").json()["results"]]
+    assert names == [bravo.rig.name]
