@@ -217,7 +217,7 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: the same tasks and schedule in both modes. Embedded mode uses the in-memory broker and
 # runs worker and beat as threads of the web server (ethdash.embedded).
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True

@@ -135,6 +135,7 @@ class TelemetryResultSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
+@extend_schema(tags=["rigs"])
 class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The rigs of the farms the caller can see."""
 

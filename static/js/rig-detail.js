@@ -7,6 +7,8 @@
   const maxPoints = 2000;
   const mhs = (values) => values.map((v) => (v === null ? null : v / 1e6));
   const config = { displayModeBar: false, responsive: true };
+  const HASHRATE_COLOR = "#3fb950";
+  const TEMPERATURE_COLOR = "#f0883e";
   const baseLayout = {
     margin: { l: 45, r: 45, t: 10, b: 30 },
     paper_bgcolor: "rgba(0,0,0,0)",
@@ -14,14 +16,15 @@
     font: { color: "#c9d1d9", size: 11 },
     showlegend: false,
     xaxis: { type: "date", gridcolor: "#30363d" },
-    yaxis: { title: { text: "MH/s" }, gridcolor: "#30363d", rangemode: "tozero" },
+    yaxis: { title: { text: "MH/s", font: { color: HASHRATE_COLOR } }, gridcolor: "#30363d",
+             rangemode: "tozero" },
   };
 
   const rigChart = document.getElementById("rig-chart");
   Plotly.newPlot(
     rigChart,
     [{ x: data.totals.ts, y: mhs(data.totals.hashrate_hs), name: "Hashrate", mode: "lines",
-       line: { color: "#58a6ff" } }],
+       line: { color: HASHRATE_COLOR } }],
     baseLayout,
     config,
   );
@@ -34,12 +37,14 @@
       el,
       [
         { x: gpu.ts, y: mhs(gpu.hashrate_hs), name: "Hashrate (MH/s)", mode: "lines",
-          line: { color: "#3fb950" } },
+          line: { color: HASHRATE_COLOR } },
         { x: gpu.ts, y: gpu.temperature_c, name: "Temperature (°C)", mode: "lines", yaxis: "y2",
-          line: { color: "#f0883e" } },
+          line: { color: TEMPERATURE_COLOR } },
       ],
       Object.assign({}, baseLayout, {
-        yaxis2: { title: { text: "°C" }, overlaying: "y", side: "right", showgrid: false },
+        // From zero, so a few degrees of drift do not look like a fire.
+        yaxis2: { title: { text: "°C", font: { color: TEMPERATURE_COLOR } }, overlaying: "y",
+                  side: "right", showgrid: false, rangemode: "tozero" },
       }),
       config,
     );
