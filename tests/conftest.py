@@ -5,6 +5,16 @@ from rest_framework.test import APIClient
 from tests.factories import make_farm
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_persistent_db_connections():
+    # database_sync_to_async runs on asgiref's long-lived executor thread; a persistent connection
+    # there outlives the tests, and PostgreSQL then refuses to drop the test database.
+    from django.db import connections
+
+    for alias in connections:
+        connections.settings[alias]["CONN_MAX_AGE"] = 0
+
+
 @pytest.fixture(autouse=True)
 def _static_from_finders(settings):
     # Tests never run collectstatic; serve static files straight from the finders.

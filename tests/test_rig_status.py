@@ -90,3 +90,26 @@ def test_celery_task_runs_the_sweep(alpha):
     _set_online(alpha.rig, stale_in_s=-1)
     mark_offline_task.apply()
     assert Rig.objects.get(pk=alpha.rig.pk).status == Rig.Status.OFFLINE
+
+
+def test_backfill_is_stored_but_not_announced(
+    alpha, api, pushed, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from rigs.models import GpuSample
+
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha.token('telemetry')}")
+    url = f"/api/v1/rigs/{alpha.rig.pk}/telemetry/"
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(url, sample_batch(ticks=1), format="json")
+    pushed.clear()
+    old_start = timezone.now() - timedelta(minutes=10)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(url, sample_batch(ticks=2, start=old_start), format="json")
+
+    assert GpuSample.objects.count() == 4 * 3
+    assert pushed == []
+    rig = Rig.objects.get(pk=alpha.rig.pk)
+    assert rig.last_sample_at > old_start + timedelta(minutes=5)

@@ -78,8 +78,13 @@ def ingest_telemetry(*, rig, samples, now=None):
             changes.update(status=Rig.Status.ONLINE, status_changed_at=now)
         Rig.objects.filter(pk=locked.pk).update(**changes)
 
-        events = [_gpu_event(s) for s in _newest_per_gpu(samples)]
-        events.append(_rig_sample_event(locked, newest))
+        # A backfill (an agent flushing its buffer after an outage) is stored but not announced:
+        # live charts show the present, and older points appear in place on the next load.
+        previous = locked.last_sample_at
+        fresh = [s for s in samples if previous is None or s["ts"] > previous]
+        events = [_gpu_event(s) for s in _newest_per_gpu(fresh)]
+        if fresh:
+            events.append(_rig_sample_event(locked, newest, last_seen_at=now))
         if status_changed:
             events.append(status_event(locked, locked.status, Rig.Status.ONLINE, now))
         live.push(locked.farm_id, *events)
@@ -159,11 +164,12 @@ def _gpu_event(sample):
     }
 
 
-def _rig_sample_event(rig, rig_sample):
+def _rig_sample_event(rig, rig_sample, *, last_seen_at):
     return {
         "type": "rig.sample",
         "id": rig.pk,
         "ts": iso(rig_sample.ts),
+        "last_seen_at": iso(last_seen_at),
         "status": Rig.Status.ONLINE.value,
         "hashrate_hs": rig_sample.hashrate_hs,
         "power_w": rig_sample.power_w,

@@ -51,6 +51,13 @@
     gpuCharts.set(gpu.id, el);
   });
 
+  // Two batches can commit out of order; a point older than the chart's last would draw the
+  // line back in time.
+  function isNewest(el, ts) {
+    const xs = el.data[0].x;
+    return xs.length === 0 || Date.parse(ts) > Date.parse(xs[xs.length - 1]);
+  }
+
   function setText(id, text) {
     const el = document.getElementById(id);
     if (el) el.textContent = text;
@@ -60,20 +67,20 @@
     const event = e.detail;
     if (event.type === "gpu.sample" && event.rig === rigId) {
       const el = gpuCharts.get(event.id);
-      if (!el) return;
+      if (!el || !isNewest(el, event.ts)) return;
       Plotly.extendTraces(
         el,
         { x: [[event.ts], [event.ts]], y: [[event.hashrate_hs / 1e6], [event.temperature_c]] },
         [0, 1],
         maxPoints,
       );
-    } else if (event.type === "rig.sample" && event.id === rigId) {
+    } else if (event.type === "rig.sample" && event.id === rigId && isNewest(rigChart, event.ts)) {
       Plotly.extendTraces(rigChart, { x: [[event.ts]], y: [[event.hashrate_hs / 1e6]] }, [0], maxPoints);
       setText("rig-hashrate", fmt.hashrate(event.hashrate_hs));
       setText("rig-power", fmt.watts(event.power_w));
       setText("rig-temperature", fmt.celsius(event.temperature_max_c));
       setText("rig-gpus", event.gpus_reporting);
-      setText("rig-last-seen", event.ts.replace("T", " ").replace("Z", "") + " UTC");
+      setText("rig-last-seen", event.last_seen_at.slice(0, 19).replace("T", " ") + " UTC");
     }
     if ((event.type === "rig.sample" || event.type === "rig.status") && event.id === rigId) {
       const badge = document.getElementById("rig-status");

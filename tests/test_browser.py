@@ -1,0 +1,226 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium against a live server.
+
+The server is uvicorn in a thread of this process (tests.servers). All database work happens
+before Playwright starts, because its sync API runs an event loop in this thread and Django
+refuses ORM calls there.
+"""
+
+import contextlib
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from rigs.services.ingest import ingest_telemetry
+from tests.factories import PASSWORD, sample_batch
+from tests.servers import serve
+
+pytestmark = [pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 10_000
+SCREENSHOTS = Path(os.environ.get("ETHDASH_SCREENSHOT_DIR", "/tmp"))
+PUSHES = 3  # live batches pushed by the chart test
+
+
+def _unavailable(reason):
+    """Skips locally; in CI a missing browser is a failure, not a silently skipped test."""
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(f"CI runs the browser tests: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def playwright_api():
+    if not CHROMIUM.exists():
+        _unavailable(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright Python package is not installed")
+    return sync_playwright
+
+
+@pytest.fixture
+def server(transactional_db, settings):
+    settings.ETHDASH_INPROCESS_WORKER = False
+    with serve() as running:
+        yield running
+
+
+@pytest.fixture
+def alpha_seeded(transactional_db, alpha):
+    """Alpha with one stored batch (3 ticks of its 4 GPUs), so the charts start with points."""
+    body = sample_batch(gpu_count=len(alpha.gpus), ticks=3)
+    by_index = {gpu.index: gpu for gpu in alpha.gpus}
+    samples = [
+        s | {"gpu": by_index[s["gpu"]], "ts": datetime.fromisoformat(s["ts"])}
+        for s in body["samples"]
+    ]
+    ingest_telemetry(rig=alpha.rig, samples=samples)
+    return alpha
+
+
+class PageErrors:
+    """Uncaught exceptions and console errors of a page, collected for one assertion."""
+
+    def __init__(self, page, *, allow_console=()):
+        self.errors = []
+        self.allowed = []
+        self.allow_console = allow_console
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        page.on("console", self._console)
+
+    def _console(self, message):
+        if message.type != "error":
+            return
+        text = f"console.error: {message.text} ({message.location.get('url')})"
+        if any(allowed in message.text for allowed in self.allow_console):
+            self.allowed.append(text)
+        else:
+            self.errors.append(text)
+
+    @contextlib.contextmanager
+    def shown_on_failure(self, page, name):
+        """A failure inside the block (a timeout, say) also shows the page's errors so far and
+        leaves a screenshot."""
+        try:
+            yield
+        except Exception as exc:
+            shot = SCREENSHOTS / f"ethdash-{name}-failure.png"
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(shot), full_page=True)
+            exc.add_note(f"page errors: {self.errors or 'none'}; screenshot: {shot}")
+            raise
+
+
+def launch(playwright):
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=2 * TIMEOUT_MS
+    )
+
+
+def new_page(browser, **options):
+    page = browser.new_page(**options)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.set_default_navigation_timeout(TIMEOUT_MS)
+    return page
+
+
+def log_in(page, base_url, username):
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("form[action='/accounts/login/'] button[type=submit]")
+    assert "/accounts/login/" not in page.url, "login failed: still on the login page"
+
+
+# Points per trace of each chart: {"rig-chart": [n], "gpu-chart-7": [n_hashrate, n_temp], ...}.
+POINT_COUNTS_JS = """(ids) => Object.fromEntries(
+    ids.map((id) => [id, document.getElementById(id).data.map((trace) => trace.x.length)])
+)"""
+# True once every trace of every chart has at least the wanted number of points.
+CHARTS_REACHED_JS = """(want) => Object.entries(want).every(([id, counts]) => {
+    const data = document.getElementById(id).data;
+    return counts.every((count, trace) => data[trace].x.length >= count);
+})"""
+
+
+def push_ticks(url, token, gpu_count, *, ticks, hashrates):
+    """Posts one batch per tick, as a rig agent does: each a single tick with a timestamp of its
+    own, seconds apart and ending about now (newer than anything seeded)."""
+    newest = timezone.now().replace(microsecond=0)
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(headers=headers, timeout=TIMEOUT_MS / 1000) as client:
+        for tick, hashrate in zip(range(ticks), hashrates, strict=True):
+            start = newest - timedelta(seconds=ticks - 1 - tick)
+            body = sample_batch(gpu_count, ticks=1, start=start, hashrate_hs=hashrate)
+            response = client.post(url, json=body)
+            assert response.status_code == 200, response.text
+
+
+def test_rig_page_charts_grow_from_live_pushes(alpha_seeded, server, playwright_api):
+    alpha = alpha_seeded
+    token = alpha.token("telemetry")
+    rig_url = f"{server.url}/rigs/{alpha.rig.pk}/"
+    telemetry_url = f"{server.url}/api/v1/rigs/{alpha.rig.pk}/telemetry/"
+    charts = ["rig-chart"] + [f"gpu-chart-{gpu.pk}" for gpu in alpha.gpus]
+    gpu_count = len(alpha.gpus)
+    # 55, 50, 45 MH/s per GPU: the last rig total, 4 x 45 MH/s (+4 H/s), differs from the seed's.
+    hashrates = [60e6 - 5e6 * (n + 1) for n in range(PUSHES)]
+
+    with playwright_api() as p:
+        browser = launch(p)
+        try:
+            page = new_page(browser, viewport={"width": 1280, "height": 900})
+            errors = PageErrors(page)
+            with errors.shown_on_failure(page, "live-charts"):
+                log_in(page, server.url, alpha.owner.username)
+                page.goto(rig_url)
+                page.wait_for_selector("#live-status[data-state=live]")
+                # The seeded batch: 3 ticks, so 3 points in every trace.
+                before = page.evaluate(POINT_COUNTS_JS, charts)
+                assert before == {"rig-chart": [3]} | {c: [3, 3] for c in charts[1:]}
+                assert page.text_content("#rig-hashrate") == "240.00 MH/s"
+                page.screenshot(path=str(SCREENSHOTS / "ethdash-rig-before.png"), full_page=True)
+
+                navigations = []
+                page.on(
+                    "framenavigated",
+                    lambda frame: frame == page.main_frame and navigations.append(frame.url),
+                )
+                page.evaluate("() => { window.__marker = 1; }")
+
+                push_ticks(telemetry_url, token, gpu_count, ticks=PUSHES, hashrates=hashrates)
+
+                want = {chart: [n + PUSHES for n in counts] for chart, counts in before.items()}
+                page.wait_for_function(CHARTS_REACHED_JS, arg=want)
+                # One point per push and trace, no more (each batch is one tick).
+                assert page.evaluate(POINT_COUNTS_JS, charts) == want
+                assert page.evaluate("() => window.__marker") == 1, "the page was reloaded"
+                assert navigations == [], f"the page navigated: {navigations}"
+                assert page.url == rig_url
+                assert page.get_attribute("#live-status", "data-state") == "live"
+                # The tiles follow the newest rig.sample too.
+                page.wait_for_function(
+                    "() => document.getElementById('rig-hashrate').textContent === '180.00 MH/s'"
+                )
+                assert page.text_content("#rig-gpus") == str(gpu_count)
+                page.screenshot(path=str(SCREENSHOTS / "ethdash-rig-after.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert errors.errors == []
+
+
+def test_other_farms_rig_page_is_404(alpha, bravo, server, playwright_api):
+    rig_url = f"{server.url}/rigs/{alpha.rig.pk}/"
+    with playwright_api() as p:
+        browser = launch(p)
+        try:
+            page = new_page(browser)
+            # Chromium logs each 404 it loads (the page, then /favicon.ico) as a console error.
+            errors = PageErrors(page, allow_console=["status of 404"])
+            with errors.shown_on_failure(page, "other-farm-404"):
+                log_in(page, server.url, bravo.owner.username)
+                response = page.goto(rig_url)
+                assert response is not None
+                assert response.status == 404
+                assert alpha.rig.name not in page.content()
+        finally:
+            browser.close()
+
+    assert errors.errors == []
+    assert errors.allowed, "Chromium did not report the 404 (is the console listener working?)"
