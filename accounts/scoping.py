@@ -6,11 +6,17 @@ another farm gets a 404, never someone else's data.
 
 from accounts.models import ApiToken, Membership
 
+WRITE_ROLES = (Membership.Role.OWNER, Membership.Role.MANAGER)
 
-def farm_ids_for_user(user):
+
+def farm_ids_for_user(user, *, roles=None):
+    """The farms the user belongs to, or only those where the user has one of `roles`."""
     if user is None or not user.is_authenticated:
         return []
-    return list(Membership.objects.filter(user=user).values_list("farm_id", flat=True))
+    memberships = Membership.objects.filter(user=user)
+    if roles is not None:
+        memberships = memberships.filter(role__in=roles)
+    return list(memberships.values_list("farm_id", flat=True))
 
 
 def farm_ids_for_request(request):
@@ -34,8 +40,4 @@ def can_write(request, farm_id, token_scopes=(ApiToken.Scope.WRITE,)):
     auth = getattr(request, "auth", None)
     if isinstance(auth, ApiToken):
         return auth.farm_id == farm_id and any(auth.has_scope(s) for s in token_scopes)
-    return Membership.objects.filter(
-        user=request.user,
-        farm_id=farm_id,
-        role__in=[Membership.Role.OWNER, Membership.Role.MANAGER],
-    ).exists()
+    return farm_id in farm_ids_for_user(request.user, roles=WRITE_ROLES)

@@ -4,11 +4,12 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.models import ApiToken, Membership
+from accounts.models import ApiToken, Farm
+from accounts.scoping import WRITE_ROLES, farm_ids_for_user
 
 
 class TokenForm(forms.Form):
-    farm = forms.ModelChoiceField(queryset=None)
+    farm = forms.ModelChoiceField(queryset=Farm.objects.none())
     name = forms.CharField(max_length=120)
     scopes = forms.MultipleChoiceField(
         choices=ApiToken.Scope.choices, widget=forms.CheckboxSelectMultiple
@@ -20,41 +21,33 @@ class TokenForm(forms.Form):
         self.fields["farm"].queryset = farms
 
 
-def _managed_farm_ids(user):
-    return Membership.objects.filter(
-        user=user, role__in=[Membership.Role.OWNER, Membership.Role.MANAGER]
-    ).values_list("farm_id", flat=True)
-
-
 @login_required
 def token_list(request):
-    from accounts.models import Farm
-
-    managed = Farm.objects.filter(pk__in=_managed_farm_ids(request.user))
+    """Tokens of the farms the user owns or manages; a new token is shown on this response only,
+    since only its hash is kept."""
+    managed = Farm.objects.filter(pk__in=farm_ids_for_user(request.user, roles=WRITE_ROLES))
     form = TokenForm(request.POST or None, farms=managed)
+    new_token = None
     if request.method == "POST" and form.is_valid():
-        _, raw = ApiToken.issue(
+        _, new_token = ApiToken.issue(
             farm=form.cleaned_data["farm"],
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
             expires_at=form.cleaned_data["expires_at"],
             created_by=request.user,
         )
-        # Shown on this response only: the hash is all that is kept.
-        tokens = ApiToken.objects.filter(farm__in=managed).select_related("farm")
-        return render(
-            request,
-            "accounts/tokens.html",
-            {"form": TokenForm(farms=managed), "tokens": tokens, "new_token": raw},
-        )
+        form = TokenForm(farms=managed)
     tokens = ApiToken.objects.filter(farm__in=managed).select_related("farm")
-    return render(request, "accounts/tokens.html", {"form": form, "tokens": tokens})
+    return render(
+        request, "accounts/tokens.html", {"form": form, "tokens": tokens, "new_token": new_token}
+    )
 
 
 @login_required
 @require_POST
 def token_revoke(request, pk):
-    token = get_object_or_404(ApiToken, pk=pk, farm__in=_managed_farm_ids(request.user))
+    managed = farm_ids_for_user(request.user, roles=WRITE_ROLES)
+    token = get_object_or_404(ApiToken, pk=pk, farm__in=managed)
     token.delete()
     messages.success(request, f"Token {token.name} revoked.")
     return redirect("token-list")
