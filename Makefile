@@ -36,7 +36,7 @@ bench: $(VENV)/.dev
 
 # Production processes (docs/deploy.md); they need DATABASE_URL, REDIS_URL and SECRET_KEY.
 run-web: $(VENV)/.runtime
-	$(VENV)/bin/gunicorn ethdash.wsgi:application --bind 127.0.0.1:8001 --workers 2 --threads 8 --worker-class gthread
+	$(VENV)/bin/granian --interface wsgi ethdash.wsgi:application --host 127.0.0.1 --port 8001 --workers 2 --blocking-threads 4 --no-ws
 
 run-ws: $(VENV)/.runtime
 	$(VENV)/bin/uvicorn ethdash.asgi:application --host 127.0.0.1 --port 8002 --ws websockets-sansio --lifespan on
