@@ -15,7 +15,7 @@ from accounts.scoping import can_write, scope_to_farms
 from ethdash.api import ListPagination, TimeSeriesPagination
 from ethdash.timeseries import parse_range
 from rigs.models import Gpu, GpuSample, Rig
-from rigs.services.ingest import ingest_telemetry, sample_time_problem
+from rigs.services.ingest import SAMPLE_FIELDS, ingest_telemetry, sample_time_problem
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -102,17 +102,7 @@ class GpuSampleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = GpuSample
-        fields = [
-            "ts",
-            "gpu",
-            "hashrate_hs",
-            "temperature_c",
-            "fan_pct",
-            "power_w",
-            "shares_accepted",
-            "shares_rejected",
-            "shares_stale",
-        ]
+        fields = ["ts", "gpu", *SAMPLE_FIELDS]
 
 
 class TelemetrySampleSerializer(serializers.Serializer):
