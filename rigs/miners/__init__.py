@@ -1,0 +1,33 @@
+"""Registry of miner protocols: PROTOCOLS maps a protocol key to its module."""
+
+import importlib
+
+from rigs.miners.base import GpuReading, MinerEndpoint, MinerError, RigReading
+
+MODULES = ("claymore", "ethminer", "sgminer", "trex", "lolminer", "xmrig", "gminer", "nbminer")
+
+
+def _load():
+    protocols = {}
+    for name in MODULES:
+        try:
+            module = importlib.import_module(f"rigs.miners.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"rigs.miners.{name}":
+                raise
+            continue
+        protocols[module.PROTOCOL] = module
+    return protocols
+
+
+PROTOCOLS = _load()
+
+
+async def fetch(endpoint, http):
+    module = PROTOCOLS.get(endpoint.protocol)
+    if module is None:
+        raise MinerError("bad_answer", f"Unknown miner protocol {endpoint.protocol!r}.")
+    return await module.fetch(endpoint, http)
+
+
+__all__ = ["PROTOCOLS", "GpuReading", "MinerEndpoint", "MinerError", "RigReading", "fetch"]
