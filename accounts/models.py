@@ -10,6 +10,14 @@ class Farm(models.Model):
     """A group of rigs, pool accounts and validators run by the same people."""
 
     name = models.CharField(max_length=120, unique=True)
+    electricity_price_per_kwh = models.DecimalField(
+        max_digits=8,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Price of 1 kWh in the farm's currency, for cost per day.",
+    )
+    currency = models.CharField(max_length=3, default="USD")
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="farms"
     )

@@ -44,7 +44,7 @@ def seed_demo(*, cadence_s=5):
             Gpu.objects.get_or_create(
                 rig=rig,
                 index=index,
-                defaults={"name": gpu_name, "vendor": vendor, "pci_bus": f"{index + 1:02x}:00.0"},
+                defaults={"name": gpu_name, "vendor": vendor, "pci_bus": index + 1},
             )
         rigs.append((rig, agent_model))
     # The raw token exists only in this process and the agent's; earlier ones are revoked.

@@ -47,7 +47,7 @@ class RigAdmin(admin.ModelAdmin):
 class GpuAdmin(admin.ModelAdmin):
     list_display = ["__str__", "rig", "index", "name", "vendor", "pci_bus"]
     list_filter = ["vendor", "rig__farm"]
-    search_fields = ["name", "rig__name", "pci_bus"]
+    search_fields = ["name", "rig__name"]
     list_select_related = ["rig"]
 
 

@@ -7,14 +7,58 @@ class Rig(models.Model):
     class Status(models.TextChoices):
         NEW = "new", "New (never reported)"
         ONLINE = "online", "Online"
+        DEGRADED = "degraded", "Degraded"
+        UNREACHABLE = "unreachable", "Unreachable"
         OFFLINE = "offline", "Offline"
+
+    class Protocol(models.TextChoices):
+        PUSH = "", "Agent push (no polling)"
+        CLAYMORE = "claymore", "Claymore / PhoenixMiner (JSON-RPC over TCP)"
+        ETHMINER = "ethminer", "ethminer (miner_getstatdetail)"
+        SGMINER = "sgminer", "TeamRedMiner / sgminer API (TCP)"
+        TREX = "trex", "T-Rex (HTTP /summary)"
+        LOLMINER = "lolminer", "lolMiner (HTTP API)"
+        XMRIG = "xmrig", "xmrig (HTTP /2/summary)"
+        GMINER = "gminer", "Gminer (HTTP /stat)"
+        NBMINER = "nbminer", "NBMiner (HTTP /api/v1/status)"
 
     farm = models.ForeignKey(Farm, on_delete=models.CASCADE, related_name="rigs")
     name = models.CharField(max_length=120)
     cadence_s = models.PositiveIntegerField(
-        default=30, help_text="How often the rig reports, in seconds; offline after 3 missed."
+        default=30,
+        help_text="How often the rig reports or is polled, in seconds; offline after 3 missed.",
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    # Polling the miner's own API (LAN deployments); blank protocol: the rig's agent pushes.
+    protocol = models.CharField(max_length=20, choices=Protocol.choices, blank=True, default="")
+    host = models.CharField(max_length=255, blank=True, help_text="The miner API's host or IP.")
+    port = models.PositiveIntegerField(null=True, blank=True)
+    api_password = models.CharField(
+        max_length=200, blank=True, help_text="Claymore/ethminer API password or xmrig token."
+    )
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_kind = models.CharField(max_length=20, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    electricity_price_per_kwh = models.DecimalField(
+        max_digits=8,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Overrides the farm's price for this rig.",
+    )
+    # What the miner says about itself.
+    miner = models.CharField(max_length=60, blank=True)
+    miner_version = models.CharField(max_length=60, blank=True)
+    algorithm = models.CharField(max_length=60, blank=True)
+    pool_url = models.CharField(max_length=255, blank=True)
+    uptime_s = models.PositiveBigIntegerField(null=True, blank=True)
+    restarts = models.PositiveIntegerField(default=0, help_text="Times the uptime went back.")
+    hashrate_median_24h_hs = models.FloatField(
+        null=True, blank=True, help_text="The rig's own 24-hour median, the degraded baseline."
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
+    status_reason = models.CharField(max_length=300, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(
         null=True, blank=True, help_text="When the server last heard from the rig (UTC)."
@@ -40,18 +84,37 @@ class Rig(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def is_polled(self):
+        return bool(self.protocol)
+
+    @property
+    def price_per_kwh(self):
+        price = self.electricity_price_per_kwh
+        return price if price is not None else self.farm.electricity_price_per_kwh
+
 
 class Gpu(models.Model):
+    """A GPU keeps its identity by PCI bus where the miner gives one (miners order GPUs
+    differently, and re-order them after a restart), else by its index."""
+
     rig = models.ForeignKey(Rig, on_delete=models.CASCADE, related_name="gpus")
     index = models.PositiveSmallIntegerField(help_text="The GPU's index on the rig (0-based).")
+    pci_bus = models.PositiveSmallIntegerField(null=True, blank=True, help_text="PCI bus number")
     name = models.CharField(max_length=120, blank=True)
     vendor = models.CharField(max_length=40, blank=True)
-    pci_bus = models.CharField(max_length=20, blank=True)
+    memory_mb = models.PositiveIntegerField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["rig", "index"]
         constraints = [
             models.UniqueConstraint(fields=["rig", "index"], name="gpu_unique_rig_index"),
+            models.UniqueConstraint(
+                fields=["rig", "pci_bus"],
+                condition=models.Q(pci_bus__isnull=False),
+                name="gpu_unique_rig_bus",
+            ),
         ]
 
     def __str__(self):
@@ -65,11 +128,13 @@ class GpuSample(models.Model):
     ts = models.DateTimeField()
     hashrate_hs = models.FloatField()
     temperature_c = models.FloatField(null=True, blank=True)
+    memory_temperature_c = models.FloatField(null=True, blank=True)
     fan_pct = models.FloatField(null=True, blank=True)
     power_w = models.FloatField(null=True, blank=True)
     shares_accepted = models.BigIntegerField(null=True, blank=True)
     shares_rejected = models.BigIntegerField(null=True, blank=True)
     shares_stale = models.BigIntegerField(null=True, blank=True)
+    shares_invalid = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -92,6 +157,7 @@ class RigSample(models.Model):
     shares_accepted = models.BigIntegerField(null=True, blank=True)
     shares_rejected = models.BigIntegerField(null=True, blank=True)
     shares_stale = models.BigIntegerField(null=True, blank=True)
+    shares_invalid = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -100,3 +166,74 @@ class RigSample(models.Model):
 
     def __str__(self):
         return f"{self.rig} at {self.ts:%Y-%m-%d %H:%M:%S}"
+
+
+class Resolution(models.TextChoices):
+    FIVE_MINUTES = "5m", "5 minutes"
+    HOUR = "1h", "1 hour"
+    DAY = "1d", "1 day"
+
+
+class GpuRollup(models.Model):
+    """A GPU's samples summarised over one bucket (5 min, 1 h or 1 d starting at ts)."""
+
+    gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, related_name="rollups", db_index=False)
+    resolution = models.CharField(max_length=2, choices=Resolution.choices)
+    ts = models.DateTimeField()
+    samples = models.PositiveIntegerField()
+    hashrate_avg = models.FloatField()
+    hashrate_min = models.FloatField()
+    hashrate_max = models.FloatField()
+    hashrate_last = models.FloatField()
+    temperature_avg = models.FloatField(null=True)
+    temperature_min = models.FloatField(null=True)
+    temperature_max = models.FloatField(null=True)
+    temperature_last = models.FloatField(null=True)
+    power_avg = models.FloatField(null=True)
+    power_min = models.FloatField(null=True)
+    power_max = models.FloatField(null=True)
+    power_last = models.FloatField(null=True)
+    fan_avg = models.FloatField(null=True)
+    # Cumulative counters: their last value in the bucket; rates come from differences.
+    shares_accepted_last = models.BigIntegerField(null=True)
+    shares_rejected_last = models.BigIntegerField(null=True)
+    shares_stale_last = models.BigIntegerField(null=True)
+    shares_invalid_last = models.BigIntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gpu", "resolution", "ts"], name="gpurollup_unique_gpu_res_ts"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.gpu} {self.resolution} at {self.ts:%Y-%m-%d %H:%M}"
+
+
+class RigRollup(models.Model):
+    rig = models.ForeignKey(Rig, on_delete=models.CASCADE, related_name="rollups", db_index=False)
+    resolution = models.CharField(max_length=2, choices=Resolution.choices)
+    ts = models.DateTimeField()
+    samples = models.PositiveIntegerField()
+    hashrate_avg = models.FloatField()
+    hashrate_min = models.FloatField()
+    hashrate_max = models.FloatField()
+    hashrate_last = models.FloatField()
+    power_avg = models.FloatField(null=True)
+    power_min = models.FloatField(null=True)
+    power_max = models.FloatField(null=True)
+    power_last = models.FloatField(null=True)
+    temperature_max_avg = models.FloatField(null=True)
+    temperature_max_max = models.FloatField(null=True)
+    gpus_reporting_min = models.PositiveSmallIntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rig", "resolution", "ts"], name="rigrollup_unique_rig_res_ts"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.rig} {self.resolution} at {self.ts:%Y-%m-%d %H:%M}"

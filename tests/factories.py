@@ -41,9 +41,7 @@ def make_farm(name="Alpha", *, gpus=4, cadence_s=30):
     Membership.objects.create(user=viewer, farm=farm, role=Membership.Role.VIEWER)
     rig = Rig.objects.create(farm=farm, name=f"{name.lower()}-rig-1", cadence_s=cadence_s)
     gpu_list = [
-        Gpu.objects.create(
-            rig=rig, index=i, name="RTX 3070", vendor="NVIDIA", pci_bus=f"0{i + 1}:00.0"
-        )
+        Gpu.objects.create(rig=rig, index=i, name="RTX 3070", vendor="NVIDIA", pci_bus=i + 1)
         for i in range(gpus)
     ]
     return FarmWorld(farm=farm, owner=owner, viewer=viewer, rig=rig, gpus=gpu_list)

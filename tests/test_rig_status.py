@@ -48,6 +48,7 @@ def test_stale_rig_turns_offline_once_with_an_event(
         "ts": None,
         "status": "offline",
         "previous": "online",
+        "reason": "Nothing received for 90 s (3 reporting intervals).",
     }
 
 

@@ -1,4 +1,10 @@
-"""Storing rig telemetry: the only writer of GPU and rig samples."""
+"""Storing rig telemetry: the only writer of GPU and rig samples.
+
+Two entry points share everything after parsing:
+- ingest_telemetry: a batch of GPU samples from an agent (ethdash's own format), any instants;
+- store_readings: whole-rig snapshots (a polled miner API or a Hive OS agent's stats), many rigs
+  at once, taken at one instant.
+"""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,17 +16,29 @@ from django.utils import timezone
 
 from ethdash import live
 from ethdash.timeseries import iso
-from rigs.models import GpuSample, Rig, RigSample
+from rigs.models import Gpu, GpuSample, Rig, RigSample
+from rigs.services import status_rules
 
 SAMPLE_FIELDS = (
     "hashrate_hs",
     "temperature_c",
+    "memory_temperature_c",
     "fan_pct",
     "power_w",
     "shares_accepted",
     "shares_rejected",
     "shares_stale",
+    "shares_invalid",
 )
+SHARE_FIELDS = ("shares_accepted", "shares_rejected", "shares_stale", "shares_invalid")
+RIG_TOTAL_FIELDS = (
+    "hashrate_hs",
+    "power_w",
+    "temperature_max_c",
+    "gpus_reporting",
+    *SHARE_FIELDS,
+)
+RIG_INFO_FIELDS = ("miner", "miner_version", "algorithm", "pool_url")
 
 
 def sample_time_problem(ts, now):
@@ -37,7 +55,7 @@ def sample_time_problem(ts, now):
 @dataclass(frozen=True)
 class IngestResult:
     received: int
-    status_changed: bool
+    status: str
 
 
 def ingest_telemetry(*, rig, samples, now=None):
@@ -45,12 +63,13 @@ def ingest_telemetry(*, rig, samples, now=None):
 
     `samples` are dicts with `gpu` (a Gpu of this rig), `ts` and SAMPLE_FIELDS. A sample whose
     (gpu, ts) is already stored is skipped, so a resent batch stores nothing twice. The rig's
-    totals per instant are recomputed from the stored GPU samples, the rig is marked online, and
-    the farm's browsers get the newest figures after commit.
+    totals per instant are recomputed from the stored GPU samples (a batch may complete an
+    instant another one started), the rig's status is re-evaluated, and the farm's browsers get
+    the newest figures after commit.
     """
     now = now or timezone.now()
     if not samples:
-        return IngestResult(received=0, status_changed=False)
+        return IngestResult(received=0, status=rig.status)
     with transaction.atomic():
         locked = Rig.objects.select_for_update().get(pk=rig.pk)
         GpuSample.objects.bulk_create(
@@ -60,45 +79,233 @@ def ingest_telemetry(*, rig, samples, now=None):
             ],
             ignore_conflicts=True,
         )
-        rig_samples = _store_rig_totals(
+        totals = _rig_totals_from_stored(
             locked, min(s["ts"] for s in samples), max(s["ts"] for s in samples)
         )
-        newest = rig_samples[-1]
-        changes = {"last_seen_at": now, "stale_at": now + _offline_delay(locked)}
-        if locked.last_sample_at is None or newest.ts >= locked.last_sample_at:
-            changes.update(
-                last_sample_at=newest.ts,
-                hashrate_hs=newest.hashrate_hs,
-                power_w=newest.power_w,
-                temperature_max_c=newest.temperature_max_c,
-                gpus_reporting=newest.gpus_reporting,
-            )
-        status_changed = locked.status != Rig.Status.ONLINE
-        if status_changed:
-            changes.update(status=Rig.Status.ONLINE, status_changed_at=now)
-        Rig.objects.filter(pk=locked.pk).update(**changes)
-
-        # A backfill (an agent flushing its buffer after an outage) is stored but not announced:
-        # live charts show the present, and older points appear in place on the next load.
-        previous = locked.last_sample_at
-        fresh = [s for s in samples if previous is None or s["ts"] > previous]
-        events = [_gpu_event(s) for s in _newest_per_gpu(fresh)]
+        _upsert_rig_samples(totals)
+        gpus_known = locked.gpus.count()
+        previous_newest = locked.last_sample_at
+        fresh = [s for s in samples if previous_newest is None or s["ts"] > previous_newest]
+        events = [_gpu_event(s["gpu"], s["ts"], s) for s in _newest_per_gpu(fresh)]
+        _apply_report(locked, newest=totals[-1], gpus_known=gpus_known, now=now)
         if fresh:
-            events.append(_rig_sample_event(locked, newest, last_seen_at=now))
-        if status_changed:
-            events.append(status_event(locked, locked.status, Rig.Status.ONLINE, now))
+            events.append(_rig_sample_event(locked))
+        events.extend(_status_events(locked, now))
+        Rig.objects.filter(pk=locked.pk).update(**_report_fields(locked))
         live.push(locked.farm_id, *events)
-    return IngestResult(received=len(samples), status_changed=status_changed)
+    return IngestResult(received=len(samples), status=locked.status)
 
 
-def _offline_delay(rig):
-    return timedelta(seconds=rig.cadence_s * settings.ETHDASH_OFFLINE_AFTER_CADENCES)
+def store_readings(readings, *, now=None):
+    """Stores whole-rig readings taken at `now`: [(rig, RigReading)], for any number of rigs, in
+    one transaction with a fixed number of queries. GPUs are matched by PCI bus, else by index,
+    and created when new; uptime going back counts a restart. Re-stored instants are skipped."""
+    now = now or timezone.now()
+    if not readings:
+        return
+    rig_ids = [rig.pk for rig, _ in readings]
+    with transaction.atomic():
+        rigs = {
+            r.pk: r for r in Rig.objects.select_for_update().filter(pk__in=rig_ids).order_by("pk")
+        }
+        gpus_by_rig = {}
+        for gpu in Gpu.objects.filter(rig_id__in=rig_ids).order_by("index"):
+            gpus_by_rig.setdefault(gpu.rig_id, []).append(gpu)
+        matched = {}
+        for rig, reading in readings:
+            matched[rig.pk] = _match_gpus(rigs[rig.pk], gpus_by_rig.setdefault(rig.pk, []), reading)
+        samples, totals, events = [], [], {}
+        for rig, reading in readings:
+            locked = rigs[rig.pk]
+            pairs = matched[rig.pk]
+            if locked.last_sample_at is not None and now <= locked.last_sample_at:
+                continue
+            samples += [
+                GpuSample(gpu=gpu, ts=now, **{f: getattr(g, f, None) for f in SAMPLE_FIELDS})
+                for gpu, g in pairs
+            ]
+            total = _rig_totals_from_reading(locked, now, [g for _, g in pairs])
+            totals.append(total)
+            _apply_info(locked, reading)
+            reporting = {gpu.pk for gpu, _ in pairs}
+            missing = [_gpu_label(g) for g in gpus_by_rig[rig.pk] if g.pk not in reporting]
+            _apply_report(
+                locked,
+                newest=total,
+                gpus_known=len(gpus_by_rig[rig.pk]),
+                now=now,
+                missing=missing,
+            )
+            locked.last_poll_at = now
+            locked.last_error = ""
+            locked.last_error_kind = ""
+            farm_events = events.setdefault(locked.farm_id, [])
+            farm_events += [_gpu_event(gpu, now, g) for gpu, g in pairs]
+            farm_events.append(_rig_sample_event(locked))
+            farm_events += _status_events(locked, now)
+        GpuSample.objects.bulk_create(samples, ignore_conflicts=True)
+        _upsert_rig_samples(totals)
+        Gpu.objects.filter(pk__in=[s.gpu_id for s in samples]).update(last_seen_at=now)
+        Rig.objects.bulk_update(
+            list(rigs.values()),
+            [*_REPORT_FIELDS, *RIG_INFO_FIELDS, "uptime_s", "restarts", "last_poll_at",
+             "last_error", "last_error_kind"],
+        )  # fmt: skip
+        for farm_id, farm_events in events.items():
+            live.push(farm_id, *farm_events)
 
 
-def _store_rig_totals(rig, since, until):
+def record_poll_failures(failures, *, now=None):
+    """Marks rigs whose miner API failed as unreachable, with the error the rig page shows:
+    [(rig, MinerError)]. Samples are untouched; the offline sweep does not apply to them."""
+    now = now or timezone.now()
+    if not failures:
+        return
+    errors = {rig.pk: error for rig, error in failures}
+    with transaction.atomic():
+        rigs = list(Rig.objects.select_for_update().filter(pk__in=errors).order_by("pk"))
+        events = {}
+        for rig in rigs:
+            error = errors[rig.pk]
+            rig.last_poll_at = now
+            rig.last_error = str(error)[:500]
+            rig.last_error_kind = error.kind
+            rig.last_error_at = now
+            rig._previous_status = rig.status
+            if rig.status != Rig.Status.UNREACHABLE:
+                rig.status = Rig.Status.UNREACHABLE
+                rig.status_changed_at = now
+            rig.status_reason = f"Miner API: {error}"[:300]
+            events.setdefault(rig.farm_id, []).extend(_status_events(rig, now))
+        Rig.objects.bulk_update(
+            rigs,
+            ["last_poll_at", "last_error", "last_error_kind", "last_error_at", "status",
+             "status_changed_at", "status_reason"],
+        )  # fmt: skip
+        for farm_id, farm_events in events.items():
+            live.push(farm_id, *farm_events)
+
+
+# -- shared steps -----------------------------------------------------------------------------
+
+_REPORT_FIELDS = (
+    "last_seen_at",
+    "stale_at",
+    "last_sample_at",
+    "hashrate_hs",
+    "power_w",
+    "temperature_max_c",
+    "gpus_reporting",
+    "status",
+    "status_reason",
+    "status_changed_at",
+)
+
+
+def _report_fields(rig):
+    return {f: getattr(rig, f) for f in _REPORT_FIELDS}
+
+
+def _apply_report(rig, *, newest, gpus_known, now, missing=()):
+    """Updates the rig in memory from its newest totals: figures, last seen, status."""
+    rig._previous_status = rig.status
+    rig.last_seen_at = now
+    rig.stale_at = now + timedelta(seconds=rig.cadence_s * settings.ETHDASH_OFFLINE_AFTER_CADENCES)
+    if rig.last_sample_at is None or newest.ts >= rig.last_sample_at:
+        rig.last_sample_at = newest.ts
+        rig.hashrate_hs = newest.hashrate_hs
+        rig.power_w = newest.power_w
+        rig.temperature_max_c = newest.temperature_max_c
+        rig.gpus_reporting = newest.gpus_reporting
+    status, reason = status_rules.evaluate(
+        hashrate_hs=rig.hashrate_hs,
+        median_24h_hs=rig.hashrate_median_24h_hs,
+        gpus_reporting=rig.gpus_reporting or 0,
+        gpus_known=gpus_known,
+        missing=missing,
+    )
+    if status != rig.status:
+        rig.status = status
+        rig.status_changed_at = now
+    rig.status_reason = reason
+
+
+def _apply_info(rig, reading):
+    rig.miner = reading.miner[:60]
+    rig.miner_version = reading.version[:60]
+    rig.algorithm = reading.algorithm[:60]
+    rig.pool_url = reading.pool_url[:255]
+    if reading.uptime_s is not None:
+        if rig.uptime_s is not None and reading.uptime_s < rig.uptime_s:
+            rig.restarts += 1
+        rig.uptime_s = reading.uptime_s
+
+
+def _match_gpus(rig, known, reading):
+    """Pairs each GPU of the reading with its Gpu row, by PCI bus where the miner gives one, else
+    by index; creates rows for new GPUs and follows a GPU whose index changed."""
+    by_bus = {g.pci_bus: g for g in known if g.pci_bus is not None}
+    by_index = {g.index: g for g in known}
+    pairs, moved, seen = [], [], set()
+    for g in reading.gpus:
+        gpu = by_bus.get(g.pci_bus) if g.pci_bus is not None else None
+        if gpu is None and g.index in by_index and g.index not in seen:
+            candidate = by_index[g.index]
+            if g.pci_bus is None or candidate.pci_bus is None:
+                gpu = candidate
+        if gpu is None or gpu.pk in seen:
+            gpu = _new_gpu(rig, known, g)
+        else:
+            changed = _refresh_gpu(gpu, g)
+            if gpu.index != g.index and g.index not in {x.index for x in known if x is not gpu}:
+                gpu.index = g.index
+                changed = True
+            if changed:
+                moved.append(gpu)
+        seen.add(gpu.pk)
+        pairs.append((gpu, g))
+    if moved:
+        Gpu.objects.bulk_update(moved, ["index", "pci_bus", "name", "vendor", "memory_mb"])
+    return pairs
+
+
+def _new_gpu(rig, known, g):
+    taken = {x.index for x in known}
+    index = g.index if g.index not in taken else max(taken) + 1
+    gpu = Gpu.objects.create(
+        rig=rig,
+        index=index,
+        pci_bus=g.pci_bus,
+        name=g.name[:120],
+        vendor=g.vendor[:40],
+        memory_mb=g.memory_mb,
+    )
+    known.append(gpu)
+    return gpu
+
+
+def _refresh_gpu(gpu, g):
+    changed = False
+    for field, value in (
+        ("pci_bus", g.pci_bus),
+        ("name", g.name[:120]),
+        ("vendor", g.vendor[:40]),
+        ("memory_mb", g.memory_mb),
+    ):
+        if value not in (None, "") and getattr(gpu, field) != value:
+            setattr(gpu, field, value)
+            changed = True
+    return changed
+
+
+def _gpu_label(gpu):
+    return f"GPU {gpu.index}" + (f" (bus {gpu.pci_bus})" if gpu.pci_bus is not None else "")
+
+
+def _rig_totals_from_stored(rig, since, until):
     # From the stored rows rather than the batch, so a batch that brings the rest of an instant's
     # GPUs, or repeats some, still leaves the correct total.
-    totals = (
+    rows = (
         GpuSample.objects.filter(gpu__rig_id=rig.pk, ts__gte=since, ts__lte=until)
         .values("ts")
         .annotate(
@@ -106,13 +313,11 @@ def _store_rig_totals(rig, since, until):
             total_power=Sum("power_w"),
             max_temperature=Max("temperature_c"),
             gpus=Count("id"),
-            accepted=Sum("shares_accepted"),
-            rejected=Sum("shares_rejected"),
-            stale=Sum("shares_stale"),
+            **{f"sum_{f}": Sum(f) for f in SHARE_FIELDS},
         )
         .order_by("ts")
     )
-    rows = [
+    return [
         RigSample(
             rig_id=rig.pk,
             ts=t["ts"],
@@ -120,27 +325,36 @@ def _store_rig_totals(rig, since, until):
             power_w=t["total_power"],
             temperature_max_c=t["max_temperature"],
             gpus_reporting=t["gpus"],
-            shares_accepted=t["accepted"],
-            shares_rejected=t["rejected"],
-            shares_stale=t["stale"],
+            **{f: t[f"sum_{f}"] for f in SHARE_FIELDS},
         )
-        for t in totals
+        for t in rows
     ]
+
+
+def _rig_totals_from_reading(rig, ts, gpus):
+    def total(field):
+        values = [getattr(g, field) for g in gpus if getattr(g, field) is not None]
+        return sum(values) if values else None
+
+    temperatures = [g.temperature_c for g in gpus if g.temperature_c is not None]
+    return RigSample(
+        rig_id=rig.pk,
+        ts=ts,
+        hashrate_hs=total("hashrate_hs") or 0.0,
+        power_w=total("power_w"),
+        temperature_max_c=max(temperatures) if temperatures else None,
+        gpus_reporting=len(gpus),
+        **{f: total(f) for f in SHARE_FIELDS},
+    )
+
+
+def _upsert_rig_samples(rows):
     RigSample.objects.bulk_create(
         rows,
         update_conflicts=True,
         unique_fields=["rig", "ts"],
-        update_fields=[
-            "hashrate_hs",
-            "power_w",
-            "temperature_max_c",
-            "gpus_reporting",
-            "shares_accepted",
-            "shares_rejected",
-            "shares_stale",
-        ],
+        update_fields=list(RIG_TOTAL_FIELDS),
     )
-    return rows
 
 
 def _newest_per_gpu(samples):
@@ -152,37 +366,49 @@ def _newest_per_gpu(samples):
     return newest.values()
 
 
-def _gpu_event(sample):
-    gpu = sample["gpu"]
+def _value(source, field):
+    return source.get(field) if isinstance(source, dict) else getattr(source, field, None)
+
+
+def _gpu_event(gpu, ts, values):
     return {
         "type": "gpu.sample",
         "id": gpu.pk,
         "rig": gpu.rig_id,
         "index": gpu.index,
-        "ts": iso(sample["ts"]),
-        **{f: sample.get(f) for f in SAMPLE_FIELDS},
+        "ts": iso(ts),
+        **{f: _value(values, f) for f in SAMPLE_FIELDS},
     }
 
 
-def _rig_sample_event(rig, rig_sample, *, last_seen_at):
+def _rig_sample_event(rig):
     return {
         "type": "rig.sample",
         "id": rig.pk,
-        "ts": iso(rig_sample.ts),
-        "last_seen_at": iso(last_seen_at),
-        "status": Rig.Status.ONLINE.value,
-        "hashrate_hs": rig_sample.hashrate_hs,
-        "power_w": rig_sample.power_w,
-        "temperature_max_c": rig_sample.temperature_max_c,
-        "gpus_reporting": rig_sample.gpus_reporting,
+        "ts": iso(rig.last_sample_at),
+        "last_seen_at": iso(rig.last_seen_at),
+        "status": rig.status,
+        "status_reason": rig.status_reason,
+        "hashrate_hs": rig.hashrate_hs,
+        "power_w": rig.power_w,
+        "temperature_max_c": rig.temperature_max_c,
+        "gpus_reporting": rig.gpus_reporting,
     }
 
 
-def status_event(rig, previous, status, ts):
+def _status_events(rig, now):
+    previous = getattr(rig, "_previous_status", rig.status)
+    if previous == rig.status:
+        return []
+    return [status_event(rig, previous, rig.status, now, reason=rig.status_reason)]
+
+
+def status_event(rig, previous, status, ts, reason=""):
     return {
         "type": "rig.status",
         "id": rig.pk,
         "ts": iso(ts),
         "status": str(status),
         "previous": str(previous),
+        "reason": reason,
     }
