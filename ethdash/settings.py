@@ -226,7 +226,13 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 ETHDASH_OFFLINE_SWEEP_S = env_int("ETHDASH_OFFLINE_SWEEP_S", 10, minimum=1)
+ETHDASH_POLL_TICK_S = env_int("ETHDASH_POLL_TICK_S", 5, minimum=1)
 CELERY_BEAT_SCHEDULE = {
+    "rigs.poll-due": {
+        "task": "rigs.tasks.poll_due_rigs",
+        "schedule": float(ETHDASH_POLL_TICK_S),
+        "options": {"expires": float(ETHDASH_POLL_TICK_S)},
+    },
     "rigs.mark-offline": {
         "task": "rigs.tasks.mark_offline_rigs",
         "schedule": float(ETHDASH_OFFLINE_SWEEP_S),

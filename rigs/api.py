@@ -5,7 +5,7 @@ from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -14,8 +14,14 @@ from accounts.models import ApiToken
 from accounts.scoping import can_write, scope_to_farms
 from ethdash.api import ListPagination, TimeSeriesPagination
 from ethdash.timeseries import parse_range
+from rigs.miners import MinerError, hiveos
 from rigs.models import Gpu, GpuSample, Rig
-from rigs.services.ingest import SAMPLE_FIELDS, ingest_telemetry, sample_time_problem
+from rigs.services.ingest import (
+    SAMPLE_FIELDS,
+    ingest_telemetry,
+    sample_time_problem,
+    store_readings,
+)
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -112,11 +118,15 @@ class TelemetrySampleSerializer(serializers.Serializer):
     gpu = StrictIntegerField(min_value=0, help_text="The GPU's index on the rig.")
     hashrate_hs = FiniteFloatField(min_value=0, help_text="Hashrate in H/s.")
     temperature_c = FiniteFloatField(min_value=-40, max_value=150, required=False, allow_null=True)
+    memory_temperature_c = FiniteFloatField(
+        min_value=-40, max_value=150, required=False, allow_null=True
+    )
     fan_pct = FiniteFloatField(min_value=0, max_value=100, required=False, allow_null=True)
     power_w = FiniteFloatField(min_value=0, max_value=3000, required=False, allow_null=True)
     shares_accepted = StrictIntegerField(min_value=0, required=False, allow_null=True)
     shares_rejected = StrictIntegerField(min_value=0, required=False, allow_null=True)
     shares_stale = StrictIntegerField(min_value=0, required=False, allow_null=True)
+    shares_invalid = StrictIntegerField(min_value=0, required=False, allow_null=True)
 
     def validate_gpu(self, index):
         gpu = self.context["gpus_by_index"].get(index)
@@ -191,7 +201,8 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @extend_schema(request=TelemetryBatchSerializer, responses=TelemetryResultSerializer)
     @action(detail=True, methods=["post"], pagination_class=None)
     def telemetry(self, request, pk=None):
-        """Stores a batch of GPU samples from a rig agent (token scope `telemetry` or `write`).
+        """Stores telemetry from a rig agent (token scope `telemetry` or `write`): a batch of GPU
+        samples in ethdash's format, or a Hive OS agent's stats body unchanged.
 
         The whole batch is stored in one transaction or, if any sample is invalid, rejected with
         400 and nothing stored. Samples already stored (same GPU and ts) are skipped.
@@ -202,12 +213,18 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             raise PermissionDenied(
                 "Pushing telemetry needs a telemetry or write token, or a manager."
             )
+        if hiveos.is_hiveos_body(request.data):
+            try:
+                reading = hiveos.parse_stats(request.data)
+            except MinerError as error:
+                raise serializers.ValidationError({"miner_stats": [str(error)]}) from None
+            store_readings([(rig, reading)])
+            rig.refresh_from_db(fields=["status"])
+            return Response({"received": len(reading.gpus), "status": rig.status})
         serializer = TelemetryBatchSerializer(
             data=request.data,
             context={"gpus_by_index": {g.index: g for g in rig.gpus.all()}, "now": timezone.now()},
         )
         serializer.is_valid(raise_exception=True)
         result = ingest_telemetry(rig=rig, samples=serializer.validated_data["samples"])
-        return Response(
-            {"received": result.received, "status": "online"}, status=status.HTTP_200_OK
-        )
+        return Response({"received": result.received, "status": result.status})

@@ -6,3 +6,11 @@ from rigs.services.status import mark_offline_rigs as mark_offline
 @shared_task(ignore_result=True)
 def mark_offline_rigs():
     return mark_offline()
+
+
+@shared_task(ignore_result=True)
+def poll_due_rigs():
+    from rigs.services.polling import poll_due_rigs as poll
+
+    summary = poll()
+    return {"polled": summary.polled, "stored": summary.stored, "failed": summary.failed}

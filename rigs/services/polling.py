@@ -1,0 +1,114 @@
+"""Polling the miners' own APIs: claim the rigs that are due, fetch them all concurrently with
+bounded concurrency and a hard per-rig deadline, then store readings and errors in bulk."""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from django.db import transaction
+from django.utils import timezone
+
+from ethdash import outbound
+from rigs import miners
+from rigs.miners import MinerEndpoint, MinerError
+from rigs.models import Rig
+from rigs.services.ingest import record_poll_failures, store_readings
+
+logger = logging.getLogger(__name__)
+
+POLL_TIMEOUT_S = 3.0
+DEFAULT_CONCURRENCY = 256
+CLAIM_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class PollSummary:
+    polled: int
+    stored: int
+    failed: int
+
+
+def claim_due_rigs(*, now, limit=CLAIM_LIMIT):
+    """Rigs whose poll is due, each claimed by exactly one caller: rows are locked with SKIP
+    LOCKED and their next poll is moved a cadence ahead before the lock is released, so several
+    workers never poll (or store) the same rig twice in a cycle."""
+    with transaction.atomic():
+        due = list(
+            Rig.objects.select_for_update(skip_locked=True)
+            .exclude(protocol="")
+            .filter(next_poll_at__lte=now)
+            .order_by("next_poll_at")[:limit]
+        )
+        for rig in due:
+            rig.next_poll_at = now + timedelta(seconds=rig.cadence_s)
+        Rig.objects.bulk_update(due, ["next_poll_at"])
+    return due
+
+
+def endpoint_for(rig):
+    module = miners.PROTOCOLS[rig.protocol]
+    return MinerEndpoint(
+        protocol=rig.protocol,
+        host=rig.host,
+        port=rig.port or module.DEFAULT_PORT,
+        password=rig.api_password,
+        timeout_s=POLL_TIMEOUT_S,
+    )
+
+
+async def fetch_all(endpoints, *, concurrency=DEFAULT_CONCURRENCY):
+    """A RigReading or a MinerError per endpoint, in order. One slow or broken miner costs its
+    own deadline and never delays the others beyond the concurrency bound."""
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, follow_redirects=False) as http:
+
+        async def one(endpoint):
+            async with gate:
+                try:
+                    # The transports enforce the deadline; this is the backstop for a parser
+                    # or a library that would not.
+                    async with asyncio.timeout(endpoint.timeout_s + 1):
+                        return await miners.fetch(endpoint, http)
+                except MinerError as error:
+                    return error
+                except TimeoutError:
+                    return MinerError("timeout", f"No answer within {endpoint.timeout_s:g} s.")
+                except Exception as exc:  # a parser bug must not stop the other rigs
+                    logger.exception("polling %s:%s failed", endpoint.host, endpoint.port)
+                    return MinerError("bad_answer", f"Could not read the answer ({exc!r}).")
+
+        return await asyncio.gather(*(one(e) for e in endpoints))
+
+
+def poll_rigs(rigs, *, now=None, concurrency=DEFAULT_CONCURRENCY):
+    """Polls the given (already claimed) rigs once and stores what came back."""
+    now = now or timezone.now()
+    pollable, failures = [], []
+    for rig in rigs:
+        if rig.protocol not in miners.PROTOCOLS:
+            failures.append((rig, MinerError("bad_answer", f"Unknown protocol {rig.protocol!r}.")))
+            continue
+        try:
+            outbound.check_destination(f"tcp://{rig.host}:{rig.port or 1}")
+        except outbound.OutboundError as exc:
+            failures.append((rig, MinerError("refused", str(exc))))
+            continue
+        pollable.append(rig)
+    results = asyncio.run(fetch_all([endpoint_for(r) for r in pollable], concurrency=concurrency))
+    readings = []
+    for rig, result in zip(pollable, results, strict=True):
+        if isinstance(result, MinerError):
+            failures.append((rig, result))
+        else:
+            readings.append((rig, result))
+    store_readings(readings, now=timezone.now())
+    record_poll_failures(failures, now=timezone.now())
+    return PollSummary(polled=len(rigs), stored=len(readings), failed=len(failures))
+
+
+def poll_due_rigs(*, now=None, limit=CLAIM_LIMIT, concurrency=DEFAULT_CONCURRENCY):
+    now = now or timezone.now()
+    return poll_rigs(claim_due_rigs(now=now, limit=limit), now=now, concurrency=concurrency)
