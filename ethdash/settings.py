@@ -228,6 +228,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 ETHDASH_OFFLINE_SWEEP_S = env_int("ETHDASH_OFFLINE_SWEEP_S", 10, minimum=1)
 ETHDASH_POLL_TICK_S = env_int("ETHDASH_POLL_TICK_S", 5, minimum=1)
 CELERY_BEAT_SCHEDULE = {
+    "rigs.rollups": {
+        "task": "rigs.tasks.update_rollups",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    "rigs.hashrate-medians": {"task": "rigs.tasks.refresh_hashrate_medians", "schedule": 900.0},
+    "rigs.purge-expired": {"task": "rigs.tasks.purge_expired_samples", "schedule": 86400.0},
     "rigs.poll-due": {
         "task": "rigs.tasks.poll_due_rigs",
         "schedule": float(ETHDASH_POLL_TICK_S),

@@ -54,6 +54,9 @@ class Rig(models.Model):
     pool_url = models.CharField(max_length=255, blank=True)
     uptime_s = models.PositiveBigIntegerField(null=True, blank=True)
     restarts = models.PositiveIntegerField(default=0, help_text="Times the uptime went back.")
+    rollups_stale_from = models.DateTimeField(
+        null=True, blank=True, help_text="A backfill arrived: rollups from here are rebuilt."
+    )
     hashrate_median_24h_hs = models.FloatField(
         null=True, blank=True, help_text="The rig's own 24-hour median, the degraded baseline."
     )

@@ -14,3 +14,24 @@ def poll_due_rigs():
 
     summary = poll()
     return {"polled": summary.polled, "stored": summary.stored, "failed": summary.failed}
+
+
+@shared_task(ignore_result=True)
+def update_rollups():
+    from rigs.services.rollups import update_rollups as update
+
+    update()
+
+
+@shared_task(ignore_result=True)
+def refresh_hashrate_medians():
+    from rigs.services.rollups import refresh_hashrate_medians as refresh
+
+    return refresh()
+
+
+@shared_task(ignore_result=True)
+def purge_expired_samples():
+    from rigs.services.rollups import purge_expired
+
+    return purge_expired()

@@ -39,6 +39,7 @@ RIG_TOTAL_FIELDS = (
     *SHARE_FIELDS,
 )
 RIG_INFO_FIELDS = ("miner", "miner_version", "algorithm", "pool_url")
+BACKFILL_AFTER = timedelta(minutes=5)
 
 
 def sample_time_problem(ts, now):
@@ -88,6 +89,7 @@ def ingest_telemetry(*, rig, samples, now=None):
         fresh = [s for s in samples if previous_newest is None or s["ts"] > previous_newest]
         events = [_gpu_event(s["gpu"], s["ts"], s) for s in _newest_per_gpu(fresh)]
         _apply_report(locked, newest=totals[-1], gpus_known=gpus_known, now=now)
+        _mark_backfill(locked, min(s["ts"] for s in samples), now)
         if fresh:
             events.append(_rig_sample_event(locked))
         events.extend(_status_events(locked, now))
@@ -189,6 +191,7 @@ def record_poll_failures(failures, *, now=None):
 # -- shared steps -----------------------------------------------------------------------------
 
 _REPORT_FIELDS = (
+    "rollups_stale_from",
     "last_seen_at",
     "stale_at",
     "last_sample_at",
@@ -228,6 +231,14 @@ def _apply_report(rig, *, newest, gpus_known, now, missing=()):
         rig.status = status
         rig.status_changed_at = now
     rig.status_reason = reason
+
+
+def _mark_backfill(rig, oldest, now):
+    # The periodic rollup step rebuilds only the latest buckets; older ones an agent's buffered
+    # batch touched are rebuilt once, from here.
+    if oldest < now - BACKFILL_AFTER:
+        current = rig.rollups_stale_from
+        rig.rollups_stale_from = oldest if current is None else min(current, oldest)
 
 
 def _apply_info(rig, reading):
