@@ -4,10 +4,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from ethdash import views
-from rigs.api import RigViewSet
+from rigs.api import GpuViewSet, RigViewSet
 
 router = DefaultRouter()
 router.register("rigs", RigViewSet, basename="rig")
+router.register("gpus", GpuViewSet, basename="gpu")
 
 
 def _coming(title, text):

@@ -5,7 +5,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from rigs.models import Rig
-from rigs.views import shows_farm, visible_rigs
+from rigs.views import shows_farm, visible_rigs, with_figures
 
 
 @login_required
@@ -18,7 +18,9 @@ def overview(request):
         power_w=Sum("power_w", filter=Q(status=Rig.Status.ONLINE)),
     )
     return render(
-        request, "overview.html", {"rigs": rigs, "totals": totals, "show_farm": shows_farm(request)}
+        request,
+        "overview.html",
+        {"rigs": with_figures(rigs), "totals": totals, "show_farm": shows_farm(request)},
     )
 
 

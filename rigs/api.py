@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from accounts.models import ApiToken
 from accounts.scoping import can_write, scope_to_farms
 from ethdash.api import ListPagination, TimeSeriesPagination
-from ethdash.timeseries import parse_range
+from ethdash.timeseries import iso, parse_range
 from rigs.miners import MinerError, hiveos
 from rigs.models import Gpu, GpuSample, Rig
 from rigs.services.ingest import (
@@ -22,6 +22,7 @@ from rigs.services.ingest import (
     sample_time_problem,
     store_readings,
 )
+from rigs.services.series import gpu_series, rig_series
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -78,7 +79,21 @@ class StrictIntegerField(serializers.IntegerField):
 class GpuSerializer(serializers.ModelSerializer):
     class Meta:
         model = Gpu
-        fields = ["id", "index", "name", "vendor", "pci_bus"]
+        fields = [
+            "id",
+            "rig",
+            "index",
+            "pci_bus",
+            "name",
+            "vendor",
+            "memory_mb",
+            "last_seen_at",
+            "hashrate_hs",
+            "temperature_c",
+            "memory_temperature_c",
+            "fan_pct",
+            "power_w",
+        ]
 
 
 class RigSerializer(serializers.ModelSerializer):
@@ -91,8 +106,19 @@ class RigSerializer(serializers.ModelSerializer):
             "farm",
             "name",
             "status",
+            "status_reason",
             "status_changed_at",
             "cadence_s",
+            "protocol",
+            "miner",
+            "miner_version",
+            "algorithm",
+            "pool_url",
+            "uptime_s",
+            "restarts",
+            "last_error",
+            "last_error_kind",
+            "last_error_at",
             "last_seen_at",
             "last_sample_at",
             "hashrate_hs",
@@ -164,6 +190,30 @@ class TelemetryResultSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
+RESOLUTIONS = ("auto", "raw", "5m", "1h", "1d")
+RANGE_PARAMETERS = [
+    OpenApiParameter("from", OpenApiTypes.DATETIME, description="Start (default: to - 1 h)"),
+    OpenApiParameter("to", OpenApiTypes.DATETIME, description="End (default: now)"),
+    OpenApiParameter(
+        "resolution",
+        OpenApiTypes.STR,
+        enum=list(RESOLUTIONS),
+        description="auto: the coarsest that keeps at most about 1,500 points per trace",
+    ),
+]
+
+
+def _resolution(request):
+    resolution = request.query_params.get("resolution", "auto")
+    if resolution not in RESOLUTIONS:
+        raise serializers.ValidationError({"resolution": [f"One of {', '.join(RESOLUTIONS)}."]})
+    return resolution
+
+
+def _iso_lists(series):
+    return series | {"ts": [iso(ts) for ts in series["ts"]]}
+
+
 @extend_schema(tags=["rigs"])
 class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The rigs of the farms the caller can see."""
@@ -198,6 +248,22 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         page = self.paginate_queryset(queryset.select_related("gpu"))
         return self.get_paginated_response(GpuSampleSerializer(page, many=True).data)
 
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def series(self, request, pk=None):
+        """The rig's totals and every GPU's hashrate and temperature over a range, as parallel
+        lists, raw or rolled up (averages) per `resolution`."""
+        rig = self.get_object()
+        since, until = parse_range(request.query_params)
+        result = rig_series(rig, since=since, until=until, resolution=_resolution(request))
+        return Response(
+            {
+                "resolution": result["resolution"],
+                "rig": _iso_lists(result["rig"]),
+                "gpus": [_iso_lists(gpu) for gpu in result["gpus"]],
+            }
+        )
+
     @extend_schema(request=TelemetryBatchSerializer, responses=TelemetryResultSerializer)
     @action(detail=True, methods=["post"], pagination_class=None)
     def telemetry(self, request, pk=None):
@@ -228,3 +294,26 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         serializer.is_valid(raise_exception=True)
         result = ingest_telemetry(rig=rig, samples=serializer.validated_data["samples"])
         return Response({"received": result.received, "status": result.status})
+
+
+@extend_schema(tags=["rigs"])
+class GpuViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The GPUs of the farms the caller can see, with their newest figures."""
+
+    serializer_class = GpuSerializer
+    pagination_class = ListPagination
+
+    def get_queryset(self):
+        queryset = scope_to_farms(Gpu.objects.all(), self.request, farm_field="rig__farm")
+        return queryset.select_related("rig").order_by("rig_id", "index")
+
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def series(self, request, pk=None):
+        """One GPU's hashrate, temperature, power and fan over a range; rolled-up series add
+        hashrate_min and hashrate_max."""
+        gpu = self.get_object()
+        since, until = parse_range(request.query_params)
+        return Response(
+            _iso_lists(gpu_series(gpu, since=since, until=until, resolution=_resolution(request)))
+        )

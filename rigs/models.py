@@ -108,6 +108,12 @@ class Gpu(models.Model):
     vendor = models.CharField(max_length=40, blank=True)
     memory_mb = models.PositiveIntegerField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # The newest sample, kept on the GPU so tables need no time-series query.
+    hashrate_hs = models.FloatField(null=True, blank=True)
+    temperature_c = models.FloatField(null=True, blank=True)
+    memory_temperature_c = models.FloatField(null=True, blank=True)
+    fan_pct = models.FloatField(null=True, blank=True)
+    power_w = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["rig", "index"]

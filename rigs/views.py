@@ -2,15 +2,35 @@ from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from accounts.scoping import farm_ids_for_request, scope_to_farms
 from ethdash.timeseries import iso
-from rigs.models import Rig
-from rigs.services.series import gpu_chart_series, rig_chart_series
+from rigs.models import Gpu, Rig
+from rigs.services.efficiency import gpu_figures, rig_figures
+from rigs.services.series import gpu_series, rig_series
 
-CHART_WINDOW = timedelta(hours=1)
+# The page's range buttons; "1h" is the live view that extends from websocket events.
+RANGES = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(days=1),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+GPU_SORTS = {
+    "rig": lambda row: (row["gpu"].rig.name, row["gpu"].index),
+    "hashrate": lambda row: row["figures"].hashrate_hs,
+    "temperature": lambda row: row["temperature_c"],
+    "power": lambda row: row["figures"].power_w,
+    "efficiency": lambda row: row["figures"].efficiency_hj,
+    "energy": lambda row: row["figures"].energy_j_per_day,
+    "cost": lambda row: row["figures"].cost_per_day,
+    "rejected": lambda row: row["figures"].rejected_pct,
+    "stale": lambda row: row["figures"].stale_pct,
+}
 
 
 def visible_rigs(request):
@@ -25,28 +45,114 @@ def shows_farm(request):
     return len(farm_ids_for_request(request)) > 1
 
 
+def with_figures(rigs):
+    rigs = list(rigs)
+    figures = rig_figures(rigs)
+    for rig in rigs:
+        rig.figures = figures[rig.pk]
+    return rigs
+
+
 @login_required
 def rig_list(request):
-    return render(
-        request, "rigs/list.html", {"rigs": visible_rigs(request), "show_farm": shows_farm(request)}
-    )
+    rigs = with_figures(visible_rigs(request))
+    return render(request, "rigs/list.html", {"rigs": rigs, "show_farm": shows_farm(request)})
+
+
+def _chart_range(request):
+    name = request.GET.get("range", "1h")
+    if name not in RANGES:
+        raise Http404("Unknown range.")
+    until = timezone.now()
+    return name, until - RANGES[name], until
+
+
+def _iso_series(series):
+    return series | {"ts": [iso(ts) for ts in series["ts"]]}
 
 
 @login_required
 def rig_detail(request, pk):
     rig = get_object_or_404(visible_rigs(request), pk=pk)
-    until = timezone.now()
-    since = until - CHART_WINDOW
-    gpus = gpu_chart_series(rig, since=since, until=until)
-    totals = rig_chart_series(rig, since=since, until=until)
+    range_name, since, until = _chart_range(request)
+    series = rig_series(rig, since=since, until=until)
     chart_data = {
         "rig": rig.pk,
-        "window_s": int(CHART_WINDOW.total_seconds()),
-        "gpus": [gpu | {"ts": [iso(ts) for ts in gpu["ts"]]} for gpu in gpus],
-        "totals": totals | {"ts": [iso(ts) for ts in totals["ts"]]},
+        "range": range_name,
+        "resolution": series["resolution"],
+        "live": range_name == "1h",
+        "gpus": [_iso_series(gpu) for gpu in series["gpus"]],
+        "totals": _iso_series(series["rig"]),
     }
+    day = rig_figures([rig])[rig.pk]
+    month = rig_figures([rig], days=30)[rig.pk]
+    gpus = list(rig.gpus.all())
+    per_gpu = gpu_figures(gpus)
+    for gpu in gpus:
+        gpu.figures = per_gpu[gpu.pk]
+    context = {
+        "rig": rig,
+        "gpus": gpus,
+        "chart_data": chart_data,
+        "ranges": list(RANGES),
+        "range": range_name,
+        "day": day,
+        "uptime_30d": month.uptime_pct,
+    }
+    return render(request, "rigs/detail.html", context)
+
+
+def visible_gpus(request):
+    return scope_to_farms(Gpu.objects.select_related("rig__farm"), request, farm_field="rig__farm")
+
+
+@login_required
+def gpu_list(request):
+    """Every GPU of the user's farms with its last-24-hour figures, sortable by any of them, to
+    find the worst card in a farm."""
+    gpus = list(visible_gpus(request).order_by("rig__name", "index"))
+    figures = gpu_figures(gpus)
+    rows = [
+        {"gpu": gpu, "figures": figures[gpu.pk], "temperature_c": gpu.temperature_c} for gpu in gpus
+    ]
+    sort = request.GET.get("sort", "rig")
+    key = sort.lstrip("-")
+    if key not in GPU_SORTS:
+        sort, key = "rig", "rig"
+    present = [r for r in rows if GPU_SORTS[key](r) is not None]
+    missing = [r for r in rows if GPU_SORTS[key](r) is None]
+    present.sort(key=GPU_SORTS[key], reverse=sort.startswith("-"))
+    columns = [
+        ("rig", "GPU"), ("hashrate", "Hashrate"), ("temperature", "Temp"), ("power", "Power"),
+        ("efficiency", "Efficiency"), ("energy", "Energy / day"), ("cost", "Cost / day"),
+        ("rejected", "Rejected"), ("stale", "Stale"),
+    ]  # fmt: skip
     return render(
         request,
-        "rigs/detail.html",
-        {"rig": rig, "gpus": rig.gpus.all(), "chart_data": chart_data},
+        "rigs/gpu_list.html",
+        {
+            "rows": present + missing,
+            "sort": sort,
+            "sort_columns": columns,
+            "show_farm": shows_farm(request),
+        },
+    )
+
+
+@login_required
+def gpu_detail(request, pk):
+    gpu = get_object_or_404(visible_gpus(request), pk=pk)
+    range_name, since, until = _chart_range(request)
+    series = gpu_series(gpu, since=since, until=until)
+    return render(
+        request,
+        "rigs/gpu_detail.html",
+        {
+            "gpu": gpu,
+            "figures": gpu_figures([gpu])[gpu.pk],
+            "chart_data": {"gpu": gpu.pk, "rig": gpu.rig_id, "live": range_name == "1h"}
+            | _iso_series(series),
+            "ranges": list(RANGES),
+            "range": range_name,
+        },
     )

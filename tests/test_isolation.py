@@ -13,6 +13,10 @@ FARM_OBJECT_URLS = {
     "rig api": lambda w: f"/api/v1/rigs/{w.rig.pk}/",
     "rig samples api": lambda w: f"/api/v1/rigs/{w.rig.pk}/samples/",
     "rig telemetry api": lambda w: f"/api/v1/rigs/{w.rig.pk}/telemetry/",
+    "rig series api": lambda w: f"/api/v1/rigs/{w.rig.pk}/series/",
+    "gpu page": lambda w: f"/rigs/gpus/{w.gpus[0].pk}/",
+    "gpu api": lambda w: f"/api/v1/gpus/{w.gpus[0].pk}/",
+    "gpu series api": lambda w: f"/api/v1/gpus/{w.gpus[0].pk}/series/",
 }
 POST_ONLY = {"rig telemetry api"}
 
@@ -45,3 +49,6 @@ def test_lists_show_only_own_farms_rigs(api, alpha, bravo, intruder_client):
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {bravo.token('read')}")
     names = [rig["name"] for rig in api.get("/api/v1/rigs/").json()["results"]]
     assert names == [bravo.rig.name]
+    gpu_rigs = {gpu["rig"] for gpu in api.get("/api/v1/gpus/").json()["results"]}
+    assert gpu_rigs == {bravo.rig.pk}
+    assert alpha.rig.name not in intruder_client.get("/rigs/gpus/").content.decode()

@@ -10,7 +10,7 @@ _HASHRATE_PREFIXES = [(1e12, "TH/s"), (1e9, "GH/s"), (1e6, "MH/s"), (1e3, "kH/s"
 
 @register.filter
 def hashrate(value):
-    if value is None:
+    if value is None or value == "":
         return "–"
     for scale, unit in _HASHRATE_PREFIXES:
         if value >= scale:
@@ -20,14 +20,14 @@ def hashrate(value):
 
 @register.filter
 def watts(value):
-    if value is None:
+    if value in (None, ""):
         return "–"
     return f"{value / 1000:.2f} kW" if value >= 1000 else f"{value:.0f} W"
 
 
 @register.filter
 def celsius(value):
-    return "–" if value is None else f"{value:.0f} °C"
+    return "–" if value in (None, "") else f"{value:.0f} °C"
 
 
 @register.filter
@@ -42,3 +42,40 @@ def timesince_short(value):
     if seconds < 86400:
         return f"{seconds // 3600} h ago"
     return f"{seconds // 86400} d ago"
+
+
+@register.filter
+def efficiency(hash_per_joule):
+    """H/J shown with the hashrate prefixes: 508 kH/J."""
+    if hash_per_joule in (None, ""):
+        return "–"
+    return hashrate(hash_per_joule).replace("/s", "/J")
+
+
+@register.filter
+def kwh_per_day(joules_per_day):
+    return "–" if joules_per_day in (None, "") else f"{joules_per_day / 3.6e6:.2f} kWh"
+
+
+@register.filter
+def percent(value):
+    return "–" if value in (None, "") else f"{value:.1f} %"
+
+
+@register.filter
+def money(value, currency=""):
+    return "–" if value in (None, "") else f"{value:.2f} {currency}".strip()
+
+
+@register.filter
+def duration(seconds):
+    if seconds in (None, ""):
+        return "–"
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"

@@ -87,7 +87,9 @@ def ingest_telemetry(*, rig, samples, now=None):
         gpus_known = locked.gpus.count()
         previous_newest = locked.last_sample_at
         fresh = [s for s in samples if previous_newest is None or s["ts"] > previous_newest]
-        events = [_gpu_event(s["gpu"], s["ts"], s) for s in _newest_per_gpu(fresh)]
+        newest_per_gpu = list(_newest_per_gpu(fresh))
+        _update_current_gpus([(s["gpu"], s["ts"], s) for s in newest_per_gpu])
+        events = [_gpu_event(s["gpu"], s["ts"], s) for s in newest_per_gpu]
         _apply_report(locked, newest=totals[-1], gpus_known=gpus_known, now=now)
         _mark_backfill(locked, min(s["ts"] for s in samples), now)
         if fresh:
@@ -147,7 +149,7 @@ def store_readings(readings, *, now=None):
             farm_events += _status_events(locked, now)
         GpuSample.objects.bulk_create(samples, ignore_conflicts=True)
         _upsert_rig_samples(totals)
-        Gpu.objects.filter(pk__in=[s.gpu_id for s in samples]).update(last_seen_at=now)
+        _update_current_gpus([(gpu, now, g) for pairs in matched.values() for gpu, g in pairs])
         Rig.objects.bulk_update(
             list(rigs.values()),
             [*_REPORT_FIELDS, *RIG_INFO_FIELDS, "uptime_s", "restarts", "last_poll_at",
@@ -307,6 +309,21 @@ def _refresh_gpu(gpu, g):
             setattr(gpu, field, value)
             changed = True
     return changed
+
+
+GPU_CURRENT_FIELDS = ("hashrate_hs", "temperature_c", "memory_temperature_c", "fan_pct", "power_w")
+
+
+def _update_current_gpus(items):
+    """[(gpu, ts, values)] -> the GPUs' newest figures and last_seen_at, in one query."""
+    gpus = []
+    for gpu, ts, values in items:
+        gpu.last_seen_at = ts
+        for field in GPU_CURRENT_FIELDS:
+            setattr(gpu, field, _value(values, field))
+        gpus.append(gpu)
+    if gpus:
+        Gpu.objects.bulk_update(gpus, ["last_seen_at", *GPU_CURRENT_FIELDS])
 
 
 def _gpu_label(gpu):

@@ -15,7 +15,10 @@ window.ethdashFormat = (function () {
   function celsius(c) {
     return c === null || c === undefined ? "–" : c.toFixed(0) + " °C";
   }
-  const statusLabels = { new: "New (never reported)", online: "Online", offline: "Offline" };
+  const statusLabels = {
+    new: "New (never reported)", online: "Online", degraded: "Degraded",
+    unreachable: "Unreachable", offline: "Offline",
+  };
   function status(s) { return statusLabels[s] || s; }
   return { hashrate, watts, celsius, status };
 })();

@@ -65,6 +65,8 @@
 
   document.addEventListener("ethdash:live", (e) => {
     const event = e.detail;
+    // Longer ranges show rolled-up averages; raw live points would not belong on them.
+    if (!data.live && event.type !== "rig.status") return;
     if (event.type === "gpu.sample" && event.rig === rigId) {
       const el = gpuCharts.get(event.id);
       if (!el || !isNewest(el, event.ts)) return;
@@ -86,6 +88,7 @@
       const badge = document.getElementById("rig-status");
       badge.textContent = fmt.status(event.status);
       badge.className = "status status-" + event.status;
+      setText("rig-status-reason", event.status_reason ?? event.reason ?? "");
     }
   });
 })();

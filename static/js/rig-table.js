@@ -17,11 +17,18 @@
     badge.className = "status status-" + status;
   }
 
+  function setReason(row, reason) {
+    const badge = row.querySelector('[data-field="status"]');
+    if (badge) badge.title = reason || "";
+    const line = row.querySelector('[data-field="status_reason"]');
+    if (line) line.textContent = reason || "";
+  }
+
   function updateTotals() {
     const rows = table.querySelectorAll("tbody tr[data-rig]");
     let online = 0, hashrate = 0;
     rows.forEach((row) => {
-      if (row.querySelector(".status-online")) {
+      if (row.querySelector(".status-online, .status-degraded")) {
         online += 1;
         hashrate += Number(row.querySelector('[data-field="hashrate_hs"]').dataset.value || 0);
       }
@@ -38,6 +45,7 @@
     const row = table.querySelector('tr[data-rig="' + event.id + '"]');
     if (!row) return;
     setStatus(row, event.status);
+    setReason(row, event.status_reason ?? event.reason);
     if (event.type === "rig.sample") {
       const cell = setCell(row, "hashrate_hs", fmt.hashrate(event.hashrate_hs));
       cell.dataset.value = event.hashrate_hs;

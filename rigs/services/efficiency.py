@@ -1,0 +1,118 @@
+"""What each GPU and rig delivers and costs, from the hourly rollups of the last 24 hours.
+
+- efficiency H/J: average hashrate over average power (H/s per W is H per J);
+- energy per day: average measured power × 86,400 s, in J;
+- cost per day: that energy in kWh × the rig's electricity price (else the farm's);
+- share quality: rejected and stale shares as a percentage of all shares submitted, from the
+  miners' cumulative counters (a counter going back is a miner restart, not negative shares);
+- uptime: the share of the window for which samples arrived at the rig's cadence.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from rigs.models import GpuRollup, Resolution, RigRollup
+
+DAY_S = 86400
+J_PER_KWH = 3.6e6
+
+
+@dataclass
+class Figures:
+    hashrate_hs: float | None = None
+    power_w: float | None = None
+    efficiency_hj: float | None = None
+    energy_j_per_day: float | None = None
+    cost_per_day: Decimal | None = None
+    rejected_pct: float | None = None
+    stale_pct: float | None = None
+    uptime_pct: float | None = None
+
+
+def counter_increase(values):
+    """Total increase of a cumulative counter; a drop means the miner restarted from zero."""
+    total, previous = 0, None
+    for value in values:
+        if value is None:
+            continue
+        if previous is not None:
+            total += value - previous if value >= previous else value
+        previous = value
+    return total
+
+
+def _weighted(rows, field):
+    pairs = [(getattr(r, field), r.samples) for r in rows if getattr(r, field) is not None]
+    weight = sum(n for _, n in pairs)
+    return sum(v * n for v, n in pairs) / weight if weight else None
+
+
+def _figures(rows, price_per_kwh, *, shares=True):
+    figures = Figures(
+        hashrate_hs=_weighted(rows, "hashrate_avg"), power_w=_weighted(rows, "power_avg")
+    )
+    if figures.hashrate_hs is not None and figures.power_w:
+        figures.efficiency_hj = figures.hashrate_hs / figures.power_w
+    if figures.power_w is not None:
+        figures.energy_j_per_day = figures.power_w * DAY_S
+        if price_per_kwh is not None:
+            kwh = Decimal(str(figures.energy_j_per_day / J_PER_KWH))
+            figures.cost_per_day = (kwh * price_per_kwh).quantize(Decimal("0.01"))
+    if shares:
+        accepted = counter_increase(r.shares_accepted_last for r in rows)
+        rejected = counter_increase(r.shares_rejected_last for r in rows)
+        stale = counter_increase(r.shares_stale_last for r in rows)
+        submitted = accepted + rejected + stale
+        if submitted:
+            figures.rejected_pct = 100 * rejected / submitted
+            figures.stale_pct = 100 * stale / submitted
+    return figures
+
+
+def gpu_figures(gpus, *, now=None):
+    """{gpu_id: Figures} over the last 24 hours, for GPUs with their rig and farm loaded."""
+    now = now or timezone.now()
+    rows = defaultdict(list)
+    queryset = GpuRollup.objects.filter(
+        gpu__in=gpus, resolution=Resolution.HOUR, ts__gte=now - timedelta(hours=24)
+    ).order_by("ts")
+    for row in queryset:
+        rows[row.gpu_id].append(row)
+    return {gpu.pk: _figures(rows[gpu.pk], gpu.rig.price_per_kwh) for gpu in gpus}
+
+
+def rig_figures(rigs, *, now=None, days=1):
+    """{rig_id: Figures} over the last `days` days, with uptime; shares are summed per GPU."""
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    rig_rows, gpu_rows = defaultdict(list), defaultdict(list)
+    for row in RigRollup.objects.filter(
+        rig__in=rigs, resolution=Resolution.HOUR, ts__gte=since
+    ).order_by("ts"):
+        rig_rows[row.rig_id].append(row)
+    for row in (
+        GpuRollup.objects.filter(gpu__rig__in=rigs, resolution=Resolution.HOUR, ts__gte=since)
+        .select_related("gpu")
+        .order_by("ts")
+    ):
+        gpu_rows[(row.gpu.rig_id, row.gpu_id)].append(row)
+    result = {}
+    for rig in rigs:
+        figures = _figures(rig_rows[rig.pk], rig.price_per_kwh, shares=False)
+        per_gpu = [rows for (rig_id, _), rows in gpu_rows.items() if rig_id == rig.pk]
+        accepted = sum(counter_increase(r.shares_accepted_last for r in rows) for rows in per_gpu)
+        rejected = sum(counter_increase(r.shares_rejected_last for r in rows) for rows in per_gpu)
+        stale = sum(counter_increase(r.shares_stale_last for r in rows) for rows in per_gpu)
+        if accepted + rejected + stale:
+            figures.rejected_pct = 100 * rejected / (accepted + rejected + stale)
+            figures.stale_pct = 100 * stale / (accepted + rejected + stale)
+        window_start = max(since, rig.created_at)
+        hours = max((now - window_start).total_seconds() / 3600, 1 / 60)
+        covered = sum(min(1.0, r.samples * rig.cadence_s / 3600) for r in rig_rows[rig.pk])
+        figures.uptime_pct = min(100.0, 100 * covered / hours)
+        result[rig.pk] = figures
+    return result
