@@ -6,7 +6,8 @@ from rigs.models import Gpu, GpuSample, Rig, RigSample
 class GpuInline(admin.TabularInline):
     model = Gpu
     extra = 0
-    fields = ["index", "name", "vendor", "pci_bus"]
+    fields = ["index", "pci_bus", "name", "vendor", "memory_mb", "last_seen_at"]
+    readonly_fields = ["last_seen_at"]
 
 
 @admin.register(Rig)
@@ -15,6 +16,8 @@ class RigAdmin(admin.ModelAdmin):
         "name",
         "farm",
         "status",
+        "protocol",
+        "last_error",
         "hashrate_mhs",
         "power_w",
         "temperature_max_c",
@@ -22,10 +25,25 @@ class RigAdmin(admin.ModelAdmin):
         "last_seen_at",
         "cadence_s",
     ]
-    list_filter = ["status", "farm"]
-    search_fields = ["name", "farm__name"]
+    list_filter = ["status", "protocol", "farm"]
+    search_fields = ["name", "farm__name", "host", "miner"]
+    actions = ["poll_now"]
     readonly_fields = [
+        "status_reason",
         "status_changed_at",
+        "next_poll_at",
+        "last_poll_at",
+        "last_error",
+        "last_error_kind",
+        "last_error_at",
+        "miner",
+        "miner_version",
+        "algorithm",
+        "pool_url",
+        "uptime_s",
+        "restarts",
+        "hashrate_median_24h_hs",
+        "rollups_stale_from",
         "last_seen_at",
         "stale_at",
         "last_sample_at",
@@ -37,6 +55,16 @@ class RigAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["farm"]
     inlines = [GpuInline]
+
+    @admin.action(description="Poll now (polled rigs)")
+    def poll_now(self, request, queryset):
+        from django.utils import timezone
+
+        from rigs.tasks import poll_due_rigs
+
+        count = queryset.exclude(protocol="").update(next_poll_at=timezone.now())
+        poll_due_rigs.delay()
+        self.message_user(request, f"{count} rig(s) will be polled within seconds.")
 
     @admin.display(description="Hashrate (MH/s)", ordering="hashrate_hs")
     def hashrate_mhs(self, rig):
