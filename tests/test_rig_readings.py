@@ -157,3 +157,14 @@ def test_many_rigs_in_one_call_use_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):
         store_readings([(rig, reading([1, 2])) for rig in rigs], now=later)
     assert GpuSample.objects.filter(ts=later).count() == 10
+
+
+def test_gpu_without_a_hashrate_yet_reports_but_stores_no_sample(bare_rig, pushed):
+    first = reading([1, 2])
+    first.gpus[1].hashrate_hs = None
+
+    store_readings([(bare_rig, first)])
+
+    assert GpuSample.objects.count() == 1
+    rig = Rig.objects.get(pk=bare_rig.pk)
+    assert (rig.gpus_reporting, rig.status) == (2, "online")

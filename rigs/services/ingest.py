@@ -124,9 +124,12 @@ def store_readings(readings, *, now=None):
             pairs = matched[rig.pk]
             if locked.last_sample_at is not None and now <= locked.last_sample_at:
                 continue
+            # A GPU the miner lists without a hashrate yet (xmrig's windows are null just after
+            # start) is reporting, but has no sample to store.
             samples += [
                 GpuSample(gpu=gpu, ts=now, **{f: getattr(g, f, None) for f in SAMPLE_FIELDS})
                 for gpu, g in pairs
+                if g.hashrate_hs is not None
             ]
             total = _rig_totals_from_reading(locked, now, [g for _, g in pairs])
             totals.append(total)
