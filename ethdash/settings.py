@@ -271,6 +271,8 @@ LOGGING = {
         "celery.app.trace": {"level": os.environ.get("CELERY_TRACE_LOG_LEVEL", "WARNING")},
         "celery.worker.strategy": {"level": "WARNING"},
         "celery.beat": {"level": "WARNING"},
+        # One line per miner or pool request would drown everything else.
+        "httpx": {"level": "WARNING"},
     },
 }
 

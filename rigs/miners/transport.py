@@ -58,7 +58,7 @@ async def http_get_json(http: httpx.AsyncClient, endpoint, path, *, headers=None
     except httpx.TimeoutException:
         raise MinerError("timeout", f"No answer within {endpoint.timeout_s:g} s.") from None
     except httpx.ConnectError as exc:
-        if "refused" in str(exc).lower():
+        if _refused(exc):
             raise MinerError("refused", "Connection refused: is the miner's API enabled?") from None
         raise MinerError("unreachable", f"Cannot reach the miner: {exc}.") from None
     except httpx.TransportError as exc:
@@ -68,3 +68,13 @@ async def http_get_json(http: httpx.AsyncClient, endpoint, path, *, headers=None
     if response.status_code != 200:
         raise bad_answer(f"HTTP {response.status_code}")
     return decode_json(response.content)
+
+
+def _refused(exc):
+    # httpx 0.28 reports a closed port as "All connection attempts failed"; the refusal itself
+    # is further down the exception chain.
+    while exc is not None:
+        if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -15,6 +15,7 @@ from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from ethdash import live
+from ethdash.db import bulk_update_columns
 from ethdash.timeseries import iso
 from rigs.models import Gpu, GpuSample, Rig, RigSample
 from rigs.services import status_rules
@@ -40,6 +41,7 @@ RIG_TOTAL_FIELDS = (
 )
 RIG_INFO_FIELDS = ("miner", "miner_version", "algorithm", "pool_url")
 BACKFILL_AFTER = timedelta(minutes=5)
+BATCH = 1000
 
 
 def sample_time_problem(ts, now):
@@ -115,9 +117,12 @@ def store_readings(readings, *, now=None):
         gpus_by_rig = {}
         for gpu in Gpu.objects.filter(rig_id__in=rig_ids).order_by("index"):
             gpus_by_rig.setdefault(gpu.rig_id, []).append(gpu)
-        matched = {}
+        matched, created = {}, []
         for rig, reading in readings:
-            matched[rig.pk] = _match_gpus(rigs[rig.pk], gpus_by_rig.setdefault(rig.pk, []), reading)
+            known = gpus_by_rig.setdefault(rig.pk, [])
+            matched[rig.pk] = _match_gpus(rigs[rig.pk], known, reading, created)
+        # New GPUs (a rig's first reading, a card added) in one insert for the whole cycle.
+        Gpu.objects.bulk_create(created, batch_size=BATCH)
         samples, totals, events = [], [], {}
         for rig, reading in readings:
             locked = rigs[rig.pk]
@@ -153,8 +158,8 @@ def store_readings(readings, *, now=None):
         GpuSample.objects.bulk_create(samples, ignore_conflicts=True)
         _upsert_rig_samples(totals)
         _update_current_gpus([(gpu, now, g) for pairs in matched.values() for gpu, g in pairs])
-        Rig.objects.bulk_update(
-            list(rigs.values()),
+        bulk_update_columns(
+            rigs.values(),
             [*_REPORT_FIELDS, *RIG_INFO_FIELDS, "uptime_s", "restarts", "last_poll_at",
              "last_error", "last_error_kind"],
         )  # fmt: skip
@@ -184,7 +189,7 @@ def record_poll_failures(failures, *, now=None):
                 rig.status_changed_at = now
             rig.status_reason = f"Miner API: {error}"[:300]
             events.setdefault(rig.farm_id, []).extend(_status_events(rig, now))
-        Rig.objects.bulk_update(
+        bulk_update_columns(
             rigs,
             ["last_poll_at", "last_error", "last_error_kind", "last_error_at", "status",
              "status_changed_at", "status_reason"],
@@ -257,20 +262,23 @@ def _apply_info(rig, reading):
         rig.uptime_s = reading.uptime_s
 
 
-def _match_gpus(rig, known, reading):
+def _match_gpus(rig, known, reading, created):
     """Pairs each GPU of the reading with its Gpu row, by PCI bus where the miner gives one, else
-    by index; creates rows for new GPUs and follows a GPU whose index changed."""
+    by index; new GPUs are appended to `created` (saved by the caller in one insert), and a GPU
+    whose index changed is followed."""
     by_bus = {g.pci_bus: g for g in known if g.pci_bus is not None}
     by_index = {g.index: g for g in known}
-    pairs, moved, seen = [], [], set()
+    pairs, moved, seen, created_here = [], [], set(), []
     for g in reading.gpus:
         gpu = by_bus.get(g.pci_bus) if g.pci_bus is not None else None
         if gpu is None and g.index in by_index and g.index not in seen:
             candidate = by_index[g.index]
             if g.pci_bus is None or candidate.pci_bus is None:
                 gpu = candidate
-        if gpu is None or gpu.pk in seen:
+        if gpu is None or gpu.pk in seen or gpu in created_here:
             gpu = _new_gpu(rig, known, g)
+            created.append(gpu)
+            created_here.append(gpu)
         else:
             changed = _refresh_gpu(gpu, g)
             if gpu.index != g.index and g.index not in {x.index for x in known if x is not gpu}:
@@ -278,17 +286,20 @@ def _match_gpus(rig, known, reading):
                 changed = True
             if changed:
                 moved.append(gpu)
-        seen.add(gpu.pk)
+        if gpu.pk is not None:
+            seen.add(gpu.pk)
         pairs.append((gpu, g))
     if moved:
-        Gpu.objects.bulk_update(moved, ["index", "pci_bus", "name", "vendor", "memory_mb"])
+        Gpu.objects.bulk_update(
+            moved, ["index", "pci_bus", "name", "vendor", "memory_mb"], batch_size=BATCH
+        )
     return pairs
 
 
 def _new_gpu(rig, known, g):
     taken = {x.index for x in known}
     index = g.index if g.index not in taken else max(taken) + 1
-    gpu = Gpu.objects.create(
+    gpu = Gpu(
         rig=rig,
         index=index,
         pci_bus=g.pci_bus,
@@ -326,7 +337,7 @@ def _update_current_gpus(items):
             setattr(gpu, field, _value(values, field))
         gpus.append(gpu)
     if gpus:
-        Gpu.objects.bulk_update(gpus, ["last_seen_at", *GPU_CURRENT_FIELDS])
+        bulk_update_columns(gpus, ["last_seen_at", *GPU_CURRENT_FIELDS])
 
 
 def _gpu_label(gpu):

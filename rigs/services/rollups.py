@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ethdash.db import bulk_update_columns
 from rigs.models import GpuRollup, GpuSample, Resolution, Rig, RigRollup, RigSample
 
 BUCKET_S = {Resolution.FIVE_MINUTES: 300, Resolution.HOUR: 3600, Resolution.DAY: 86400}
@@ -247,7 +248,7 @@ def refresh_hashrate_medians(*, now=None):
     rigs = list(Rig.objects.filter(pk__in=values).only("id"))
     for rig in rigs:
         rig.hashrate_median_24h_hs = statistics.median(values[rig.pk])
-    Rig.objects.bulk_update(rigs, ["hashrate_median_24h_hs"], batch_size=1000)
+    bulk_update_columns(rigs, ["hashrate_median_24h_hs"])
     return len(rigs)
 
 

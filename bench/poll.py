@@ -1,0 +1,193 @@
+"""Poll benchmark: one cycle over 1,000 simulated miner endpoints (mixed protocols, 8 GPUs each).
+
+    .venv/bin/python bench/poll.py [--endpoints 1000] [--gpus 8] [--concurrency 256]
+
+On the production configuration (PostgreSQL at DATABASE_URL, loopback only; its own database,
+dropped at the end), a simulated fleet runs in a separate process; this process seeds a rig per
+endpoint and runs the poll cycle exactly as the Celery task does: claim the due rigs, fetch all
+concurrently, store every reading. Measured in the same run as the baseline: the same fetches
+with parsing but without claiming or storing (the simulators' own answer time plus parsing).
+The last line is JSON: endpoints, cycle_s (steady state), first_cycle_s (registering every GPU),
+fetch_only_s, stored_samples, failed, ratio.
+"""
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.ingest import (  # noqa: E402
+    DEFAULT_DATABASE_URL,
+    drop_database,
+    loopback_url,
+    manage,
+    recreate_database,
+    with_db,
+)
+
+
+def log(message):
+    print(f"[poll] {message}", file=sys.stderr, flush=True)
+
+
+def parse_args():
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoints", type=int, default=1000)
+    parser.add_argument("--gpus", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--db", default="ethdash_bench_poll")
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args()
+    if "bench" not in args.db:
+        raise SystemExit("--db must contain 'bench': it is dropped")
+    return args
+
+
+def start_fleet(args, out_path):
+    fleet = subprocess.Popen(
+        [sys.executable, "-m", "simulators.fleet", "--count", str(args.endpoints),
+         "--gpus", str(args.gpus), "--out", out_path],
+        cwd=ROOT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if fleet.poll() is not None:
+            raise RuntimeError("the simulated fleet exited early")
+        if os.path.getsize(out_path) > 0:
+            return fleet, json.loads(Path(out_path).read_text())
+        time.sleep(0.2)
+    raise RuntimeError("the simulated fleet did not start within 120 s")
+
+
+def seed_rigs(endpoints, gpus):
+    from django.utils import timezone
+
+    from accounts.models import Farm
+    from rigs.models import Rig
+
+    farm = Farm.objects.create(name="poll bench")
+    now = timezone.now()
+    Rig.objects.bulk_create(
+        [
+            Rig(farm=farm, name=f"fleet-{i:04d}", protocol=e["protocol"], host="127.0.0.1",
+                port=e["port"], cadence_s=30, next_poll_at=now)
+            for i, e in enumerate(endpoints)
+        ]
+    )  # fmt: skip
+
+
+def main():
+    args = parse_args()
+    db_parts = loopback_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, "DATABASE_URL")
+    admin_url = with_db(db_parts, "postgres")
+    bench_url = with_db(db_parts, args.db)
+    env = {
+        "DJANGO_SETTINGS_MODULE": "ethdash.settings",
+        "DATABASE_URL": bench_url,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "ETHDASH_OUTBOUND_ALLOW": "127.0.0.0/8",
+        "ETHDASH_MANIFEST_STATIC": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    # Live pushes would need Redis; the cycle's cost is polling and storing, so pushes go to the
+    # in-process layer, which has no listeners here.
+    os.environ.pop("REDIS_URL", None)
+    os.environ.update(env)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    fleet = None
+    with tempfile.NamedTemporaryFile(prefix="ethdash-fleet-", suffix=".json", delete=False) as out:
+        pass
+    try:
+        log(f"database {args.db}: drop, create, migrate")
+        recreate_database(admin_url, args.db)
+        manage({**os.environ}, "migrate", "--noinput", "-v", "0")
+        log(f"starting {args.endpoints} simulated miners ({args.gpus} GPUs each)")
+        fleet, endpoints = start_fleet(args, out.name)
+
+        import asyncio
+
+        import django
+
+        django.setup()
+        from django.utils import timezone
+
+        from rigs.models import GpuSample, Rig
+        from rigs.services.polling import endpoint_for, fetch_all, poll_due_rigs
+
+        seed_rigs(endpoints, args.gpus)
+        rigs = list(Rig.objects.all())
+        # Warm-up: one fetch pass registers nothing but opens the OS's socket paths.
+        asyncio.run(fetch_all([endpoint_for(r) for r in rigs[:20]], concurrency=20))
+
+        started = time.perf_counter()
+        results = asyncio.run(
+            fetch_all([endpoint_for(r) for r in rigs], concurrency=args.concurrency)
+        )
+        fetch_only_s = time.perf_counter() - started
+        fetch_errors = sum(1 for r in results if isinstance(r, Exception))
+
+        # Cycle 1 registers every GPU (a fleet's first poll); cycle 2 is the steady state.
+        cycles = []
+        for _ in range(2):
+            Rig.objects.update(next_poll_at=timezone.now())
+            started = time.perf_counter()
+            summary = poll_due_rigs(concurrency=args.concurrency)
+            cycles.append((time.perf_counter() - started, summary))
+            log(
+                f"cycle {len(cycles)}: {summary.polled} polled, {summary.stored} stored, "
+                f"{summary.failed} failed in {cycles[-1][0]:.2f} s"
+            )
+        (first_s, _), (cycle_s, summary) = cycles
+        stored = GpuSample.objects.count()
+        log(f"fetch only {fetch_only_s:.2f} s; {stored} GPU samples stored over both cycles")
+        failures = list(Rig.objects.exclude(last_error="").values_list("name", "last_error")[:5])
+        for name, error in failures:
+            log(f"failed: {name}: {error}")
+        print(
+            json.dumps(
+                {
+                    "bench": "poll",
+                    "endpoints": len(endpoints),
+                    "gpus_per_endpoint": args.gpus,
+                    "cycle_s": round(cycle_s, 2),
+                    "first_cycle_s": round(first_s, 2),
+                    "fetch_only_s": round(fetch_only_s, 2),
+                    "ratio": round(fetch_only_s / cycle_s, 3),
+                    "polled": summary.polled,
+                    "stored_rigs": summary.stored,
+                    "stored_samples": stored,
+                    "failed": summary.failed,
+                    "fetch_only_errors": fetch_errors,
+                    "concurrency": args.concurrency,
+                    "nproc": os.cpu_count(),
+                }
+            )
+        )
+    finally:
+        if fleet is not None:
+            os.killpg(fleet.pid, signal.SIGTERM)
+            try:
+                fleet.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(fleet.pid, signal.SIGKILL)
+        os.unlink(out.name)
+        if not args.keep_db:
+            from django.db import connections
+
+            connections.close_all()
+            drop_database(admin_url, args.db)
+
+
+if __name__ == "__main__":
+    main()

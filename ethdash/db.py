@@ -1,0 +1,43 @@
+"""Database helpers the ORM lacks at our scale."""
+
+from django.db import connection
+
+
+def bulk_update_columns(objs, fields, *, batch_size=1000):
+    """Writes the given fields of model instances in one UPDATE per batch, like
+    QuerySet.bulk_update for plain column values.
+
+    Django's bulk_update builds a Case(When(...)) expression for every value and resolves each
+    one; for a poll cycle of 8,000 GPUs x 6 fields that took 12 s of a 19 s store here. The SQL
+    is the same (SET col = CASE pk WHEN .. THEN .. END), built as a string with parameters.
+    """
+    objs = list(objs)
+    if not objs:
+        return
+    meta = type(objs[0])._meta
+    quote = connection.ops.quote_name
+    pk_column = quote(meta.pk.column)
+    columns = [meta.get_field(name) for name in fields]
+    # PostgreSQL cannot infer a type for a branch of only NULL parameters; SQLite types
+    # dynamically, and a CAST there would coerce text dates into numbers.
+    cast = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), batch_size):
+            batch = objs[start : start + batch_size]
+            when = " ".join(["WHEN %s THEN %s"] * len(batch))
+            assignments, params = [], []
+            for field in columns:
+                column = quote(field.column)
+                case = f"CASE {pk_column} {when} ELSE {column} END"
+                if cast:
+                    case = f"CAST({case} AS {field.db_type(connection)})"
+                assignments.append(f"{column} = {case}")
+                for obj in batch:
+                    value = field.get_db_prep_save(getattr(obj, field.attname), connection)
+                    params += [obj.pk, value]
+            placeholders = ", ".join(["%s"] * len(batch))
+            cursor.execute(
+                f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "
+                f"WHERE {pk_column} IN ({placeholders})",
+                [*params, *(obj.pk for obj in batch)],
+            )

@@ -1,0 +1,30 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from ethdash.db import bulk_update_columns
+from rigs.models import Rig
+from tests.factories import make_farm
+
+
+def test_bulk_update_columns_writes_values_and_nulls_of_every_type(db):
+    worlds = [make_farm(f"B{i}") for i in range(3)]
+    rigs = [w.rig for w in worlds]
+    when = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    rigs[0].hashrate_hs, rigs[0].last_seen_at, rigs[0].miner = 1.5e8, when, "T-Rex"
+    rigs[1].hashrate_hs, rigs[1].last_seen_at, rigs[1].miner = None, None, ""
+    rigs[2].electricity_price_per_kwh, rigs[2].gpus_reporting = Decimal("0.1234"), 7
+
+    bulk_update_columns(
+        rigs,
+        ["hashrate_hs", "last_seen_at", "miner", "electricity_price_per_kwh", "gpus_reporting"],
+        batch_size=2,
+    )
+
+    stored = {r.pk: r for r in Rig.objects.all()}
+    assert (stored[rigs[0].pk].hashrate_hs, stored[rigs[0].pk].last_seen_at) == (1.5e8, when)
+    assert stored[rigs[0].pk].miner == "T-Rex"
+    assert stored[rigs[1].pk].hashrate_hs is None and stored[rigs[1].pk].last_seen_at is None
+    assert stored[rigs[2].pk].electricity_price_per_kwh == Decimal("0.1234")
+    assert stored[rigs[2].pk].gpus_reporting == 7
