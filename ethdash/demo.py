@@ -1,9 +1,12 @@
 """The demo farm: users, rigs and an agent token. Refuses to run with DEBUG off."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import ApiToken, Farm, Membership
 from rigs.models import Gpu, Rig
@@ -17,6 +20,48 @@ DEMO_RIGS = [
     ("rig-03", "rx6800", "AMD Radeon RX 6800", 6, "AMD"),
     ("rig-04", "rx5700xt", "AMD Radeon RX 5700 XT", 4, "AMD"),
 ]
+
+
+# (name, protocol, GPUs, GPU model): miners the server polls on loopback, served by
+# simulators.fleet; the Gminer one loses a card after LOSE_GPU_AFTER_S, so the demo shows a
+# degraded rig with its reason.
+DEMO_POLLED = [
+    ("phoenix-01", "claymore", 6, "rx6800"),
+    ("trex-01", "trex", 8, "rtx3080"),
+    ("lolminer-01", "lolminer", 6, "rx6700xt"),
+    ("gminer-01", "gminer", 4, "rtx3070"),
+]
+DEGRADED_RIG = 3
+LOSE_GPU_AFTER_S = 40
+DEMO_PRICE_PER_KWH = Decimal("0.12")
+
+
+def fleet_arguments():
+    arguments = []
+    for _, protocol, gpus, model in DEMO_POLLED:
+        arguments += ["--spec", f"{protocol}:{gpus}:{model}"]
+    return [*arguments, "--lose-gpu", f"{DEGRADED_RIG}:{LOSE_GPU_AFTER_S}"]
+
+
+@transaction.atomic
+def seed_polled_rigs(farm, endpoints, *, cadence_s=10):
+    """Points the demo's polled rigs at the simulated miners (their ports change each run)."""
+    now = timezone.now()
+    rigs = []
+    for (name, protocol, _, _), endpoint in zip(DEMO_POLLED, endpoints, strict=True):
+        rig, _ = Rig.objects.update_or_create(
+            farm=farm,
+            name=name,
+            defaults={
+                "protocol": protocol,
+                "host": "127.0.0.1",
+                "port": endpoint["port"],
+                "cadence_s": cadence_s,
+                "next_poll_at": now,
+            },
+        )
+        rigs.append(rig)
+    return rigs
 
 
 def _ensure_user(username, password, **flags):
@@ -36,6 +81,9 @@ def seed_demo(*, cadence_s=5):
     demo = _ensure_user("demo", "demo")
     _ensure_user("admin", "admin", is_staff=True, is_superuser=True)
     farm, _ = Farm.objects.get_or_create(name=DEMO_FARM)
+    if farm.electricity_price_per_kwh is None:
+        farm.electricity_price_per_kwh = DEMO_PRICE_PER_KWH
+        farm.save(update_fields=["electricity_price_per_kwh"])
     Membership.objects.get_or_create(user=demo, farm=farm, defaults={"role": Membership.Role.OWNER})
     rigs = []
     for name, agent_model, gpu_name, gpu_count, vendor in DEMO_RIGS:

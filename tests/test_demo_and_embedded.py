@@ -54,3 +54,22 @@ def test_in_process_worker_runs_the_scheduled_tasks(alpha):
     finally:
         celery.stop()
     assert Rig.objects.get(pk=alpha.rig.pk).status == Rig.Status.OFFLINE
+
+
+def test_demo_polls_at_least_three_protocols_and_loses_a_gpu(db, settings):
+    from ethdash.demo import DEGRADED_RIG, DEMO_POLLED, fleet_arguments, seed_polled_rigs
+
+    settings.DEBUG = True
+    farm, _, _ = seed_demo()
+    endpoints = [{"port": 40000 + i} for i in range(len(DEMO_POLLED))]
+
+    rigs = seed_polled_rigs(farm, endpoints)
+
+    assert len({rig.protocol for rig in rigs}) >= 3
+    assert all(rig.host == "127.0.0.1" and rig.next_poll_at for rig in rigs)
+    assert "--lose-gpu" in fleet_arguments()
+    assert f"{DEGRADED_RIG}:" in fleet_arguments()[-1]
+    # Re-running the demo points the same rigs at the new ports.
+    again = seed_polled_rigs(farm, [{"port": 50000 + i} for i in range(len(DEMO_POLLED))])
+    assert [r.pk for r in again] == [r.pk for r in rigs]
+    assert again[0].port == 50000

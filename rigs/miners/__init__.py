@@ -5,22 +5,10 @@ import importlib
 from rigs.miners.base import GpuReading, MinerEndpoint, MinerError, RigReading
 
 MODULES = ("claymore", "ethminer", "sgminer", "trex", "lolminer", "xmrig", "gminer", "nbminer")
-
-
-def _load():
-    protocols = {}
-    for name in MODULES:
-        try:
-            module = importlib.import_module(f"rigs.miners.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"rigs.miners.{name}":
-                raise
-            continue
-        protocols[module.PROTOCOL] = module
-    return protocols
-
-
-PROTOCOLS = _load()
+PROTOCOLS = {
+    module.PROTOCOL: module
+    for module in (importlib.import_module(f"rigs.miners.{name}") for name in MODULES)
+}
 
 
 async def fetch(endpoint, http):

@@ -1,15 +1,18 @@
 """`make demo`: seeds the demo farm, serves everything from one ASGI process (embedded worker and
 beat included) and runs the simulated rig agent against it. Ctrl-C stops all of it."""
 
+import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ethdash.demo import seed_demo
+from ethdash.demo import fleet_arguments, seed_demo, seed_polled_rigs
 
 
 class Command(BaseCommand):
@@ -23,30 +26,51 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, cadence, **options):
         if not settings.DEBUG:
             raise CommandError("The demo runs with DEBUG=1 only (it creates known logins).")
-        _, rigs, token = seed_demo(cadence_s=cadence)
-        url = f"http://{host}:{port}"
-        agent_cmd = [
-            sys.executable,
-            "-m",
-            "simulators.rig_agent",
-            "--url",
-            url,
-            "--cadence",
-            str(cadence),
-        ]
-        for rig, model in rigs:
-            agent_cmd += ["--rig", f"{rig.pk}:{rig.gpus.count()}:{model}"]
-        # The last rig drops out now and then, to show offline and back online.
-        agent_cmd += ["--flaky", str(rigs[-1][0].pk)]
-        agent = subprocess.Popen(agent_cmd, env={**os.environ, "ETHDASH_AGENT_TOKEN": token})
-        self.stdout.write(
-            self.style.SUCCESS(f"\nethdash demo on {url}\n")
-            + "  farm owner:  demo / demo\n"
-            + f"  admin:       admin / admin   ({url}/admin/)\n"
-            + f"  {len(rigs)} simulated rigs push telemetry every {cadence} s.\n"
-            + "  Ctrl-C stops everything.\n"
-        )
+        farm, rigs, token = seed_demo(cadence_s=cadence)
+        children = []
         try:
+            fleet_file = Path(settings.DATA_DIR) / "demo-fleet.json"
+            fleet_file.write_text("")
+            children.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "simulators.fleet",
+                        *fleet_arguments(),
+                        "--out",
+                        str(fleet_file),
+                    ]
+                )
+            )
+            endpoints = _wait_for_fleet(fleet_file)
+            polled = seed_polled_rigs(farm, endpoints)
+            url = f"http://{host}:{port}"
+            agent_cmd = [
+                sys.executable,
+                "-m",
+                "simulators.rig_agent",
+                "--url",
+                url,
+                "--cadence",
+                str(cadence),
+            ]
+            for rig, model in rigs:
+                agent_cmd += ["--rig", f"{rig.pk}:{rig.gpus.count()}:{model}"]
+            # The last rig drops out now and then, to show offline and back online.
+            agent_cmd += ["--flaky", str(rigs[-1][0].pk)]
+            children.append(
+                subprocess.Popen(agent_cmd, env={**os.environ, "ETHDASH_AGENT_TOKEN": token})
+            )
+            protocols = ", ".join(rig.protocol for rig in polled)
+            self.stdout.write(
+                self.style.SUCCESS(f"\nethdash demo on {url}\n")
+                + "  farm owner:  demo / demo\n"
+                + f"  admin:       admin / admin   ({url}/admin/)\n"
+                + f"  {len(rigs)} simulated agents push telemetry every {cadence} s;\n"
+                + f"  {len(polled)} simulated miners ({protocols}) are polled.\n"
+                + "  Ctrl-C stops everything.\n"
+            )
             uvicorn.run(
                 "ethdash.asgi:application",
                 host=host,
@@ -56,8 +80,20 @@ class Command(BaseCommand):
                 ws="websockets-sansio",
             )
         finally:
-            agent.terminate()
-            try:
-                agent.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                agent.kill()
+            for child in children:
+                child.terminate()
+            for child in children:
+                try:
+                    child.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+
+
+def _wait_for_fleet(path, timeout_s=30):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = path.read_text()
+        if text:
+            return json.loads(text)
+        time.sleep(0.1)
+    raise CommandError("The simulated miners did not start.")
