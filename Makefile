@@ -33,6 +33,7 @@ test: lint
 
 bench: $(VENV)/.dev
 	$(PY) bench/ingest.py
+	$(PY) bench/poll.py
 
 # Production processes (docs/deploy.md); they need DATABASE_URL, REDIS_URL and SECRET_KEY.
 run-web: $(VENV)/.runtime
