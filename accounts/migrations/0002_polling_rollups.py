@@ -4,20 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='farm',
-            name='currency',
-            field=models.CharField(default='USD', max_length=3),
+            model_name="farm",
+            name="currency",
+            field=models.CharField(default="USD", max_length=3),
         ),
         migrations.AddField(
-            model_name='farm',
-            name='electricity_price_per_kwh',
-            field=models.DecimalField(blank=True, decimal_places=4, help_text="Price of 1 kWh in the farm's currency, for cost per day.", max_digits=8, null=True),
+            model_name="farm",
+            name="electricity_price_per_kwh",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=4,
+                help_text="Price of 1 kWh in the farm's currency, for cost per day.",
+                max_digits=8,
+                null=True,
+            ),
         ),
     ]
