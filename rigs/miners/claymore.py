@@ -11,11 +11,11 @@ dual coin and [15] the PCI bus (decimal) per GPU.
 """
 
 import json
-import math
 import re
 
 from rigs.miners.base import GpuReading, MinerError, RigReading, bad_answer
 from rigs.miners.transport import decode_json, tcp_exchange
+from rigs.miners.values import at, integer, number
 
 PROTOCOL = "claymore"
 DEFAULT_PORT = 3333
@@ -26,7 +26,6 @@ METHOD_NOT_FOUND = -32601
 AUTH_CODES = (-401, -403)
 # The " - ETH" suffix of [0] names the coin, not the algorithm.
 COIN_ALGORITHMS = {"ETH": "ethash", "ETC": "etchash", "UBQ": "ubqhash", "ETHW": "ethash"}
-NO_VALUE = {"", "off", "na", "n/a", "-", "null", "none"}
 
 
 def request(method: str, password: str = "", **extra) -> bytes:
@@ -93,36 +92,8 @@ def parse_version(text: str) -> tuple[str, str, str]:
     return text, "", algorithm
 
 
-def number(value) -> float | None:
-    """A number the miner may send as a string, "off", empty or junk; None when unusable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        result = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.lower() in NO_VALUE:
-            return None
-        try:
-            result = float(text)
-        except ValueError:
-            return None
-    else:
-        return None
-    return result if math.isfinite(result) else None
-
-
-def integer(value) -> int | None:
-    result = number(value)
-    return None if result is None else int(result)
-
-
 def _split(field: str) -> list[str]:
     return field.split(";") if field.strip() else []
-
-
-def at(items: list, index: int):
-    return items[index] if index < len(items) else None
 
 
 def _khs(value) -> float | None:

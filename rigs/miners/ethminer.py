@@ -15,6 +15,7 @@ import re
 from rigs.miners import claymore
 from rigs.miners.base import GpuReading, MinerError, RigReading, bad_answer
 from rigs.miners.transport import MAX_ANSWER_BYTES, tcp_exchange
+from rigs.miners.values import at, integer, number
 
 PROTOCOL = "ethminer"
 DEFAULT_PORT = 3333  # ethminer has no default (--api-bind is required); 3333 is the usual choice
@@ -32,7 +33,7 @@ def hex_hashrate(value) -> float | None:
             return float(int(value.strip(), 16))
         except ValueError:
             return None
-    return claymore.number(value)
+    return number(value)
 
 
 def pci_bus(pci) -> int | None:
@@ -77,7 +78,7 @@ def parse_device(position: int, device) -> GpuReading:
     name, memory_mb = split_name(hardware.get("name"))
     sensors = hardware.get("sensors") if isinstance(hardware.get("sensors"), list) else []
     temp, fan, power = [*sensors, None, None, None][:3]
-    temp, fan, power = claymore.number(temp), claymore.number(fan), claymore.number(power)
+    temp, fan, power = number(temp), number(fan), number(power)
     # ethminer reports 0 for sensors it doesn't read (hardware monitoring is off unless
     # --HWMON is given, and power needs --HWMON 2); a mining GPU is never at 0 °C or 0 W.
     if temp == 0 and fan == 0:
@@ -96,9 +97,9 @@ def parse_device(position: int, device) -> GpuReading:
         temperature_c=temp,
         fan_pct=fan,
         power_w=power,
-        shares_accepted=claymore.integer(claymore.at(shares, 0)),
-        shares_rejected=claymore.integer(claymore.at(shares, 1)),
-        shares_invalid=claymore.integer(claymore.at(shares, 2)),
+        shares_accepted=integer(at(shares, 0)),
+        shares_rejected=integer(at(shares, 1)),
+        shares_invalid=integer(at(shares, 2)),
     )
 
 
@@ -124,7 +125,7 @@ def parse_getstatdetail(result) -> RigReading:
         raise bad_answer("`devices` is not an array")
     miner, version, _ = claymore.parse_version(str(host.get("version") or "ethminer"))
     shares = _shares(mining.get("shares"))
-    runtime = claymore.integer(host.get("runtime"))
+    runtime = integer(host.get("runtime"))
     return RigReading(
         miner=miner,
         version=version,
@@ -132,9 +133,9 @@ def parse_getstatdetail(result) -> RigReading:
         pool_url=pool_url(_dict(result.get("connection")).get("uri")),
         uptime_s=runtime,
         hashrate_hs=hex_hashrate(mining.get("hashrate")),
-        shares_accepted=claymore.integer(claymore.at(shares, 0)),
-        shares_rejected=claymore.integer(claymore.at(shares, 1)),
-        shares_invalid=claymore.integer(claymore.at(shares, 2)),
+        shares_accepted=integer(at(shares, 0)),
+        shares_rejected=integer(at(shares, 1)),
+        shares_invalid=integer(at(shares, 2)),
         gpus=[parse_device(i, device) for i, device in enumerate(devices)],
     )
 

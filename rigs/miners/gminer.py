@@ -5,39 +5,17 @@ total of its own, so the rig's hashrate is the sum over devices. The `total_*_sh
 exist only in newer builds; older ones are summed from the devices.
 """
 
-import math
-
 from rigs.miners.base import GpuReading, RigReading, bad_answer
 from rigs.miners.transport import http_get_json
+from rigs.miners.values import integer, number, text
 
 PROTOCOL = "gminer"
 DEFAULT_PORT = 42010
 
 
-def _num(value):
-    """A JSON number, or one sent as a string; None for null, absent, booleans and text."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _int(value):
-    number = _num(value)
-    return None if number is None else int(number)
-
-
-def _text(value):
-    return "" if value is None else str(value)
-
-
 def pci_bus(bus_id):
     """ "0000:01:00.0" → 1 (the bus field is hexadecimal)."""
-    parts = _text(bus_id).split(":")
+    parts = text(bus_id).split(":")
     try:
         return int(parts[-2], 16) if len(parts) >= 2 else None
     except ValueError:
@@ -45,7 +23,7 @@ def pci_bus(bus_id):
 
 
 def _total(data, key, gpus, attribute):
-    total = _int(data.get(key))
+    total = integer(data.get(key))
     if total is not None:
         return total
     values = [getattr(gpu, attribute) for gpu in gpus]
@@ -55,22 +33,22 @@ def _total(data, key, gpus, attribute):
 def parse_gpu(device, position):
     if not isinstance(device, dict):
         raise bad_answer(f"Gminer device entry is {type(device).__name__}, not an object")
-    index = _int(device.get("gpu_id"))
-    memory_c = _num(device.get("memory_temperature"))
+    index = integer(device.get("gpu_id"))
+    memory_c = number(device.get("memory_temperature"))
     return GpuReading(
         index=position if index is None else index,
         pci_bus=pci_bus(device.get("bus_id")),
-        name=_text(device.get("name")),
-        hashrate_hs=_num(device.get("speed")),
-        temperature_c=_num(device.get("temperature")),
+        name=text(device.get("name")),
+        hashrate_hs=number(device.get("speed")),
+        temperature_c=number(device.get("temperature")),
         # GPUs without a memory sensor report 0, which is no reading at all.
         memory_temperature_c=memory_c if memory_c else None,
-        fan_pct=_num(device.get("fan")),
-        power_w=_num(device.get("power_usage")),
-        shares_accepted=_int(device.get("accepted_shares")),
-        shares_rejected=_int(device.get("rejected_shares")),
-        shares_stale=_int(device.get("stale_shares")),
-        shares_invalid=_int(device.get("invalid_shares")),
+        fan_pct=number(device.get("fan")),
+        power_w=number(device.get("power_usage")),
+        shares_accepted=integer(device.get("accepted_shares")),
+        shares_rejected=integer(device.get("rejected_shares")),
+        shares_stale=integer(device.get("stale_shares")),
+        shares_invalid=integer(device.get("invalid_shares")),
     )
 
 
@@ -83,14 +61,14 @@ def parse_stat(data) -> RigReading:
         raise bad_answer("Gminer stat has no 'devices' list")
     gpus = [parse_gpu(device, position) for position, device in enumerate(devices)]
     # "GMiner 3.44" → ("GMiner", "3.44"); builds before 2.x send no "miner" at all.
-    name, _, version = _text(data.get("miner")).strip().partition(" ")
+    name, _, version = text(data.get("miner")).strip().partition(" ")
     speeds = [gpu.hashrate_hs for gpu in gpus if gpu.hashrate_hs is not None]
     return RigReading(
         miner=name or "GMiner",
         version=version,
-        algorithm=_text(data.get("algorithm")),
-        pool_url=_text(data.get("server")),
-        uptime_s=_int(data.get("uptime")),
+        algorithm=text(data.get("algorithm")),
+        pool_url=text(data.get("server")),
+        uptime_s=integer(data.get("uptime")),
         hashrate_hs=sum(speeds) if speeds else None,
         shares_accepted=_total(data, "total_accepted_shares", gpus, "shares_accepted"),
         shares_rejected=_total(data, "total_rejected_shares", gpus, "shares_rejected"),

@@ -13,6 +13,7 @@ Per-GPU arrays are matched to GPUs by bus_numbers, because miners order GPUs dif
 """
 
 from rigs.miners.base import GpuReading, RigReading, bad_answer
+from rigs.miners.values import at, integer, number
 
 HS_UNITS = {"hs": 1.0, "khs": 1e3, "mhs": 1e6, "ghs": 1e9, "ths": 1e12}
 
@@ -67,25 +68,25 @@ def _parse_miner(name, stats, params):
         gpus.append(
             GpuReading(
                 index=index,
-                pci_bus=_int(_at(buses, index)),
+                pci_bus=integer(at(buses, index)),
                 hashrate_hs=_scaled(hashrate, scale),
-                temperature_c=_float(_at(temps, index)),
-                fan_pct=_float(_at(fans, index)),
-                power_w=_float(_at(powers, index)),
-                shares_invalid=_int(_at(invalid_per_gpu, index)),
+                temperature_c=number(at(temps, index)),
+                fan_pct=number(at(fans, index)),
+                power_w=number(at(powers, index)),
+                shares_invalid=integer(at(invalid_per_gpu, index)),
             )
         )
     total_khs = params.get("total_khs") if params else None
-    uptime = _int(stats.get("uptime"))
+    uptime = integer(stats.get("uptime"))
     return RigReading(
         miner=str(name or ""),
         version=str(stats.get("ver") or ""),
         algorithm=str(stats.get("algo") or ""),
         uptime_s=uptime,
         hashrate_hs=_scaled(total_khs, 1e3),
-        shares_accepted=_int(_at(accepted_rejected, 0)),
-        shares_rejected=_int(_at(accepted_rejected, 1)),
-        shares_invalid=_int(_at(accepted_rejected, 2)),
+        shares_accepted=integer(at(accepted_rejected, 0)),
+        shares_rejected=integer(at(accepted_rejected, 1)),
+        shares_invalid=integer(at(accepted_rejected, 2)),
         gpus=gpus,
     )
 
@@ -95,23 +96,6 @@ def _list(source, key):
     return value if isinstance(value, list) else []
 
 
-def _at(values, index):
-    return values[index] if index < len(values) else None
-
-
-def _float(value):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def _int(value):
-    number = _float(value)
-    return int(number) if number is not None else None
-
-
 def _scaled(value, scale):
-    number = _float(value)
-    return None if number is None or number < 0 else number * scale
+    value = number(value)
+    return None if value is None or value < 0 else value * scale

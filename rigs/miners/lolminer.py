@@ -7,11 +7,11 @@ lolMiner answers the same document on `/` and `/summary`; `/summary` is the path
 session lists two algorithms; the first one is the main coin.
 """
 
-import math
 import re
 
 from rigs.miners.base import GpuReading, RigReading, bad_answer
 from rigs.miners.transport import http_get_json
+from rigs.miners.values import as_dict, at, integer, number, text
 
 PROTOCOL = "lolminer"
 DEFAULT_PORT = 44444
@@ -21,47 +21,18 @@ _PREFIXES = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15}
 _UNIT = re.compile(r"^(?P<prefix>[kmgtp]?)(?:h|sol|g)/s$")
 
 
-def _num(value):
-    """A JSON number, or one sent as a string; None for null, absent, booleans and text."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _int(value):
-    number = _num(value)
-    return None if number is None else int(number)
-
-
-def _dict(value):
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value):
-    return "" if value is None else str(value)
-
-
-def _at(values, position):
-    return values[position] if isinstance(values, list) and position < len(values) else None
-
-
 def unit_factor(unit, factor=None):
     """Multiplier from a `Performance_Unit` such as "Mh/s" or "KH/S" to base units per second;
     falls back to `Performance_Factor`; None when neither is understood."""
     match = _UNIT.match(str(unit or "").strip().lower())
     if match:
         return _PREFIXES[match["prefix"]]
-    factor = _num(factor)
+    factor = number(factor)
     return factor if factor and factor > 0 else None
 
 
 def _scaled(value, factor):
-    value = _num(value)
+    value = number(value)
     return None if value is None or factor is None else value * factor
 
 
@@ -81,13 +52,13 @@ def pci_bus(address):
 
 def _split_software(software):
     # "lolMiner 1.88" → ("lolMiner", "1.88")
-    name, _, version = _text(software).strip().partition(" ")
+    name, _, version = text(software).strip().partition(" ")
     return name or "lolMiner", version
 
 
 def _memory_c(value):
     # GPUs without a memory sensor report 0, which is no reading at all.
-    value = _num(value)
+    value = number(value)
     return value if value else None
 
 
@@ -96,47 +67,47 @@ def _parse_current(data):
     if not isinstance(workers, list):
         raise bad_answer("lolMiner summary has no 'Workers' list")
     algorithms = data.get("Algorithms")
-    algo = _dict(algorithms[0]) if isinstance(algorithms, list) and algorithms else {}
+    algo = as_dict(algorithms[0]) if isinstance(algorithms, list) and algorithms else {}
     factor = unit_factor(algo.get("Performance_Unit"), algo.get("Performance_Factor"))
     gpus = []
     for position, worker in enumerate(workers):
         if not isinstance(worker, dict):
             raise bad_answer(f"lolMiner worker entry is {type(worker).__name__}, not an object")
-        index = _int(worker.get("Index"))
+        index = integer(worker.get("Index"))
         gpus.append(
             GpuReading(
                 index=position if index is None else index,
                 pci_bus=pci_bus(worker.get("PCIE_Address")),
-                name=_text(worker.get("Name")),
-                hashrate_hs=_scaled(_at(algo.get("Worker_Performance"), position), factor),
-                temperature_c=_num(worker.get("Core_Temp")),
+                name=text(worker.get("Name")),
+                hashrate_hs=_scaled(at(algo.get("Worker_Performance"), position), factor),
+                temperature_c=number(worker.get("Core_Temp")),
                 memory_temperature_c=_memory_c(worker.get("Mem_Temp")),
-                fan_pct=_num(worker.get("Fan_Speed")),
-                power_w=_num(worker.get("Power")),
-                shares_accepted=_int(_at(algo.get("Worker_Accepted"), position)),
-                shares_rejected=_int(_at(algo.get("Worker_Rejected"), position)),
-                shares_stale=_int(_at(algo.get("Worker_Stales"), position)),
-                shares_invalid=_int(_at(algo.get("Worker_Errors"), position)),
+                fan_pct=number(worker.get("Fan_Speed")),
+                power_w=number(worker.get("Power")),
+                shares_accepted=integer(at(algo.get("Worker_Accepted"), position)),
+                shares_rejected=integer(at(algo.get("Worker_Rejected"), position)),
+                shares_stale=integer(at(algo.get("Worker_Stales"), position)),
+                shares_invalid=integer(at(algo.get("Worker_Errors"), position)),
             )
         )
     miner, version = _split_software(data.get("Software"))
     return RigReading(
         miner=miner,
         version=version,
-        algorithm=_text(algo.get("Algorithm")),
-        pool_url=_text(algo.get("Pool")),
-        uptime_s=_int(_dict(data.get("Session")).get("Uptime")),
+        algorithm=text(algo.get("Algorithm")),
+        pool_url=text(algo.get("Pool")),
+        uptime_s=integer(as_dict(data.get("Session")).get("Uptime")),
         hashrate_hs=_scaled(algo.get("Total_Performance"), factor),
-        shares_accepted=_int(algo.get("Total_Accepted")),
-        shares_rejected=_int(algo.get("Total_Rejected")),
-        shares_stale=_int(algo.get("Total_Stales")),
-        shares_invalid=_int(algo.get("Total_Errors")),
+        shares_accepted=integer(algo.get("Total_Accepted")),
+        shares_rejected=integer(algo.get("Total_Rejected")),
+        shares_stale=integer(algo.get("Total_Stales")),
+        shares_invalid=integer(algo.get("Total_Errors")),
         gpus=gpus,
     )
 
 
 def _parse_legacy(data):
-    session = _dict(data.get("Session"))
+    session = as_dict(data.get("Session"))
     # Legacy builds give a unit only sometimes; without one the figure is in H/s (or Sol/s).
     unit = session.get("Performance_Unit")
     factor = unit_factor(unit) if unit else 1.0
@@ -144,35 +115,35 @@ def _parse_legacy(data):
     for position, gpu in enumerate(data["GPUs"]):
         if not isinstance(gpu, dict):
             raise bad_answer(f"lolMiner GPU entry is {type(gpu).__name__}, not an object")
-        index = _int(gpu.get("Index"))
-        accepted = _int(gpu.get("Session_Accepted"))
-        submitted = _int(gpu.get("Session_Submitted"))
+        index = integer(gpu.get("Index"))
+        accepted = integer(gpu.get("Session_Accepted"))
+        submitted = integer(gpu.get("Session_Submitted"))
         gpus.append(
             GpuReading(
                 index=position if index is None else index,
                 pci_bus=pci_bus(gpu.get("PCIE_Address")),
-                name=_text(gpu.get("Name")),
+                name=text(gpu.get("Name")),
                 hashrate_hs=_scaled(gpu.get("Performance"), factor),
-                temperature_c=_num(gpu.get("Temp (deg C)")),
+                temperature_c=number(gpu.get("Temp (deg C)")),
                 memory_temperature_c=_memory_c(gpu.get("Mem Temp (deg C)")),
-                fan_pct=_num(gpu.get("Fan Speed (%)")),
-                power_w=_num(gpu.get("Consumption (W)")),
+                fan_pct=number(gpu.get("Fan Speed (%)")),
+                power_w=number(gpu.get("Consumption (W)")),
                 shares_accepted=accepted,
                 shares_rejected=_rejected(submitted, accepted),
-                shares_invalid=_int(gpu.get("Session_HWErr")),
+                shares_invalid=integer(gpu.get("Session_HWErr")),
             )
         )
     miner, version = _split_software(data.get("Software"))
-    accepted = _int(session.get("Accepted"))
+    accepted = integer(session.get("Accepted"))
     return RigReading(
         miner=miner,
         version=version,
-        algorithm=_text(_dict(data.get("Mining")).get("Algorithm")),
-        pool_url=_text(_dict(data.get("Stratum")).get("Current_Pool")),
-        uptime_s=_int(session.get("Uptime")),
+        algorithm=text(as_dict(data.get("Mining")).get("Algorithm")),
+        pool_url=text(as_dict(data.get("Stratum")).get("Current_Pool")),
+        uptime_s=integer(session.get("Uptime")),
         hashrate_hs=_scaled(session.get("Performance_Summary"), factor),
         shares_accepted=accepted,
-        shares_rejected=_rejected(_int(session.get("Submitted")), accepted),
+        shares_rejected=_rejected(integer(session.get("Submitted")), accepted),
         gpus=gpus,
     )
 

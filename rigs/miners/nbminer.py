@@ -6,42 +6,17 @@ The per-device rejected counter is spelt `rejected_shares` or `reject_shares` de
 build. Early builds append the memory size to `info` ("GeForce GTX 1080 Ti 11178 MB").
 """
 
-import math
 import re
 import time
 
 from rigs.miners.base import GpuReading, RigReading, bad_answer
 from rigs.miners.transport import http_get_json
+from rigs.miners.values import as_dict, integer, number, text
 
 PROTOCOL = "nbminer"
 DEFAULT_PORT = 22333
 
 _INFO_MEMORY = re.compile(r"^(?P<name>.*?)\s+(?P<mb>\d+)\s*MB$")
-
-
-def _num(value):
-    """A JSON number, or one sent as a string; None for null, absent, booleans and text."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _int(value):
-    number = _num(value)
-    return None if number is None else int(number)
-
-
-def _dict(value):
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value):
-    return "" if value is None else str(value)
 
 
 def _first(mapping, *keys):
@@ -54,26 +29,26 @@ def _first(mapping, *keys):
 def parse_gpu(device, position):
     if not isinstance(device, dict):
         raise bad_answer(f"NBMiner device entry is {type(device).__name__}, not an object")
-    index = _int(device.get("id"))
-    name, memory_mb = _text(device.get("info")).strip(), None
+    index = integer(device.get("id"))
+    name, memory_mb = text(device.get("info")).strip(), None
     match = _INFO_MEMORY.match(name)
     if match:
         name, memory_mb = match["name"], int(match["mb"])
-    memory_c = _num(device.get("memTemperature"))
+    memory_c = number(device.get("memTemperature"))
     return GpuReading(
         index=position if index is None else index,
-        pci_bus=_int(device.get("pci_bus_id")),
+        pci_bus=integer(device.get("pci_bus_id")),
         name=name,
         memory_mb=memory_mb,
-        hashrate_hs=_num(device.get("hashrate_raw")),
-        temperature_c=_num(device.get("temperature")),
+        hashrate_hs=number(device.get("hashrate_raw")),
+        temperature_c=number(device.get("temperature")),
         # GPUs without a memory sensor report 0, which is no reading at all.
         memory_temperature_c=memory_c if memory_c else None,
-        fan_pct=_num(device.get("fan")),
-        power_w=_num(device.get("power")),
-        shares_accepted=_int(device.get("accepted_shares")),
-        shares_rejected=_int(_first(device, "rejected_shares", "reject_shares")),
-        shares_invalid=_int(device.get("invalid_shares")),
+        fan_pct=number(device.get("fan")),
+        power_w=number(device.get("power")),
+        shares_accepted=integer(device.get("accepted_shares")),
+        shares_rejected=integer(_first(device, "rejected_shares", "reject_shares")),
+        shares_invalid=integer(device.get("invalid_shares")),
     )
 
 
@@ -85,20 +60,20 @@ def parse_status(data, now=None) -> RigReading:
     miner = data.get("miner")
     if not isinstance(miner, dict) or not isinstance(miner.get("devices"), list):
         raise bad_answer("NBMiner status has no 'miner.devices' list")
-    stratum = _dict(data.get("stratum"))
-    start = _num(data.get("start_time"))
+    stratum = as_dict(data.get("stratum"))
+    start = number(data.get("start_time"))
     now = time.time() if now is None else now
     return RigReading(
         miner="NBMiner",
-        version=_text(data.get("version")),
-        algorithm=_text(stratum.get("algorithm")),
-        pool_url=_text(stratum.get("url")),
+        version=text(data.get("version")),
+        algorithm=text(stratum.get("algorithm")),
+        pool_url=text(stratum.get("url")),
         # A rig clock behind ours must not show a negative uptime.
         uptime_s=None if start is None else max(0, int(now - start)),
-        hashrate_hs=_num(miner.get("total_hashrate_raw")),
-        shares_accepted=_int(stratum.get("accepted_shares")),
-        shares_rejected=_int(_first(stratum, "rejected_shares", "reject_shares")),
-        shares_invalid=_int(stratum.get("invalid_shares")),
+        hashrate_hs=number(miner.get("total_hashrate_raw")),
+        shares_accepted=integer(stratum.get("accepted_shares")),
+        shares_rejected=integer(_first(stratum, "rejected_shares", "reject_shares")),
+        shares_invalid=integer(stratum.get("invalid_shares")),
         gpus=[parse_gpu(device, position) for position, device in enumerate(miner["devices"])],
     )
 

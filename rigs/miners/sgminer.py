@@ -13,6 +13,7 @@ import re
 from rigs.miners import claymore
 from rigs.miners.base import GpuReading, MinerError, RigReading, bad_answer
 from rigs.miners.transport import tcp_exchange
+from rigs.miners.values import integer, number
 
 PROTOCOL = "sgminer"
 DEFAULT_PORT = 4028
@@ -42,7 +43,7 @@ def check_status(reply: dict, what: str) -> dict:
         raise bad_answer(f"no STATUS in the {what} reply")
     if status.get("STATUS") in ("E", "F"):
         message = str(status.get("Msg") or "error")
-        code = claymore.integer(status.get("Code"))
+        code = integer(status.get("Code"))
         if code == ACCESS_DENIED:
             raise MinerError("auth", f"The miner's API refused access ({message}).")
         raise MinerError("miner_error", f"The miner answered with an error: {message}.")
@@ -56,7 +57,7 @@ def _hashrate(record: dict) -> float | None:
     keys = sorted((k for k in record if ROLLING.fullmatch(k)), key=lambda k: SCALE[k[0]])
     keys += [k for k in ("KHS av", "MHS av", "GHS av") if k in record]
     for key in keys:
-        value = claymore.number(record[key])
+        value = number(record[key])
         if value is not None:
             return value * SCALE[key[0]]
     return None
@@ -72,18 +73,18 @@ def parse_version(description) -> tuple[str, str]:
 def parse_device(position: int, device, vendor: str) -> GpuReading:
     if not isinstance(device, dict):
         raise bad_answer(f"device {position} is {type(device).__name__}, expected an object")
-    index = claymore.integer(device.get("GPU"))
+    index = integer(device.get("GPU"))
     return GpuReading(
         index=position if index is None else index,
         vendor=vendor,
         hashrate_hs=_hashrate(device),
-        temperature_c=claymore.number(device.get("Temperature")),
-        memory_temperature_c=claymore.number(device.get("TemperatureMem")),
-        fan_pct=claymore.number(device.get("Fan Percent")),
-        power_w=claymore.number(device.get("GPU Power")),
-        shares_accepted=claymore.integer(device.get("Accepted")),
-        shares_rejected=claymore.integer(device.get("Rejected")),
-        shares_invalid=claymore.integer(device.get("Hardware Errors")),
+        temperature_c=number(device.get("Temperature")),
+        memory_temperature_c=number(device.get("TemperatureMem")),
+        fan_pct=number(device.get("Fan Percent")),
+        power_w=number(device.get("GPU Power")),
+        shares_accepted=integer(device.get("Accepted")),
+        shares_rejected=integer(device.get("Rejected")),
+        shares_invalid=integer(device.get("Hardware Errors")),
     )
 
 
@@ -107,12 +108,12 @@ def parse_summary_devs(answer) -> RigReading:
     return RigReading(
         miner=miner,
         version=version,
-        uptime_s=claymore.integer(summary.get("Elapsed")),
+        uptime_s=integer(summary.get("Elapsed")),
         hashrate_hs=_hashrate(summary),
-        shares_accepted=claymore.integer(summary.get("Accepted")),
-        shares_rejected=claymore.integer(summary.get("Rejected")),
-        shares_stale=claymore.integer(summary.get("Stale")),
-        shares_invalid=claymore.integer(summary.get("Hardware Errors")),
+        shares_accepted=integer(summary.get("Accepted")),
+        shares_rejected=integer(summary.get("Rejected")),
+        shares_stale=integer(summary.get("Stale")),
+        shares_invalid=integer(summary.get("Hardware Errors")),
         gpus=[parse_device(i, device, vendor) for i, device in enumerate(devices)],
     )
 

@@ -10,11 +10,11 @@ long. GPU backends (cuda, opencl) list one thread per work queue, several of whi
 device; they are summed per device. A CPU-only miner shows as one device named after the CPU.
 """
 
-import math
 import re
 
 from rigs.miners.base import GpuReading, RigReading, bad_answer
 from rigs.miners.transport import http_get_json
+from rigs.miners.values import as_dict, as_list, integer, number, text
 
 PROTOCOL = "xmrig"
 DEFAULT_PORT = 60050
@@ -23,39 +23,10 @@ _GPU_BACKENDS = ("cuda", "opencl")
 _BUS_ID = re.compile(r"^(?:[0-9a-fA-F]{4}:)?([0-9a-fA-F]{2}):[0-9a-fA-F]{2}\.[0-7]$")
 
 
-def _num(value):
-    """A JSON number, or one sent as a string; None for null, absent, booleans and text."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _int(value):
-    number = _num(value)
-    return None if number is None else int(number)
-
-
-def _dict(value):
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value):
-    return value if isinstance(value, list) else []
-
-
-def _text(value):
-    return "" if value is None else str(value)
-
-
 def hashrate(windows):
     """The shortest window that has a value: [10 s, 60 s, 15 min], any of them null."""
-    for value in _list(windows):
-        value = _num(value)
+    for value in as_list(windows):
+        value = number(value)
         if value is not None:
             return value
     return None
@@ -63,14 +34,14 @@ def hashrate(windows):
 
 def pci_bus(bus_id):
     # xmrig prints "01:00.0" (hex), or "n/a" when the driver gives no topology.
-    match = _BUS_ID.match(_text(bus_id))
+    match = _BUS_ID.match(text(bus_id))
     return int(match[1], 16) if match else None
 
 
 def _vendor(backend):
     if backend.get("type") == "cuda":
         return "NVIDIA"
-    platform = _text(_dict(backend.get("platform")).get("vendor"))
+    platform = text(as_dict(backend.get("platform")).get("vendor"))
     return "AMD" if "Advanced Micro Devices" in platform or "AMD" in platform else platform
 
 
@@ -81,14 +52,14 @@ def _gpu_devices(backends):
         if backend.get("type") not in _GPU_BACKENDS or backend.get("enabled") is not True:
             continue
         devices = {}
-        for position, thread in enumerate(_list(backend.get("threads"))):
+        for position, thread in enumerate(as_list(backend.get("threads"))):
             if not isinstance(thread, dict):
                 raise bad_answer(f"xmrig thread entry is {type(thread).__name__}, not an object")
-            index = _int(thread.get("index"))
+            index = integer(thread.get("index"))
             key = offset + (position if index is None else index)
-            health = _dict(thread.get("health"))
-            fans = _list(health.get("fan_speed"))  # percent, CUDA only; OpenCL gives "rpm"
-            memory = _num(thread.get("global_mem"))
+            health = as_dict(thread.get("health"))
+            fans = as_list(health.get("fan_speed"))  # percent, CUDA only; OpenCL gives "rpm"
+            memory = number(thread.get("global_mem"))
             rate = hashrate(thread.get("hashrate"))
             gpu = devices.get(key)
             if gpu is None:
@@ -96,13 +67,13 @@ def _gpu_devices(backends):
                     index=key,
                     pci_bus=pci_bus(thread.get("bus_id")),
                     # OpenCL "name" is the chip ("gfx1030"); "board" is the card.
-                    name=_text(thread.get("board") or thread.get("name")),
+                    name=text(thread.get("board") or thread.get("name")),
                     vendor=_vendor(backend),
                     memory_mb=None if memory is None else int(memory) // 2**20,
                     hashrate_hs=rate,
-                    temperature_c=_num(health.get("temperature")),
-                    fan_pct=_num(fans[0]) if fans else None,
-                    power_w=_num(health.get("power")),
+                    temperature_c=number(health.get("temperature")),
+                    fan_pct=number(fans[0]) if fans else None,
+                    power_w=number(health.get("power")),
                 )
             elif rate is not None:
                 gpu.hashrate_hs = (gpu.hashrate_hs or 0.0) + rate
@@ -123,25 +94,25 @@ def parse_summary(summary, backends=None) -> RigReading:
     for backend in backends or []:
         if not isinstance(backend, dict):
             raise bad_answer(f"xmrig backend entry is {type(backend).__name__}, not an object")
-    results = _dict(summary.get("results"))
-    connection = _dict(summary.get("connection"))
+    results = as_dict(summary.get("results"))
+    connection = as_dict(summary.get("connection"))
     total = hashrate(summary["hashrate"].get("total"))
-    good, shares = _int(results.get("shares_good")), _int(results.get("shares_total"))
+    good, shares = integer(results.get("shares_good")), integer(results.get("shares_total"))
     gpus = _gpu_devices(backends or [])
     if not gpus:
         gpus = [
             GpuReading(
                 index=0,
-                name=_text(_dict(summary.get("cpu")).get("brand")),
+                name=text(as_dict(summary.get("cpu")).get("brand")),
                 hashrate_hs=total,
             )
         ]
     return RigReading(
         miner="XMRig",
-        version=_text(summary.get("version")),
-        algorithm=_text(summary.get("algo") or connection.get("algo")),
-        pool_url=_text(connection.get("pool")),
-        uptime_s=_int(summary.get("uptime")),
+        version=text(summary.get("version")),
+        algorithm=text(summary.get("algo") or connection.get("algo")),
+        pool_url=text(connection.get("pool")),
+        uptime_s=integer(summary.get("uptime")),
         hashrate_hs=total,
         shares_accepted=good,
         shares_rejected=None if good is None or shares is None else max(0, shares - good),
