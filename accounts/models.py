@@ -17,7 +17,7 @@ class Farm(models.Model):
         blank=True,
         help_text="Price of 1 kWh in the farm's currency, for cost per day.",
     )
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217 code, e.g. EUR")
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="farms"
     )

@@ -21,6 +21,25 @@ class TokenForm(forms.Form):
         self.fields["farm"].queryset = farms
 
 
+class FarmSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Farm
+        fields = ["electricity_price_per_kwh", "currency"]
+        labels = {"electricity_price_per_kwh": "Electricity price per kWh"}
+
+
+@login_required
+def farm_settings(request, pk):
+    """A farm's settings, for its owners and managers; others get 404 like any foreign object."""
+    farm = get_object_or_404(Farm, pk=pk, pk__in=farm_ids_for_user(request.user, roles=WRITE_ROLES))
+    form = FarmSettingsForm(request.POST or None, instance=farm)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Settings of {farm.name} saved.")
+        return redirect("farm-settings", pk=farm.pk)
+    return render(request, "accounts/farm_settings.html", {"farm": farm, "form": form})
+
+
 @login_required
 def token_list(request):
     """Tokens of the farms the user owns or manages; a new token is shown on this response only,

@@ -10,6 +10,7 @@ from tests.factories import sample_batch
 
 FARM_OBJECT_URLS = {
     "rig page": lambda w: f"/rigs/{w.rig.pk}/",
+    "farm settings page": lambda w: f"/accounts/farms/{w.farm.pk}/",
     "rig api": lambda w: f"/api/v1/rigs/{w.rig.pk}/",
     "rig samples api": lambda w: f"/api/v1/rigs/{w.rig.pk}/samples/",
     "rig telemetry api": lambda w: f"/api/v1/rigs/{w.rig.pk}/telemetry/",

@@ -58,3 +58,23 @@ def test_another_farms_owner_cannot_revoke(intruder_client, alpha):
 def test_telemetry_token_cannot_read(api, alpha):
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha.token('telemetry')}")
     assert api.get("/api/v1/rigs/").status_code == 403
+
+
+def test_owner_sets_the_farms_electricity_price(owner_client, alpha):
+    from decimal import Decimal
+
+    response = owner_client.post(
+        f"/accounts/farms/{alpha.farm.pk}/",
+        {"electricity_price_per_kwh": "0.215", "currency": "EUR"},
+    )
+
+    assert response.status_code == 302
+    alpha.farm.refresh_from_db()
+    assert (alpha.farm.electricity_price_per_kwh, alpha.farm.currency) == (Decimal("0.215"), "EUR")
+
+
+def test_viewers_and_other_farms_get_404_for_farm_settings(alpha, intruder_client):
+    from tests.conftest import logged_in
+
+    assert logged_in(alpha.viewer).get(f"/accounts/farms/{alpha.farm.pk}/").status_code == 404
+    assert intruder_client.get(f"/accounts/farms/{alpha.farm.pk}/").status_code == 404
