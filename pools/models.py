@@ -1,9 +1,14 @@
-"""Pools and the farm's accounts on them. Polling, adapters and payouts come with the pools issue;
-the models are here so that later work adds fields rather than restructuring."""
+"""Pools, the farm's accounts on them, and what the pools report: samples, workers, payouts and
+blocks. Money is an integer in the coin's smallest unit (wei for the ETH family) in a
+DecimalField with no decimal places, as it passes 2^63."""
 
 from django.db import models
 
 from accounts.models import Farm
+
+
+def money_field(**kwargs):
+    return models.DecimalField(max_digits=40, decimal_places=0, **kwargs)
 
 
 class Pool(models.Model):
@@ -13,14 +18,36 @@ class Pool(models.Model):
         ETHERMINE_V1 = "ethermine-v1", "Ethermine/Flypool v1"
         NANOPOOL_V1 = "nanopool-v1", "Nanopool v1"
 
+    class Breaker(models.TextChoices):
+        CLOSED = "closed", "Closed (polling)"
+        OPEN = "open", "Open (paused after repeated failures)"
+        HALF_OPEN = "half_open", "Half open (one probe)"
+
     name = models.CharField(max_length=120, unique=True)
     api_format = models.CharField(max_length=30, choices=ApiFormat.choices)
-    base_url = models.URLField()
+    base_url = models.URLField(help_text="e.g. https://etc.2miners.com (without /api)")
+    pool_id = models.CharField(max_length=60, blank=True, help_text="Miningcore's pool id")
     coin = models.CharField(max_length=20, help_text="Ticker, e.g. ETC")
     coin_decimals = models.PositiveSmallIntegerField(
         default=18, help_text="Decimals of the coin's smallest unit (18 for wei)."
     )
-    requests_per_minute = models.PositiveIntegerField(default=30)
+    chain_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="EVM chain id, to check payouts on chain (61 for ETC)."
+    )
+    rate_limit_requests = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests allowed per window; blank: the format's own."
+    )
+    rate_limit_window_s = models.FloatField(null=True, blank=True)
+    poll_interval_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Blank: the format's default."
+    )
+    # Circuit breaker for the pool's host: after repeated failures polling pauses, then one probe.
+    breaker = models.CharField(max_length=10, choices=Breaker.choices, default=Breaker.CLOSED)
+    breaker_failures = models.PositiveIntegerField(default=0)
+    breaker_open_until = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -30,10 +57,32 @@ class Pool(models.Model):
 
 
 class PoolAccount(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "New (never polled)"
+        OK = "ok", "OK"
+        ERROR = "error", "Error"
+
     farm = models.ForeignKey(Farm, on_delete=models.CASCADE, related_name="pool_accounts")
     pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="accounts")
     login = models.CharField(max_length=200, help_text="Wallet address or pool login.")
     label = models.CharField(max_length=120, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_kind = models.CharField(max_length=20, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    # The newest figures, kept on the account so lists need no time-series query.
+    current_hashrate_hs = models.FloatField(null=True, blank=True)
+    average_hashrate_hs = models.FloatField(null=True, blank=True)
+    reported_hashrate_hs = models.FloatField(null=True, blank=True)
+    workers_online = models.PositiveIntegerField(null=True, blank=True)
+    workers_offline = models.PositiveIntegerField(null=True, blank=True)
+    unpaid = money_field(null=True, blank=True)
+    immature = money_field(null=True, blank=True)
+    paid_total = money_field(null=True, blank=True)
+    last_share_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -46,3 +95,114 @@ class PoolAccount(models.Model):
 
     def __str__(self):
         return self.label or f"{self.login} on {self.pool}"
+
+
+class PoolSample(models.Model):
+    account = models.ForeignKey(
+        PoolAccount, on_delete=models.CASCADE, related_name="samples", db_index=False
+    )
+    ts = models.DateTimeField()
+    current_hashrate_hs = models.FloatField(null=True)
+    average_hashrate_hs = models.FloatField(null=True)
+    reported_hashrate_hs = models.FloatField(null=True)
+    shares_valid = models.BigIntegerField(null=True)
+    shares_stale = models.BigIntegerField(null=True)
+    shares_invalid = models.BigIntegerField(null=True)
+    workers_online = models.PositiveIntegerField(null=True)
+    workers_offline = models.PositiveIntegerField(null=True)
+    unpaid = money_field(null=True)
+    immature = money_field(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "ts"], name="poolsample_unique_account_ts")
+        ]
+
+    def __str__(self):
+        return f"{self.account} at {self.ts:%Y-%m-%d %H:%M}"
+
+
+class PoolWorker(models.Model):
+    account = models.ForeignKey(PoolAccount, on_delete=models.CASCADE, related_name="workers")
+    name = models.CharField(
+        max_length=120, blank=True, help_text="Empty: the pool's default worker."
+    )
+    rig = models.ForeignKey(
+        "rigs.Rig",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="pool_workers",
+        help_text="The rig this worker is; matched by name, editable.",
+    )
+    current_hashrate_hs = models.FloatField(null=True, blank=True)
+    average_hashrate_hs = models.FloatField(null=True, blank=True)
+    reported_hashrate_hs = models.FloatField(null=True, blank=True)
+    online = models.BooleanField(null=True)
+    last_share_at = models.DateTimeField(null=True, blank=True)
+    shares_valid = models.BigIntegerField(null=True, blank=True)
+    shares_stale = models.BigIntegerField(null=True, blank=True)
+    shares_invalid = models.BigIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["account", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "name"], name="poolworker_unique_account_name"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name or '(default)'} on {self.account}"
+
+
+class Payout(models.Model):
+    class ChainState(models.TextChoices):
+        PENDING = "pending", "Not checked yet"
+        CONFIRMED = "confirmed", "Confirmed on chain"
+        MISMATCH = "mismatch", "Mismatch"
+        NOT_FOUND = "not_found", "Not found on chain"
+        NOT_VERIFIABLE = "not_verifiable", "Not verifiable (no node for this chain)"
+
+    account = models.ForeignKey(PoolAccount, on_delete=models.CASCADE, related_name="payouts")
+    tx_hash = models.CharField(max_length=130)
+    amount = money_field()
+    fee = money_field(null=True, blank=True)
+    paid_at = models.DateTimeField()
+    chain_state = models.CharField(
+        max_length=16, choices=ChainState.choices, default=ChainState.PENDING
+    )
+    chain_detail = models.CharField(max_length=300, blank=True, help_text="What differs, if any.")
+    block_number = models.PositiveBigIntegerField(null=True, blank=True)
+    confirmations = models.PositiveBigIntegerField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-paid_at"]
+        # One transaction may pay several addresses (Miningcore batches payouts), so a payout is
+        # unique per account and transaction: listed twice or on two pages, it is stored once.
+        constraints = [
+            models.UniqueConstraint(fields=["account", "tx_hash"], name="payout_unique_account_tx")
+        ]
+
+    def __str__(self):
+        return f"{self.tx_hash[:12]}… to {self.account}"
+
+
+class PoolBlock(models.Model):
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="blocks")
+    height = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=130, blank=True)
+    reward = money_field(null=True, blank=True)
+    found_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, blank=True)
+
+    class Meta:
+        ordering = ["-height"]
+        constraints = [
+            models.UniqueConstraint(fields=["pool", "height", "hash"], name="poolblock_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.pool} block {self.height}"
