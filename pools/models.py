@@ -41,6 +41,9 @@ class Pool(models.Model):
     poll_interval_s = models.PositiveIntegerField(
         null=True, blank=True, help_text="Blank: the format's default."
     )
+    # A cycle leases the pool, so only one worker talks to its host at a time and the host's rate
+    # limit, kept in that worker's memory, holds across several workers.
+    poll_lease_until = models.DateTimeField(null=True, blank=True)
     # Circuit breaker for the pool's host: after repeated failures polling pauses, then one probe.
     breaker = models.CharField(max_length=10, choices=Breaker.choices, default=Breaker.CLOSED)
     breaker_failures = models.PositiveIntegerField(default=0)

@@ -1,0 +1,107 @@
+"""Talking to one pool host politely: its rate limit, timeouts, bounded retries with backoff,
+Retry-After honoured, and every failure turned into a PoolError the account page can show."""
+
+import asyncio
+import time
+
+import httpx
+
+from ethdash import outbound
+from pools.adapters import PoolError
+
+TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+ATTEMPTS = 3
+BACKOFF_S = 1.0
+
+
+class RateLimiter:
+    """At most `requests` per `window_s` for one host: requests are spaced evenly (a 10-per-
+    second pool gets one every 100 ms) rather than in bursts, which is what pools' per-IP limits
+    are measured against. A 429's Retry-After pushes every later request back."""
+
+    def __init__(self, requests, window_s, *, clock=time.monotonic, sleep=asyncio.sleep):
+        self.interval = window_s / max(requests, 1)
+        self.clock = clock
+        self.sleep = sleep
+        self.next_at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def acquire(self):
+        async with self.lock:
+            now = self.clock()
+            wait = self.next_at - now
+            self.next_at = max(now, self.next_at) + self.interval
+        if wait > 0:
+            await self.sleep(wait)
+
+    def pause(self, seconds):
+        self.next_at = max(self.next_at, self.clock() + seconds)
+
+
+def json_getter(client, base_url, limiter, *, attempts=ATTEMPTS, backoff_s=BACKOFF_S, sleep=None):
+    """The `get_json(path, params=None)` a pool format uses: every call waits its turn at the
+    limiter, and is retried (timeouts, connection errors, 429, 5xx) at most `attempts` times."""
+    sleep = sleep or asyncio.sleep
+
+    async def get_json(path, params=None):
+        url = base_url.rstrip("/") + path
+        error = None
+        for attempt in range(1, attempts + 1):
+            await limiter.acquire()
+            response = None
+            try:
+                response = await client.get(url, params=params, timeout=TIMEOUT)
+            except httpx.TimeoutException:
+                error = PoolError("timeout", "The pool did not answer within 10 s.")
+            except httpx.TransportError as exc:
+                error = PoolError(
+                    "unreachable", f"Cannot reach the pool ({exc.__class__.__name__})."
+                )
+            else:
+                status = response.status_code
+                if status == 429:
+                    retry_after = _retry_after(response)
+                    limiter.pause(retry_after)
+                    error = PoolError(
+                        "rate_limited",
+                        f"The pool asked to slow down (429, retry after {retry_after:g} s).",
+                        retry_after_s=retry_after,
+                        status=status,
+                    )
+                elif status == 404:
+                    raise PoolError(
+                        "not_found", "The pool does not know this account (404).", status=404
+                    )
+                elif status >= 500:
+                    error = PoolError(
+                        "http_error", f"The pool answered HTTP {status}.", status=status
+                    )
+                elif status != 200:
+                    raise PoolError(
+                        "http_error", f"The pool answered HTTP {status}.", status=status
+                    )
+                else:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        kind = (
+                            "an HTML page"
+                            if b"<html" in response.content[:500].lower()
+                            else "no JSON"
+                        )
+                        raise PoolError(
+                            "bad_answer", f"The pool answered {kind} instead of JSON."
+                        ) from None
+            # After a 429 the limiter already holds every request back by Retry-After.
+            if attempt < attempts and (response is None or response.status_code != 429):
+                await sleep(outbound.backoff_delay(attempt, backoff_s, response))
+        raise error
+
+    return get_json
+
+
+def _retry_after(response):
+    raw = response.headers.get("Retry-After", "").strip()
+    if raw.isdigit():
+        return min(float(raw), outbound.MAX_RETRY_AFTER_S)
+    return 5.0

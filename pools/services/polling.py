@@ -1,0 +1,177 @@
+"""The pool poll cycle: lease the pools with due accounts, claim those accounts, fetch them
+through each pool's own rate limit (every pool concurrently, so a slow or strict pool delays no
+other), store each snapshot as it arrives, then update each pool's circuit breaker."""
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ethdash import outbound
+from pools.adapters import FORMATS, PoolEndpoint, PoolError
+from pools.models import Pool, PoolAccount
+from pools.services.http import RateLimiter, json_getter
+from pools.services.store import record_failure, store_snapshot
+
+LEASE = timedelta(minutes=10)
+BREAKER_THRESHOLD = 3  # cycles in a row in which every account of a pool failed at the host
+BREAKER_OPEN_S = 60
+BREAKER_MAX_OPEN_S = 900
+# Failures that say something about the host rather than about one account.
+HOST_FAILURES = {"unreachable", "timeout", "http_error", "rate_limited", "bad_answer", "refused"}
+
+
+@dataclass
+class PoolResult:
+    pool: Pool
+    polled: int = 0
+    stored: int = 0
+    errors: list = field(default_factory=list)
+
+
+def lease_pools(*, now):
+    """Pools with due accounts that no other worker is polling, each leased to this caller."""
+    due = PoolAccount.objects.filter(next_poll_at__lte=now).values("pool_id")
+    free = Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now)
+    leased = []
+    for pool in Pool.objects.filter(free, pk__in=due):
+        # The conditional UPDATE is the claim: of several workers, exactly one changes the row.
+        if Pool.objects.filter(free, pk=pool.pk).update(poll_lease_until=now + LEASE):
+            leased.append(pool)
+    return leased
+
+
+def release(pool):
+    Pool.objects.filter(pk=pool.pk).update(poll_lease_until=None)
+
+
+def interval_s(pool):
+    return pool.poll_interval_s or FORMATS[pool.api_format].DEFAULT_INTERVAL_S
+
+
+def rate_limit(pool):
+    if pool.rate_limit_requests and pool.rate_limit_window_s:
+        return pool.rate_limit_requests, pool.rate_limit_window_s
+    return FORMATS[pool.api_format].RATE_LIMIT
+
+
+def claim_accounts(pool, *, now):
+    """The pool's due accounts, moved an interval ahead. An open breaker claims none until its
+    pause is over, then one account as the probe."""
+    if pool.breaker == Pool.Breaker.OPEN:
+        if pool.breaker_open_until and pool.breaker_open_until > now:
+            return []
+        pool.breaker = Pool.Breaker.HALF_OPEN
+        Pool.objects.filter(pk=pool.pk).update(breaker=Pool.Breaker.HALF_OPEN)
+    with transaction.atomic():
+        accounts = list(
+            PoolAccount.objects.select_for_update(skip_locked=True)
+            .filter(pool=pool, next_poll_at__lte=now)
+            .select_related("pool")
+            .order_by("next_poll_at")
+        )
+        if pool.breaker == Pool.Breaker.HALF_OPEN:
+            accounts = accounts[:1]
+        PoolAccount.objects.filter(pk__in=[a.pk for a in accounts]).update(
+            next_poll_at=now + timedelta(seconds=interval_s(pool))
+        )
+    return accounts
+
+
+def endpoint_for(account):
+    pool = account.pool
+    return PoolEndpoint(
+        format=pool.api_format,
+        base_url=pool.base_url.rstrip("/"),
+        login=account.login,
+        coin=pool.coin,
+        coin_decimals=pool.coin_decimals,
+        pool_id=pool.pool_id,
+    )
+
+
+async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep):
+    result = PoolResult(pool=pool, polled=len(accounts))
+    module = FORMATS[pool.api_format]
+    limiter = RateLimiter(*rate_limit(pool), sleep=sleep)
+    get_json = json_getter(client, pool.base_url, limiter, sleep=sleep)
+    store = sync_to_async(store_snapshot, thread_sensitive=True)
+    fail = sync_to_async(record_failure, thread_sensitive=True)
+
+    async def one(account):
+        try:
+            snapshot = await module.fetch_account(get_json, endpoint_for(account))
+        except PoolError as error:
+            result.errors.append(error)
+            await fail(account, error)
+            return
+        await store(account, snapshot)
+        result.stored += 1
+
+    await asyncio.gather(*(one(account) for account in accounts))
+    return result
+
+
+async def _poll_all(work, *, transport=None, sleep=asyncio.sleep):
+    async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
+        return await asyncio.gather(
+            *(_poll_pool(pool, accounts, client, sleep=sleep) for pool, accounts in work)
+        )
+
+
+def update_breaker(result, *, now):
+    pool = result.pool
+    host_failures = [e for e in result.errors if e.kind in HOST_FAILURES]
+    if result.stored or (result.polled and not host_failures):
+        fields = {"breaker": Pool.Breaker.CLOSED, "breaker_failures": 0, "breaker_open_until": None}
+        if result.stored:
+            fields["last_success_at"] = now
+    elif result.polled:
+        failures = pool.breaker_failures + 1
+        fields = {"breaker_failures": failures, "last_error": str(host_failures[0])[:500],
+                  "last_error_at": now}  # fmt: skip
+        if failures >= BREAKER_THRESHOLD or pool.breaker == Pool.Breaker.HALF_OPEN:
+            pause = min(
+                BREAKER_OPEN_S * 2 ** max(failures - BREAKER_THRESHOLD, 0), BREAKER_MAX_OPEN_S
+            )
+            fields |= {
+                "breaker": Pool.Breaker.OPEN,
+                "breaker_open_until": now + timedelta(seconds=pause),
+            }
+    else:
+        return
+    Pool.objects.filter(pk=pool.pk).update(**fields)
+
+
+def poll_due_accounts(*, now=None, transport=None, sleep=asyncio.sleep):
+    """One cycle over every pool this caller can lease. Returns a PoolResult per pool."""
+    now = now or timezone.now()
+    work, refused = [], []
+    for pool in lease_pools(now=now):
+        accounts = claim_accounts(pool, now=now)
+        try:
+            outbound.check_destination(pool.base_url)
+        except outbound.OutboundError as exc:
+            error = PoolError("refused", str(exc))
+            for account in accounts:
+                record_failure(account, error, now=now)
+            refused.append(
+                PoolResult(pool=pool, polled=len(accounts), errors=[error] * len(accounts))
+            )
+            continue
+        work.append((pool, accounts))
+    try:
+        results = asyncio.run(_poll_all(work, transport=transport, sleep=sleep)) if work else []
+    finally:
+        for pool, _ in work:
+            release(pool)
+        for result in refused:
+            release(result.pool)
+    for result in [*results, *refused]:
+        update_breaker(result, now=timezone.now())
+    return [*results, *refused]

@@ -1,0 +1,178 @@
+"""Storing what a pool reported for an account: the only writer of pool samples, workers,
+payouts and blocks. A snapshot stored twice (a retried task) stores nothing twice."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from ethdash import live
+from ethdash.timeseries import iso
+from pools.models import Payout, PoolAccount, PoolBlock, PoolSample, PoolWorker
+
+SAMPLE_FIELDS = (
+    "current_hashrate_hs",
+    "average_hashrate_hs",
+    "reported_hashrate_hs",
+    "shares_valid",
+    "shares_stale",
+    "shares_invalid",
+    "workers_online",
+    "workers_offline",
+    "unpaid",
+    "immature",
+)
+ACCOUNT_FIELDS = (
+    "current_hashrate_hs",
+    "average_hashrate_hs",
+    "reported_hashrate_hs",
+    "workers_online",
+    "workers_offline",
+    "unpaid",
+    "immature",
+    "paid_total",
+    "last_share_at",
+)
+WORKER_FIELDS = (
+    "current_hashrate_hs",
+    "average_hashrate_hs",
+    "reported_hashrate_hs",
+    "online",
+    "last_share_at",
+    "shares_valid",
+    "shares_stale",
+    "shares_invalid",
+)
+
+
+def store_snapshot(account, snapshot, *, now=None):
+    """Stores one poll of one account in one transaction: a sample at `now`, the account's newest
+    figures, its workers (matched to the farm's rigs by name when new), new payouts (unique per
+    account and transaction) and the pool's blocks. Returns the payouts it added."""
+    now = now or timezone.now()
+    workers_online = snapshot.workers_online
+    if workers_online is None and snapshot.workers:
+        workers_online = sum(1 for w in snapshot.workers if w.online)
+    with transaction.atomic():
+        values = {f: getattr(snapshot, f, None) for f in SAMPLE_FIELDS}
+        values["workers_online"] = workers_online
+        PoolSample.objects.bulk_create(
+            [PoolSample(account=account, ts=now, **values)], ignore_conflicts=True
+        )
+        for field in ACCOUNT_FIELDS:
+            setattr(account, field, getattr(snapshot, field, None))
+        account.workers_online = workers_online
+        account.status = PoolAccount.Status.OK
+        account.last_success_at = now
+        account.last_poll_at = now
+        account.last_error = ""
+        account.last_error_kind = ""
+        account.save(
+            update_fields=[*ACCOUNT_FIELDS, "status", "last_success_at", "last_poll_at",
+                           "last_error", "last_error_kind"]
+        )  # fmt: skip
+        _store_workers(account, snapshot.workers, now)
+        added = _store_payouts(account, snapshot.payouts)
+        _store_blocks(account.pool_id, snapshot.blocks)
+        events = [_sample_event(account, now)]
+        events += [_payout_event(account, payout) for payout in added]
+        live.push(account.farm_id, *events)
+    return added
+
+
+def record_failure(account, error, *, now=None):
+    now = now or timezone.now()
+    account.status = PoolAccount.Status.ERROR
+    account.last_poll_at = now
+    account.last_error = str(error)[:500]
+    account.last_error_kind = error.kind
+    account.last_error_at = now
+    account.save(
+        update_fields=["status", "last_poll_at", "last_error", "last_error_kind", "last_error_at"]
+    )
+
+
+def _store_workers(account, workers, now):
+    from rigs.models import Rig
+
+    existing = {w.name: w for w in PoolWorker.objects.filter(account=account)}
+    rigs_by_name = None
+    changed, created = [], []
+    for snapshot in workers:
+        worker = existing.get(snapshot.name)
+        if worker is None:
+            if rigs_by_name is None:
+                rigs_by_name = dict(
+                    Rig.objects.filter(farm_id=account.farm_id).values_list("name", "pk")
+                )
+            worker = PoolWorker(
+                account=account, name=snapshot.name, rig_id=rigs_by_name.get(snapshot.name)
+            )
+            created.append(worker)
+        else:
+            changed.append(worker)
+        for field in WORKER_FIELDS:
+            setattr(worker, field, getattr(snapshot, field, None))
+        worker.updated_at = now
+    PoolWorker.objects.bulk_create(created, ignore_conflicts=True)
+    if changed:
+        PoolWorker.objects.bulk_update(changed, [*WORKER_FIELDS, "updated_at"])
+
+
+def _store_payouts(account, payouts):
+    if not payouts:
+        return []
+    known = set(
+        Payout.objects.filter(
+            account=account, tx_hash__in=[p.tx_hash for p in payouts]
+        ).values_list("tx_hash", flat=True)
+    )
+    new, seen = [], set(known)
+    for payout in payouts:
+        if payout.tx_hash in seen:
+            continue
+        seen.add(payout.tx_hash)
+        new.append(
+            Payout(
+                account=account,
+                tx_hash=payout.tx_hash,
+                amount=payout.amount,
+                fee=payout.fee,
+                paid_at=payout.paid_at,
+            )
+        )
+    Payout.objects.bulk_create(new, ignore_conflicts=True)
+    return new
+
+
+def _store_blocks(pool_id, blocks):
+    if blocks:
+        PoolBlock.objects.bulk_create(
+            [
+                PoolBlock(pool_id=pool_id, height=b.height, hash=b.hash, reward=b.reward,
+                          found_at=b.found_at, status=b.status)
+                for b in blocks
+            ],
+            ignore_conflicts=True,
+        )  # fmt: skip
+
+
+def _sample_event(account, ts):
+    return {
+        "type": "pool.sample",
+        "id": account.pk,
+        "ts": iso(ts),
+        "current_hashrate_hs": account.current_hashrate_hs,
+        "average_hashrate_hs": account.average_hashrate_hs,
+        "reported_hashrate_hs": account.reported_hashrate_hs,
+        "workers_online": account.workers_online,
+        "unpaid": None if account.unpaid is None else str(account.unpaid),
+    }
+
+
+def _payout_event(account, payout):
+    return {
+        "type": "pool.payout",
+        "id": account.pk,
+        "ts": iso(payout.paid_at),
+        "tx_hash": payout.tx_hash,
+        "amount": str(payout.amount),
+    }

@@ -1,0 +1,9 @@
+from celery import shared_task
+
+
+@shared_task(ignore_result=True)
+def poll_due_accounts():
+    from pools.services.polling import poll_due_accounts as poll
+
+    results = poll()
+    return {r.pool.name: {"polled": r.polled, "stored": r.stored} for r in results}
