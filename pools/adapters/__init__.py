@@ -14,21 +14,10 @@ from pools.adapters.base import (
 MODULES = ("open_ethereum_pool", "miningcore", "ethermine", "nanopool")
 
 
-def _load():
-    formats = {}
-    for name in MODULES:
-        try:
-            module = importlib.import_module(f"pools.adapters.{name}")
-        except ModuleNotFoundError as exc:
-            # Formats land one by one; a missing module is simply not offered yet.
-            if exc.name != f"pools.adapters.{name}":
-                raise
-            continue
-        formats[module.FORMAT] = module
-    return formats
-
-
-FORMATS = _load()
+FORMATS = {
+    module.FORMAT: module
+    for module in (importlib.import_module(f"pools.adapters.{name}") for name in MODULES)
+}
 
 __all__ = [
     "FORMATS",
