@@ -1,6 +1,8 @@
 """Database helpers the ORM lacks at our scale."""
 
-from django.db import connection
+from decimal import Decimal
+
+from django.db import connection, models
 
 
 def bulk_update_columns(objs, fields, *, batch_size=1000):
@@ -41,3 +43,40 @@ def bulk_update_columns(objs, fields, *, batch_size=1000):
                 f"WHERE {pk_column} IN ({placeholders})",
                 [*params, *(obj.pk for obj in batch)],
             )
+
+
+class BaseUnitField(models.DecimalField):
+    """An integer amount in a coin's smallest unit (wei, gwei), exact at any size.
+
+    PostgreSQL stores numeric(40, 0). SQLite cannot: Django reads its decimals through a float
+    context of 15 significant digits, and its integers stop at 2^63 (under 10 ETH in wei), so
+    there the digits are stored as text. Amounts are never compared or summed in SQL on SQLite.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_digits", 40)
+        kwargs.setdefault("decimal_places", 0)
+        super().__init__(*args, **kwargs)
+
+    def get_internal_type(self):
+        # Not "DecimalField", so no backend converter rounds the value on the way out.
+        return "BaseUnitField"
+
+    def db_type(self, connection):
+        if connection.vendor == "sqlite":
+            return "text"
+        return f"numeric({self.max_digits}, {self.decimal_places})"
+
+    def rel_db_type(self, connection):
+        return self.db_type(connection)
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        value = super().get_db_prep_value(value, connection, prepared)
+        if value is not None and connection.vendor == "sqlite":
+            return str(Decimal(value).quantize(Decimal(1)))
+        return value
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or isinstance(value, Decimal):
+            return value
+        return Decimal(str(value))

@@ -4,11 +4,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from ethdash import views
+from pools.api import PoolAccountViewSet
 from rigs.api import GpuViewSet, RigViewSet
 
 router = DefaultRouter()
 router.register("rigs", RigViewSet, basename="rig")
 router.register("gpus", GpuViewSet, basename="gpu")
+router.register("pool-accounts", PoolAccountViewSet, basename="pool-account")
 
 
 def _coming(title, text):
@@ -20,17 +22,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("rigs/", include("rigs.urls")),
-    path(
-        "pools/",
-        views.placeholder,
-        _coming(
-            "Pool accounts",
-            "Balances, unpaid and immature amounts, workers and payouts from open-ethereum-pool, "
-            "Miningcore, Ethermine-style and Nanopool APIs, each payout checked on chain, and "
-            "pool-reported hashrate charted against what your rigs measure.",
-        ),
-        name="pool-list",
-    ),
+    path("pools/", include("pools.urls")),
     path(
         "validators/",
         views.placeholder,

@@ -5,10 +5,11 @@ DecimalField with no decimal places, as it passes 2^63."""
 from django.db import models
 
 from accounts.models import Farm
+from ethdash.db import BaseUnitField
 
 
 def money_field(**kwargs):
-    return models.DecimalField(max_digits=40, decimal_places=0, **kwargs)
+    return BaseUnitField(**kwargs)
 
 
 class Pool(models.Model):

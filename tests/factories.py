@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from accounts.models import ApiToken, Farm, Membership
+from pools.models import Pool, PoolAccount
 from rigs.models import Gpu, Rig
 
 PASSWORD = "correct horse battery staple"
@@ -24,6 +25,7 @@ class FarmWorld:
     rig: Rig
     gpus: list
     tokens: dict = field(default_factory=dict)
+    pool_account: object = None
 
     def token(self, *scopes, **kwargs):
         """The raw Bearer token of a new token of this farm with these scopes."""
@@ -44,7 +46,18 @@ def make_farm(name="Alpha", *, gpus=4, cadence_s=30):
         Gpu.objects.create(rig=rig, index=i, name="RTX 3070", vendor="NVIDIA", pci_bus=i + 1)
         for i in range(gpus)
     ]
-    return FarmWorld(farm=farm, owner=owner, viewer=viewer, rig=rig, gpus=gpu_list)
+    pool, _ = Pool.objects.get_or_create(
+        name="2Miners ETC",
+        defaults={
+            "api_format": "open-ethereum-pool",
+            "base_url": "https://etc.2miners.com",
+            "coin": "ETC",
+        },
+    )
+    pool_account = PoolAccount.objects.create(farm=farm, pool=pool, login=f"0x{name.lower():0>40}")
+    return FarmWorld(
+        farm=farm, owner=owner, viewer=viewer, rig=rig, gpus=gpu_list, pool_account=pool_account
+    )
 
 
 def sample_batch(gpu_count=4, ticks=3, *, start=None, step_s=5, hashrate_hs=60e6):

@@ -28,3 +28,14 @@ def test_bulk_update_columns_writes_values_and_nulls_of_every_type(db):
     assert stored[rigs[1].pk].hashrate_hs is None and stored[rigs[1].pk].last_seen_at is None
     assert stored[rigs[2].pk].electricity_price_per_kwh == Decimal("0.1234")
     assert stored[rigs[2].pk].gpus_reporting == 7
+
+
+def test_base_unit_amounts_stay_exact_past_2_to_the_63(alpha):
+    from pools.models import Payout
+
+    huge = 123_456_789_012_345_678_901_234_567  # 123 million ETH in wei: past 2^63 and 15 digits
+    Payout.objects.create(
+        account=alpha.pool_account, tx_hash="0x" + "1" * 64, amount=huge, paid_at=timezone.now()
+    )
+    assert Payout.objects.get().amount == Decimal(huge)
+    assert Payout.objects.filter(amount=huge).exists()

@@ -11,6 +11,10 @@ from tests.factories import sample_batch
 FARM_OBJECT_URLS = {
     "rig page": lambda w: f"/rigs/{w.rig.pk}/",
     "farm settings page": lambda w: f"/accounts/farms/{w.farm.pk}/",
+    "pool account page": lambda w: f"/pools/{w.pool_account.pk}/",
+    "pool account api": lambda w: f"/api/v1/pool-accounts/{w.pool_account.pk}/",
+    "pool account payouts api": lambda w: f"/api/v1/pool-accounts/{w.pool_account.pk}/payouts/",
+    "pool account samples api": lambda w: f"/api/v1/pool-accounts/{w.pool_account.pk}/samples/",
     "rig api": lambda w: f"/api/v1/rigs/{w.rig.pk}/",
     "rig samples api": lambda w: f"/api/v1/rigs/{w.rig.pk}/samples/",
     "rig telemetry api": lambda w: f"/api/v1/rigs/{w.rig.pk}/telemetry/",
@@ -53,3 +57,6 @@ def test_lists_show_only_own_farms_rigs(api, alpha, bravo, intruder_client):
     gpu_rigs = {gpu["rig"] for gpu in api.get("/api/v1/gpus/").json()["results"]}
     assert gpu_rigs == {bravo.rig.pk}
     assert alpha.rig.name not in intruder_client.get("/rigs/gpus/").content.decode()
+    assert alpha.pool_account.login not in intruder_client.get("/pools/").content.decode()
+    logins = [a["login"] for a in api.get("/api/v1/pool-accounts/").json()["results"]]
+    assert logins == [bravo.pool_account.login]

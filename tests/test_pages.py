@@ -86,7 +86,7 @@ def test_rig_page_embeds_the_last_hour_for_the_charts(owner_client, alpha, api):
 
 
 def test_placeholder_pages_say_what_is_coming_inside_the_layout(owner_client):
-    for path, word in [("/pools/", "payout"), ("/validators/", "epoch"), ("/alerts/", "Telegram")]:
+    for path, word in [("/validators/", "epoch"), ("/alerts/", "Telegram")]:
         html = owner_client.get(path).content.decode()
         assert word in html
         assert 'href="/rigs/"' in html  # the real nav

@@ -103,7 +103,7 @@ def test_due_account_is_polled_and_stored_once(alpha, fake_format, sleeps):
     PoolAccount.objects.filter(pk=account.pk).update(next_poll_at=timezone.now())
     polling.poll_due_accounts(transport=transport, sleep=sleeps)
     assert Payout.objects.count() == 2  # listed again: stored once
-    assert Pool.objects.get().poll_lease_until is None
+    assert Pool.objects.get(pk=account.pool_id).poll_lease_until is None
 
 
 def test_a_leased_pool_is_not_polled_by_a_second_worker(alpha, fake_format):
@@ -159,13 +159,15 @@ def test_breaker_opens_after_repeated_failures_then_probes_once(alpha, fake_form
     accounts = [_account(alpha, pool, login=f"0x{i}") for i in range(3)]
     failing = _transport([(503, b"down", None)])
     for _ in range(polling.BREAKER_THRESHOLD):
-        PoolAccount.objects.update(next_poll_at=timezone.now() - timedelta(seconds=1))
+        PoolAccount.objects.filter(pool=pool).update(
+            next_poll_at=timezone.now() - timedelta(seconds=1)
+        )
         polling.poll_due_accounts(transport=failing, sleep=sleeps)
     pool.refresh_from_db()
     assert pool.breaker == "open"
     assert pool.breaker_open_until > timezone.now()
 
-    PoolAccount.objects.update(next_poll_at=timezone.now() - timedelta(seconds=1))
+    PoolAccount.objects.filter(pool=pool).update(next_poll_at=timezone.now() - timedelta(seconds=1))
     calls_before = len(failing.calls)
     polling.poll_due_accounts(transport=failing, sleep=sleeps)
     assert len(failing.calls) == calls_before  # paused: nothing sent

@@ -79,3 +79,14 @@ def duration(seconds):
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min"
+
+
+@register.filter
+def coin(base_units, decimals):
+    """An amount in the coin's smallest unit shown in coins, exactly, to 6 places."""
+    if base_units in (None, ""):
+        return "–"
+    from decimal import Decimal
+
+    value = Decimal(base_units) / (Decimal(10) ** int(decimals))
+    return f"{value:,.6f}"

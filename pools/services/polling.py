@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import httpx
 from asgiref.sync import sync_to_async
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -118,10 +118,14 @@ async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep):
 
 
 async def _poll_all(work, *, transport=None, sleep=asyncio.sleep):
-    async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
-        return await asyncio.gather(
-            *(_poll_pool(pool, accounts, client, sleep=sleep) for pool, accounts in work)
-        )
+    try:
+        async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
+            return await asyncio.gather(
+                *(_poll_pool(pool, accounts, client, sleep=sleep) for pool, accounts in work)
+            )
+    finally:
+        # Stores ran on asgiref's executor thread; its connection would outlive the cycle.
+        await sync_to_async(connections.close_all, thread_sensitive=True)()
 
 
 def update_breaker(result, *, now):

@@ -1,0 +1,103 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+
+from accounts.scoping import scope_to_farms
+from ethdash.api import ListPagination, TimeSeriesPagination
+from ethdash.timeseries import parse_range
+from pools.models import Payout, PoolAccount, PoolSample, PoolWorker
+
+
+class MoneyField(serializers.DecimalField):
+    """Base-unit integers as strings: wei amounts pass what a JSON number holds exactly."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=40, decimal_places=0, coerce_to_string=True, **kwargs)
+
+
+class PoolWorkerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PoolWorker
+        fields = [
+            "name", "rig", "current_hashrate_hs", "average_hashrate_hs", "reported_hashrate_hs",
+            "online", "last_share_at", "shares_valid", "shares_stale", "shares_invalid",
+        ]  # fmt: skip
+
+
+class PoolAccountSerializer(serializers.ModelSerializer):
+    pool = serializers.CharField(source="pool.name")
+    api_format = serializers.CharField(source="pool.api_format")
+    coin = serializers.CharField(source="pool.coin")
+    coin_decimals = serializers.IntegerField(source="pool.coin_decimals")
+    unpaid = MoneyField(read_only=True)
+    immature = MoneyField(read_only=True)
+    paid_total = MoneyField(read_only=True)
+    workers = PoolWorkerSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = PoolAccount
+        fields = [
+            "id", "farm", "pool", "api_format", "coin", "coin_decimals", "login", "label",
+            "status", "last_success_at", "last_error", "last_error_kind", "last_error_at",
+            "current_hashrate_hs", "average_hashrate_hs", "reported_hashrate_hs",
+            "workers_online", "workers_offline", "unpaid", "immature", "paid_total",
+            "last_share_at", "workers",
+        ]  # fmt: skip
+
+
+class PayoutSerializer(serializers.ModelSerializer):
+    amount = MoneyField(read_only=True)
+    fee = MoneyField(read_only=True)
+
+    class Meta:
+        model = Payout
+        fields = [
+            "tx_hash", "amount", "fee", "paid_at", "chain_state", "chain_detail",
+            "block_number", "confirmations", "checked_at",
+        ]  # fmt: skip
+
+
+class PoolSampleSerializer(serializers.ModelSerializer):
+    unpaid = MoneyField(read_only=True)
+    immature = MoneyField(read_only=True)
+
+    class Meta:
+        model = PoolSample
+        fields = [
+            "ts", "current_hashrate_hs", "average_hashrate_hs", "reported_hashrate_hs",
+            "shares_valid", "shares_stale", "shares_invalid", "workers_online",
+            "workers_offline", "unpaid", "immature",
+        ]  # fmt: skip
+
+
+class PayoutPagination(ListPagination):
+    page_size = 50
+
+
+@extend_schema(tags=["pools"])
+class PoolAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The pool accounts of the farms the caller can see, with workers and balances."""
+
+    serializer_class = PoolAccountSerializer
+    pagination_class = ListPagination
+
+    def get_queryset(self):
+        queryset = PoolAccount.objects.select_related("pool").prefetch_related("workers")
+        return scope_to_farms(queryset, self.request).order_by("id")
+
+    @extend_schema(responses=PayoutSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=PayoutPagination)
+    def payouts(self, request, pk=None):
+        """The account's payouts, newest first, with their state on chain."""
+        account = self.get_object()
+        page = self.paginate_queryset(account.payouts.order_by("-paid_at", "id"))
+        return self.get_paginated_response(PayoutSerializer(page, many=True).data)
+
+    @extend_schema(responses=PoolSampleSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=TimeSeriesPagination)
+    def samples(self, request, pk=None):
+        """What the pool reported for the account over a range (default: the last hour)."""
+        account = self.get_object()
+        since, until = parse_range(request.query_params)
+        page = self.paginate_queryset(account.samples.filter(ts__gte=since, ts__lte=until))
+        return self.get_paginated_response(PoolSampleSerializer(page, many=True).data)

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from pools import views
+
+app_name = "pools"
+
+urlpatterns = [
+    path("", views.account_list, name="list"),
+    path("<int:pk>/", views.account_detail, name="detail"),
+]
