@@ -8,9 +8,16 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+import pytest_asyncio
 
-from pools.adapters import PoolEndpoint, PoolError
-from pools.adapters import ethermine, miningcore, nanopool, open_ethereum_pool
+from pools.adapters import (
+    PoolEndpoint,
+    PoolError,
+    ethermine,
+    miningcore,
+    nanopool,
+    open_ethereum_pool,
+)
 from pools.services import http as pool_http
 from pools.services.http import RateLimiter, json_getter
 from simulators.pools import FORMATS, make_logins, start_pool_server, stop_pool_server
@@ -54,7 +61,7 @@ class Pool:
         return await ADAPTERS[self.format].fetch_account(get_json or self.getter(), endpoint)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def pool_of():
     servers = []
     async with httpx.AsyncClient() as client:
@@ -79,7 +86,8 @@ async def test_account_through_the_real_adapter(pool_of, fmt):
 
     # ~300 MH/s over two online rigs, in H/s whatever the pool's unit.
     assert 250e6 < snap.current_hashrate_hs < 350e6
-    assert snap.average_hashrate_hs is None or 200e6 < snap.average_hashrate_hs < 400e6
+    # The long window still holds some of the stopped rig's work.
+    assert snap.average_hashrate_hs is None or 250e6 < snap.average_hashrate_hs < 600e6
     names = [w.name for w in snap.workers]
     assert names == ["rig01", "rig02", "rig03"]
     online = {w.name: w.online for w in snap.workers}
