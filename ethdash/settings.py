@@ -228,6 +228,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 ETHDASH_OFFLINE_SWEEP_S = env_int("ETHDASH_OFFLINE_SWEEP_S", 10, minimum=1)
 ETHDASH_POLL_TICK_S = env_int("ETHDASH_POLL_TICK_S", 5, minimum=1)
 CELERY_BEAT_SCHEDULE = {
+    "pools.verify-payouts": {"task": "pools.tasks.verify_payouts", "schedule": 60.0},
     "pools.poll-due": {
         "task": "pools.tasks.poll_due_accounts",
         "schedule": 10.0,

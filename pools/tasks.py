@@ -7,3 +7,10 @@ def poll_due_accounts():
 
     results = poll()
     return {r.pool.name: {"polled": r.polled, "stored": r.stored} for r in results}
+
+
+@shared_task(ignore_result=True)
+def verify_payouts():
+    from pools.services.payouts import verify_payouts as verify
+
+    return verify()

@@ -27,7 +27,7 @@ def admin_client_(db):
         "pools/poolblock",
         "pools/poolaccount",
         "validators/beaconnode",
-        "validators/executionnode",
+        "ethdash/executionnode",
         "validators/validator",
         "alerts/alertrule",
         "alerts/alert",

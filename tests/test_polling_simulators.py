@@ -25,6 +25,7 @@ def fleet():
         loop.call_soon_threadsafe(server.close)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
+    loop.close()
 
 
 @pytest.mark.django_db

@@ -1,19 +1,12 @@
 from django.contrib import admin
 
-from validators.models import BeaconNode, ExecutionNode, Validator
+from validators.models import BeaconNode, Validator
 
 
 @admin.register(BeaconNode)
 class BeaconNodeAdmin(admin.ModelAdmin):
     list_display = ["name", "farm", "url", "priority"]
     list_filter = ["farm"]
-    search_fields = ["name", "url"]
-
-
-@admin.register(ExecutionNode)
-class ExecutionNodeAdmin(admin.ModelAdmin):
-    list_display = ["name", "chain_id", "url", "priority"]
-    list_filter = ["chain_id"]
     search_fields = ["name", "url"]
 
 

@@ -1,5 +1,6 @@
-"""Beacon and execution nodes and the farm's validators. Epoch processing comes with the
-validators issue; the models are here so that later work adds fields rather than restructuring."""
+"""Beacon nodes and the farm's validators; execution nodes are shared (ethdash.models). Epoch
+processing comes with the validators issue; the models are here so that later work adds fields
+rather than restructuring."""
 
 from django.db import models
 
@@ -17,19 +18,6 @@ class BeaconNode(models.Model):
 
     def __str__(self):
         return self.name
-
-
-class ExecutionNode(models.Model):
-    name = models.CharField(max_length=120)
-    url = models.URLField()
-    chain_id = models.PositiveBigIntegerField()
-    priority = models.PositiveSmallIntegerField(default=0)
-
-    class Meta:
-        ordering = ["chain_id", "priority", "name"]
-
-    def __str__(self):
-        return f"{self.name} (chain {self.chain_id})"
 
 
 class Validator(models.Model):

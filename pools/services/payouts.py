@@ -1,0 +1,155 @@
+"""Payouts checked on chain: each payout's transaction is looked up on the pool coin's EVM chain
+through the execution nodes (failing over in priority order) and marked
+
+- confirmed: a successful transaction to the account's wallet for exactly the amount, with its
+  block and confirmations;
+- mismatch: the transaction exists but failed, or pays another address or another amount (the
+  detail says what differs);
+- not_found: no such transaction on the chain;
+- not_verifiable: the pool's coin has no EVM chain set, or no node serves that chain. Never
+  silently confirmed.
+A transaction still in the mempool (no receipt yet) stays pending and is checked again.
+"""
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from django.db.models import Q
+from django.utils import timezone
+from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3.exceptions import TransactionNotFound
+
+from ethdash import outbound
+from ethdash.db import bulk_update_columns
+from ethdash.models import ExecutionNode
+from pools.models import Payout
+
+logger = logging.getLogger(__name__)
+
+NODE_TIMEOUT_S = 10
+RESULT_FIELDS = ["chain_state", "chain_detail", "block_number", "confirmations", "checked_at"]
+
+
+def check_payout(tx, receipt, *, wallet, amount, latest_block):
+    """(state, detail, block_number, confirmations) for a payout, from its transaction and
+    receipt as web3 returns them. Pure, so every rule is tested without a chain."""
+    block = receipt["blockNumber"]
+    confirmations = max(latest_block - block + 1, 0)
+    problems = []
+    if receipt["status"] != 1:
+        problems.append("the transaction failed (status 0)")
+    paid_to = (tx.get("to") or "").lower()
+    if paid_to != wallet.lower():
+        problems.append(
+            f"it pays {paid_to or 'no address (contract creation)'}, not {wallet.lower()}"
+        )
+    if int(tx["value"]) != int(amount):
+        problems.append(f"it pays {int(tx['value'])}, not {int(amount)} (smallest units)")
+    if problems:
+        return (
+            Payout.ChainState.MISMATCH,
+            "; ".join(problems).capitalize() + ".",
+            block,
+            confirmations,
+        )
+    return Payout.ChainState.CONFIRMED, "", block, confirmations
+
+
+def due_payouts(limit):
+    # Pending ones, and not-found ones again: a pool may list a payout before it is broadcast.
+    return list(
+        Payout.objects.filter(
+            Q(chain_state=Payout.ChainState.PENDING) | Q(chain_state=Payout.ChainState.NOT_FOUND)
+        )
+        .select_related("account__pool")
+        .order_by("checked_at", "paid_at")[:limit]
+    )
+
+
+def verify_payouts(*, limit=500, now=None):
+    """Checks up to `limit` payouts; returns {state: count}."""
+    now = now or timezone.now()
+    by_chain = defaultdict(list)
+    for payout in due_payouts(limit):
+        by_chain[payout.account.pool.chain_id].append(payout)
+    checked = []
+    for chain_id, payouts in by_chain.items():
+        nodes = list(ExecutionNode.objects.filter(chain_id=chain_id)) if chain_id else []
+        if not nodes:
+            reason = (
+                f"No execution node serves chain {chain_id}."
+                if chain_id
+                else "The pool's coin has no EVM chain id set."
+            )
+            for payout in payouts:
+                _set(payout, Payout.ChainState.NOT_VERIFIABLE, reason, None, None, now)
+            checked += payouts
+            continue
+        done, node_errors = asyncio.run(_verify_on_chain(chain_id, nodes, payouts, now))
+        checked += done
+        for node, error in node_errors:
+            ExecutionNode.objects.filter(pk=node.pk).update(
+                last_error=str(error)[:500], last_error_at=now
+            )
+    bulk_update_columns(checked, RESULT_FIELDS)
+    counts = defaultdict(int)
+    for payout in checked:
+        counts[payout.chain_state] += 1
+    return dict(counts)
+
+
+async def _verify_on_chain(chain_id, nodes, payouts, now):
+    """(checked payouts, [(node, error)]): the first node that answers checks them all."""
+    errors = []
+    for node in nodes:
+        w3 = None
+        try:
+            outbound.check_destination(node.url)
+            w3 = AsyncWeb3(AsyncHTTPProvider(node.url, request_kwargs={"timeout": NODE_TIMEOUT_S}))
+            if await w3.eth.chain_id != chain_id:
+                raise RuntimeError(f"{node.name} serves another chain than {chain_id}")
+            latest = await w3.eth.block_number
+            for payout in payouts:
+                await _verify_one(w3, payout, latest, now)
+            return payouts, errors
+        except Exception as exc:  # a dead or wrong node: the next one takes over
+            logger.warning("execution node %s failed: %s", node.name, exc)
+            errors.append((node, exc))
+        finally:
+            if w3 is not None:
+                await w3.provider.disconnect()
+    # Every node failed: the payouts stay as they were and are tried again next time.
+    return [], errors
+
+
+async def _verify_one(w3, payout, latest, now):
+    try:
+        tx = await w3.eth.get_transaction(payout.tx_hash)
+    except TransactionNotFound:
+        _set(
+            payout,
+            Payout.ChainState.NOT_FOUND,
+            "No such transaction on the chain.",
+            None,
+            None,
+            now,
+        )
+        return
+    try:
+        receipt = await w3.eth.get_transaction_receipt(payout.tx_hash)
+    except TransactionNotFound:
+        _set(payout, Payout.ChainState.PENDING, "In the mempool, not yet mined.", None, None, now)
+        return
+    state, detail, block, confirmations = check_payout(
+        tx, receipt, wallet=payout.account.login, amount=payout.amount, latest_block=latest
+    )
+    _set(payout, state, detail, block, confirmations, now)
+
+
+def _set(payout, state, detail, block, confirmations, now):
+    payout.chain_state = state
+    payout.chain_detail = detail[:300]
+    payout.block_number = block
+    payout.confirmations = confirmations
+    payout.checked_at = now
