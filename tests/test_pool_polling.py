@@ -214,3 +214,17 @@ async def test_rate_limiter_spaces_requests_evenly():
 def test_pool_error_kinds_are_checked():
     with pytest.raises(ValueError):
         PoolError("nonsense", "x")
+
+
+@pytest.mark.asyncio
+async def test_decimal_coin_amounts_stay_exact_to_the_wei():
+    from decimal import Decimal
+
+    from pools.services.http import json_getter
+
+    body = b'{"balance": 1.234567890123456789}'
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    async with httpx.AsyncClient(transport=transport) as client:
+        data = await json_getter(client, "http://127.0.0.1", RateLimiter(100, 1.0))("/x")
+    assert data["balance"] == Decimal("1.234567890123456789")
+    assert data["balance"] * 10**18 == 1_234_567_890_123_456_789

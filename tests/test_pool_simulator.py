@@ -146,10 +146,6 @@ async def test_unknown_login_is_not_found(pool_of, fmt):
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(
-    strict=True,
-    reason="json_getter turns a 204 No Content (Miningcore's null miner) into http_error",
-)
 async def test_miningcore_no_content_is_not_found(pool_of):
     pool = await pool_of("miningcore")
     pool.server.pool.unknown_miningcore = "no-content"

@@ -49,7 +49,7 @@ def _number(value) -> float | None:
     # Numbers may arrive as strings; junk is treated as "no reading", never as zero.
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         result = float(value)
     elif isinstance(value, str):
         try:
@@ -67,7 +67,7 @@ def _integer(value) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float | str):
+    if isinstance(value, float | str | Decimal):
         try:
             result = Decimal(str(value).strip())
         except InvalidOperation:

@@ -54,7 +54,7 @@ def _number(value) -> float | None:
     # Numbers may arrive as strings; junk is treated as "no reading", never as zero.
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         result = float(value)
     elif isinstance(value, str):
         try:
@@ -70,7 +70,7 @@ def to_base_units(value, decimals: int) -> int | None:
     """Decimal coins (number or string) → int smallest unit, exactly."""
     if isinstance(value, bool) or value is None:
         return None
-    if not isinstance(value, int | float | str):
+    if not isinstance(value, int | float | str | Decimal):
         return None
     # str() of a float is its shortest repr, so 0.1 becomes 10**17 wei and not 10**17 - 5.
     try:

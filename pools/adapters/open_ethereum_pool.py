@@ -10,6 +10,7 @@ Shapes confirmed in sammy007/open-ethereum-pool (api/server.go, storage/redis.go
 """
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from urllib.parse import quote
 
 from pools.adapters.base import (
@@ -266,8 +267,8 @@ def _int(value, what):
         raise bad_answer(f"{what} is a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, float):
-        if not value.is_integer():
+    if isinstance(value, float | Decimal):
+        if value != int(value):
             raise bad_answer(f"{what} is not an integer: {value}")
         return int(value)
     if isinstance(value, str):
@@ -283,7 +284,7 @@ def _float(value, what):
         return None
     if isinstance(value, bool):
         raise bad_answer(f"{what} is a boolean")
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         return float(value)
     if isinstance(value, str):
         try:

@@ -2,7 +2,9 @@
 Retry-After honoured, and every failure turned into a PoolError the account page can show."""
 
 import asyncio
+import json
 import time
+from decimal import Decimal
 
 import httpx
 
@@ -68,6 +70,10 @@ def json_getter(client, base_url, limiter, *, attempts=ATTEMPTS, backoff_s=BACKO
                         retry_after_s=retry_after,
                         status=status,
                     )
+                elif status == 204:
+                    raise PoolError(
+                        "not_found", "The pool has no data for this account.", status=204
+                    )
                 elif status == 404:
                     raise PoolError(
                         "not_found", "The pool does not know this account (404).", status=404
@@ -82,7 +88,9 @@ def json_getter(client, base_url, limiter, *, attempts=ATTEMPTS, backoff_s=BACKO
                     )
                 else:
                     try:
-                        return response.json()
+                        # Decimal, not float: pools send amounts like 0.123456789012345678 coin,
+                        # which a float would round before they become wei.
+                        return json.loads(response.content, parse_float=Decimal)
                     except ValueError:
                         kind = (
                             "an HTML page"
