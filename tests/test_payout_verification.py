@@ -26,7 +26,7 @@ def chain():
     chain.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     chain.chain_id = chain.w3.eth.chain_id
     yield chain
-    loop.call_soon_threadsafe(server.close)
+    asyncio.run_coroutine_threadsafe(_shutdown([server]), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
     loop.close()
@@ -106,3 +106,13 @@ def test_failed_transaction_is_a_mismatch():
     )
     assert (state, block, confirmations) == ("mismatch", 10, 3)
     assert detail == "The transaction failed (status 0)."
+
+
+async def _shutdown(servers):
+    # Kept-alive connections leave handlers waiting; end them before the loop closes.
+    for server in servers:
+        server.close()
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

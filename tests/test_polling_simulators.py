@@ -21,8 +21,7 @@ def fleet():
     specs = [(protocol, 4, None) for protocol in MIXED]
     servers = asyncio.run_coroutine_threadsafe(start_fleet(specs), loop).result(timeout=10)
     yield [endpoint for _, endpoint, _ in servers]
-    for server, _, _ in servers:
-        loop.call_soon_threadsafe(server.close)
+    asyncio.run_coroutine_threadsafe(_shutdown([s for s, _, _ in servers]), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
     loop.close()
@@ -61,3 +60,13 @@ def test_every_protocol_is_polled_and_stored(fleet, settings):
             rig.name,
             [s.hashrate_hs for s in samples],
         )
+
+
+async def _shutdown(servers):
+    # Kept-alive connections leave handlers waiting; end them before the loop closes.
+    for server in servers:
+        server.close()
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
