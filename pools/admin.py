@@ -54,6 +54,17 @@ class PoolAccountAdmin(admin.ModelAdmin):
         "paid_total", "last_share_at",
     ]  # fmt: skip
     inlines = [PoolWorkerInline]
+    actions = ["poll_now"]
+
+    @admin.action(description="Poll now")
+    def poll_now(self, request, queryset):
+        from django.utils import timezone
+
+        from pools.tasks import poll_due_accounts
+
+        count = queryset.update(next_poll_at=timezone.now())
+        poll_due_accounts.delay()
+        self.message_user(request, f"{count} account(s) will be polled within seconds.")
 
 
 @admin.register(Payout)

@@ -201,14 +201,35 @@ async def test_rate_limiter_spaces_requests_evenly():
 
     async def sleep(seconds):
         slept.append(seconds)
+        now[0] += seconds
 
     limiter = RateLimiter(10, 1.0, clock=lambda: now[0], sleep=sleep)
     for _ in range(4):
         await limiter.acquire()
-    assert slept == pytest.approx([0.1, 0.2, 0.3])
+    assert slept == pytest.approx([0.103, 0.103, 0.103])
+    now[0] += 1.0  # an idle second: the next request goes at once
+    await limiter.acquire()
+    assert len(slept) == 3
     limiter.pause(5)
     await limiter.acquire()
     assert slept[-1] == pytest.approx(5.0)
+
+
+@pytest.mark.asyncio
+async def test_a_late_wake_up_does_not_let_the_next_request_through_early():
+    now = [0.0]
+    slept = []
+
+    async def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds + 0.5  # the loop was busy: woke half a second late
+
+    limiter = RateLimiter(10, 1.0, clock=lambda: now[0], sleep=sleep)
+    await limiter.acquire()
+    await limiter.acquire()
+    released_at = now[0]
+    await limiter.acquire()
+    assert now[0] - released_at >= 0.103 - 1e-9
 
 
 def test_pool_error_kinds_are_checked():
@@ -228,3 +249,14 @@ async def test_decimal_coin_amounts_stay_exact_to_the_wei():
         data = await json_getter(client, "http://127.0.0.1", RateLimiter(100, 1.0))("/x")
     assert data["balance"] == Decimal("1.234567890123456789")
     assert data["balance"] * 10**18 == 1_234_567_890_123_456_789
+
+
+def test_admin_poll_now_makes_accounts_due(alpha, admin_client):
+    from django.utils import timezone
+
+    account = alpha.pool_account
+    admin_client.post(
+        "/admin/pools/poolaccount/", {"action": "poll_now", "_selected_action": [account.pk]}
+    )
+    account.refresh_from_db()
+    assert account.next_poll_at <= timezone.now()

@@ -3,6 +3,7 @@ through each pool's own rate limit (every pool concurrently, so a slow or strict
 other), store each snapshot as it arrives, then update each pool's circuit breaker."""
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -32,6 +33,7 @@ class PoolResult:
     polled: int = 0
     stored: int = 0
     errors: list = field(default_factory=list)
+    seconds: float = 0.0  # how long this pool's part of the cycle took
 
 
 def lease_pools(*, now):
@@ -113,7 +115,9 @@ async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep):
         await store(account, snapshot)
         result.stored += 1
 
+    started = time.monotonic()
     await asyncio.gather(*(one(account) for account in accounts))
+    result.seconds = time.monotonic() - started
     return result
 
 
