@@ -227,7 +227,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 ETHDASH_OFFLINE_SWEEP_S = env_int("ETHDASH_OFFLINE_SWEEP_S", 10, minimum=1)
 ETHDASH_POLL_TICK_S = env_int("ETHDASH_POLL_TICK_S", 5, minimum=1)
+ETHDASH_POOL_GAP_PCT = env_int("ETHDASH_POOL_GAP_PCT", 85, minimum=1)
 CELERY_BEAT_SCHEDULE = {
+    "pools.reconcile": {"task": "pools.tasks.reconcile_accounts", "schedule": 300.0},
     "pools.verify-payouts": {"task": "pools.tasks.verify_payouts", "schedule": 60.0},
     "pools.poll-due": {
         "task": "pools.tasks.poll_due_accounts",

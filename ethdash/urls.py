@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from ethdash import views
-from pools.api import PoolAccountViewSet
+from pools.api import PoolAccountViewSet, rig_pool_series
 from rigs.api import GpuViewSet, RigViewSet
 
 router = DefaultRouter()
@@ -46,6 +46,7 @@ urlpatterns = [
         name="alert-list",
     ),
     path("admin/", admin.site.urls),
+    path("api/v1/pool-workers/series/", rig_pool_series, name="rig-pool-series"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

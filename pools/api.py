@@ -1,11 +1,16 @@
-from drf_spectacular.utils import extend_schema
+from django.db.models import Sum
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.decorators import action
+from rest_framework.decorators import action, api_view
+from rest_framework.response import Response
 
 from accounts.scoping import scope_to_farms
 from ethdash.api import ListPagination, TimeSeriesPagination
-from ethdash.timeseries import parse_range
-from pools.models import Payout, PoolAccount, PoolSample, PoolWorker
+from ethdash.timeseries import iso, parse_range
+from pools.models import Payout, PoolAccount, PoolSample, PoolWorker, PoolWorkerSample
+from rigs.models import Rig
 
 
 class MoneyField(serializers.DecimalField):
@@ -41,7 +46,7 @@ class PoolAccountSerializer(serializers.ModelSerializer):
             "status", "last_success_at", "last_error", "last_error_kind", "last_error_at",
             "current_hashrate_hs", "average_hashrate_hs", "reported_hashrate_hs",
             "workers_online", "workers_offline", "unpaid", "immature", "paid_total",
-            "last_share_at", "workers",
+            "last_share_at", "measured_hashrate_hs", "effective_ratio", "gap_since", "workers",
         ]  # fmt: skip
 
 
@@ -101,3 +106,39 @@ class PoolAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         since, until = parse_range(request.query_params)
         page = self.paginate_queryset(account.samples.filter(ts__gte=since, ts__lte=until))
         return self.get_paginated_response(PoolSampleSerializer(page, many=True).data)
+
+
+@extend_schema(
+    tags=["pools"],
+    parameters=[
+        OpenApiParameter("rig", OpenApiTypes.INT, required=True, description="The rig's id"),
+        OpenApiParameter("from", OpenApiTypes.DATETIME, description="Start (default: to - 1 h)"),
+        OpenApiParameter("to", OpenApiTypes.DATETIME, description="End (default: now)"),
+    ],
+    responses=OpenApiTypes.OBJECT,
+)
+@api_view(["GET"])
+def rig_pool_series(request):
+    """What the pools said of a rig's workers over a range: pool-effective (the pool's current
+    hashrate from shares) and miner-reported hashrate, summed over the rig's workers, per poll."""
+    rig_id = request.query_params.get("rig", "")
+    if not rig_id.isdigit():
+        raise serializers.ValidationError({"rig": ["A rig id is required."]})
+    rig = get_object_or_404(scope_to_farms(Rig.objects.all(), request), pk=int(rig_id))
+    since, until = parse_range(request.query_params)
+    rows = (
+        PoolWorkerSample.objects.filter(worker__rig=rig, ts__gte=since, ts__lte=until)
+        .values("ts")
+        .annotate(effective=Sum("current_hashrate_hs"), reported=Sum("reported_hashrate_hs"))
+        .order_by("ts")
+    )
+    series = {"ts": [], "effective": [], "reported": []}
+    for row in rows:
+        series["ts"].append(iso(row["ts"]))
+        series["effective"].append(row["effective"])
+        series["reported"].append(row["reported"])
+    workers = PoolWorker.objects.filter(rig=rig).select_related("account__pool")
+    series["workers"] = [
+        {"account": w.account_id, "pool": w.account.pool.name, "name": w.name} for w in workers
+    ]
+    return Response(series)

@@ -87,6 +87,16 @@ class PoolAccount(models.Model):
     immature = money_field(null=True, blank=True)
     paid_total = money_field(null=True, blank=True)
     last_share_at = models.DateTimeField(null=True, blank=True)
+    # Reconciliation: the pool's effective hashrate against what the matched rigs measured.
+    measured_hashrate_hs = models.FloatField(
+        null=True, blank=True, help_text="Matched rigs' own hashrate, last hour's average."
+    )
+    effective_ratio = models.FloatField(
+        null=True, blank=True, help_text="Pool-effective over rig-measured, last hour."
+    )
+    gap_since = models.DateTimeField(
+        null=True, blank=True, help_text="Since when effective has stayed under the threshold."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -159,6 +169,26 @@ class PoolWorker(models.Model):
 
     def __str__(self):
         return f"{self.name or '(default)'} on {self.account}"
+
+
+class PoolWorkerSample(models.Model):
+    """What the pool said of one worker at one poll: the history behind the rig page's chart of
+    rig-measured against pool-reported and pool-effective hashrate."""
+
+    worker = models.ForeignKey(
+        PoolWorker, on_delete=models.CASCADE, related_name="samples", db_index=False
+    )
+    ts = models.DateTimeField()
+    current_hashrate_hs = models.FloatField(null=True)
+    reported_hashrate_hs = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "ts"], name="poolworkersample_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.worker} at {self.ts:%Y-%m-%d %H:%M}"
 
 
 class Payout(models.Model):

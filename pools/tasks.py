@@ -14,3 +14,10 @@ def verify_payouts():
     from pools.services.payouts import verify_payouts as verify
 
     return verify()
+
+
+@shared_task(ignore_result=True)
+def reconcile_accounts():
+    from pools.services.reconcile import reconcile_accounts as reconcile
+
+    return reconcile()

@@ -1,13 +1,15 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from accounts.scoping import scope_to_farms
 from ethdash.timeseries import iso
 from pools.models import PoolAccount, PoolSample
+from rigs.models import RigRollup
 
 CHART_WINDOW = timedelta(days=1)
 
@@ -39,6 +41,7 @@ def account_detail(request, pk):
         series["current"].append(current)
         series["average"].append(average)
         series["reported"].append(reported)
+    measured = _measured_series(account, since)
     return render(
         request,
         "pools/detail.html",
@@ -46,6 +49,19 @@ def account_detail(request, pk):
             "account": account,
             "workers": account.workers.select_related("rig").order_by("name"),
             "payouts": account.payouts.all()[:50],
-            "chart_data": {"account": account.pk, **series},
+            "chart_data": {"account": account.pk, **series, "measured": measured},
+            "gap_threshold_pct": settings.ETHDASH_POOL_GAP_PCT,
         },
     )
+
+
+def _measured_series(account, since):
+    """The matched rigs' own hashrate, summed per 5-minute bucket."""
+    rig_ids = account.workers.filter(rig__isnull=False).values_list("rig_id", flat=True)
+    rows = (
+        RigRollup.objects.filter(rig_id__in=rig_ids, resolution="5m", ts__gte=since)
+        .values("ts")
+        .annotate(total=Sum("hashrate_avg"))
+        .order_by("ts")
+    )
+    return {"ts": [iso(row["ts"]) for row in rows], "hashrate_hs": [row["total"] for row in rows]}

@@ -81,6 +81,8 @@ def rig_detail(request, pk):
         "range": range_name,
         "resolution": series["resolution"],
         "live": range_name == "1h",
+        "since": iso(since),
+        "until": iso(until),
         "gpus": [_iso_series(gpu) for gpu in series["gpus"]],
         "totals": _iso_series(series["rig"]),
     }

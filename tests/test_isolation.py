@@ -15,6 +15,7 @@ FARM_OBJECT_URLS = {
     "pool account api": lambda w: f"/api/v1/pool-accounts/{w.pool_account.pk}/",
     "pool account payouts api": lambda w: f"/api/v1/pool-accounts/{w.pool_account.pk}/payouts/",
     "pool account samples api": lambda w: f"/api/v1/pool-accounts/{w.pool_account.pk}/samples/",
+    "rig pool series api": lambda w: f"/api/v1/pool-workers/series/?rig={w.rig.pk}",
     "rig api": lambda w: f"/api/v1/rigs/{w.rig.pk}/",
     "rig samples api": lambda w: f"/api/v1/rigs/{w.rig.pk}/samples/",
     "rig telemetry api": lambda w: f"/api/v1/rigs/{w.rig.pk}/telemetry/",

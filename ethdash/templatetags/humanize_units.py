@@ -90,3 +90,8 @@ def coin(base_units, decimals):
 
     value = Decimal(base_units) / (Decimal(10) ** int(decimals))
     return f"{value:,.6f}"
+
+
+@register.filter
+def percent_of_one(ratio):
+    return "–" if ratio in (None, "") else f"{ratio * 100:.0f} %"

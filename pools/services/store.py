@@ -6,7 +6,14 @@ from django.utils import timezone
 
 from ethdash import live
 from ethdash.timeseries import iso
-from pools.models import Payout, PoolAccount, PoolBlock, PoolSample, PoolWorker
+from pools.models import (
+    Payout,
+    PoolAccount,
+    PoolBlock,
+    PoolSample,
+    PoolWorker,
+    PoolWorkerSample,
+)
 
 SAMPLE_FIELDS = (
     "current_hashrate_hs",
@@ -112,9 +119,21 @@ def _store_workers(account, workers, now):
         for field in WORKER_FIELDS:
             setattr(worker, field, getattr(snapshot, field, None))
         worker.updated_at = now
-    PoolWorker.objects.bulk_create(created, ignore_conflicts=True)
+    PoolWorker.objects.bulk_create(created)
     if changed:
         PoolWorker.objects.bulk_update(changed, [*WORKER_FIELDS, "updated_at"])
+    PoolWorkerSample.objects.bulk_create(
+        [
+            PoolWorkerSample(
+                worker=worker,
+                ts=now,
+                current_hashrate_hs=worker.current_hashrate_hs,
+                reported_hashrate_hs=worker.reported_hashrate_hs,
+            )
+            for worker in [*created, *changed]
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def _store_payouts(account, payouts):

@@ -7,8 +7,10 @@
   const trace = (name, values, color) => ({ x: data.ts, y: mhs(values), name, mode: "lines", line: { color } });
   Plotly.newPlot(
     chart,
-    [trace("Current", data.current, "#3fb950"), trace("Average", data.average, "#58a6ff"),
-     trace("Reported", data.reported, "#d29922")],
+    [trace("Pool effective (current)", data.current, "#3fb950"), trace("Pool average", data.average, "#58a6ff"),
+     trace("Reported by miners", data.reported, "#d29922"),
+     { x: data.measured.ts, y: mhs(data.measured.hashrate_hs), name: "Measured by the rigs", mode: "lines",
+       line: { color: "#c9d1d9", dash: "dot" } }],
     {
       margin: { l: 50, r: 20, t: 10, b: 30 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: "#c9d1d9", size: 11 }, legend: { orientation: "h" },

@@ -29,6 +29,21 @@
     config,
   );
 
+  // What the pools said of this rig's workers, beside what the rig measured: a gap between
+  // them is a dev fee, stale shares or a hijacked rig.
+  const poolUrl = "/api/v1/pool-workers/series/?rig=" + rigId + "&from=" + encodeURIComponent(data.since) +
+    "&to=" + encodeURIComponent(data.until);
+  fetch(poolUrl, { credentials: "same-origin" })
+    .then((response) => (response.ok ? response.json() : null))
+    .then((pool) => {
+      if (!pool || !pool.workers.length) return;
+      Plotly.addTraces(rigChart, [
+        { x: pool.ts, y: mhs(pool.effective), name: "Pool effective", mode: "lines", line: { color: "#58a6ff", dash: "dot" } },
+        { x: pool.ts, y: mhs(pool.reported), name: "Pool reported", mode: "lines", line: { color: "#d29922", dash: "dot" } },
+      ]);
+      Plotly.relayout(rigChart, { showlegend: true, legend: { orientation: "h" } });
+    });
+
   const gpuCharts = new Map();
   data.gpus.forEach((gpu) => {
     const el = document.getElementById("gpu-chart-" + gpu.id);
