@@ -6,5 +6,6 @@ app_name = "pools"
 
 urlpatterns = [
     path("", views.account_list, name="list"),
+    path("add/", views.account_add, name="add"),
     path("<int:pk>/", views.account_detail, name="detail"),
 ]

@@ -1,14 +1,19 @@
 from datetime import timedelta
 
+from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Max, Sum
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from accounts.scoping import scope_to_farms
+from accounts.models import Farm
+from accounts.scoping import WRITE_ROLES, farm_ids_for_user, scope_to_farms
 from ethdash.timeseries import iso
-from pools.models import PoolAccount, PoolSample
+from pools.models import Pool, PoolAccount, PoolSample
+from pools.services.trial import try_account
 from rigs.models import RigRollup
 
 CHART_WINDOW = timedelta(days=1)
@@ -65,3 +70,46 @@ def _measured_series(account, since):
         .order_by("ts")
     )
     return {"ts": [iso(row["ts"]) for row in rows], "hashrate_hs": [row["total"] for row in rows]}
+
+
+class AccountForm(forms.Form):
+    pool = forms.ModelChoiceField(queryset=Pool.objects.all())
+    login = forms.CharField(max_length=200, help_text="Your wallet address or pool login.")
+    label = forms.CharField(max_length=120, required=False)
+
+    def __init__(self, *args, farms, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["farm"] = forms.ModelChoiceField(queryset=farms)
+        self.order_fields(["farm", "pool", "login", "label"])
+
+
+@login_required
+def account_add(request):
+    """Adds a pool account in two steps: "Try" fetches it once and shows what the pool answered;
+    "Save" stores it. Owners and managers of a farm only."""
+    farms = Farm.objects.filter(pk__in=farm_ids_for_user(request.user, roles=WRITE_ROLES))
+    if not farms.exists():
+        raise Http404("Only owners and managers of a farm add its pool accounts.")
+    form = AccountForm(request.POST or None, farms=farms)
+    context = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        duplicate = PoolAccount.objects.filter(
+            farm=data["farm"], pool=data["pool"], login=data["login"].strip()
+        ).exists()
+        if duplicate:
+            form.add_error("login", "This farm already has this account on this pool.")
+        elif request.POST.get("action") == "save":
+            account = PoolAccount.objects.create(
+                farm=data["farm"],
+                pool=data["pool"],
+                login=data["login"].strip(),
+                label=data["label"],
+                next_poll_at=timezone.now(),
+            )
+            messages.success(request, f"{account} added; it is polled within seconds.")
+            return redirect("pools:detail", pk=account.pk)
+        else:
+            context["snapshot"], context["error"] = try_account(data["pool"], data["login"])
+            context["tried"] = True
+    return render(request, "pools/add.html", context)

@@ -1,0 +1,43 @@
+"""Trying an account once before it is saved, so the user sees what the pool answers (or why
+it does not) instead of a silent first poll failure later."""
+
+import asyncio
+
+import httpx
+
+from ethdash import outbound
+from pools.adapters import FORMATS, PoolEndpoint, PoolError
+from pools.services.http import RateLimiter, json_getter
+
+
+def try_account(pool, login, *, transport=None):
+    """(AccountSnapshot, None) or (None, PoolError) for one fetch of `login` on `pool`, with the
+    pool's own limits and the outbound policy, as a poll would do it."""
+    try:
+        outbound.check_destination(pool.base_url)
+    except outbound.OutboundError as exc:
+        return None, PoolError("refused", str(exc))
+    module = FORMATS[pool.api_format]
+    endpoint = PoolEndpoint(
+        format=pool.api_format,
+        base_url=pool.base_url.rstrip("/"),
+        login=login.strip(),
+        coin=pool.coin,
+        coin_decimals=pool.coin_decimals,
+        pool_id=pool.pool_id,
+    )
+    requests, window = (
+        (pool.rate_limit_requests, pool.rate_limit_window_s)
+        if pool.rate_limit_requests and pool.rate_limit_window_s
+        else module.RATE_LIMIT
+    )
+
+    async def fetch():
+        async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
+            get_json = json_getter(client, pool.base_url, RateLimiter(requests, window), attempts=1)
+            return await module.fetch_account(get_json, endpoint)
+
+    try:
+        return asyncio.run(fetch()), None
+    except PoolError as error:
+        return None, error
