@@ -64,6 +64,73 @@ def seed_polled_rigs(farm, endpoints, *, cadence_s=10):
     return rigs
 
 
+# Pool accounts of the demo farm, one per format, whose workers are the demo rigs (matched by
+# name, so reconciliation compares pool-effective with rig-measured hashrate).
+DEMO_POOL_ACCOUNTS = [
+    ("open-ethereum-pool", "0x" + "de" * 19 + "01", {"rig-01": 370e6, "rig-02": 775e6}),
+    ("miningcore", "0x" + "de" * 19 + "02", {"phoenix-01": 372e6, "trex-01": 777e6}),
+    ("ethermine-v1", "0x" + "de" * 19 + "03", {"rig-03": 372e6, "lolminer-01": 280e6}),
+    ("nanopool-v1", "0x" + "de" * 19 + "04", {"rig-04": 217e6, "gminer-01": 240e6}),
+]
+# Whole Shannon (10^-9 coin), the finest unit open-ethereum-pool lists.
+DEMO_PAYOUTS_WEI = [1_234_567_891 * 10**9, 987_654_321 * 10**9, 500_000_000 * 10**9]
+
+
+def pool_world_spec():
+    return {
+        "accounts": [
+            {
+                "format": fmt,
+                "login": login,
+                "workers": workers,
+                "payouts_wei": DEMO_PAYOUTS_WEI,
+                "mismatch_wei": 200_000_000 * 10**9 if fmt == "open-ethereum-pool" else None,
+            }
+            for fmt, login, workers in DEMO_POOL_ACCOUNTS
+        ]
+    }
+
+
+@transaction.atomic
+def seed_pools(farm, world):
+    """The simulated chain's node, the simulated pools and the demo farm's accounts on them."""
+    from ethdash.models import ExecutionNode
+    from pools.models import Pool, PoolAccount
+
+    ExecutionNode.objects.update_or_create(
+        name="Simulated chain", defaults={"url": world["node_url"], "chain_id": world["chain_id"]}
+    )
+    now = timezone.now()
+    accounts = []
+    for entry in world["pools"]:
+        requests, window = entry["rate_limit"] or (None, None)
+        pool, _ = Pool.objects.update_or_create(
+            name=entry["name"],
+            defaults={
+                "api_format": entry["format"],
+                "base_url": entry["base_url"],
+                "coin": "ETC",
+                "pool_id": "etc1",
+                "chain_id": world["chain_id"],
+                "rate_limit_requests": requests,
+                "rate_limit_window_s": window,
+                "poll_interval_s": 30,
+                "breaker": Pool.Breaker.CLOSED,
+                "breaker_failures": 0,
+                "poll_lease_until": None,
+            },
+        )
+        for login in entry["logins"]:
+            account, _ = PoolAccount.objects.update_or_create(
+                farm=farm,
+                pool=pool,
+                login=login,
+                defaults={"next_poll_at": now, "label": f"Demo wallet {login[-2:]}"},
+            )
+            accounts.append(account)
+    return accounts
+
+
 def _ensure_user(username, password, **flags):
     user, created = get_user_model().objects.get_or_create(username=username, defaults=flags)
     if created:

@@ -281,6 +281,7 @@ LOGGING = {
         "celery.beat": {"level": "WARNING"},
         # One line per miner or pool request would drown everything else.
         "httpx": {"level": "WARNING"},
+        "web3": {"level": "WARNING"},
     },
 }
 

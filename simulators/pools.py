@@ -143,9 +143,11 @@ class Account:
 
 def build_account(login: str, options: dict, *, seed: int, anchor_s: int) -> Account:
     rng = random.Random(f"account:{seed}:{_key(login)}")
-    count = int(options.get("workers", rng.randint(1, 4)))
+    given_names = options.get("worker_names")
+    count = len(given_names) if given_names else int(options.get("workers", rng.randint(1, 4)))
     offline = min(int(options.get("offline", 0)), count)
-    names = [f"rig{i + 1:02d}" for i in range(count)]
+    # Named like the farm's rigs, a pool's workers can be matched to them (reconciliation).
+    names = list(given_names) if given_names else [f"rig{i + 1:02d}" for i in range(count)]
     # Rigs of 2-8 GPUs of one model each, as simulators.rig_agent models them.
     nominal = []
     for _ in names:

@@ -73,3 +73,35 @@ def test_demo_polls_at_least_three_protocols_and_loses_a_gpu(db, settings):
     again = seed_polled_rigs(farm, [{"port": 50000 + i} for i in range(len(DEMO_POLLED))])
     assert [r.pk for r in again] == [r.pk for r in rigs]
     assert again[0].port == 50000
+
+
+def test_demo_pool_world_pays_on_chain_and_seeds_pools(db, settings):
+    import asyncio
+
+    from ethdash.demo import pool_world_spec, seed_pools
+    from ethdash.models import ExecutionNode
+    from pools.models import Pool, PoolAccount
+    from simulators.pool_world import build_world
+
+    settings.DEBUG = True
+    farm, _, _ = seed_demo()
+
+    async def build_and_close():
+        world, servers = await build_world(pool_world_spec())
+        for server in servers:
+            server.close()
+        return world
+
+    world = asyncio.run(build_and_close())
+    accounts = seed_pools(farm, world)
+
+    assert {p["format"] for p in world["pools"]} == {
+        "open-ethereum-pool", "miningcore", "ethermine-v1", "nanopool-v1",
+    }  # fmt: skip
+    assert {p["fault"] for p in world["pools"]} == {None, "down", "html"}
+    assert ExecutionNode.objects.get().chain_id == world["chain_id"]
+    assert all(pool.chain_id == world["chain_id"] for pool in Pool.objects.all())
+    assert len(accounts) == len(world["pools"])
+    assert PoolAccount.objects.filter(farm=farm, next_poll_at__isnull=False).count() == len(
+        accounts
+    )

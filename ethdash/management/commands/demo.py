@@ -12,7 +12,13 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ethdash.demo import fleet_arguments, seed_demo, seed_polled_rigs
+from ethdash.demo import (
+    fleet_arguments,
+    pool_world_spec,
+    seed_demo,
+    seed_polled_rigs,
+    seed_pools,
+)
 
 
 class Command(BaseCommand):
@@ -45,6 +51,17 @@ class Command(BaseCommand):
             )
             endpoints = _wait_for_fleet(fleet_file)
             polled = seed_polled_rigs(farm, endpoints)
+            spec_file = Path(settings.DATA_DIR) / "demo-pools-spec.json"
+            world_file = Path(settings.DATA_DIR) / "demo-pools.json"
+            spec_file.write_text(json.dumps(pool_world_spec()))
+            world_file.write_text("")
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "simulators.pool_world", "--spec", str(spec_file),
+                     "--out", str(world_file)]
+                )
+            )  # fmt: skip
+            pool_accounts = seed_pools(farm, _wait_for_fleet(world_file, timeout_s=60))
             url = f"http://{host}:{port}"
             agent_cmd = [
                 sys.executable,
@@ -69,6 +86,7 @@ class Command(BaseCommand):
                 + f"  admin:       admin / admin   ({url}/admin/)\n"
                 + f"  {len(rigs)} simulated agents push telemetry every {cadence} s;\n"
                 + f"  {len(polled)} simulated miners ({protocols}) are polled.\n"
+                + f"  {len(pool_accounts)} accounts on simulated pools; payouts on a test chain.\n"
                 + "  Ctrl-C stops everything.\n"
             )
             uvicorn.run(
