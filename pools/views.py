@@ -13,6 +13,7 @@ from accounts.models import Farm
 from accounts.scoping import WRITE_ROLES, farm_ids_for_user, scope_to_farms
 from ethdash.timeseries import iso
 from pools.models import Pool, PoolAccount, PoolSample
+from pools.services.polling import interval_s
 from pools.services.trial import try_account
 from rigs.models import RigRollup
 
@@ -56,6 +57,7 @@ def account_detail(request, pk):
             "payouts": account.payouts.all()[:50],
             "chart_data": {"account": account.pk, **series, "measured": measured},
             "gap_threshold_pct": settings.ETHDASH_POOL_GAP_PCT,
+            "poll_interval_s": interval_s(account.pool),
         },
     )
 
