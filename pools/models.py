@@ -42,6 +42,12 @@ class Pool(models.Model):
     poll_interval_s = models.PositiveIntegerField(
         null=True, blank=True, help_text="Blank: the format's default."
     )
+    notifications_url = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Miningcore's ws(s)://host:port/notifications: block, payment and hashrate "
+        "events make accounts due at once. Blank: polling only.",
+    )
     # A cycle leases the pool, so only one worker talks to its host at a time and the host's rate
     # limit, kept in that worker's memory, holds across several workers.
     poll_lease_until = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,83 @@
+"""Live pool events from Miningcore's `/notifications` websocket: a block found, a payment run or
+a miner's new hashrate makes the affected accounts due at once, so the next poll tick (10 s)
+refreshes them instead of waiting out their interval. Polling stays the source of the figures;
+the events only say when to look."""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import websockets
+from asgiref.sync import sync_to_async
+from django.db import connections
+from django.db.models import Q
+from django.utils import timezone
+
+from pools.adapters import PoolError
+from pools.adapters.miningcore import parse_notification
+from pools.models import Pool, PoolAccount, PoolBlock
+
+logger = logging.getLogger(__name__)
+
+# Miningcore sends a hashrate event per miner every few seconds; an account already due within
+# this long is left as it is, so events never turn into a request flood against the pool.
+COALESCE = timedelta(seconds=15)
+MAX_BACKOFF_S = 60
+
+
+def apply_notification(pool, event, *, now=None):
+    """Makes the accounts an event concerns due now; returns their ids."""
+    if event is None:
+        return []
+    now = now or timezone.now()
+    accounts = PoolAccount.objects.filter(pool=pool)
+    if event["type"] == "hashrate":
+        accounts = accounts.filter(login__iexact=event.get("miner") or "")
+    elif event["type"] == "block_found" and event.get("height") is not None:
+        PoolBlock.objects.bulk_create(
+            [PoolBlock(pool=pool, height=event["height"], status="candidate", found_at=now)],
+            ignore_conflicts=True,
+        )
+    due_later = Q(next_poll_at__isnull=True) | Q(next_poll_at__gt=now + COALESCE)
+    ids = list(accounts.filter(due_later).values_list("pk", flat=True))
+    PoolAccount.objects.filter(pk__in=ids).update(next_poll_at=now)
+    return ids
+
+
+async def listen(pool, *, stop, connect=websockets.connect, sleep=asyncio.sleep):
+    """Follows one pool's notifications until `stop` is set, reconnecting with backoff."""
+    try:
+        await _listen(pool, stop=stop, connect=connect, sleep=sleep)
+    finally:
+        # Updates ran on asgiref's executor thread; its connection would outlive the listener.
+        await sync_to_async(connections.close_all, thread_sensitive=True)()
+
+
+async def _listen(pool, *, stop, connect, sleep):
+    backoff = 1
+    apply = sync_to_async(apply_notification, thread_sensitive=True)
+    while not stop.is_set():
+        try:
+            async with connect(pool.notifications_url, open_timeout=5, ping_interval=20) as ws:
+                backoff = 1
+                async for message in ws:
+                    try:
+                        event = parse_notification(message, pool.coin_decimals)
+                    except PoolError as error:
+                        logger.warning("%s: unreadable notification: %s", pool.name, error)
+                        continue
+                    await apply(pool, event)
+                    if stop.is_set():
+                        return
+        except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+            logger.warning("%s notifications: %s; reconnecting in %s s", pool.name, exc, backoff)
+            await sync_to_async(_record_error, thread_sensitive=True)(pool, exc)
+        if not stop.is_set():
+            await sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+def _record_error(pool, exc):
+    Pool.objects.filter(pk=pool.pk).update(
+        last_error=f"Notifications: {exc}"[:500], last_error_at=timezone.now()
+    )

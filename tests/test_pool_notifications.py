@@ -1,0 +1,94 @@
+"""Miningcore's /notifications events make the accounts they concern due at once."""
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+import websockets
+from django.utils import timezone
+
+from pools.models import Pool, PoolAccount, PoolBlock
+from pools.services.notifications import apply_notification, listen
+
+LOGIN = "0x" + "ab" * 20
+
+
+@pytest.fixture
+def pool(alpha):
+    pool = Pool.objects.create(
+        name="Sim Miningcore", api_format="miningcore", base_url="http://127.0.0.1:9", coin="ETC"
+    )
+    later = timezone.now() + timedelta(minutes=2)
+    PoolAccount.objects.create(farm=alpha.farm, pool=pool, login=LOGIN, next_poll_at=later)
+    PoolAccount.objects.create(
+        farm=alpha.farm, pool=pool, login="0x" + "cd" * 20, next_poll_at=later
+    )
+    return pool
+
+
+def test_a_miners_hashrate_event_makes_only_its_account_due(pool):
+    event = {
+        "type": "hashrate",
+        "miner": LOGIN.upper().replace("0X", "0x"),
+        "worker": "rig-01",
+        "hashrate_hs": 1e8,
+    }
+    ids = apply_notification(pool, event)
+    assert PoolAccount.objects.filter(pk__in=ids).get().login == LOGIN
+    # A second event right away changes nothing: the account is already due.
+    assert apply_notification(pool, event) == []
+
+
+def test_a_block_or_payment_makes_the_pools_accounts_due(pool):
+    assert len(apply_notification(pool, {"type": "block_found", "height": 19_000_123})) == 2
+    assert PoolBlock.objects.get(pool=pool).height == 19_000_123
+    PoolAccount.objects.update(next_poll_at=timezone.now() + timedelta(minutes=2))
+    assert len(apply_notification(pool, {"type": "payment", "tx_hashes": ["0x1"]})) == 2
+    assert apply_notification(pool, None) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listener_follows_the_websocket_and_reconnects(pool):
+    messages = [
+        json.dumps({"type": "greeting", "message": "Connected to Miningcore notification relay"}),
+        "not json",
+        json.dumps(
+            {
+                "type": "hashrateupdated",
+                "poolId": "etc1",
+                "miner": LOGIN,
+                "worker": "w",
+                "hashrate": 1e8,
+            }
+        ),
+    ]
+    connections = []
+
+    async def relay(socket):
+        connections.append(socket)
+        for message in messages:
+            await socket.send(message)
+        await asyncio.sleep(0.2)
+
+    async def scenario():
+        async with websockets.serve(relay, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            pool.notifications_url = f"ws://127.0.0.1:{port}/notifications"
+            stop = asyncio.Event()
+
+            async def fast_sleep(seconds):
+                await asyncio.sleep(0.01)
+                if len(connections) >= 2:
+                    stop.set()
+
+            task = asyncio.create_task(listen(pool, stop=stop, sleep=fast_sleep))
+            await asyncio.wait_for(task, timeout=10)
+
+    asyncio.run(scenario())
+    assert len(connections) >= 2  # the relay closed; the listener came back
+    assert PoolAccount.objects.get(login=LOGIN).next_poll_at <= timezone.now()
+    assert (
+        PoolAccount.objects.filter(pool=pool).exclude(login=LOGIN).get().next_poll_at
+        > timezone.now()
+    )
