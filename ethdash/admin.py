@@ -9,3 +9,16 @@ class ExecutionNodeAdmin(admin.ModelAdmin):
     list_filter = ["chain_id"]
     search_fields = ["name", "url"]
     readonly_fields = ["last_error", "last_error_at"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For what only ingest or polling writes (samples, blocks): the admin may look, never edit."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from ethdash.admin import ReadOnlyAdmin
 from pools.models import Payout, Pool, PoolAccount, PoolBlock, PoolSample, PoolWorker
 
 
@@ -74,19 +75,6 @@ class PayoutAdmin(admin.ModelAdmin):
     search_fields = ["tx_hash", "account__login"]
     date_hierarchy = "paid_at"
     list_select_related = ["account__pool"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by polling only; the admin may look, never edit."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PoolSample)

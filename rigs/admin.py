@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from ethdash.admin import ReadOnlyAdmin
 from rigs.models import Gpu, GpuSample, Rig, RigSample
 
 
@@ -77,19 +78,6 @@ class GpuAdmin(admin.ModelAdmin):
     list_filter = ["vendor", "rig__farm"]
     search_fields = ["name", "rig__name"]
     list_select_related = ["rig"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Samples come from telemetry only; the admin may look, never edit."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(GpuSample)

@@ -21,6 +21,7 @@ from pools.adapters.base import (
     WorkerSnapshot,
     bad_answer,
 )
+from pools.adapters.values import lenient_number, text
 
 FORMAT = "ethermine-v1"
 # The API allows 100 requests per 15 minutes per IP and caches everything for 2 minutes. A poll
@@ -45,22 +46,6 @@ _UNKNOWN_MINER = re.compile(r"no data|not found|unknown|invalid (miner|address|w
 # -- values -----------------------------------------------------------------------------------
 
 
-def _number(value) -> float | None:
-    # Numbers may arrive as strings; junk is treated as "no reading", never as zero.
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float | Decimal):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return result if result == result and abs(result) != float("inf") else None
-
-
 def _integer(value) -> int | None:
     # Through Decimal so that wei amounts sent as strings (above 2**53) stay exact.
     if isinstance(value, bool) or value is None:
@@ -79,7 +64,7 @@ def _integer(value) -> int | None:
 
 
 def _time(value) -> datetime | None:
-    seconds = _number(value)
+    seconds = lenient_number(value)
     # 0 is what an account that never sent a share shows, not 1970.
     if not seconds or seconds < 0:
         return None
@@ -89,12 +74,8 @@ def _time(value) -> datetime | None:
         raise bad_answer(f"time {value!r} is not unix seconds") from None
 
 
-def _text(value) -> str:
-    return "" if value is None else str(value).strip()
-
-
 def tx_hash(value, coin: str) -> str:
-    raw = _text(value)
+    raw = text(value)
     match = _HEX_HASH.match(raw)
     if match and coin.upper() in EVM_COINS:
         return "0x" + match.group(2).lower()
@@ -124,7 +105,7 @@ def unwrap(answer, what: str):
         if data is None:
             raise bad_answer(f"{what} has no data")
         return data
-    error = _text(answer.get("error")) or _text(data) or f"status {status!r}"
+    error = text(answer.get("error")) or text(data) or f"status {status!r}"
     if _UNKNOWN_MINER.search(error):
         raise PoolError("not_found", f"The pool does not know this miner: {error}")
     raise bad_answer(f"{what}: {error}")
@@ -153,10 +134,10 @@ def parse_current_stats(answer) -> AccountSnapshot:
     if not isinstance(data, dict):
         raise bad_answer(f"currentStats data is {type(data).__name__}, not an object")
     return AccountSnapshot(
-        current_hashrate_hs=_number(data.get("currentHashrate")),
+        current_hashrate_hs=lenient_number(data.get("currentHashrate")),
         # Ethermine's averageHashrate is its 24-hour average.
-        average_hashrate_hs=_number(data.get("averageHashrate")),
-        reported_hashrate_hs=_number(data.get("reportedHashrate")),
+        average_hashrate_hs=lenient_number(data.get("averageHashrate")),
+        reported_hashrate_hs=lenient_number(data.get("reportedHashrate")),
         shares_valid=_integer(data.get("validShares")),
         shares_stale=_integer(data.get("staleShares")),
         shares_invalid=_integer(data.get("invalidShares")),
@@ -181,10 +162,10 @@ def parse_worker(item, snapshot_time: datetime | None) -> WorkerSnapshot:
     elif last_seen is None and item.get("lastSeen") is not None:
         online = False
     return WorkerSnapshot(
-        name=_text(item.get("worker")),
-        current_hashrate_hs=_number(item.get("currentHashrate")),
-        average_hashrate_hs=_number(item.get("averageHashrate")),
-        reported_hashrate_hs=_number(item.get("reportedHashrate")),
+        name=text(item.get("worker")),
+        current_hashrate_hs=lenient_number(item.get("currentHashrate")),
+        average_hashrate_hs=lenient_number(item.get("averageHashrate")),
+        reported_hashrate_hs=lenient_number(item.get("reportedHashrate")),
         last_share_at=last_seen,
         online=online,
         shares_valid=_integer(item.get("validShares")),

@@ -23,6 +23,7 @@ from pools.adapters.base import (
     WorkerSnapshot,
     bad_answer,
 )
+from pools.adapters.values import normalized_tx_hash, strict_float
 
 FORMAT = "miningcore"
 
@@ -115,7 +116,7 @@ def parse_payments(pages, coin_decimals=18):
         for p in _unwrap_list(rows):
             if not isinstance(p, dict):
                 raise bad_answer("a payment is not an object")
-            tx = _tx_hash(p.get("transactionConfirmationData"))
+            tx = normalized_tx_hash(p.get("transactionConfirmationData"))
             amount = decimal_to_base(p.get("amount"), coin_decimals)
             paid_at = parse_time(p.get("created"), "payment created")
             if amount is None or paid_at is None:
@@ -160,7 +161,7 @@ def parse_notification(message, coin_decimals=18):
             "symbol": message.get("symbol"),
             "amount": decimal_to_base(message.get("amount"), coin_decimals),
             "fee": decimal_to_base(message.get("txFee"), coin_decimals),
-            "tx_hashes": [_tx_hash(t) for t in tx_ids if t],
+            "tx_hashes": [normalized_tx_hash(t) for t in tx_ids if t],
             "recipients": _int(message.get("recipientsCount"), "recipientsCount"),
             "error": message.get("error") or None,
         }
@@ -170,7 +171,7 @@ def parse_notification(message, coin_decimals=18):
             "pool_id": message.get("poolId"),
             "miner": message.get("miner"),
             "worker": message.get("worker") or "",
-            "hashrate_hs": _float(message.get("hashrate"), "hashrate"),
+            "hashrate_hs": strict_float(message.get("hashrate"), "hashrate"),
         }
     return None
 
@@ -244,35 +245,13 @@ def _workers_of(container, what):
     for name, w in workers.items():
         if not isinstance(w, dict):
             raise bad_answer(f"worker {name!r} is not an object")
-        rate = _float(w.get("hashrate"), "hashrate") or 0.0
-        result[str(name)] = (rate, _float(w.get("sharesPerSecond"), "sharesPerSecond") or 0.0)
+        rate = strict_float(w.get("hashrate"), "hashrate") or 0.0
+        result[str(name)] = (rate, strict_float(w.get("sharesPerSecond"), "sharesPerSecond") or 0.0)
     return result
 
 
-def _tx_hash(value):
-    if value is None:
-        return ""
-    tx = str(value).strip()
-    return tx.lower() if tx.startswith(("0x", "0X")) else tx
-
-
-def _float(value, what):
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise bad_answer(f"{what} is a boolean")
-    if isinstance(value, int | float | Decimal):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            raise bad_answer(f"{what} is not a number: {value[:40]!r}") from None
-    raise bad_answer(f"{what} has type {type(value).__name__}")
-
-
 def _int(value, what):
-    number = _float(value, what)
+    number = strict_float(value, what)
     if number is None:
         return None
     if not number.is_integer():

@@ -22,6 +22,7 @@ from pools.adapters.base import (
     WorkerSnapshot,
     bad_answer,
 )
+from pools.adapters.values import lenient_number, text
 
 FORMAT = "nanopool-v1"
 # At most 30 calls a minute per client. A poll costs 2 calls (user, payments); every 120 s that
@@ -50,22 +51,6 @@ _HEX_HASH = re.compile(r"^(0x)?([0-9a-fA-F]{64})$")
 # -- values -----------------------------------------------------------------------------------
 
 
-def _number(value) -> float | None:
-    # Numbers may arrive as strings; junk is treated as "no reading", never as zero.
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float | Decimal):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return result if result == result and abs(result) != float("inf") else None
-
-
 def to_base_units(value, decimals: int) -> int | None:
     """Decimal coins (number or string) → int smallest unit, exactly."""
     if isinstance(value, bool) or value is None:
@@ -83,7 +68,7 @@ def to_base_units(value, decimals: int) -> int | None:
 
 
 def _time(value) -> datetime | None:
-    seconds = _number(value)
+    seconds = lenient_number(value)
     if not seconds or seconds < 0:
         return None
     try:
@@ -92,12 +77,8 @@ def _time(value) -> datetime | None:
         raise bad_answer(f"time {value!r} is not unix seconds") from None
 
 
-def _text(value) -> str:
-    return "" if value is None else str(value).strip()
-
-
 def tx_hash(value, coin: str) -> str:
-    raw = _text(value)
+    raw = text(value)
     match = _HEX_HASH.match(raw)
     if match and coin.upper() in EVM_COINS:
         return "0x" + match.group(2).lower()
@@ -124,7 +105,7 @@ def unwrap(answer, what: str):
         if data is None:
             raise bad_answer(f"{what} has no data")
         return data
-    error = _text(answer.get("error")) or f"status {status!r}"
+    error = text(answer.get("error")) or f"status {status!r}"
     if status is False and "not found" in error.lower():
         raise PoolError("not_found", f"The pool does not know this account: {error}")
     raise bad_answer(f"{what}: {error}")
@@ -143,11 +124,11 @@ def parse_worker(item, unit: float, now: datetime) -> WorkerSnapshot:
         online = now - last_share <= ONLINE_WINDOW
     elif raw_last is not None:
         online = False  # 0: never sent a share
-    current = _number(item.get("hashrate"))
-    average = _number(item.get("h3"))
+    current = lenient_number(item.get("hashrate"))
+    average = lenient_number(item.get("h3"))
     # `rating` is not mapped: its meaning is undocumented (one client reads it as a share count).
     return WorkerSnapshot(
-        name=_text(item.get("id")),
+        name=text(item.get("id")),
         current_hashrate_hs=None if current is None else current * unit,
         average_hashrate_hs=None if average is None else average * unit,
         last_share_at=last_share,
@@ -164,10 +145,12 @@ def parse_user(
     if not isinstance(data, dict):
         raise bad_answer(f"user data is {type(data).__name__}, not an object")
     now = now or datetime.now(UTC)
-    current = _number(data.get("hashrate"))
+    current = lenient_number(data.get("hashrate"))
     average_windows = data.get("avgHashrate")
     # h3 matches the long window of OEP (3 h), the most common format, so averages compare.
-    average = _number(average_windows.get("h3")) if isinstance(average_windows, dict) else None
+    average = (
+        lenient_number(average_windows.get("h3")) if isinstance(average_windows, dict) else None
+    )
     items = data.get("workers")
     if items is not None and not isinstance(items, list):
         raise bad_answer(f"user workers is {type(items).__name__}, not a list")

@@ -21,6 +21,7 @@ from pools.adapters.base import (
     WorkerSnapshot,
     bad_answer,
 )
+from pools.adapters.values import normalized_tx_hash, strict_float
 
 FORMAT = "open-ethereum-pool"
 
@@ -166,8 +167,8 @@ def _workers(raw, now_s):
         workers.append(
             WorkerSnapshot(
                 name=str(name),
-                current_hashrate_hs=_float(w.get("hr"), "hr"),
-                average_hashrate_hs=_float(w.get("hr2"), "hr2"),
+                current_hashrate_hs=strict_float(w.get("hr"), "hr"),
+                average_hashrate_hs=strict_float(w.get("hr2"), "hr2"),
                 last_share_at=last_beat,
                 online=online,
                 shares_valid=_int(_first(w, "sharesValid", "valid"), "sharesValid"),
@@ -187,7 +188,7 @@ def _payouts(raw, money):
     for p in raw:
         if not isinstance(p, dict):
             raise bad_answer("a payment is not an object")
-        tx = _tx_hash(p.get("tx"))
+        tx = normalized_tx_hash(p.get("tx"))
         paid_at = _unix_s(p.get("timestamp"), "payment timestamp")
         amount = money(p.get("amount"))
         if not tx or paid_at is None or amount is None:
@@ -240,9 +241,9 @@ def _hashrate(data, scalar_key, map_key):
         if isinstance(value, dict):
             # One entry per algorithm number (e.g. Cuckatoo32); an account mining two of them
             # is shown by the pool as one total, so the sum is the account's figure.
-            rates = [_float(v, key) for v in value.values()]
+            rates = [strict_float(v, key) for v in value.values()]
             return float(sum(r for r in rates if r is not None))
-        return _float(value, key)
+        return strict_float(value, key)
     return None
 
 
@@ -251,13 +252,6 @@ def _first(obj, *keys):
         if obj.get(key) is not None:
             return obj[key]
     return None
-
-
-def _tx_hash(value):
-    if value is None:
-        return ""
-    tx = str(value).strip()
-    return tx.lower() if tx.startswith(("0x", "0X")) else tx
 
 
 def _int(value, what):
@@ -276,21 +270,6 @@ def _int(value, what):
             return int(value.strip())
         except ValueError:
             raise bad_answer(f"{what} is not an integer: {value[:40]!r}") from None
-    raise bad_answer(f"{what} has type {type(value).__name__}")
-
-
-def _float(value, what):
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise bad_answer(f"{what} is a boolean")
-    if isinstance(value, int | float | Decimal):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            raise bad_answer(f"{what} is not a number: {value[:40]!r}") from None
     raise bad_answer(f"{what} has type {type(value).__name__}")
 
 
