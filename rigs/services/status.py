@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ethdash import live
+from ethdash.db import bulk_update_columns
 from rigs.models import Rig
 from rigs.services.ingest import status_event
 
@@ -21,17 +22,21 @@ def mark_offline_rigs(*, now=None):
         stale = list(
             Rig.objects.select_for_update(skip_locked=True)
             .filter(status__in=REPORTING, stale_at__lt=now)
-            .only("id", "farm_id", "status", "cadence_s")
+            .only("id", "farm_id", "status", "cadence_s", "status_changed_at", "status_reason")
         )
         if not stale:
             return []
+        events = []
         for rig in stale:
             silence = rig.cadence_s * settings.ETHDASH_OFFLINE_AFTER_CADENCES
-            reason = f"Nothing received for {silence} s (3 reporting intervals)."
-            Rig.objects.filter(pk=rig.pk).update(
-                status=Rig.Status.OFFLINE, status_changed_at=now, status_reason=reason
-            )
-            live.push(
-                rig.farm_id, status_event(rig, rig.status, Rig.Status.OFFLINE, now, reason=reason)
-            )
+            rig.previous_status = rig.status
+            rig.status = Rig.Status.OFFLINE
+            rig.status_changed_at = now
+            rig.status_reason = f"Nothing received for {silence} s (3 reporting intervals)."
+            events.append((rig.farm_id, status_event(rig, rig.previous_status, rig.status, now,
+                                                     reason=rig.status_reason)))  # fmt: skip
+        # One statement however many rigs went quiet at once (a farm's uplink failing).
+        bulk_update_columns(stale, ["status", "status_changed_at", "status_reason"])
+        for farm_id, event in events:
+            live.push(farm_id, event)
     return [rig.pk for rig in stale]
