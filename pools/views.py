@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.validators import RegexValidator
 from django.db.models import Max, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -76,7 +77,17 @@ def _measured_series(account, since):
 
 class AccountForm(forms.Form):
     pool = forms.ModelChoiceField(queryset=Pool.objects.all())
-    login = forms.CharField(max_length=200, help_text="Your wallet address or pool login.")
+    login = forms.CharField(
+        max_length=200,
+        help_text="Your wallet address or pool login.",
+        # It becomes part of the pool's URL: nothing that could change the path or query.
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9._:-]+$",
+                "A wallet address or login has only letters, digits and . _ : -",
+            )
+        ],
+    )
     label = forms.CharField(max_length=120, required=False)
 
     def __init__(self, *args, farms, **kwargs):

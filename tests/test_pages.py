@@ -102,3 +102,13 @@ def test_plotly_is_served_from_the_wheel_not_a_cdn(owner_client, alpha):
 
 def test_healthz(client, db):
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+
+
+def test_header_links_the_farms_the_user_manages(
+    owner_client, alpha, django_assert_max_num_queries
+):
+    html = owner_client.get("/pools/").content.decode()
+    assert f'href="/accounts/farms/{alpha.farm.pk}/"' in html
+    from tests.conftest import logged_in
+
+    assert "settings</a>" not in logged_in(alpha.viewer).get("/pools/").content.decode()

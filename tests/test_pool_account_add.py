@@ -94,3 +94,11 @@ def test_try_account_refuses_a_private_pool_url(pool, settings):
     settings.ETHDASH_OUTBOUND_ALLOW = []
     snapshot, error = try_account(pool, "0x" + "ab" * 20)
     assert snapshot is None and error.kind == "refused"
+
+
+@pytest.mark.parametrize("login", ["../../admin", "0xab?x=1", "a b", "0x/../stats"])
+def test_a_login_that_would_change_the_pool_url_is_refused(owner_client, alpha, pool, login):
+    response = owner_client.post("/pools/add/", _form(alpha, pool, login=login, action="try"))
+    assert response.status_code == 200
+    assert "login" in response.context["form"].errors
+    assert "tried" not in response.context
