@@ -1,7 +1,5 @@
 """Payouts checked on chain, on eth-tester behind the simulated JSON-RPC execution node."""
 
-import asyncio
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +8,7 @@ from ethdash.models import ExecutionNode
 from pools.models import Payout, Pool
 from pools.services.payouts import check_payout, verify_payouts
 from simulators.execution_node import SimulatedChain, start_execution_node
+from tests.loops import loop_thread
 
 WALLET = "0x" + "ab" * 20
 OTHER = "0x" + "cd" * 20
@@ -17,19 +16,13 @@ OTHER = "0x" + "cd" * 20
 
 @pytest.fixture
 def chain():
-    """A chain and its node on loopback, served from a thread of its own."""
+    """A chain and its node on loopback, served from a thread of their own."""
     chain = SimulatedChain()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = asyncio.run_coroutine_threadsafe(start_execution_node(chain), loop).result(10)
-    chain.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    chain.chain_id = chain.w3.eth.chain_id
-    yield chain
-    asyncio.run_coroutine_threadsafe(_shutdown([server]), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
+    with loop_thread() as threaded:
+        server = threaded.close_on_exit(threaded.run(start_execution_node(chain)))
+        chain.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        chain.chain_id = chain.w3.eth.chain_id
+        yield chain
 
 
 @pytest.fixture
@@ -106,13 +99,3 @@ def test_failed_transaction_is_a_mismatch():
     )
     assert (state, block, confirmations) == ("mismatch", 10, 3)
     assert detail == "The transaction failed (status 0)."
-
-
-async def _shutdown(servers):
-    # Kept-alive connections leave handlers waiting; end them before the loop closes.
-    for server in servers:
-        server.close()
-    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,8 +1,5 @@
 """The real poll cycle against simulated miners of every protocol, on loopback."""
 
-import asyncio
-import threading
-
 import pytest
 from django.utils import timezone
 
@@ -10,21 +7,17 @@ from rigs.models import Gpu, GpuSample, Rig
 from rigs.services.polling import poll_due_rigs
 from simulators.fleet import MIXED, start_fleet
 from tests.factories import make_farm
+from tests.loops import loop_thread
 
 
 @pytest.fixture
 def fleet():
     """All eight protocols, 4 GPUs each, served from a thread of their own."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    specs = [(protocol, 4, None) for protocol in MIXED]
-    servers = asyncio.run_coroutine_threadsafe(start_fleet(specs), loop).result(timeout=10)
-    yield [endpoint for _, endpoint, _ in servers]
-    asyncio.run_coroutine_threadsafe(_shutdown([s for s, _, _ in servers]), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
+    with loop_thread() as threaded:
+        servers = threaded.run(start_fleet([(protocol, 4, None) for protocol in MIXED]))
+        for server, _, _ in servers:
+            threaded.close_on_exit(server)
+        yield [endpoint for _, endpoint, _ in servers]
 
 
 @pytest.mark.django_db
@@ -60,13 +53,3 @@ def test_every_protocol_is_polled_and_stored(fleet, settings):
             rig.name,
             [s.hashrate_hs for s in samples],
         )
-
-
-async def _shutdown(servers):
-    # Kept-alive connections leave handlers waiting; end them before the loop closes.
-    for server in servers:
-        server.close()
-    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)

@@ -10,7 +10,7 @@ Sources: stylesuxx/python-ethermine tests (field names and types), the ethermine
 """
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from pools.adapters.base import (
@@ -21,7 +21,7 @@ from pools.adapters.base import (
     WorkerSnapshot,
     bad_answer,
 )
-from pools.adapters.values import lenient_number, text
+from pools.adapters.values import lenient_number, text, tx_hash, unix_time
 
 FORMAT = "ethermine-v1"
 # The API allows 100 requests per 15 minutes per IP and caches everything for 2 minutes. A poll
@@ -36,10 +36,8 @@ RATE_LIMIT = (100, 900.0)
 ONLINE_WINDOW = timedelta(minutes=15)
 
 # Coins whose transaction hashes are EVM-style 32-byte hex, normalised to "0x" + lower case.
-EVM_COINS = {"ETC", "ETH", "ETHW"}
 
 _HEX_ADDRESS = re.compile(r"^(0x)?([0-9a-fA-F]{40})$")
-_HEX_HASH = re.compile(r"^(0x)?([0-9a-fA-F]{64})$")
 _UNKNOWN_MINER = re.compile(r"no data|not found|unknown|invalid (miner|address|wallet)", re.I)
 
 
@@ -61,25 +59,6 @@ def _integer(value) -> int | None:
             return None
         return int(result.to_integral_value(rounding=ROUND_HALF_EVEN))
     return None
-
-
-def _time(value) -> datetime | None:
-    seconds = lenient_number(value)
-    # 0 is what an account that never sent a share shows, not 1970.
-    if not seconds or seconds < 0:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise bad_answer(f"time {value!r} is not unix seconds") from None
-
-
-def tx_hash(value, coin: str) -> str:
-    raw = text(value)
-    match = _HEX_HASH.match(raw)
-    if match and coin.upper() in EVM_COINS:
-        return "0x" + match.group(2).lower()
-    return raw
 
 
 def miner_id(login: str) -> str:
@@ -145,17 +124,17 @@ def parse_current_stats(answer) -> AccountSnapshot:
         unpaid=_integer(data.get("unpaid")),
         # Credited from blocks that are not yet confirmed: the pool's immature balance.
         immature=_integer(data.get("unconfirmed")),
-        last_share_at=_time(data.get("lastSeen")),
+        last_share_at=unix_time(data.get("lastSeen")),
     )
 
 
 def parse_worker(item, snapshot_time: datetime | None) -> WorkerSnapshot:
     if not isinstance(item, dict):
         raise bad_answer(f"worker entry is {type(item).__name__}, not an object")
-    last_seen = _time(item.get("lastSeen"))
+    last_seen = unix_time(item.get("lastSeen"))
     # Judge against the pool's own clock (the record's time), so a slow poll or a skewed local
     # clock does not flip workers offline.
-    reference = _time(item.get("time")) or snapshot_time
+    reference = unix_time(item.get("time")) or snapshot_time
     online = None
     if last_seen is not None and reference is not None:
         online = reference - last_seen <= ONLINE_WINDOW
@@ -187,7 +166,7 @@ def parse_payouts(answer, coin: str = "ETC") -> list[PayoutRecord]:
     for item in _unwrap_list(answer, "payouts"):
         if not isinstance(item, dict):
             raise bad_answer(f"payout entry is {type(item).__name__}, not an object")
-        paid_at = _time(item.get("paidOn"))
+        paid_at = unix_time(item.get("paidOn"))
         amount = _integer(item.get("amount"))
         # A payout without a time or an amount cannot be shown or summed; skip just that one.
         if paid_at is None or amount is None:
@@ -207,7 +186,7 @@ def parse_account(current, workers, payouts, coin: str = "ETC") -> AccountSnapsh
     """The three answers of one poll → one AccountSnapshot."""
     snapshot = parse_current_stats(current)
     data = current["data"]
-    snapshot.workers = parse_workers(workers, _time(data.get("time")))
+    snapshot.workers = parse_workers(workers, unix_time(data.get("time")))
     snapshot.payouts = parse_payouts(payouts, coin)
     judged = [worker.online for worker in snapshot.workers if worker.online is not None]
     if judged:

@@ -10,7 +10,6 @@ rodneymo/rig-monitor pool-monitor.sh (user and payments fields), roboyeti/wth an
 (worker `lastshare` spelt in lower case by some, `lastShare` by others).
 """
 
-import re
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
@@ -22,7 +21,7 @@ from pools.adapters.base import (
     WorkerSnapshot,
     bad_answer,
 )
-from pools.adapters.values import lenient_number, text
+from pools.adapters.values import lenient_number, text, tx_hash, unix_time
 
 FORMAT = "nanopool-v1"
 # At most 30 calls a minute per client. A poll costs 2 calls (user, payments); every 120 s that
@@ -43,10 +42,6 @@ HASHRATE_UNIT = {
 # answer carries no server time, so the poll's own clock is the reference.
 ONLINE_WINDOW = timedelta(minutes=15)
 
-EVM_COINS = {"ETC", "ETH", "ETHW"}
-
-_HEX_HASH = re.compile(r"^(0x)?([0-9a-fA-F]{64})$")
-
 
 # -- values -----------------------------------------------------------------------------------
 
@@ -65,24 +60,6 @@ def to_base_units(value, decimals: int) -> int | None:
     if not coins.is_finite():
         return None
     return int((coins.scaleb(decimals)).to_integral_value(rounding=ROUND_HALF_EVEN))
-
-
-def _time(value) -> datetime | None:
-    seconds = lenient_number(value)
-    if not seconds or seconds < 0:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise bad_answer(f"time {value!r} is not unix seconds") from None
-
-
-def tx_hash(value, coin: str) -> str:
-    raw = text(value)
-    match = _HEX_HASH.match(raw)
-    if match and coin.upper() in EVM_COINS:
-        return "0x" + match.group(2).lower()
-    return raw
 
 
 def hashrate_unit(coin: str) -> float:
@@ -118,7 +95,7 @@ def parse_worker(item, unit: float, now: datetime) -> WorkerSnapshot:
     if not isinstance(item, dict):
         raise bad_answer(f"worker entry is {type(item).__name__}, not an object")
     raw_last = item.get("lastShare", item.get("lastshare"))
-    last_share = _time(raw_last)
+    last_share = unix_time(raw_last)
     online = None
     if last_share is not None:
         online = now - last_share <= ONLINE_WINDOW
@@ -189,7 +166,7 @@ def parse_payments(answer, coin: str = "ETC", decimals: int = 18) -> list[Payout
     for item in items:
         if not isinstance(item, dict):
             raise bad_answer(f"payment entry is {type(item).__name__}, not an object")
-        paid_at = _time(item.get("date"))
+        paid_at = unix_time(item.get("date"))
         amount = to_base_units(item.get("amount"), decimals)
         # A payment without a time or an amount cannot be shown or summed; skip just that one.
         if paid_at is None or amount is None:

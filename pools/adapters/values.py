@@ -2,6 +2,8 @@
 bad_answer (a pool whose every field is typed, where junk means a broken answer) and the lenient
 ones return None (pools known to send junk for "no reading")."""
 
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from pools.adapters.base import bad_answer
@@ -47,3 +49,27 @@ def normalized_tx_hash(value):
         return ""
     tx = str(value).strip()
     return tx.lower() if tx.startswith(("0x", "0X")) else tx
+
+
+EVM_COINS = {"ETC", "ETH", "ETHW"}
+_HEX_HASH = re.compile(r"^(0x)?([0-9a-fA-F]{64})$")
+
+
+def unix_time(value) -> datetime | None:
+    """Unix seconds to UTC; 0 is what an account that never sent a share shows, not 1970."""
+    seconds = lenient_number(value)
+    if not seconds or seconds < 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise bad_answer(f"time {value!r} is not unix seconds") from None
+
+
+def tx_hash(value, coin: str) -> str:
+    """EVM hashes as "0x" + lower-case hex, whatever the pool sent; other coins' as they are."""
+    raw = text(value)
+    match = _HEX_HASH.match(raw)
+    if match and coin.upper() in EVM_COINS:
+        return "0x" + match.group(2).lower()
+    return raw

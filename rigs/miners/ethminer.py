@@ -8,13 +8,12 @@ libapicore/ApiServer.cpp: hashrates are hex strings in H/s, `host.runtime` is in
 connection stays open and every request line gets one reply line.
 """
 
-import asyncio
 import json
 import re
 
 from rigs.miners import claymore
-from rigs.miners.base import GpuReading, MinerError, RigReading, bad_answer
-from rigs.miners.transport import MAX_ANSWER_BYTES, tcp_exchange
+from rigs.miners.base import GpuReading, RigReading, bad_answer
+from rigs.miners.transport import tcp_connection, tcp_exchange
 from rigs.miners.values import at, integer, number
 
 PROTOCOL = "ethminer"
@@ -161,31 +160,16 @@ async def session(endpoint, payloads: list[bytes]) -> list[bytes]:
     """Several request lines on one connection, one reply line each, under one deadline: the
     authorisation of an ethminer API holds only for the connection it was given on. Stops early
     when a reply is an error, so a refused password is not followed by the real request."""
-    try:
-        async with asyncio.timeout(endpoint.timeout_s):
-            reader, writer = await asyncio.open_connection(
-                endpoint.host, endpoint.port, limit=MAX_ANSWER_BYTES
-            )
-            try:
-                replies = []
-                for payload in payloads:
-                    writer.write(payload)
-                    await writer.drain()
-                    line = await reader.readline()
-                    replies.append(line)
-                    if not line.strip() or _is_error(line):
-                        break
-                return replies
-            finally:
-                writer.close()
-    except TimeoutError:
-        raise MinerError("timeout", f"No answer within {endpoint.timeout_s:g} s.") from None
-    except ConnectionRefusedError:
-        raise MinerError("refused", "Connection refused: is the miner's API enabled?") from None
-    except ValueError:  # readline's limit: a reply line over MAX_ANSWER_BYTES
-        raise bad_answer("a reply longer than 1 MiB") from None
-    except OSError as exc:
-        raise MinerError("unreachable", f"Cannot reach the miner: {exc.strerror or exc}.") from None
+    async with tcp_connection(endpoint) as (reader, writer):
+        replies = []
+        for payload in payloads:
+            writer.write(payload)
+            await writer.drain()
+            line = await reader.readline()
+            replies.append(line)
+            if not line.strip() or _is_error(line):
+                break
+        return replies
 
 
 async def call(endpoint, method: str):

@@ -1,6 +1,7 @@
 """Bounded I/O for miner APIs: one TCP exchange or one HTTP GET, each under a hard deadline."""
 
 import asyncio
+import contextlib
 import json
 
 import httpx
@@ -10,34 +11,46 @@ from rigs.miners.base import MinerError, bad_answer
 MAX_ANSWER_BYTES = 1 << 20
 
 
-async def tcp_exchange(endpoint, payload: bytes) -> bytes:
-    """Sends `payload` and reads the answer until newline or EOF (sgminer-style miners close the
-    connection; Claymore-style ones end with a newline). The deadline covers everything: a miner
-    that accepts and never answers costs at most endpoint.timeout_s."""
+@contextlib.asynccontextmanager
+async def tcp_connection(endpoint, *, limit=MAX_ANSWER_BYTES):
+    """(reader, writer) to the miner, under one deadline for everything done inside: a miner that
+    accepts and never answers costs at most endpoint.timeout_s. Every failure, in connecting or
+    in the exchange, leaves as a MinerError."""
     try:
         async with asyncio.timeout(endpoint.timeout_s):
-            reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
+            reader, writer = await asyncio.open_connection(
+                endpoint.host, endpoint.port, limit=limit
+            )
             try:
-                writer.write(payload)
-                await writer.drain()
-                chunks, size = [], 0
-                while size < MAX_ANSWER_BYTES:
-                    chunk = await reader.read(65536)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if chunk.rstrip(b"\x00").endswith(b"\n"):
-                        break
-                return b"".join(chunks)
+                yield reader, writer
             finally:
                 writer.close()
     except TimeoutError:
         raise MinerError("timeout", f"No answer within {endpoint.timeout_s:g} s.") from None
     except ConnectionRefusedError:
         raise MinerError("refused", "Connection refused: is the miner's API enabled?") from None
+    except ValueError:  # a reply line over the reader's limit
+        raise bad_answer("a reply longer than 1 MiB") from None
     except OSError as exc:
         raise MinerError("unreachable", f"Cannot reach the miner: {exc.strerror or exc}.") from None
+
+
+async def tcp_exchange(endpoint, payload: bytes) -> bytes:
+    """Sends `payload` and reads the answer until newline or EOF (sgminer-style miners close the
+    connection; Claymore-style ones end with a newline)."""
+    async with tcp_connection(endpoint) as (reader, writer):
+        writer.write(payload)
+        await writer.drain()
+        chunks, size = [], 0
+        while size < MAX_ANSWER_BYTES:
+            chunk = await reader.read(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if chunk.rstrip(b"\x00").endswith(b"\n"):
+                break
+        return b"".join(chunks)
 
 
 def decode_json(raw: bytes):

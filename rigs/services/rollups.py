@@ -83,27 +83,24 @@ def rebuild(resolution, *, since, until, rig_ids=None):
         rig_rollups = [
             _rig_bucket(key, rows, resolution) for key, rows in _group(rig_rows, seconds).items()
         ]
-        GpuRollup.objects.bulk_create(
-            gpu_rollups,
-            update_conflicts=True,
-            unique_fields=["gpu", "resolution", "ts"],
-            update_fields=[
-                f.name
-                for f in GpuRollup._meta.concrete_fields
-                if f.name not in ("id", "gpu", "resolution", "ts")
-            ],
-        )
-        RigRollup.objects.bulk_create(
-            rig_rollups,
-            update_conflicts=True,
-            unique_fields=["rig", "resolution", "ts"],
-            update_fields=[
-                f.name
-                for f in RigRollup._meta.concrete_fields
-                if f.name not in ("id", "rig", "resolution", "ts")
-            ],
-        )
+        _upsert(GpuRollup, gpu_rollups, "gpu")
+        _upsert(RigRollup, rig_rollups, "rig")
     return len(gpu_rollups), len(rig_rollups)
+
+
+def _upsert(model, rollups, owner):
+    keys = (owner, "resolution", "ts")
+    model.objects.bulk_create(
+        rollups,
+        update_conflicts=True,
+        unique_fields=list(keys),
+        update_fields=[f.name for f in model._meta.concrete_fields if f.name not in ("id", *keys)],
+    )
+
+
+def _single(metric, value):
+    """One raw value as a bucket of one: it is its own average, minimum, maximum and last."""
+    return {f"{metric}_{part}": value for part in ("avg", "min", "max", "last")}
 
 
 # Rows are normalised to dicts: {"owner", "ts", "n", <metric>_avg/_min/_max/_last, ...}; a raw
@@ -118,13 +115,7 @@ def _raw_gpu_rows(start, until, rig_ids):
     for row in queryset.order_by("gpu_id", "ts").values(*fields).iterator(chunk_size=10000):
         out = {"owner": row["gpu_id"], "ts": row["ts"], "n": 1, "fan_avg": row["fan_pct"]}
         for metric, field in GPU_METRICS.items():
-            value = row[field]
-            out |= {
-                f"{metric}_avg": value,
-                f"{metric}_min": value,
-                f"{metric}_max": value,
-                f"{metric}_last": value,
-            }
+            out |= _single(metric, row[field])
         out |= {f"{c}_last": row[c] for c in GPU_COUNTERS}
         yield out
 
@@ -137,13 +128,7 @@ def _raw_rig_rows(start, until, rig_ids):
     for row in queryset.order_by("rig_id", "ts").values(*fields).iterator(chunk_size=10000):
         out = {"owner": row["rig_id"], "ts": row["ts"], "n": 1}
         for metric, field in RIG_METRICS.items():
-            value = row[field]
-            out |= {
-                f"{metric}_avg": value,
-                f"{metric}_min": value,
-                f"{metric}_max": value,
-                f"{metric}_last": value,
-            }
+            out |= _single(metric, row[field])
         out |= {
             "temperature_max_avg": row["temperature_max_c"],
             "temperature_max_max": row["temperature_max_c"],
