@@ -229,6 +229,16 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 ETHDASH_OFFLINE_SWEEP_S = env_int("ETHDASH_OFFLINE_SWEEP_S", 10, minimum=1)
 ETHDASH_POLL_TICK_S = env_int("ETHDASH_POLL_TICK_S", 5, minimum=1)
 ETHDASH_POOL_GAP_PCT = env_int("ETHDASH_POOL_GAP_PCT", 85, minimum=1)
+# Validators (docs/validators.md): ids per POST, how far back a farm is caught up after downtime,
+# how many epochs one task run processes, and how long imperfect-epoch rows are kept.
+ETHDASH_BEACON_TIMEOUT_S = env_int("ETHDASH_BEACON_TIMEOUT_S", 10, minimum=1)
+ETHDASH_BEACON_BATCH_SIZE = env_int("ETHDASH_BEACON_BATCH_SIZE", 1000, minimum=1)
+ETHDASH_BEACON_BACKFILL_EPOCHS = env_int("ETHDASH_BEACON_BACKFILL_EPOCHS", 225, minimum=1)
+ETHDASH_BEACON_EPOCHS_PER_RUN = env_int("ETHDASH_BEACON_EPOCHS_PER_RUN", 8, minimum=1)
+ETHDASH_BEACON_TICK_S = env_int("ETHDASH_BEACON_TICK_S", 6, minimum=1)
+ETHDASH_VALIDATOR_EPOCH_RETENTION_DAYS = env_int(
+    "ETHDASH_VALIDATOR_EPOCH_RETENTION_DAYS", 90, minimum=1
+)
 CELERY_BEAT_SCHEDULE = {
     "pools.reconcile": {"task": "pools.tasks.reconcile_accounts", "schedule": 300.0},
     "pools.verify-payouts": {"task": "pools.tasks.verify_payouts", "schedule": 60.0},

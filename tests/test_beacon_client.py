@@ -50,6 +50,7 @@ class Recorder:
 def make(routes, **kwargs):
     recorder = Recorder(routes)
     http = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
+    kwargs.setdefault("backoff_s", 0)
     return BeaconClient(BASE, client=http, **kwargs), recorder
 
 
@@ -377,6 +378,24 @@ async def test_503_is_unavailable():
         await client.proposer_duties(3)
     assert info.value.unavailable and not info.value.not_found
     assert "currently syncing" in info.value.message
+
+
+@pytest.mark.asyncio
+async def test_transient_failures_are_retried_a_bounded_number_of_times():
+    client, recorder = make(
+        {
+            ("GET", "/eth/v1/validator/duties/proposer/3"): (503, load("error_503.json")),
+            ("GET", "/eth/v1/beacon/headers/9"): (404, {"code": 404, "message": "no block"}),
+        },
+        retries=2,
+    )
+    with pytest.raises(BeaconError):
+        await client.proposer_duties(3)
+    assert len(recorder.requests) == 3 and client.requests == 3
+    with pytest.raises(BeaconError) as info:
+        await client.block_header(9)
+    # A 404 is an answer (empty slot, pruned state): asking again would not change it.
+    assert info.value.not_found and len(recorder.requests) == 4
 
 
 @pytest.mark.asyncio

@@ -7,8 +7,10 @@ share it without pulling Django in. Every decimal-string number the API sends co
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
+import random
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +59,11 @@ class BeaconError(Exception):
     @property
     def unavailable(self) -> bool:
         return self.status == 503
+
+    @property
+    def transient(self) -> bool:
+        """Worth asking again after a pause: the node was unreachable, slow or overloaded."""
+        return self.kind in ("timeout", "unreachable") or self.status in (500, 502, 503, 504)
 
 
 class NodeHealth(enum.StrEnum):
@@ -284,8 +291,13 @@ class BeaconClient:
         timeout: float = 10.0,
         client: httpx.AsyncClient | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        retries: int = 2,
+        backoff_s: float = 0.5,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.requests = 0
         self.headers = {"Accept": "application/json", **(headers or {})}
         self.timeout = timeout
         self.batch_size = batch_size
@@ -318,6 +330,18 @@ class BeaconClient:
             kwargs["params"] = params
         if body is not None:
             kwargs["json"] = body
+        for attempt in range(self.retries + 1):
+            try:
+                return await self._send_once(method, path, kwargs, accept_statuses)
+            except BeaconError as exc:
+                if attempt == self.retries or not exc.transient:
+                    raise
+            # Jittered so that several workers do not retry a struggling node in step.
+            await asyncio.sleep(self.backoff_s * 2**attempt * (1 + random.random() / 2))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_once(self, method, path, kwargs, accept_statuses) -> httpx.Response:
+        self.requests += 1
         try:
             response = await self._client.request(method, self.base_url + path, **kwargs)
         except httpx.TimeoutException as exc:
@@ -529,6 +553,36 @@ class BeaconClient:
 
     async def block(self, block_id: str | int) -> Response:
         return await self._envelope("GET", f"/eth/v2/beacon/blocks/{block_id}", _block)
+
+    async def headers_at(self, slot: int) -> Response:
+        """Every header the node knows at a slot, canonical or not (an orphaned block shows as
+        `canonical: False`); an empty list for an empty slot."""
+        path = "/eth/v1/beacon/headers"
+        response = await self._send("GET", path, params={"slot": str(slot)})
+        try:
+            payload = response.json()
+            return Response(
+                data=[_header(item) for item in payload["data"]],
+                execution_optimistic=bool(payload.get("execution_optimistic", False)),
+                finalized=payload.get("finalized"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BeaconError(200, f"unexpected shape: {exc!r}", kind="invalid", path=path) from exc
+
+    async def sync_committee(self, state_id: str | int, epoch: int) -> Response:
+        """The sync committee serving at `epoch` (validator indices, in committee order)."""
+        path = f"/eth/v1/beacon/states/{state_id}/sync_committees"
+        response = await self._send("GET", path, params={"epoch": str(epoch)})
+        try:
+            payload = response.json()
+            data = {"validators": [int(v) for v in payload["data"]["validators"]]}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BeaconError(200, f"unexpected shape: {exc!r}", kind="invalid", path=path) from exc
+        return Response(
+            data=data,
+            execution_optimistic=bool(payload.get("execution_optimistic", False)),
+            finalized=payload.get("finalized"),
+        )
 
     # -- events -------------------------------------------------------------------------------
 

@@ -1,0 +1,397 @@
+"""One epoch of a farm's validators: read from a beacon node (`fetch_epoch`), then turned into
+per-validator records (`compute_epoch`). No database access here: the caller passes what it knows
+and stores what comes back (validators.services.store), so both halves are tested directly.
+
+Epoch E is read once epoch E+1 is complete (its rewards are final then):
+- states/{first slot of E+1}/validators: status, balance at the end of E, effective balance;
+- states/{first slot of E}/validator_balances, only for validators whose balance at the start of
+  E is not known from the previous epoch (the first epoch, or after a gap);
+- rewards/attestations/E with ideal rewards; proposer duties of E; every block of E (proposals,
+  withdrawals and deposits; an empty slot whose proposer is ours is missed, or orphaned when the
+  node still knows a non-canonical block there); rewards/blocks for our proposals;
+- the sync committee of E's period, and when some of ours sit on it, rewards/sync_committee for
+  each block of E.
+Sets of validators always go by POST, in batches of ETHDASH_BEACON_BATCH_SIZE ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from validators.beacon.client import FAR_FUTURE_EPOCH, BeaconClient, BeaconError
+from validators.services.chain import Flag
+
+BLOCK_CONCURRENCY = 8
+ACTIVE_STATUSES = ("active_ongoing", "active_exiting", "active_slashed")
+
+
+class UntrustedAnswer(Exception):
+    """The node answered from an optimistic head: not used for new epochs."""
+
+
+@dataclass(slots=True)
+class ValidatorState:
+    index: int
+    pubkey: str
+    status: str
+    balance: int
+    effective_balance: int
+    slashed: bool
+    withdrawal_credentials: str
+    activation_epoch: int | None
+    exit_epoch: int | None
+    withdrawable_epoch: int | None
+
+
+@dataclass
+class ProposalRead:
+    slot: int
+    index: int
+    outcome: str  # proposed, missed, orphaned
+    block_root: str = ""
+    consensus_reward: int = 0
+    block_number: int | None = None
+    block_hash: str = ""
+    fee_recipient: str = ""
+
+
+@dataclass
+class EpochRead:
+    """Everything a node said about one epoch of the farm's validators."""
+
+    epoch: int
+    states: dict[int, ValidatorState]
+    start_balances: dict[int, int]
+    rewards: dict[int, tuple[int, int, int, int]]  # head, target, source, inactivity
+    ideal: dict[int, tuple[int, int, int, int]]  # by effective balance
+    proposals: list[ProposalRead]
+    withdrawals: list[dict]  # index, validator_index, address, amount, slot
+    deposits: dict[int, int]  # validator index -> gwei credited in E
+    sync: dict[int, list[int]]  # validator index -> per-slot sync rewards in E
+    sync_members: frozenset[int] | None = None
+    sync_period_length: int = 256
+    requests: int = 0
+
+
+def _epoch_or_none(value: int) -> int | None:
+    return None if value == FAR_FUTURE_EPOCH else value
+
+
+def _state(item: dict) -> ValidatorState:
+    v = item["validator"]
+    return ValidatorState(
+        index=item["index"],
+        pubkey=v["pubkey"].lower(),
+        status=item["status"],
+        balance=item["balance"],
+        effective_balance=v["effective_balance"],
+        slashed=v["slashed"],
+        withdrawal_credentials=v["withdrawal_credentials"],
+        activation_epoch=_epoch_or_none(v["activation_epoch"]),
+        exit_epoch=_epoch_or_none(v["exit_epoch"]),
+        withdrawable_epoch=_epoch_or_none(v["withdrawable_epoch"]),
+    )
+
+
+def _trusted(response):
+    if response.execution_optimistic:
+        raise UntrustedAnswer("the node answered from an optimistic head")
+    return response
+
+
+async def fetch_epoch(
+    client: BeaconClient,
+    epoch: int,
+    indices: list[int],
+    *,
+    slots_per_epoch: int,
+    epochs_per_sync_period: int,
+    known_start: set[int],
+    sync_members: frozenset[int] | None = None,
+) -> EpochRead:
+    """Reads epoch `epoch` for `indices`. `known_start` holds the indices whose balance at the
+    start of the epoch the caller already has; `sync_members` the farm's members of the epoch's
+    sync period when already known (None: ask the node)."""
+    first = epoch * slots_per_epoch
+    end_state = first + slots_per_epoch
+    before = client.requests
+
+    async def start_balances():
+        missing = [i for i in indices if i not in known_start]
+        if not missing:
+            return {}
+        try:
+            response = _trusted(await client.validator_balances(first, missing))
+        except BeaconError as exc:
+            if exc.not_found:  # pruned: those validators start counting from the next epoch
+                return {}
+            raise
+        return {row["index"]: row["balance"] for row in response.data}
+
+    async def members():
+        if sync_members is not None:
+            return sync_members
+        response = _trusted(await client.sync_committee(first, epoch))
+        ours = set(indices)
+        return frozenset(i for i in response.data["validators"] if i in ours)
+
+    states_r, starts, rewards_r, duties_r, members_now = await asyncio.gather(
+        client.validators(end_state, indices),
+        start_balances(),
+        client.attestation_rewards(epoch, indices),
+        client.proposer_duties(epoch),
+        members(),
+    )
+    for response in (states_r, rewards_r, duties_r):
+        _trusted(response)
+    states = {item["index"]: _state(item) for item in states_r.data}
+    rewards = {
+        r["validator_index"]: (r["head"], r["target"], r["source"], r.get("inactivity") or 0)
+        for r in rewards_r.data["total_rewards"]
+    }
+    ideal = {
+        r["effective_balance"]: (r["head"], r["target"], r["source"], r.get("inactivity") or 0)
+        for r in rewards_r.data["ideal_rewards"]
+    }
+    ours = set(indices)
+    our_duties = {
+        d["slot"]: d["validator_index"] for d in duties_r.data if d["validator_index"] in ours
+    }
+    pubkeys = {state.pubkey: index for index, state in states.items()}
+
+    gate = asyncio.Semaphore(BLOCK_CONCURRENCY)
+    blocks: dict[int, dict | None] = {}
+
+    async def read_block(slot):
+        async with gate:
+            try:
+                blocks[slot] = _trusted(await client.block(slot)).data
+            except BeaconError as exc:
+                if not exc.not_found:
+                    raise
+                blocks[slot] = None
+
+    await asyncio.gather(*(read_block(slot) for slot in range(first, first + slots_per_epoch)))
+
+    proposals, withdrawals, deposits = [], [], defaultdict(int)
+    sync: dict[int, list[int]] = {index: [] for index in members_now}
+
+    async def proposal(slot, index):
+        block = blocks[slot]
+        if block is None:
+            seen = (await client.headers_at(slot)).data
+            orphan = next(
+                (h for h in seen if not h["canonical"] and h["proposer_index"] == index), None
+            )
+            if orphan:
+                return ProposalRead(slot, index, "orphaned", block_root=orphan["root"])
+            return ProposalRead(slot, index, "missed")
+        reward = _trusted(await client.block_rewards(slot)).data
+        header = (await client.block_header(slot)).data
+        return ProposalRead(
+            slot,
+            index,
+            "proposed",
+            block_root=header["root"],
+            consensus_reward=reward["total"],
+            block_number=block["block_number"],
+            block_hash=block["block_hash"] or "",
+            fee_recipient=(block["fee_recipient"] or "").lower(),
+        )
+
+    async def sync_rewards(slot):
+        async with gate:
+            response = _trusted(await client.sync_committee_rewards(slot, sorted(members_now)))
+        return {row["validator_index"]: row["reward"] for row in response.data}
+
+    filled = [slot for slot in sorted(blocks) if blocks[slot] is not None]
+    proposal_reads, sync_reads = await asyncio.gather(
+        asyncio.gather(*(proposal(slot, index) for slot, index in sorted(our_duties.items()))),
+        asyncio.gather(*(sync_rewards(slot) for slot in filled)) if members_now else _none(),
+    )
+    proposals.extend(proposal_reads)
+    for per_slot in sync_reads or []:
+        for index, reward in per_slot.items():
+            sync.setdefault(index, []).append(reward)
+    for slot in filled:
+        block = blocks[slot]
+        for w in block["withdrawals"]:
+            if w["validator_index"] in ours:
+                withdrawals.append({**w, "slot": slot, "address": w["address"].lower()})
+        for deposit in block["body"].get("deposits") or []:
+            index = pubkeys.get(deposit["data"]["pubkey"].lower())
+            if index is not None:
+                deposits[index] += int(deposit["data"]["amount"])
+    return EpochRead(
+        epoch=epoch,
+        states=states,
+        start_balances=starts,
+        rewards=rewards,
+        ideal=ideal,
+        proposals=proposals,
+        withdrawals=withdrawals,
+        deposits=dict(deposits),
+        sync=sync,
+        sync_members=members_now,
+        sync_period_length=epochs_per_sync_period,
+        requests=client.requests - before,
+    )
+
+
+async def _none():
+    return None
+
+
+# ------------------------------------------------------------------------------ computing
+
+
+@dataclass(slots=True)
+class ValidatorRecord:
+    """One validator's epoch, ready to store."""
+
+    index: int
+    income: int | None  # None: the balance at the start of the epoch is unknown
+    effective_balance: int
+    duty: bool  # an attestation was due (active during the epoch)
+    reward: tuple[int, int, int, int]
+    ideal: tuple[int, int, int, int]
+    flags: Flag
+    withdrawals: int = 0
+    deposits: int = 0
+    proposals: int = 0
+    proposals_missed: int = 0
+    proposals_orphaned: int = 0
+    proposal_reward: int = 0
+    sync_duties: int = 0
+    sync_missed: int = 0
+    sync_reward: int = 0
+
+    @property
+    def attestation_reward(self) -> int:
+        return sum(self.reward)
+
+    @property
+    def attestation_ideal(self) -> int:
+        return sum(self.ideal)
+
+    @property
+    def missed(self) -> bool:
+        return bool(self.flags & Flag.MISSED)
+
+    @property
+    def last_duty(self) -> str:
+        if self.proposals_missed or self.proposals_orphaned:
+            return "proposal missed" if self.proposals_missed else "proposal orphaned"
+        if self.proposals:
+            return "proposed a block"
+        if not self.duty:
+            return ""
+        if self.missed:
+            return "attestation missed"
+        wrong = [
+            name
+            for flag, name in (
+                (Flag.HEAD, "head"),
+                (Flag.TARGET, "target"),
+                (Flag.SOURCE, "source"),
+            )
+            if self.flags & flag
+        ]
+        return f"attested ({', '.join(wrong)} wrong or late)" if wrong else "attested"
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    records: dict[int, ValidatorRecord] = field(default_factory=dict)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(r, name) or 0 for r in self.records.values())
+
+
+def is_active(state: ValidatorState, epoch: int) -> bool:
+    """Attesting duty in `epoch`: activated and not yet exited (no "missed" outside that)."""
+    return (
+        state.activation_epoch is not None
+        and state.activation_epoch <= epoch
+        and (state.exit_epoch is None or epoch < state.exit_epoch)
+    )
+
+
+def attestation_flags(reward, ideal) -> Flag:
+    head, target, source, inactivity = reward
+    i_head, i_target, i_source, _ = ideal
+    flags = Flag(0)
+    if source < 0 and target < 0:
+        flags |= Flag.MISSED
+    if head < i_head:
+        flags |= Flag.HEAD
+    if target < i_target:
+        flags |= Flag.TARGET
+    if source < i_source:
+        flags |= Flag.SOURCE
+    if inactivity < 0:
+        flags |= Flag.INACTIVITY
+    return flags
+
+
+def compute_epoch(read: EpochRead, start_balances: dict[int, int]) -> EpochResult:
+    """Per-validator records of one epoch. `start_balances` holds each validator's balance at the
+    start of the epoch as known before this read (read.start_balances adds the rest).
+
+    Income is the balance change plus what left the balance (withdrawals) minus what entered it
+    without being earned (deposits): so neither a withdrawal nor a top-up is a loss or a gain.
+    """
+    result = EpochResult(read.epoch)
+    starts = {**start_balances, **read.start_balances}
+    withdrawn = defaultdict(int)
+    for w in read.withdrawals:
+        withdrawn[w["validator_index"]] += w["amount"]
+    by_index = defaultdict(list)
+    for p in read.proposals:
+        by_index[p.index].append(p)
+    zero = (0, 0, 0, 0)
+    for index, state in read.states.items():
+        duty = is_active(state, read.epoch)
+        reward = read.rewards.get(index, zero) if duty else zero
+        ideal = read.ideal.get(state.effective_balance, zero) if duty else zero
+        flags = attestation_flags(reward, ideal) if duty else Flag(0)
+        start = starts.get(index)
+        income = None
+        if start is not None:
+            income = state.balance - start + withdrawn[index] - read.deposits.get(index, 0)
+            if income < 0:
+                flags |= Flag.NEGATIVE
+        if state.slashed and duty:  # an exited slashed validator has nothing left to flag
+            flags |= Flag.SLASHED
+        record = ValidatorRecord(
+            index=index,
+            income=income,
+            effective_balance=state.effective_balance,
+            duty=duty,
+            reward=reward,
+            ideal=ideal,
+            flags=flags,
+            withdrawals=withdrawn[index],
+            deposits=read.deposits.get(index, 0),
+        )
+        for p in by_index[index]:
+            if p.outcome == "proposed":
+                record.proposals += 1
+                record.proposal_reward += p.consensus_reward
+            else:
+                record.flags |= Flag.PROPOSAL_MISSED
+                if p.outcome == "orphaned":
+                    record.proposals_orphaned += 1
+                else:
+                    record.proposals_missed += 1
+        per_slot = read.sync.get(index, [])
+        record.sync_duties = len(per_slot)
+        record.sync_missed = sum(1 for r in per_slot if r < 0)
+        record.sync_reward = sum(per_slot)
+        if record.sync_missed:
+            record.flags |= Flag.SYNC_MISSED
+        result.records[index] = record
+    return result

@@ -1,0 +1,200 @@
+"""Bringing a farm's validators up to date, epoch by epoch, on its trusted beacon nodes.
+
+One worker at a time per farm (a lease on ValidatorSync); epochs in order, each only once its
+successor is complete (rewards final); after downtime, a backfill of up to
+ETHDASH_BEACON_BACKFILL_EPOCHS epochs. An epoch is read whole from one node and then stored in
+one transaction: when a node fails mid-epoch, nothing of it was stored and the next node reads
+the epoch again from its start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from ethdash.outbound import OutboundError
+from validators.beacon.client import BeaconError
+from validators.models import BeaconNode, EpochSummary, SyncDuty, Validator, ValidatorSync
+from validators.services import nodes as node_service
+from validators.services.chain import epoch_day
+from validators.services.epochs import UntrustedAnswer, compute_epoch, fetch_epoch
+from validators.services.store import store_epoch
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class FarmRun:
+    farm_id: int
+    stored: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    error: str = ""
+
+
+def lease(farm_id: int, *, now) -> ValidatorSync | None:
+    sync, _ = ValidatorSync.objects.get_or_create(farm_id=farm_id)
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    # The conditional UPDATE is the claim: of several workers, exactly one changes the row.
+    if not ValidatorSync.objects.filter(free, pk=sync.pk).update(lease_until=now + LEASE):
+        return None
+    sync.refresh_from_db()
+    return sync
+
+
+def release(sync: ValidatorSync) -> None:
+    ValidatorSync.objects.filter(pk=sync.pk).update(lease_until=None)
+
+
+def record_error(sync: ValidatorSync, message: str) -> None:
+    ValidatorSync.objects.filter(pk=sync.pk).update(
+        last_error=message[:500], last_error_at=timezone.now()
+    )
+
+
+def farms_to_process():
+    return (
+        Validator.objects.filter(farm__beacon_nodes__isnull=False)
+        .values_list("farm_id", flat=True)
+        .distinct()
+        .order_by("farm_id")
+    )
+
+
+def process_all(*, max_epochs: int | None = None) -> list[FarmRun]:
+    return [
+        run
+        for farm_id in list(farms_to_process())
+        if (run := process_farm(farm_id, max_epochs=max_epochs)) is not None
+    ]
+
+
+def process_farm(farm_id: int, *, max_epochs: int | None = None) -> FarmRun | None:
+    """Processes the farm's due epochs; None when another worker holds the farm."""
+    sync = lease(farm_id, now=timezone.now())
+    if sync is None:
+        return None
+    run = FarmRun(farm_id)
+    try:
+        _process(sync, run, max_epochs or settings.ETHDASH_BEACON_EPOCHS_PER_RUN)
+    finally:
+        release(sync)
+    if run.error:
+        record_error(sync, run.error)
+    return run
+
+
+def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
+    nodes = node_service.refresh_nodes(sync.farm_id)
+    usable = node_service.trusted(nodes)
+    if not usable:
+        run.error = node_service.untrusted_reason(nodes)
+        return
+    reference = usable[0]
+    spe = reference.slots_per_epoch
+    final = max(node.head_slot // spe for node in usable) - 2
+    if final < 0:
+        return
+    depth = settings.ETHDASH_BEACON_BACKFILL_EPOCHS
+    first = sync.next_epoch if sync.next_epoch is not None else final
+    if first < final - depth + 1:
+        first = final - depth + 1
+        sync.backfill_from = first
+    ValidatorSync.objects.filter(pk=sync.pk).update(
+        head_epoch=final, backfill_from=sync.backfill_from
+    )
+    for epoch in range(first, min(final, first + max_epochs - 1) + 1):
+        sync.lease_until = timezone.now() + LEASE
+        ValidatorSync.objects.filter(pk=sync.pk).update(lease_until=sync.lease_until)
+        outcome = process_epoch(sync, epoch, usable)
+        if outcome == "stored":
+            run.stored.append(epoch)
+        elif outcome == "skipped":
+            run.skipped.append(epoch)
+        else:
+            run.error = outcome
+            return
+
+
+def process_epoch(sync: ValidatorSync, epoch: int, nodes: list[BeaconNode]) -> str:
+    """Reads the epoch from the first node that can answer and stores it. Returns "stored",
+    "skipped" (no node still holds its states) or the error to show."""
+    validators = {
+        v.index: v for v in Validator.objects.filter(farm_id=sync.farm_id, index__isnull=False)
+    }
+    if not validators:
+        return "stored"
+    indices = sorted(validators)
+    known_start = {i for i, v in validators.items() if v.balance_epoch == epoch}
+    start_balances = {i: validators[i].balance for i in known_start}
+    errors, pruned = [], 0
+    for node in nodes:
+        period = epoch // node.epochs_per_sync_period
+        members = None
+        if sync.sync_period_checked == period:
+            members = frozenset(
+                SyncDuty.objects.filter(period=period, validator__farm_id=sync.farm_id).values_list(
+                    "validator__index", flat=True
+                )
+            )
+        started = time.monotonic()
+        try:
+            read = asyncio.run(_fetch(node, epoch, indices, known_start, members))
+        except BeaconError as exc:
+            if exc.not_found:
+                pruned += 1  # the state is gone from this node; another may still hold it
+                errors.append(f"{node.name}: {exc}")
+                continue
+            node_service.record_failure(node, str(exc))
+            errors.append(f"{node.name}: {exc}")
+            continue
+        except (UntrustedAnswer, OutboundError) as exc:
+            node_service.record_failure(node, str(exc))
+            errors.append(f"{node.name}: {exc}")
+            continue
+        result = compute_epoch(read, start_balances)
+        day = epoch_day(epoch, node.genesis_time, node.seconds_per_slot, node.slots_per_epoch)
+        store_epoch(
+            sync.farm_id,
+            read,
+            result,
+            validators=validators,
+            day=day,
+            node_id=node.pk,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        if sync.sync_period_checked != period:
+            sync.sync_period_checked = period
+            ValidatorSync.objects.filter(pk=sync.pk).update(sync_period_checked=period)
+        return "stored"
+    if pruned == len(nodes):
+        _skip(sync, epoch, "states pruned on every node: " + "; ".join(errors))
+        return "skipped"
+    return f"Epoch {epoch} could not be read: " + "; ".join(errors)
+
+
+async def _fetch(node, epoch, indices, known_start, members):
+    async with node_service.client_for(node) as client:
+        return await fetch_epoch(
+            client,
+            epoch,
+            indices,
+            slots_per_epoch=node.slots_per_epoch,
+            epochs_per_sync_period=node.epochs_per_sync_period,
+            known_start=known_start,
+            sync_members=members,
+        )
+
+
+def _skip(sync: ValidatorSync, epoch: int, reason: str) -> None:
+    EpochSummary.objects.get_or_create(
+        farm_id=sync.farm_id, epoch=epoch, defaults={"skipped": reason[:200]}
+    )
+    ValidatorSync.objects.filter(pk=sync.pk).update(next_epoch=epoch + 1)

@@ -1,0 +1,382 @@
+"""Storing one computed epoch of a farm, in one transaction, exactly once.
+
+The farm's EpochSummary row for the epoch is inserted first: a second attempt (a retried task,
+a second worker, a replayed event) meets the unique constraint and stores nothing. Day rows are
+added to with an upsert that also refuses an epoch not newer than the row's last one, so even a
+summary lost by hand cannot make a day count an epoch twice.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, connection, transaction
+
+from ethdash import live
+from ethdash.db import bulk_update_columns
+from validators.models import (
+    EpochSummary,
+    Proposal,
+    StatusChange,
+    SyncDuty,
+    Validator,
+    ValidatorDay,
+    ValidatorEpoch,
+    ValidatorSync,
+    Withdrawal,
+)
+from validators.services.chain import Flag
+from validators.services.epochs import EpochRead, EpochResult
+
+VALIDATOR_FIELDS = [
+    "pubkey",
+    "status",
+    "slashed",
+    "withdrawal_credentials",
+    "balance",
+    "balance_epoch",
+    "effective_balance",
+    "activation_epoch",
+    "exit_epoch",
+    "withdrawable_epoch",
+    "last_duty",
+    "last_duty_epoch",
+    "last_error",
+]
+# Columns an epoch adds to its day row (ValidatorDay), in insert order after the fixed ones.
+DAY_SUMS = [
+    "epochs",
+    "effective_balance_sum",
+    "income",
+    "attestation_reward",
+    "attestation_ideal",
+    "attestations",
+    "attestations_missed",
+    "head_missed",
+    "target_missed",
+    "source_missed",
+    "missed_cost",
+    "proposals",
+    "proposals_missed",
+    "proposals_orphaned",
+    "proposal_reward",
+    "sync_duties",
+    "sync_missed",
+    "sync_reward",
+    "withdrawals",
+    "deposits",
+]
+
+
+def _day_sums(record) -> list[int]:
+    counted = record.income is not None
+    missed = record.missed
+    return [
+        1 if counted else 0,
+        record.effective_balance if counted else 0,
+        record.income or 0,
+        record.attestation_reward,
+        record.attestation_ideal,
+        1 if record.duty else 0,
+        1 if missed else 0,
+        1 if record.flags & Flag.HEAD else 0,
+        1 if record.flags & Flag.TARGET else 0,
+        1 if record.flags & Flag.SOURCE else 0,
+        record.attestation_ideal - record.attestation_reward if missed else 0,
+        record.proposals,
+        record.proposals_missed,
+        record.proposals_orphaned,
+        record.proposal_reward,
+        record.sync_duties,
+        record.sync_missed,
+        record.sync_reward,
+        record.withdrawals,
+        record.deposits,
+    ]
+
+
+def upsert_days(rows: list[tuple], *, batch_size: int | None = None) -> None:
+    """rows: (validator_id, day, epoch, start_balance, end_balance, *DAY_SUMS values)."""
+    if not rows:
+        return
+    table = ValidatorDay._meta.db_table
+    quote = connection.ops.quote_name
+    columns = [
+        "validator_id",
+        "day",
+        "first_epoch",
+        "last_epoch",
+        "start_balance",
+        "end_balance",
+        "execution_income",
+        *DAY_SUMS,
+    ]
+    updates = [
+        f"{quote('last_epoch')} = excluded.{quote('last_epoch')}",
+        f"{quote('end_balance')} = excluded.{quote('end_balance')}",
+        *(f"{quote(c)} = {quote(table)}.{quote(c)} + excluded.{quote(c)}" for c in DAY_SUMS),
+    ]
+    # SQLite caps the parameters of one statement at 32,766.
+    batch_size = batch_size or 1000
+    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    zero = ValidatorDay._meta.get_field("execution_income").get_db_prep_save(0, connection)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            params = []
+            for validator_id, day, epoch, start_balance, end_balance, *sums in batch:
+                params += [
+                    validator_id,
+                    connection.ops.adapt_datefield_value(day),
+                    epoch,
+                    epoch,
+                    start_balance,
+                    end_balance,
+                    zero,
+                    *sums,
+                ]
+            cursor.execute(
+                f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+                f"VALUES {', '.join([row_sql] * len(batch))} "
+                f"ON CONFLICT ({quote('validator_id')}, {quote('day')}) DO UPDATE SET "
+                f"{', '.join(updates)} "
+                f"WHERE {quote(table)}.{quote('last_epoch')} < excluded.{quote('last_epoch')}",
+                params,
+            )
+
+
+def store_epoch(
+    farm_id: int,
+    read: EpochRead,
+    result: EpochResult,
+    *,
+    validators: dict[int, Validator],
+    day,
+    node_id: int | None,
+    duration_ms: int = 0,
+) -> bool:
+    """Stores the epoch; False when it was stored before (nothing changes then).
+    `validators` maps index -> the farm's Validator row, as read before the epoch."""
+    epoch = read.epoch
+    records = result.records
+    summary = EpochSummary(
+        farm_id=farm_id,
+        epoch=epoch,
+        node_id=node_id,
+        validators=len(records),
+        active=sum(1 for r in records.values() if r.duty),
+        effective_balance=sum(r.effective_balance for r in records.values() if r.duty),
+        income=result.total("income"),
+        attestation_reward=result.total("attestation_reward"),
+        attestation_ideal=result.total("attestation_ideal"),
+        attestations_missed=sum(1 for r in records.values() if r.missed),
+        head_missed=sum(1 for r in records.values() if r.flags & Flag.HEAD),
+        target_missed=sum(1 for r in records.values() if r.flags & Flag.TARGET),
+        source_missed=sum(1 for r in records.values() if r.flags & Flag.SOURCE),
+        proposals=result.total("proposals"),
+        proposals_missed=result.total("proposals_missed"),
+        proposals_orphaned=result.total("proposals_orphaned"),
+        sync_reward=result.total("sync_reward"),
+        sync_missed=result.total("sync_missed"),
+        withdrawals=result.total("withdrawals"),
+        deposits=result.total("deposits"),
+        duration_ms=duration_ms,
+        requests=read.requests,
+    )
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                summary.save(force_insert=True)
+        except IntegrityError:
+            return False
+        changed, status_changes, epoch_rows, day_rows = [], [], [], []
+        for index, record in records.items():
+            validator = validators.get(index)
+            if validator is None:
+                continue
+            state = read.states[index]
+            if validator.status != state.status:
+                status_changes.append(
+                    StatusChange(validator=validator, epoch=epoch, status=state.status)
+                )
+            start = read.start_balances.get(index, validator.balance)
+            if record.income is None:
+                start = state.balance
+            day_rows.append((validator.pk, day, epoch, start, state.balance, *_day_sums(record)))
+            flags = record.flags
+            if flags:
+                epoch_rows.append(
+                    ValidatorEpoch(
+                        validator=validator,
+                        epoch=epoch,
+                        income=record.income or 0,
+                        head=record.reward[0],
+                        target=record.reward[1],
+                        source=record.reward[2],
+                        inactivity=record.reward[3],
+                        ideal_head=record.ideal[0],
+                        ideal_target=record.ideal[1],
+                        ideal_source=record.ideal[2],
+                        sync_reward=record.sync_reward,
+                        sync_missed=record.sync_missed,
+                        flags=int(flags),
+                    )
+                )
+            validator.pubkey = validator.pubkey or state.pubkey
+            validator.status = state.status
+            validator.slashed = state.slashed
+            validator.withdrawal_credentials = state.withdrawal_credentials
+            validator.balance = state.balance
+            validator.balance_epoch = epoch + 1
+            validator.effective_balance = state.effective_balance
+            validator.activation_epoch = state.activation_epoch
+            validator.exit_epoch = state.exit_epoch
+            validator.withdrawable_epoch = state.withdrawable_epoch
+            duty = record.last_duty
+            if duty:
+                validator.last_duty, validator.last_duty_epoch = duty, epoch
+            validator.last_error = ""
+            changed.append(validator)
+        bulk_update_columns(changed, VALIDATOR_FIELDS)
+        upsert_days(day_rows)
+        ValidatorEpoch.objects.bulk_create(epoch_rows, batch_size=1000, ignore_conflicts=True)
+        StatusChange.objects.bulk_create(status_changes, ignore_conflicts=True)
+        _store_proposals(read, validators)
+        _store_withdrawals(read, validators)
+        _store_sync(read, result, validators, epoch)
+        ValidatorSync.objects.filter(farm_id=farm_id).update(
+            next_epoch=epoch + 1, last_error="", node_id=node_id, processed_at=summary.processed_at
+        )
+        live.push(farm_id, *_events(farm_id, summary, read, result, validators, status_changes))
+    return True
+
+
+def _store_proposals(read: EpochRead, validators) -> None:
+    rows = []
+    for p in read.proposals:
+        validator = validators.get(p.index)
+        if validator is None:
+            continue
+        proposed = p.outcome == Proposal.Outcome.PROPOSED
+        rows.append(
+            Proposal(
+                validator=validator,
+                slot=p.slot,
+                epoch=read.epoch,
+                outcome=p.outcome,
+                block_root=p.block_root,
+                consensus_reward=p.consensus_reward,
+                block_number=p.block_number,
+                block_hash=p.block_hash,
+                fee_recipient=p.fee_recipient,
+                execution=Proposal.Execution.PENDING if proposed else Proposal.Execution.NONE,
+            )
+        )
+    Proposal.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["validator", "slot"],
+        update_fields=[
+            "epoch",
+            "outcome",
+            "block_root",
+            "consensus_reward",
+            "block_number",
+            "block_hash",
+            "fee_recipient",
+        ],
+    )
+
+
+def _store_withdrawals(read: EpochRead, validators) -> None:
+    Withdrawal.objects.bulk_create(
+        [
+            Withdrawal(
+                validator=validators[w["validator_index"]],
+                withdrawal_index=w["index"],
+                slot=w["slot"],
+                epoch=read.epoch,
+                address=w["address"],
+                amount=w["amount"],
+            )
+            for w in read.withdrawals
+            if w["validator_index"] in validators
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _store_sync(read: EpochRead, result: EpochResult, validators, epoch: int) -> None:
+    if not read.sync:
+        return
+    period_length = read.sync_period_length
+    period = epoch // period_length
+    existing = {
+        duty.validator_id: duty
+        for duty in SyncDuty.objects.select_for_update().filter(
+            period=period, validator__in=[validators[i] for i in read.sync if i in validators]
+        )
+    }
+    new, touched = [], []
+    for index in read.sync:
+        validator = validators.get(index)
+        if validator is None:
+            continue
+        record = result.records.get(index)
+        duty = existing.get(validator.pk)
+        if duty is None:
+            duty = SyncDuty(
+                validator=validator,
+                period=period,
+                from_epoch=period * period_length,
+                until_epoch=(period + 1) * period_length - 1,
+            )
+            new.append(duty)
+        else:
+            touched.append(duty)
+        if record is not None:
+            duty.slots += record.sync_duties
+            duty.missed += record.sync_missed
+            duty.reward += record.sync_reward
+    SyncDuty.objects.bulk_create(new)
+    if touched:
+        SyncDuty.objects.bulk_update(touched, ["slots", "missed", "reward"])
+
+
+def _events(farm_id, summary, read, result, validators, status_changes) -> list[dict]:
+    changed = {c.validator.pk for c in status_changes}
+    notable = [
+        {
+            "id": validators[index].pk,
+            "status": read.states[index].status,
+            "balance": read.states[index].balance,
+            "last_duty": record.last_duty,
+        }
+        for index, record in result.records.items()
+        if index in validators and (record.flags or validators[index].pk in changed)
+    ][:200]
+    events = [
+        {
+            "type": "validator.epoch",
+            "farm": farm_id,
+            "epoch": summary.epoch,
+            "ts": summary.processed_at.isoformat() if summary.processed_at else None,
+            "income": summary.income,
+            "attestation_reward": summary.attestation_reward,
+            "attestation_ideal": summary.attestation_ideal,
+            "attestations_missed": summary.attestations_missed,
+            "proposals": summary.proposals,
+            "validators": notable,
+        }
+    ]
+    for p in read.proposals:
+        if p.index in validators:
+            events.append(
+                {
+                    "type": "validator.proposal",
+                    "id": validators[p.index].pk,
+                    "slot": p.slot,
+                    "outcome": p.outcome,
+                    "consensus_reward": p.consensus_reward,
+                    "execution_reward": None,
+                }
+            )
+    return events
