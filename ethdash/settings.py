@@ -240,6 +240,20 @@ ETHDASH_VALIDATOR_EPOCH_RETENTION_DAYS = env_int(
     "ETHDASH_VALIDATOR_EPOCH_RETENTION_DAYS", 90, minimum=1
 )
 CELERY_BEAT_SCHEDULE = {
+    "validators.process": {
+        "task": "validators.tasks.process_validators",
+        "schedule": float(ETHDASH_BEACON_TICK_S),
+        "options": {"expires": float(ETHDASH_BEACON_TICK_S)},
+    },
+    "validators.execution-rewards": {
+        "task": "validators.tasks.execution_rewards",
+        "schedule": 15.0,
+        "options": {"expires": 15.0},
+    },
+    "validators.purge-epochs": {
+        "task": "validators.tasks.purge_validator_epochs",
+        "schedule": 86400.0,
+    },
     "pools.reconcile": {"task": "pools.tasks.reconcile_accounts", "schedule": 300.0},
     "pools.verify-payouts": {"task": "pools.tasks.verify_payouts", "schedule": 60.0},
     "pools.poll-due": {

@@ -19,3 +19,10 @@ def purge_validator_epochs():
     from validators.services.retention import purge_expired
 
     return purge_expired()
+
+
+@shared_task(ignore_result=True)
+def execution_rewards():
+    from validators.services.execution import process_pending_execution
+
+    return process_pending_execution()
