@@ -142,7 +142,8 @@ def measure_day(farm_model, count):
         )  # fmt: skip
         if epoch == 0:
             read.start_balances = {i: chain.balance(i, 0) for i in rows}
-        result = compute_epoch(read, {i: v.balance for i, v in rows.items() if v.balance})
+        slashed = frozenset(i for i, v in rows.items() if v.slashed)
+        result = compute_epoch(read, {i: v.balance for i, v in rows.items() if v.balance}, slashed)
         store_epoch(farm.pk, read, result, validators=rows, day=day, node_id=None)
     took = time.perf_counter() - started
     log(f"day of {count} validators x {epochs} epochs stored in {took:.1f} s")

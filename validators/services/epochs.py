@@ -337,9 +337,13 @@ def attestation_flags(reward, ideal) -> Flag:
     return flags
 
 
-def compute_epoch(read: EpochRead, start_balances: dict[int, int]) -> EpochResult:
+def compute_epoch(
+    read: EpochRead, start_balances: dict[int, int], slashed_before: frozenset[int] = frozenset()
+) -> EpochResult:
     """Per-validator records of one epoch. `start_balances` holds each validator's balance at the
-    start of the epoch as known before this read (read.start_balances adds the rest).
+    start of the epoch as known before this read (read.start_balances adds the rest);
+    `slashed_before` the validators already known to be slashed (the flag marks the epoch it
+    happened in, not every epoch after).
 
     Income is the balance change plus what left the balance (withdrawals) minus what entered it
     without being earned (deposits): so neither a withdrawal nor a top-up is a loss or a gain.
@@ -364,7 +368,7 @@ def compute_epoch(read: EpochRead, start_balances: dict[int, int]) -> EpochResul
             income = state.balance - start + withdrawn[index] - read.deposits.get(index, 0)
             if income < 0:
                 flags |= Flag.NEGATIVE
-        if state.slashed and duty:  # an exited slashed validator has nothing left to flag
+        if state.slashed and index not in slashed_before:
             flags |= Flag.SLASHED
         record = ValidatorRecord(
             index=index,

@@ -75,10 +75,12 @@ async def check_node(node: BeaconNode) -> Check:
                 }
         except BeaconError as exc:
             return Check(BeaconNode.Health.DOWN, error=str(exc)[:500])
-    if syncing["is_syncing"] or health is not NodeHealth.READY:
+    if syncing["is_syncing"]:
         state = BeaconNode.Health.SYNCING
     elif syncing["is_optimistic"]:
         state = BeaconNode.Health.OPTIMISTIC
+    elif health is not NodeHealth.READY:  # 206 for an offline execution client, too
+        state = BeaconNode.Health.SYNCING
     else:
         state = BeaconNode.Health.READY
     return Check(

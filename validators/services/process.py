@@ -159,7 +159,8 @@ def process_epoch(sync: ValidatorSync, epoch: int, nodes: list[BeaconNode]) -> s
             node_service.record_failure(node, str(exc))
             errors.append(f"{node.name}: {exc}")
             continue
-        result = compute_epoch(read, start_balances)
+        slashed = frozenset(i for i, v in validators.items() if v.slashed)
+        result = compute_epoch(read, start_balances, slashed)
         day = epoch_day(epoch, node.genesis_time, node.seconds_per_slot, node.slots_per_epoch)
         store_epoch(
             sync.farm_id,

@@ -1,0 +1,176 @@
+"""Epoch processing end to end against the simulated beacon node: what is stored agrees with the
+node's rewards endpoints and the simulator's known rewards to the gwei, and faults (a syncing or
+optimistic node, a node dying mid-epoch, 404 for a pruned state, 503, an epoch processed twice)
+lose nothing and count nothing twice."""
+
+import httpx
+import pytest
+
+from simulators.beacon_node import start_beacon_node
+from tests.loops import loop_thread
+from validators.models import (
+    BeaconNode,
+    EpochSummary,
+    Proposal,
+    Validator,
+    ValidatorDay,
+    ValidatorEpoch,
+    ValidatorSync,
+)
+from validators.services import nodes as node_service
+from validators.services.chain import Flag
+from validators.services.process import process_farm
+
+SPE = 8
+WATCHED = range(16)
+
+
+@pytest.fixture
+def sim(settings):
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    with loop_thread() as threaded:
+        server = threaded.close_on_exit(
+            threaded.run(
+                start_beacon_node(seconds_per_slot=1.0, slots_per_epoch=SPE, registry_size=1000)
+            )
+        )
+        yield threaded, server
+
+
+def url_of(server):
+    return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+@pytest.fixture
+def farm(alpha, sim):
+    _, server = sim
+    farm = alpha.farm
+    BeaconNode.objects.create(farm=farm, name="primary", url=url_of(server), priority=0)
+    Validator.objects.bulk_create([Validator(farm=farm, index=i) for i in WATCHED])
+    ValidatorSync.objects.create(farm=farm, next_epoch=0)
+    return farm
+
+
+def by_index(farm):
+    return {v.index: v for v in Validator.objects.filter(farm=farm)}
+
+
+def test_epochs_are_stored_as_the_node_reports_them(farm, sim):
+    _, server = sim
+    chain = server.chain
+    run = process_farm(farm.pk, max_epochs=2)
+    assert run.stored == [0, 1] and not run.error
+    validators = by_index(farm)
+    # Balances and income agree with the simulator's chain to the gwei.
+    for index, validator in validators.items():
+        assert validator.balance == chain.balance(index, 2)
+        assert validator.balance_epoch == 2
+        day = ValidatorDay.objects.get(validator=validator)
+        # Epoch 0's start balance was read from the node (validator_balances at slot 0).
+        assert day.epochs == 2
+        known = chain.income(index, 0)["total"] + chain.income(index, 1)["total"]
+        assert day.income == known, index
+    # Imperfect epochs are exactly those whose rewards fall short of the ideal.
+    for index in WATCHED:
+        reward = chain.attestation_reward(index, 1)
+        ideal = chain.ideal(chain.effective_balance(index, 1))
+        row = ValidatorEpoch.objects.filter(validator=validators[index], epoch=1).first()
+        short = chain.is_active(index, 1) and reward != ideal
+        if short:
+            assert row is not None
+            assert (row.head, row.target, row.source) == reward
+    # Nothing is reported missed for the pending validator 9 (activation at epoch 5).
+    assert not ValidatorEpoch.objects.filter(validator=validators[9]).exists()
+    assert ValidatorDay.objects.get(validator=validators[9]).attestations == 0
+    # The slashed validator 3 is flagged once, in the epoch whose end state first says so.
+    flagged = [
+        row.epoch
+        for row in ValidatorEpoch.objects.filter(validator=validators[3])
+        if row.flags & Flag.SLASHED
+    ]
+    assert flagged == [1] and validators[3].slashed
+    # Validator 7 proposes slot 1 of every epoch, validator 8's slot 2 is always missed.
+    assert Proposal.objects.get(validator=validators[7], slot=SPE + 1).outcome == "proposed"
+    assert Proposal.objects.get(validator=validators[8], slot=SPE + 2).outcome == "missed"
+
+
+def test_an_epoch_processed_twice_counts_once(farm):
+    process_farm(farm.pk, max_epochs=2)
+    before = list(ValidatorDay.objects.order_by("validator").values_list("income", "epochs"))
+    ValidatorSync.objects.filter(farm=farm).update(next_epoch=1)
+    again = process_farm(farm.pk, max_epochs=1)
+    assert again.stored == [1]  # the run went through the motions...
+    after = list(ValidatorDay.objects.order_by("validator").values_list("income", "epochs"))
+    assert after == before  # ...and stored nothing a second time
+    assert EpochSummary.objects.filter(farm=farm, epoch=1).count() == 1
+
+
+def test_a_syncing_or_optimistic_node_is_not_trusted(farm, sim):
+    _, server = sim
+    server.chain.syncing = True
+    run = process_farm(farm.pk)
+    assert not run.stored and "syncing" in run.error
+    node = BeaconNode.objects.get(farm=farm)
+    assert node.health == BeaconNode.Health.SYNCING
+    assert "syncing" in ValidatorSync.objects.get(farm=farm).last_error
+    server.chain.syncing = False
+    server.chain.optimistic = True
+    run = process_farm(farm.pk)
+    assert not run.stored and BeaconNode.objects.get(farm=farm).health == "optimistic"
+    server.chain.optimistic = False
+    assert process_farm(farm.pk, max_epochs=1).stored == [0]
+
+
+def test_a_node_dying_mid_epoch_is_replaced_by_the_next(farm, sim, monkeypatch):
+    _, server = sim
+    BeaconNode.objects.create(farm=farm, name="backup", url=url_of(server), priority=1)
+    real = node_service.client_for
+    budget = {"requests": 3}
+
+    async def dying(request):
+        budget["requests"] -= 1
+        if budget["requests"] < 0:
+            raise httpx.ConnectError("connection reset by peer", request=request)
+
+    def client_for(node, **kwargs):
+        if node.name == "primary" and "retries" not in kwargs:
+            kwargs["client"] = httpx.AsyncClient(event_hooks={"request": [dying]})
+            kwargs["backoff_s"] = 0
+        return real(node, **kwargs)
+
+    monkeypatch.setattr(node_service, "client_for", client_for)
+    run = process_farm(farm.pk, max_epochs=1)
+    assert run.stored == [0]
+    summary = EpochSummary.objects.get(farm=farm, epoch=0)
+    assert summary.node.name == "backup"
+    primary = BeaconNode.objects.get(name="primary")
+    assert primary.health == "down" and "connection reset" in primary.last_error
+
+
+def test_pruned_states_are_skipped_with_the_reason(farm, sim):
+    _, server = sim
+    server.chain.history_epochs = 0  # the node keeps no history: epoch 0 is gone
+    run = process_farm(farm.pk, max_epochs=1)
+    assert run.skipped == [0]
+    assert "pruned" in EpochSummary.objects.get(farm=farm, epoch=0).skipped
+
+
+def test_a_node_answering_503_leaves_the_epoch_to_the_next(farm, sim, monkeypatch):
+    _, server = sim
+    BeaconNode.objects.create(farm=farm, name="backup", url=url_of(server), priority=1)
+    real = node_service.client_for
+
+    def handler(request):
+        return httpx.Response(503, json={"code": 503, "message": "Beacon node is syncing"})
+
+    def client_for(node, **kwargs):
+        if node.name == "primary" and "retries" not in kwargs:
+            kwargs["client"] = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+            kwargs["backoff_s"] = 0
+        return real(node, **kwargs)
+
+    monkeypatch.setattr(node_service, "client_for", client_for)
+    run = process_farm(farm.pk, max_epochs=1)
+    assert run.stored == [0]
+    assert EpochSummary.objects.get(farm=farm, epoch=0).node.name == "backup"
+    assert "503" in BeaconNode.objects.get(name="primary").last_error
