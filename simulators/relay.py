@@ -1,0 +1,166 @@
+"""A simulated MEV-Boost relay: the data API of flashbots/relay-specs on loopback, reporting the
+payloads it delivered to validator 7 of a simulated beacon chain (simulators.beacon_node.Chain
+with an execution chain attached), as BidTraceV2 objects with every number a decimal string.
+
+    relay = await start_relay(beacon_server.chain)   # port from relay.sockets[0]
+    GET /relay/v1/data/bidtraces/proposer_payload_delivered?slot=&cursor=&limit=
+        &proposer_pubkey=&builder_pubkey=&block_number=&block_hash=&order_by=
+    await stop_relay(relay)
+
+Only MEV blocks that were really mined on the execution chain are listed. `value` is the builder's
+on-chain payment to the proposer's fee recipient, except in epochs with epoch % 3 == 2, where the
+relay claims 10% more: a relay's value is a claim, and a dashboard must show the difference.
+Deliberately independent of Django and of the ethdash code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from urllib.parse import parse_qs
+
+PATH = "/relay/v1/data/bidtraces/proposer_payload_delivered"
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 200
+_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_PUBKEY = re.compile(r"^0x[0-9a-fA-F]{96}$")
+
+
+class RelayError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _uint(query: dict, name: str) -> int | None:
+    if name not in query:
+        return None
+    raw = query[name][0]
+    if not raw.isdigit():
+        raise RelayError(f"invalid {name}: {raw!r}")
+    return int(raw)
+
+
+def _matching(query: dict, name: str, pattern: re.Pattern) -> str | None:
+    if name not in query:
+        return None
+    raw = query[name][0]
+    if not pattern.match(raw):
+        raise RelayError(f"invalid {name}: {raw!r}")
+    return raw.lower()
+
+
+def bid_trace(chain, slot: int, block: dict) -> dict:
+    """The BidTraceV2 the relay reports for an MEV block it delivered."""
+    return {
+        "slot": str(slot),
+        "parent_hash": block["parent_hash"],
+        "block_hash": block["hash"],
+        "builder_pubkey": chain.builder_pubkey(),
+        "proposer_pubkey": chain.pubkey(block["proposer_index"]),
+        "proposer_fee_recipient": block["mev_recipient"],
+        "gas_limit": str(block["gas_limit"]),
+        "gas_used": str(block["gas_used"]),
+        "value": str(chain.relay_value_wei(slot)),
+        "block_number": str(block["number"]),
+        "num_tx": str(len(block["transaction_hashes"])),
+    }
+
+
+def delivered(chain, query: dict) -> list[dict]:
+    """The payloads delivered, newest slot first, filtered as the data API filters them;
+    RelayError for a malformed filter."""
+    slot = _uint(query, "slot")
+    cursor = _uint(query, "cursor")
+    limit = _uint(query, "limit")
+    block_number = _uint(query, "block_number")
+    block_hash = _matching(query, "block_hash", _HASH)
+    proposer = _matching(query, "proposer_pubkey", _PUBKEY)
+    builder = _matching(query, "builder_pubkey", _PUBKEY)
+    order_by = query.get("order_by", [None])[0]
+    if slot is not None and cursor is not None:
+        raise RelayError("cannot filter by slot and cursor at once")
+    if limit is not None and not 0 < limit <= MAX_LIMIT:
+        raise RelayError(f"limit must be between 1 and {MAX_LIMIT}")
+    if order_by not in (None, "value", "-value"):
+        raise RelayError(f"invalid order_by: {order_by!r}")
+    mined = chain.mined_el_blocks()
+    traces = []
+    for at in sorted(mined, reverse=True):
+        block = mined[at]
+        if not block["mev_payment_wei"]:
+            continue
+        if (slot is not None and at != slot) or (cursor is not None and at > cursor):
+            continue
+        trace = bid_trace(chain, at, block)
+        if block_number is not None and block["number"] != block_number:
+            continue
+        if block_hash is not None and trace["block_hash"] != block_hash:
+            continue
+        if proposer is not None and trace["proposer_pubkey"] != proposer:
+            continue
+        if builder is not None and trace["builder_pubkey"] != builder:
+            continue
+        traces.append(trace)
+    if order_by:
+        traces.sort(key=lambda t: int(t["value"]), reverse=order_by == "-value")
+    return traces[: limit or DEFAULT_LIMIT]
+
+
+async def start_relay(chain, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
+    """Serves the relay's data API for `chain`; `server.requests` counts the requests."""
+
+    async def handle(reader, writer):
+        server.writers.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                length = 0
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value.strip() or 0)
+                if length:
+                    await reader.readexactly(length)
+                method, target, _ = [*lines[0].split(" "), "", ""][:3]
+                path, _, raw_query = target.partition("?")
+                server.requests += 1
+                if path != PATH:
+                    status, document = 404, {"code": 404, "message": f"no route for {path}"}
+                elif method != "GET":
+                    status, document = 405, {"code": 405, "message": f"{method} not allowed"}
+                else:
+                    try:
+                        status, document = 200, delivered(chain, parse_qs(raw_query))
+                    except RelayError as error:
+                        status, document = 400, {"code": 400, "message": error.message}
+                payload = json.dumps(document).encode()
+                reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
+                writer.write(
+                    f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n".encode()
+                    + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass  # the client left
+        except asyncio.CancelledError:
+            pass  # the loop is shutting down
+        finally:
+            server.writers.discard(writer)
+            writer.close()
+
+    server = await asyncio.start_server(handle, host, port)
+    server.requests = 0
+    server.writers = set()
+    return server
+
+
+async def stop_relay(server: asyncio.Server) -> None:
+    """Stops listening and drops kept-alive connections."""
+    server.close()
+    for writer in list(server.writers):
+        writer.close()
+    await server.wait_closed()
