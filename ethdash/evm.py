@@ -31,7 +31,6 @@ from ethdash.models import ExecutionNode
 
 logger = logging.getLogger(__name__)
 
-NODE_TIMEOUT_S = 10
 ATTEMPTS_PER_NODE = 2
 BACKOFF_S = 0.5
 
@@ -54,7 +53,7 @@ class AllNodesFailed(Exception):
 
 
 def node_timeout_s() -> float:
-    return float(getattr(settings, "ETHDASH_EXECUTION_TIMEOUT_S", NODE_TIMEOUT_S))
+    return float(settings.ETHDASH_EXECUTION_TIMEOUT_S)
 
 
 def nodes_for_chain(chain_id: int) -> list[ExecutionNode]:

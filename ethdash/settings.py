@@ -232,6 +232,7 @@ ETHDASH_POOL_GAP_PCT = env_int("ETHDASH_POOL_GAP_PCT", 85, minimum=1)
 # Validators (docs/validators.md): ids per POST, how far back a farm is caught up after downtime,
 # how many epochs one task run processes, and how long imperfect-epoch rows are kept.
 ETHDASH_BEACON_TIMEOUT_S = env_int("ETHDASH_BEACON_TIMEOUT_S", 10, minimum=1)
+ETHDASH_EXECUTION_TIMEOUT_S = env_int("ETHDASH_EXECUTION_TIMEOUT_S", 10, minimum=1)
 ETHDASH_BEACON_BATCH_SIZE = env_int("ETHDASH_BEACON_BATCH_SIZE", 1000, minimum=1)
 ETHDASH_BEACON_BACKFILL_EPOCHS = env_int("ETHDASH_BEACON_BACKFILL_EPOCHS", 225, minimum=1)
 ETHDASH_BEACON_EPOCHS_PER_RUN = env_int("ETHDASH_BEACON_EPOCHS_PER_RUN", 8, minimum=1)

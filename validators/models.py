@@ -47,6 +47,9 @@ class BeaconNode(models.Model):
     seconds_per_slot = models.FloatField(null=True, blank=True)
     slots_per_epoch = models.PositiveIntegerField(null=True, blank=True)
     epochs_per_sync_period = models.PositiveIntegerField(null=True, blank=True)
+    deposit_chain_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The execution chain's id (the spec's DEPOSIT_CHAIN_ID)"
+    )
 
     class Meta:
         ordering = ["farm", "priority", "name"]

@@ -222,7 +222,7 @@ async def _deposit_chain_id(nodes: list[BeaconNode]) -> tuple[int | None, str]:
             async with BeaconClient(
                 node.url,
                 headers=auth_headers(node),
-                timeout=getattr(settings, "ETHDASH_BEACON_TIMEOUT_S", 10.0),
+                timeout=settings.ETHDASH_BEACON_TIMEOUT_S,
             ) as client:
                 spec = await client.spec()
             return int(spec["DEPOSIT_CHAIN_ID"]), ""
@@ -249,7 +249,11 @@ def farm_context(farm_id: int) -> FarmContext | None:
     )
     if day_node is None:
         return None
-    chain_id, problem = asyncio.run(_deposit_chain_id(beacon_nodes))
+    known = [node.deposit_chain_id for node in beacon_nodes if node.deposit_chain_id is not None]
+    if known:
+        chain_id, problem = known[0], ""
+    else:  # the nodes' checks have not read it yet
+        chain_id, problem = asyncio.run(_deposit_chain_id(beacon_nodes))
     return FarmContext(
         farm_id=farm_id,
         day_node=day_node,

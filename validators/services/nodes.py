@@ -41,6 +41,13 @@ def client_for(node: BeaconNode, **kwargs) -> BeaconClient:
     return BeaconClient(node.url, headers=auth_headers(node), **kwargs)
 
 
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 @dataclass
 class Check:
     """What one look at a node found; saved onto the BeaconNode row."""
@@ -63,7 +70,7 @@ async def check_node(node: BeaconNode) -> Check:
             health = await client.health()
             syncing = await client.syncing()
             constants = None
-            if node.genesis_time is None or node.epochs_per_sync_period is None:
+            if node.genesis_time is None or node.deposit_chain_id is None:
                 genesis, spec = await asyncio.gather(client.genesis(), client.spec())
                 constants = {
                     "genesis_time": genesis["genesis_time"],
@@ -72,6 +79,7 @@ async def check_node(node: BeaconNode) -> Check:
                     "epochs_per_sync_period": int(
                         spec.get("EPOCHS_PER_SYNC_COMMITTEE_PERIOD") or 256
                     ),
+                    "deposit_chain_id": _int_or_none(spec.get("DEPOSIT_CHAIN_ID")),
                 }
         except BeaconError as exc:
             return Check(BeaconNode.Health.DOWN, error=str(exc)[:500])
