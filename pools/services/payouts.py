@@ -17,17 +17,14 @@ from collections import defaultdict
 
 from django.db.models import Q
 from django.utils import timezone
-from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import TransactionNotFound
 
-from ethdash import outbound
+from ethdash import evm
 from ethdash.db import bulk_update_columns
-from ethdash.models import ExecutionNode
 from pools.models import Payout
 
 logger = logging.getLogger(__name__)
 
-NODE_TIMEOUT_S = 10
 RESULT_FIELDS = ["chain_state", "chain_detail", "block_number", "confirmations", "checked_at"]
 
 
@@ -75,7 +72,7 @@ def verify_payouts(*, limit=500, now=None):
         by_chain[payout.account.pool.chain_id].append(payout)
     checked = []
     for chain_id, payouts in by_chain.items():
-        nodes = list(ExecutionNode.objects.filter(chain_id=chain_id)) if chain_id else []
+        nodes = evm.nodes_for_chain(chain_id) if chain_id else []
         if not nodes:
             reason = (
                 f"No execution node serves chain {chain_id}."
@@ -88,10 +85,7 @@ def verify_payouts(*, limit=500, now=None):
             continue
         done, node_errors = asyncio.run(_verify_on_chain(chain_id, nodes, payouts, now))
         checked += done
-        for node, error in node_errors:
-            ExecutionNode.objects.filter(pk=node.pk).update(
-                last_error=str(error)[:500], last_error_at=now
-            )
+        evm.record_node_errors(node_errors, now=now)
     bulk_update_columns(checked, RESULT_FIELDS)
     counts = defaultdict(int)
     for payout in checked:
@@ -100,30 +94,23 @@ def verify_payouts(*, limit=500, now=None):
 
 
 async def _verify_on_chain(chain_id, nodes, payouts, now):
-    """(checked payouts, [(node, error)]): the first node that answers checks them all."""
-    errors = []
-    for node in nodes:
-        w3 = None
+    """(checked payouts, [(node, message)]): the nodes fail over (evm.ExecutionChain), and a node
+    found down is not asked again for the later payouts."""
+    async with evm.ExecutionChain(chain_id, nodes) as chain:
         try:
-            outbound.check_destination(node.url)
-            w3 = AsyncWeb3(AsyncHTTPProvider(node.url, request_kwargs={"timeout": NODE_TIMEOUT_S}))
-            if await w3.eth.chain_id != chain_id:
-                raise RuntimeError(f"{node.name} serves another chain than {chain_id}")
-            latest = await w3.eth.block_number
+            latest = await chain.call(lambda w3: w3.eth.block_number)
             for payout in payouts:
-                await _verify_one(w3, payout, latest, now)
-            return payouts, errors
-        except Exception as exc:  # a dead or wrong node: the next one takes over
-            logger.warning("execution node %s failed: %s", node.name, exc)
-            errors.append((node, exc))
-        finally:
-            if w3 is not None:
-                await w3.provider.disconnect()
-    # Every node failed: the payouts stay as they were and are tried again next time.
-    return [], errors
+                await chain.call(lambda w3, payout=payout: _verify_one(w3, payout, latest, now))
+        except evm.AllNodesFailed as exc:
+            # The payouts stay as they were (none is saved) and are tried again next time.
+            logger.warning("payouts on chain %s not checked: %s", chain_id, exc)
+            return [], list(chain.failed.values())
+        return payouts, list(chain.failed.values())
 
 
 async def _verify_one(w3, payout, latest, now):
+    # TransactionNotFound is a Web3RPCError: caught here, it is the payout's answer rather than
+    # a node failure for ExecutionChain to fail over from.
     try:
         tx = await w3.eth.get_transaction(payout.tx_hash)
     except TransactionNotFound:
