@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import IntegrityError, connection, transaction
 
 from ethdash import live
-from ethdash.db import bulk_update_columns
+from ethdash.db import bulk_update_joined
 from validators.models import (
     EpochSummary,
     Proposal,
@@ -93,54 +93,65 @@ def _day_sums(record) -> list[int]:
     ]
 
 
-def upsert_days(rows: list[tuple], *, batch_size: int | None = None) -> None:
-    """rows: (validator_id, day, epoch, start_balance, end_balance, *DAY_SUMS values)."""
+DAY_COLUMNS = [
+    "validator_id",
+    "day",
+    "first_epoch",
+    "last_epoch",
+    "start_balance",
+    "end_balance",
+    "execution_income",
+    *DAY_SUMS,
+]
+
+
+def upsert_days(rows: list[tuple], *, batch_size: int = 1000) -> None:
+    """rows: (validator_id, day, epoch, start_balance, end_balance, *DAY_SUMS values). Adds each
+    row to the validator's day; an epoch not newer than the day's last one changes nothing."""
     if not rows:
         return
-    table = ValidatorDay._meta.db_table
-    quote = connection.ops.quote_name
-    columns = [
-        "validator_id",
-        "day",
-        "first_epoch",
-        "last_epoch",
-        "start_balance",
-        "end_balance",
-        "execution_income",
-        *DAY_SUMS,
-    ]
-    updates = [
-        f"{quote('last_epoch')} = excluded.{quote('last_epoch')}",
-        f"{quote('end_balance')} = excluded.{quote('end_balance')}",
-        *(f"{quote(c)} = {quote(table)}.{quote(c)} + excluded.{quote(c)}" for c in DAY_SUMS),
-    ]
-    # SQLite caps the parameters of one statement at 32,766.
-    batch_size = batch_size or 1000
-    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    table = quote(ValidatorDay._meta.db_table)
+    columns = ", ".join(quote(c) for c in DAY_COLUMNS)
+    updates = ", ".join(
+        [
+            f"{quote('last_epoch')} = excluded.{quote('last_epoch')}",
+            f"{quote('end_balance')} = excluded.{quote('end_balance')}",
+            *(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in DAY_SUMS),
+        ]
+    )
+    conflict = (
+        f"ON CONFLICT ({quote('validator_id')}, {quote('day')}) DO UPDATE SET {updates} "
+        f"WHERE {table}.{quote('last_epoch')} < excluded.{quote('last_epoch')}"
+    )
     zero = ValidatorDay._meta.get_field("execution_income").get_db_prep_save(0, connection)
+    day_value = connection.ops.adapt_datefield_value
+    full = [
+        (validator_id, day_value(day), epoch, epoch, start, end, zero, *sums)
+        for validator_id, day, epoch, start, end, *sums in rows
+    ]
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch_size):
-            batch = rows[start : start + batch_size]
-            params = []
-            for validator_id, day, epoch, start_balance, end_balance, *sums in batch:
-                params += [
-                    validator_id,
-                    connection.ops.adapt_datefield_value(day),
-                    epoch,
-                    epoch,
-                    start_balance,
-                    end_balance,
-                    zero,
-                    *sums,
-                ]
+        if connection.vendor == "postgresql":
+            # One array parameter per column: no statement with a placeholder per value to
+            # parse (that alone took psycopg 2 s for 20,000 rows).
+            types = ["bigint", "date", *["bigint"] * 4, "numeric", *["bigint"] * len(DAY_SUMS)]
+            arrays = ", ".join(f"%s::{t}[]" for t in types)
             cursor.execute(
-                f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
-                f"VALUES {', '.join([row_sql] * len(batch))} "
-                f"ON CONFLICT ({quote('validator_id')}, {quote('day')}) DO UPDATE SET "
-                f"{', '.join(updates)} "
-                f"WHERE {quote(table)}.{quote('last_epoch')} < excluded.{quote('last_epoch')}",
-                params,
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict}",
+                [list(column) for column in zip(*full, strict=True)],
             )
+            return
+        row_sql = "(" + ", ".join(["%s"] * len(DAY_COLUMNS)) + ")"
+        for start in range(0, len(full), batch_size):
+            batch = full[start : start + batch_size]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(batch))} "
+                f"{conflict}",
+                [value for row in batch for value in row],
+            )
+
+
+def quote(name: str) -> str:
+    return connection.ops.quote_name(name)
 
 
 def store_epoch(
@@ -235,7 +246,7 @@ def store_epoch(
                 validator.last_duty, validator.last_duty_epoch = duty, epoch
             validator.last_error = ""
             changed.append(validator)
-        bulk_update_columns(changed, VALIDATOR_FIELDS)
+        bulk_update_joined(changed, VALIDATOR_FIELDS)
         upsert_days(day_rows)
         ValidatorEpoch.objects.bulk_create(epoch_rows, batch_size=1000, ignore_conflicts=True)
         StatusChange.objects.bulk_create(status_changes, ignore_conflicts=True)
