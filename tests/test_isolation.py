@@ -7,6 +7,29 @@ added here, so the check is never forgotten.
 import pytest
 
 from tests.factories import sample_batch
+from validators.models import Validator, ValidatorGroup
+
+
+def _validator(w):
+    """The farm's validator, in a group, made on first use (make_farm builds none)."""
+    group, _ = ValidatorGroup.objects.get_or_create(farm=w.farm, name="isolation")
+    validator, _ = Validator.objects.get_or_create(farm=w.farm, index=7, defaults={"group": group})
+    return validator
+
+
+def _beacon_node(w):
+    from validators.models import BeaconNode
+
+    node, _ = BeaconNode.objects.get_or_create(farm=w.farm, name="isolation", url="http://n:5052")
+    return node
+
+
+def _mev_relay(w):
+    from validators.models import MevRelay
+
+    relay, _ = MevRelay.objects.get_or_create(farm=w.farm, name="isolation", url="https://r.x")
+    return relay
+
 
 FARM_OBJECT_URLS = {
     "rig page": lambda w: f"/rigs/{w.rig.pk}/",
@@ -23,6 +46,21 @@ FARM_OBJECT_URLS = {
     "gpu page": lambda w: f"/rigs/gpus/{w.gpus[0].pk}/",
     "gpu api": lambda w: f"/api/v1/gpus/{w.gpus[0].pk}/",
     "gpu series api": lambda w: f"/api/v1/gpus/{w.gpus[0].pk}/series/",
+    "validator page": lambda w: f"/validators/{_validator(w).pk}/",
+    "validator income csv": lambda w: f"/validators/{_validator(w).pk}/income.csv",
+    "validator group page": lambda w: f"/validators/groups/{_validator(w).group_id}/",
+    "validator group income csv": lambda w: (
+        f"/validators/groups/{_validator(w).group_id}/income.csv"
+    ),
+    "validator api": lambda w: f"/api/v1/validators/{_validator(w).pk}/",
+    "validator days api": lambda w: f"/api/v1/validators/{_validator(w).pk}/days/",
+    "validator epochs api": lambda w: f"/api/v1/validators/{_validator(w).pk}/epochs/",
+    "validator proposals api": lambda w: f"/api/v1/validators/{_validator(w).pk}/proposals/",
+    "validator group api": lambda w: f"/api/v1/validator-groups/{_validator(w).group_id}/",
+    "beacon nodes page of a farm": lambda w: f"/validators/nodes/?farm={w.farm.pk}",
+    "beacon node delete page": lambda w: f"/validators/nodes/{_beacon_node(w).pk}/delete/",
+    "mev relay delete page": lambda w: f"/validators/relays/{_mev_relay(w).pk}/delete/",
+    "beacon node api": lambda w: f"/api/v1/beacon-nodes/{_beacon_node(w).pk}/",
 }
 POST_ONLY = {"rig telemetry api"}
 

@@ -1,0 +1,334 @@
+"""Validator pages, CSV exports and the read API: they render with data and empty, carry the
+live chart, scope to the user's farms, export exact CSV, refuse bad dates, and cost a bounded
+number of queries however many validators a farm has."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+
+from tests import test_browser
+from validators.models import (
+    BeaconNode,
+    EpochSummary,
+    Proposal,
+    StatusChange,
+    SyncDuty,
+    Validator,
+    ValidatorDay,
+    ValidatorEpoch,
+    ValidatorGroup,
+    ValidatorSync,
+    Withdrawal,
+)
+from validators.services.chain import Flag
+from validators.services.figures import CSV_HEADER, utc_today
+
+GWEI = 10**9
+# The browser test's fixtures: a live server in this process and Playwright's Chromium.
+server = test_browser.server
+playwright_api = test_browser.playwright_api
+
+
+def days_ago(n):
+    return utc_today() - dt.timedelta(days=n)
+
+
+def day_row(v, day, **fields):
+    defaults = {
+        "first_epoch": 1000, "last_epoch": 1224, "epochs": 225, "start_balance": 32 * GWEI,
+        "end_balance": 32 * GWEI, "effective_balance_sum": 32 * GWEI * 225,
+        "attestation_reward": 2_000_000, "attestation_ideal": 2_000_000, "attestations": 225,
+    }  # fmt: skip
+    return ValidatorDay.objects.create(validator=v, day=day, **(defaults | fields))
+
+
+@pytest.fixture
+def staked(alpha):
+    """Alpha with a ready beacon node, a group, a validator with a proposal (MEV payment and a
+    relay claiming more), an imperfect epoch, a sync period, a withdrawal and a status change."""
+    farm = alpha.farm
+    BeaconNode.objects.create(
+        farm=farm, name="lighthouse-1", url="http://127.0.0.1:5052", health="ready",
+        head_slot=3_200_100, sync_distance=0, genesis_time=1_606_824_023, seconds_per_slot=12,
+        slots_per_epoch=32,
+    )  # fmt: skip
+    ValidatorSync.objects.create(farm=farm, next_epoch=99_990, head_epoch=100_001)
+    group = ValidatorGroup.objects.create(farm=farm, name="Lido set")
+    v = Validator.objects.create(
+        farm=farm, index=424242, pubkey="0x" + "a1" * 48, label="home staker", group=group,
+        status="active_ongoing", balance=32_010_000_000, effective_balance=32 * GWEI,
+        last_duty="attested", last_duty_epoch=100_000,
+    )  # fmt: skip
+    day_row(v, days_ago(1), income=3_000_000, execution_income=45_000_000_000_000_001,
+            proposals=1, withdrawals=17_000_000)  # fmt: skip
+    day_row(v, days_ago(0), income=1_000_000)
+    Proposal.objects.create(
+        validator=v, slot=3_200_000, epoch=100_000, outcome="proposed", consensus_reward=41_000_000,
+        execution="done", priority_fees=5_000_000_000_000_001, mev_payment=40_000_000_000_000_000,
+        execution_reward=45_000_000_000_000_001, relay="flashbots",
+        relay_value=41_000_000_000_000_000, relay_mismatch=True,
+    )  # fmt: skip
+    Proposal.objects.create(validator=v, slot=3_100_000, epoch=96_875, outcome="missed")
+    ValidatorEpoch.objects.create(
+        validator=v, epoch=99_999, income=-9_000, head=0, target=-5_000, source=-4_000,
+        inactivity=0, ideal_head=3_000, ideal_target=5_000, ideal_source=4_000,
+        flags=Flag.MISSED | Flag.NEGATIVE,
+    )  # fmt: skip
+    SyncDuty.objects.create(validator=v, period=1300, from_epoch=99_840, until_epoch=100_095,
+                            slots=500, missed=3, reward=9_000_000)  # fmt: skip
+    Withdrawal.objects.create(validator=v, withdrawal_index=77, slot=3_199_999, epoch=99_999,
+                              address="0x" + "b2" * 20, amount=17_000_000)  # fmt: skip
+    StatusChange.objects.create(validator=v, epoch=90_000, status="active_ongoing")
+    EpochSummary.objects.create(farm=farm, epoch=99_999, validators=1, active=1, income=13_337)
+    EpochSummary.objects.create(farm=farm, epoch=100_000, validators=1, active=1, income=14_000)
+    alpha.validator, alpha.group = v, group
+    return alpha
+
+
+def test_list_page_with_data(owner_client, staked):
+    page = owner_client.get("/validators/").content.decode()
+    assert "lighthouse-1" in page and "Ready" in page and "3200100" in page
+    assert "backfilling 12 epochs" in page
+    assert "#424242" in page and "home staker" in page and "Lido set" in page
+    assert "32.01000" in page  # balance
+    assert "0.04800" in page  # 24 h: 0.003 consensus + 0.045 execution
+    assert 'id="epoch-chart"' in page and "vendor/plotly/plotly.min.js" in page
+    assert "js/validators.js" in page and "13337" in page  # chart data from EpochSummary
+    filtered = owner_client.get("/validators/?status=exited_unslashed").content.decode()
+    assert "#424242" not in filtered
+    grouped = owner_client.get(f"/validators/?group={staked.group.pk}&sort=-apr").content.decode()
+    assert "#424242" in grouped
+    assert "#424242" not in owner_client.get("/validators/?group=none").content.decode()
+
+
+def test_list_page_empty(owner_client, alpha):
+    page = owner_client.get("/validators/").content.decode()
+    assert "No beacon node yet" in page
+    assert "No validators here yet" in page
+    assert 'id="epoch-chart"' in page
+
+
+def test_validator_page(owner_client, staked):
+    response = owner_client.get(f"/validators/{staked.validator.pk}/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "0x" + "a1" * 48 in page
+    assert 'id="balance-chart"' in page and 'id="income-chart"' in page
+    # Proposals with both rewards, the MEV payment, the relay's claim and its mismatch.
+    assert "0.04100" in page and "0.04500" in page and "0.04000" in page
+    assert "flashbots" in page and "mismatch" in page
+    # Timeline: the imperfect epoch, the missed proposal, the sync period, the withdrawal and
+    # the status change.
+    assert "attestation missed, negative income" in page
+    assert "slot 3100000: missed" in page
+    assert "sync committee period 1300" in page
+    assert "withdrawal to 0x" + "b2" * 20 in page
+    assert "status: Active" in page
+    assert f"/validators/{staked.validator.pk}/income.csv" in page
+
+
+def test_validator_page_without_history(owner_client, alpha):
+    v = Validator.objects.create(farm=alpha.farm, pubkey="0x" + "c3" * 48)
+    page = owner_client.get(f"/validators/{v.pk}/").content.decode()
+    assert "No proposals yet." in page and "Nothing to show" in page
+
+
+def test_group_page(owner_client, staked):
+    page = owner_client.get(f"/validators/groups/{staked.group.pk}/").content.decode()
+    assert "Lido set" in page and "#424242" in page
+    assert f"/validators/groups/{staked.group.pk}/income.csv" in page
+    empty = ValidatorGroup.objects.create(farm=staked.farm, name="empty")
+    assert (
+        "No validators in this group."
+        in owner_client.get(f"/validators/groups/{empty.pk}/").content.decode()
+    )
+
+
+def _csv(response):
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_income_csv_is_exact(owner_client, staked):
+    v = staked.validator
+    response = owner_client.get(f"/validators/{v.pk}/income.csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert 'filename="validator-424242-income.csv"' in response["Content-Disposition"]
+    rows = _csv(response)
+    assert rows == [
+        CSV_HEADER,
+        [days_ago(1).isoformat(), "424242", v.pubkey, "3000000", "0.003000000",
+         "45000000000000001", "0.045000000000000001", "17000000", "0", "32000000000",
+         "32.000000000"],
+        [days_ago(0).isoformat(), "424242", v.pubkey, "1000000", "0.001000000", "0",
+         "0.000000000000000000", "0", "0", "32000000000", "32.000000000"],
+    ]  # fmt: skip
+    today = days_ago(0).isoformat()
+    ranged = owner_client.get(f"/validators/{v.pk}/income.csv?from={today}&to={today}")
+    assert [row[0] for row in _csv(ranged)] == ["date", today]
+    group = owner_client.get(f"/validators/groups/{staked.group.pk}/income.csv")
+    assert _csv(group) == rows
+
+
+@pytest.mark.parametrize(
+    "query", ["from=2026-02-30", "to=tomorrow", "from=2026-03-02&to=2026-03-01", "from=1"]
+)
+def test_income_csv_refuses_bad_dates(owner_client, staked, query):
+    for url in (
+        f"/validators/{staked.validator.pk}/income.csv?{query}",
+        f"/validators/groups/{staked.group.pk}/income.csv?{query}",
+    ):
+        response = owner_client.get(url)
+        assert response.status_code == 400
+        assert "must" in response.content.decode()
+
+
+def test_pages_need_login(client, staked):
+    for url in ("/validators/", f"/validators/{staked.validator.pk}/"):
+        assert client.get(url).status_code == 302
+
+
+def test_lists_show_only_own_farms_validators(api, staked, bravo, intruder_client):
+    assert "#424242" not in intruder_client.get("/validators/").content.decode()
+    assert "lighthouse-1" not in intruder_client.get("/validators/").content.decode()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {bravo.token('read')}")
+    assert api.get("/api/v1/validators/").json()["results"] == []
+    assert api.get("/api/v1/validator-groups/").json()["results"] == []
+
+
+def test_list_page_queries_bounded(owner_client, staked, django_assert_max_num_queries):
+    farm = staked.farm
+    validators = Validator.objects.bulk_create(
+        [
+            Validator(farm=farm, index=500_000 + i, status="active_ongoing", balance=32 * GWEI,
+                      effective_balance=32 * GWEI, group=staked.group if i % 2 else None)
+            for i in range(50)
+        ]
+    )  # fmt: skip
+    ValidatorDay.objects.bulk_create(
+        [
+            ValidatorDay(validator=v, day=days_ago(n), first_epoch=1, last_epoch=2, epochs=225,
+                         start_balance=32 * GWEI, end_balance=32 * GWEI,
+                         effective_balance_sum=32 * GWEI * 225, income=3_000_000,
+                         execution_income=7 if n == 2 else 0)
+            for v in validators
+            for n in range(3)
+        ]
+    )  # fmt: skip
+    with django_assert_max_num_queries(14):
+        response = owner_client.get("/validators/?sort=-30d")
+    assert response.status_code == 200
+    assert response.content.decode().count("data-validator=") == 51
+
+
+def test_api_validators_with_figures(api, staked):
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {staked.token('read')}")
+    listing = api.get("/api/v1/validators/").json()
+    assert listing["count"] == 1
+    item = listing["results"][0]
+    assert item["index"] == 424242 and item["group_name"] == "Lido set"
+    last_24h = item["figures"]["last_24h"]
+    assert last_24h["consensus_income_gwei"] == 3_000_000
+    assert last_24h["execution_income_wei"] == "45000000000000001"
+    assert last_24h["income_wei"] == "48000000000000001"
+    assert last_24h["withdrawals_gwei"] == 17_000_000
+    assert item["figures"]["last_7d"]["apr"] > 0
+    assert item["figures"]["last_7d"]["effectiveness"] == 1.0
+    v = staked.validator
+    detail = api.get(f"/api/v1/validators/{v.pk}/").json()
+    assert detail["figures"]["today"]["consensus_income_gwei"] == 1_000_000
+    days = api.get(f"/api/v1/validators/{v.pk}/days/").json()["results"]
+    assert [d["day"] for d in days] == [days_ago(0).isoformat(), days_ago(1).isoformat()]
+    assert days[1]["execution_income"] == "45000000000000001"
+    since = days_ago(0).isoformat()
+    assert len(api.get(f"/api/v1/validators/{v.pk}/days/?from={since}").json()["results"]) == 1
+    assert api.get(f"/api/v1/validators/{v.pk}/days/?from=nope").status_code == 400
+    epochs = api.get(f"/api/v1/validators/{v.pk}/epochs/").json()["results"]
+    assert epochs[0]["epoch"] == 99_999 and epochs[0]["reasons"] == ["missed", "negative"]
+    proposals = api.get(f"/api/v1/validators/{v.pk}/proposals/").json()["results"]
+    assert proposals[0]["mev_payment"] == "40000000000000000"
+    assert proposals[0]["relay_value"] == "41000000000000000"
+    assert proposals[0]["relay_mismatch"] is True
+    assert api.get("/api/v1/validators/?status=active_ongoing").json()["count"] == 1
+    assert api.get("/api/v1/validators/?status=exited_unslashed").json()["count"] == 0
+    assert api.get("/api/v1/validators/?status=bogus").status_code == 400
+    groups = api.get("/api/v1/validator-groups/").json()["results"]
+    assert groups[0]["name"] == "Lido set" and groups[0]["validators"] == 1
+    assert groups[0]["figures"]["last_24h"]["consensus_income_gwei"] == 3_000_000
+    one = api.get(f"/api/v1/validator-groups/{staked.group.pk}/").json()
+    assert one["figures"]["today"]["consensus_income_gwei"] == 1_000_000
+
+
+def test_api_needs_read_scope(api, staked):
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {staked.token('telemetry')}")
+    assert api.get("/api/v1/validators/").status_code == 403
+
+
+def test_schema_lists_validator_endpoints(owner_client):
+    response = owner_client.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in (
+        "/api/v1/validators/", "/api/v1/validators/{id}/", "/api/v1/validators/{id}/days/",
+        "/api/v1/validators/{id}/epochs/", "/api/v1/validators/{id}/proposals/",
+        "/api/v1/validator-groups/", "/api/v1/validator-groups/{id}/",
+    ):  # fmt: skip
+        assert path in paths
+
+
+def test_owner_reaches_every_validator_url_that_intruders_cannot(owner_client, alpha):
+    # The isolation test's 404s mean something only if the owner gets the object itself.
+    from tests.test_isolation import FARM_OBJECT_URLS
+
+    names = [name for name in FARM_OBJECT_URLS if name.startswith("validator")]
+    assert len(names) >= 9
+    for name in names:
+        response = owner_client.get(FARM_OBJECT_URLS[name](alpha))
+        assert response.status_code == 200, name
+
+
+@pytest.mark.browser
+def test_list_chart_and_rows_follow_validator_epoch_events(
+    transactional_db, staked, server, playwright_api
+):
+    from ethdash import live
+    from tests.test_browser import PageErrors, launch, log_in, new_page
+
+    v = staked.validator
+    event = {
+        "type": "validator.epoch", "farm": staked.farm.pk, "epoch": 100_001,
+        "ts": "2026-11-20T12:00:00Z", "income": 15_000, "attestation_reward": 14_000,
+        "attestation_ideal": 14_500, "attestations_missed": 1, "proposals": 0,
+        "validators": [{"id": v.pk, "status": "active_slashed", "balance": 31_000_000_000,
+                        "last_duty": "attestation missed"}],
+    }  # fmt: skip
+    with playwright_api() as p:
+        browser = launch(p)
+        try:
+            page = new_page(browser)
+            errors = PageErrors(page)
+            with errors.shown_on_failure(page, "validator-list"):
+                log_in(page, server.url, staked.owner.username)
+                page.goto(f"{server.url}/validators/")
+                page.wait_for_selector("#live-status[data-state=live]")
+                points = "() => document.getElementById('epoch-chart').data[0].x.length"
+                assert page.evaluate(points) == 2
+                live.send_now(staked.farm.pk, [event])
+                page.wait_for_function(f"() => ({points})() === 3")
+                row = f'tr[data-validator="{v.pk}"]'
+                page.wait_for_function(
+                    f"() => document.querySelector('{row} [data-field=balance]').textContent"
+                    " === '31.00000'"
+                )
+                assert "Slashed (still active)" in page.text_content(f"{row} [data-field=status]")
+                page.goto(f"{server.url}/validators/{v.pk}/")
+                charts = (
+                    "() => ['balance-chart', 'income-chart']"
+                    ".map((id) => document.getElementById(id).data.length)"
+                )
+                assert page.evaluate(charts) == [1, 2]
+            assert errors.errors == []
+        finally:
+            browser.close()

@@ -1,0 +1,134 @@
+"""What the read API says of validators: their current figures from the beacon node, and the
+income, APR and duty figures of validators.services.figures. Consensus amounts are gwei
+integers; execution amounts are wei as decimal strings, exact past what a JSON number holds."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from validators.models import Proposal, Validator, ValidatorDay, ValidatorEpoch, ValidatorGroup
+from validators.services.chain import Flag
+from validators.services.figures import Figures
+
+
+class WeiField(serializers.DecimalField):
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=40, decimal_places=0, coerce_to_string=True, **kwargs)
+
+
+class WindowSerializer(serializers.Serializer):
+    consensus_income_gwei = serializers.IntegerField(source="income")
+    execution_income_wei = WeiField(source="execution_income")
+    income_wei = WeiField()
+    effective_balance_sum_gwei = serializers.IntegerField(
+        source="effective_balance_sum", help_text="Σ effective balance over the epochs counted"
+    )
+    epochs = serializers.IntegerField(help_text="validator-epochs with a known income")
+    apr = serializers.FloatField(allow_null=True, help_text="fraction a year, CL and EL")
+    apr_consensus = serializers.FloatField(allow_null=True)
+    apr_execution = serializers.FloatField(allow_null=True)
+    effectiveness = serializers.FloatField(
+        allow_null=True, help_text="Σ attestation reward / Σ ideal attestation reward"
+    )
+    attestations = serializers.IntegerField()
+    attestations_missed = serializers.IntegerField()
+    missed_cost_gwei = serializers.IntegerField(source="missed_cost")
+    proposals = serializers.IntegerField()
+    proposals_missed = serializers.IntegerField()
+    proposals_orphaned = serializers.IntegerField()
+    proposal_reward_gwei = serializers.IntegerField(source="proposal_reward")
+    sync_duties = serializers.IntegerField()
+    sync_missed = serializers.IntegerField()
+    sync_participation = serializers.FloatField(allow_null=True)
+    withdrawals_gwei = serializers.IntegerField(source="withdrawals")
+    deposits_gwei = serializers.IntegerField(source="deposits")
+
+
+class FiguresSerializer(serializers.Serializer):
+    today = WindowSerializer(help_text="The current UTC day so far")
+    last_24h = WindowSerializer(source="day", help_text="The last complete UTC day")
+    last_7d = WindowSerializer(source="week", help_text="The last 7 UTC days, today included")
+    last_30d = WindowSerializer(source="month", help_text="The last 30 UTC days, today included")
+
+
+@extend_schema_field(FiguresSerializer)
+class FiguresFromContext(serializers.Field):
+    """Figures computed for the whole page at once, looked up by the object's id (so a page of
+    validators costs a fixed number of queries)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, instance):
+        figures = self.context.get("figures", {}).get(instance.pk) or Figures()
+        return FiguresSerializer(figures).data
+
+
+class ValidatorSerializer(serializers.ModelSerializer):
+    group_name = serializers.CharField(source="group.name", default=None, read_only=True)
+    withdrawal_address = serializers.CharField(read_only=True)
+    figures = FiguresFromContext()
+
+    class Meta:
+        model = Validator
+        fields = [
+            "id", "farm", "index", "pubkey", "label", "group", "group_name", "status", "slashed",
+            "balance", "balance_epoch", "effective_balance", "activation_epoch", "exit_epoch",
+            "withdrawable_epoch", "withdrawal_credentials", "withdrawal_address", "last_duty",
+            "last_duty_epoch", "is_live", "is_live_epoch", "last_error", "figures",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ValidatorGroupSerializer(serializers.ModelSerializer):
+    validators = serializers.IntegerField(source="member_count", read_only=True)
+    figures = FiguresFromContext()
+
+    class Meta:
+        model = ValidatorGroup
+        fields = ["id", "farm", "name", "validators", "figures"]
+        read_only_fields = fields
+
+
+class ValidatorDaySerializer(serializers.ModelSerializer):
+    execution_income = WeiField(read_only=True)
+
+    class Meta:
+        model = ValidatorDay
+        fields = [
+            "day", "first_epoch", "last_epoch", "epochs", "start_balance", "end_balance",
+            "effective_balance_sum", "income", "execution_income", "attestation_reward",
+            "attestation_ideal", "attestations", "attestations_missed", "head_missed",
+            "target_missed", "source_missed", "missed_cost", "proposals", "proposals_missed",
+            "proposals_orphaned", "proposal_reward", "sync_duties", "sync_missed", "sync_reward",
+            "withdrawals", "deposits",
+        ]  # fmt: skip
+
+
+class ValidatorEpochSerializer(serializers.ModelSerializer):
+    reasons = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ValidatorEpoch
+        fields = [
+            "epoch", "income", "head", "target", "source", "inactivity", "ideal_head",
+            "ideal_target", "ideal_source", "sync_reward", "sync_missed", "flags", "reasons",
+        ]  # fmt: skip
+
+    def get_reasons(self, row) -> list[str]:
+        return [flag.name.lower() for flag in Flag if row.flags & flag]
+
+
+class ProposalSerializer(serializers.ModelSerializer):
+    priority_fees = WeiField(read_only=True, allow_null=True)
+    mev_payment = WeiField(read_only=True, allow_null=True)
+    execution_reward = WeiField(read_only=True, allow_null=True)
+    relay_value = WeiField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Proposal
+        fields = [
+            "slot", "epoch", "outcome", "block_root", "consensus_reward", "block_number",
+            "block_hash", "fee_recipient", "execution", "execution_error", "priority_fees",
+            "mev_payment", "mev_payer", "execution_reward", "relay", "relay_value",
+            "relay_mismatch",
+        ]  # fmt: skip

@@ -1,0 +1,367 @@
+"""What users read about their validators: income over windows of UTC days, APR on the summed
+effective balance, attestation effectiveness, missed duties, proposals, sync participation, and
+the daily income export.
+
+Every function takes a queryset of validators that the caller has already scoped to the user's
+farms; nothing here widens it. The figures are read from the stored day rows (ValidatorDay), so
+their cost depends on the number of validators and days, never on the number of epochs, and each
+function runs a fixed number of queries however many validators it is given.
+
+Windows are sets of whole UTC days, because income is stored per validator and UTC day:
+- "today": the current UTC day so far;
+- "24h": the last complete UTC day (yesterday): a rolling 24 hours cannot be cut out of day rows,
+  and a full day is what a 24-hour figure is compared with;
+- "7d" and "30d": the last 7 and 30 UTC days, today so far included.
+APR divides a window's income by the same window's Σ effective balance × epochs, so a validator
+that was active for part of the window (or a window with today's few epochs) has its true rate,
+and a 0x02 validator of 2,048 ETH counts for 2,048 ETH, not 32. Definitions: docs/validators.md.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from validators.models import BeaconNode, Status, StatusChange, Validator, ValidatorDay
+from validators.services.chain import GWEI_PER_ETH, epochs_per_year
+
+WEI_PER_ETH = 10**18
+WINDOWS = ("today", "24h", "7d", "30d")
+WINDOW_LABELS = {
+    "today": "today (UTC, so far)",
+    "24h": "24 h (last complete UTC day)",
+    "7d": "7 days",
+    "30d": "30 days",
+}
+# Summed per window from the day rows, in SQL (all plain integers; execution_income is not).
+DAY_SUMS = (
+    "income", "effective_balance_sum", "epochs", "attestation_reward", "attestation_ideal",
+    "attestations", "attestations_missed", "head_missed", "target_missed", "source_missed",
+    "missed_cost", "proposals", "proposals_missed", "proposals_orphaned", "proposal_reward",
+    "sync_duties", "sync_missed", "sync_reward", "withdrawals", "deposits",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Chain:
+    genesis_time: int
+    seconds_per_slot: float
+    slots_per_epoch: int
+
+    @property
+    def epochs_per_year(self) -> float:
+        return epochs_per_year(self.seconds_per_slot, self.slots_per_epoch)
+
+    def epoch_time(self, epoch: int) -> dt.datetime:
+        seconds = self.genesis_time + epoch * self.slots_per_epoch * self.seconds_per_slot
+        return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+
+
+def chains_for_farms(farm_ids) -> dict:
+    """Each farm's chain constants, from its first beacon node (by priority) that has read them
+    from the node; farms without one are missing (their APR is unknown)."""
+    chains = {}
+    nodes = (
+        BeaconNode.objects.filter(
+            farm_id__in=list(farm_ids),
+            genesis_time__isnull=False,
+            seconds_per_slot__isnull=False,
+            slots_per_epoch__isnull=False,
+        )
+        .order_by("farm_id", "priority", "pk")
+        .values_list("farm_id", "genesis_time", "seconds_per_slot", "slots_per_epoch")
+    )
+    for farm_id, genesis, seconds, slots in nodes:
+        if farm_id not in chains and seconds > 0 and slots > 0:
+            chains[farm_id] = Chain(genesis, seconds, slots)
+    return chains
+
+
+def utc_today() -> dt.date:
+    return timezone.now().astimezone(dt.UTC).date()
+
+
+def window_days(today: dt.date) -> dict:
+    """The first and last day of each window."""
+    yesterday = today - dt.timedelta(days=1)
+    return {
+        "today": (today, today),
+        "24h": (yesterday, yesterday),
+        "7d": (today - dt.timedelta(days=6), today),
+        "30d": (today - dt.timedelta(days=29), today),
+    }
+
+
+@dataclass
+class Window:
+    """One window's sums for a set of validators, and the figures derived from them."""
+
+    name: str
+    income: int = 0  # consensus, gwei
+    execution_income: int = 0  # wei
+    effective_balance_sum: int = 0  # gwei × epochs
+    # Σ effective balance × time in years (gwei·years): the APR's denominator. Kept per farm's
+    # own chain constants, so farms on chains of different slot times add up correctly.
+    balance_years: float | None = 0.0
+    epochs: int = 0
+    attestation_reward: int = 0
+    attestation_ideal: int = 0
+    attestations: int = 0
+    attestations_missed: int = 0
+    head_missed: int = 0
+    target_missed: int = 0
+    source_missed: int = 0
+    missed_cost: int = 0
+    proposals: int = 0
+    proposals_missed: int = 0
+    proposals_orphaned: int = 0
+    proposal_reward: int = 0
+    sync_duties: int = 0
+    sync_missed: int = 0
+    sync_reward: int = 0
+    withdrawals: int = 0
+    deposits: int = 0
+
+    @property
+    def label(self) -> str:
+        return WINDOW_LABELS[self.name]
+
+    @property
+    def income_wei(self) -> int:
+        """Consensus and execution income together, in wei."""
+        return self.income * GWEI_PER_ETH + self.execution_income
+
+    @property
+    def apr_consensus(self) -> float | None:
+        if not self.balance_years:
+            return None
+        return self.income / self.balance_years
+
+    @property
+    def apr_execution(self) -> float | None:
+        if not self.balance_years:
+            return None
+        return self.execution_income / GWEI_PER_ETH / self.balance_years
+
+    @property
+    def apr(self) -> float | None:
+        if not self.balance_years:
+            return None
+        return self.apr_consensus + self.apr_execution
+
+    @property
+    def effectiveness(self) -> float | None:
+        """Actual over ideal attestation reward; None without attestation duties."""
+        if self.attestation_ideal <= 0:
+            return None
+        return self.attestation_reward / self.attestation_ideal
+
+    @property
+    def sync_participation(self) -> float | None:
+        if not self.sync_duties:
+            return None
+        return 1 - self.sync_missed / self.sync_duties
+
+    def add_days(self, sums: dict, epochs_per_year_: float | None):
+        for name in DAY_SUMS:
+            setattr(self, name, getattr(self, name) + (sums.get(name) or 0))
+        balance = sums.get("effective_balance_sum") or 0
+        if self.balance_years is not None and balance:
+            if epochs_per_year_ is None:
+                self.balance_years = None  # a farm whose chain is unknown: no honest APR
+            else:
+                self.balance_years += balance / epochs_per_year_
+
+
+@dataclass
+class Figures:
+    today: Window = field(default_factory=lambda: Window("today"))
+    day: Window = field(default_factory=lambda: Window("24h"))
+    week: Window = field(default_factory=lambda: Window("7d"))
+    month: Window = field(default_factory=lambda: Window("30d"))
+
+    def window(self, name: str) -> Window:
+        return {"today": self.today, "24h": self.day, "7d": self.week, "30d": self.month}[name]
+
+    def windows(self):
+        return [self.today, self.day, self.week, self.month]
+
+
+def figures_by(validators, key: str | None = "validator_id", *, today=None) -> dict:
+    """Figures of the validators' day rows, grouped by `key` (a ValidatorDay lookup such as
+    "validator_id" or "validator__group_id"; None for the whole set, under the key None).
+
+    Three queries whatever the number of validators: the per-window sums in SQL (grouped by key
+    and farm, so each farm's chain constants apply to its own epochs), the farms' chain constants,
+    and the non-zero execution incomes, summed here because on SQLite they are stored as text.
+    Keys without any day row in the last 30 days are absent; callers use Figures() for them.
+    """
+    today = today or utc_today()
+    spans = window_days(today)
+    earliest = spans["30d"][0]
+    days = ValidatorDay.objects.filter(
+        validator__in=validators.order_by().values("pk"), day__gte=earliest, day__lte=today
+    )
+    group = ["validator__farm_id"] if key is None else [key, "validator__farm_id"]
+    aggregates = {}
+    for name, (first, last) in spans.items():
+        condition = Q(day__gte=first, day__lte=last)
+        for column in DAY_SUMS:
+            aggregates[f"{name}__{column}"] = Sum(column, filter=condition)
+    rows = list(days.order_by().values(*group).annotate(**aggregates))
+    chains = chains_for_farms({row["validator__farm_id"] for row in rows})
+    result = defaultdict(Figures)
+    for row in rows:
+        chain = chains.get(row["validator__farm_id"])
+        per_year = chain.epochs_per_year if chain else None
+        figures = result[row[key] if key else None]
+        for name in WINDOWS:
+            sums = {column: row[f"{name}__{column}"] for column in DAY_SUMS}
+            figures.window(name).add_days(sums, per_year)
+    # Days without a proposal hold "0"; only the few with one are read, and summed exactly.
+    execution = (
+        days.exclude(execution_income=0)
+        .order_by()
+        .values_list(key or "validator__farm_id", "day", "execution_income")
+    )
+    for group_key, day, amount in execution:
+        figures = result[group_key if key else None]
+        for name, (first, last) in spans.items():
+            if first <= day <= last:
+                figures.window(name).execution_income += int(amount)
+    return dict(result)
+
+
+def set_figures(validators, *, today=None) -> Figures:
+    """The figures of a whole set of validators (a farm, a group, a filtered list)."""
+    return figures_by(validators, None, today=today).get(None) or Figures()
+
+
+def validator_figures(validator, *, today=None) -> Figures:
+    queryset = Validator.objects.filter(pk=validator.pk)
+    return figures_by(queryset, today=today).get(validator.pk) or Figures()
+
+
+@dataclass
+class Row:
+    """A validator with its figures, as the list page and the API show it."""
+
+    validator: Validator
+    figures: Figures
+
+
+def validator_rows(validators, *, today=None) -> list:
+    """Every validator of the queryset with its figures, in the queryset's order, computed in a
+    fixed number of queries (the validators with their group and farm, and figures_by's three)."""
+    figures = figures_by(validators, today=today)
+    return [
+        Row(v, figures.get(v.pk) or Figures()) for v in validators.select_related("group", "farm")
+    ]
+
+
+def status_counts(validators) -> list:
+    """(status, label, count) for each status present, in the lifecycle's order."""
+    rows = validators.order_by().values("status").annotate(n=Count("pk"))
+    counts = {row["status"]: row["n"] for row in rows}
+    return [(s.value, s.label, counts[s.value]) for s in Status if counts.get(s.value)]
+
+
+def balance_totals(validators) -> dict:
+    """Σ balance and Σ effective balance (gwei) of the validators, and their number."""
+    totals = validators.order_by().aggregate(
+        validators=Count("pk"), balance=Sum("balance"), effective_balance=Sum("effective_balance")
+    )
+    return {name: value or 0 for name, value in totals.items()}
+
+
+def status_history(validator) -> list:
+    """The validator's status changes, newest first: [(epoch, status, label)]."""
+    labels = dict(Status.choices)
+    return [
+        (change.epoch, change.status, labels.get(change.status, change.status))
+        for change in StatusChange.objects.filter(validator=validator).order_by("-epoch", "-pk")
+    ]
+
+
+# The daily income export, one row per validator and day, for tax reports.
+CSV_HEADER = [
+    "date", "validator_index", "pubkey", "consensus_income_gwei", "consensus_income_eth",
+    "execution_income_wei", "execution_income_eth", "withdrawals_gwei", "deposits_gwei",
+    "end_balance_gwei", "end_balance_eth",
+]  # fmt: skip
+
+
+def gwei_to_eth(gwei: int) -> str:
+    """Exact decimal ETH, 9 places."""
+    return f"{Decimal(gwei) / GWEI_PER_ETH:.9f}"
+
+
+def wei_to_eth(wei: int) -> str:
+    """Exact decimal ETH, 18 places."""
+    return f"{Decimal(wei) / WEI_PER_ETH:.18f}"
+
+
+def daily_income_rows(validators, *, since=None, until=None):
+    """The export's rows (lists of strings and ints, in CSV_HEADER's order), by day then
+    validator index, for the validators' day rows from `since` to `until` (dates, inclusive).
+
+    Consensus income is the stored income (balance change + withdrawals - deposits), so neither
+    a withdrawal nor a deposit is income; they are given in their own columns. Read with an
+    iterator, so an export of many validators and years does not sit in memory."""
+    days = ValidatorDay.objects.filter(validator__in=validators.order_by().values("pk"))
+    if since is not None:
+        days = days.filter(day__gte=since)
+    if until is not None:
+        days = days.filter(day__lte=until)
+    rows = days.order_by("day", "validator__index", "validator_id").values_list(
+        "day", "validator__index", "validator__pubkey", "income", "execution_income",
+        "withdrawals", "deposits", "end_balance",
+    )  # fmt: skip
+    for day, index, pubkey, income, execution, withdrawals, deposits, end in rows.iterator(
+        chunk_size=2000
+    ):
+        execution = int(execution or 0)
+        yield [
+            day.isoformat(), "" if index is None else index, pubkey, income, gwei_to_eth(income),
+            execution, wei_to_eth(execution), withdrawals, deposits, end, gwei_to_eth(end),
+        ]  # fmt: skip
+
+
+def combine(figures_list) -> Figures:
+    """The figures of several sets together (the list page's totals from its rows)."""
+    total = Figures()
+    for figures in figures_list:
+        for name in WINDOWS:
+            window, part = total.window(name), figures.window(name)
+            for column in (*DAY_SUMS, "execution_income"):
+                setattr(window, column, getattr(window, column) + getattr(part, column))
+            if window.balance_years is not None:
+                if part.balance_years is None:
+                    window.balance_years = None
+                else:
+                    window.balance_years += part.balance_years
+    return total
+
+
+def parse_day_range(params) -> tuple:
+    """`from` and `to` query parameters as dates (YYYY-MM-DD, inclusive), either optional.
+    Raises ValueError with a message meant for the user."""
+    bounds = []
+    for name in ("from", "to"):
+        raw = (params.get(name) or "").strip()
+        if not raw:
+            bounds.append(None)
+            continue
+        try:
+            bounds.append(dt.date.fromisoformat(raw))
+        except ValueError:
+            raise ValueError(f"'{name}' must be a date as YYYY-MM-DD, not {raw[:40]!r}.") from None
+        if len(raw) != 10:
+            raise ValueError(f"'{name}' must be a date as YYYY-MM-DD, not {raw[:40]!r}.")
+    since, until = bounds
+    if since and until and since > until:
+        raise ValueError("'from' must not be after 'to'.")
+    return since, until

@@ -1,0 +1,13 @@
+# Page names carry a "validator" prefix instead of a namespace: the header links to
+# "validator-list", and the API router's names use a different basename ("validator-api").
+from django.urls import path
+
+from validators import views
+
+urlpatterns = [
+    path("", views.validator_list, name="validator-list"),
+    path("<int:pk>/", views.validator_detail, name="validator-detail"),
+    path("<int:pk>/income.csv", views.validator_income_csv, name="validator-income-csv"),
+    path("groups/<int:pk>/", views.group_detail, name="validator-group"),
+    path("groups/<int:pk>/income.csv", views.group_income_csv, name="validator-group-income-csv"),
+]

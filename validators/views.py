@@ -1,0 +1,341 @@
+import csv
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from accounts.scoping import farm_ids_for_request, scope_to_farms
+from validators.models import (
+    BeaconNode,
+    EpochSummary,
+    Proposal,
+    Status,
+    SyncDuty,
+    Validator,
+    ValidatorDay,
+    ValidatorEpoch,
+    ValidatorGroup,
+    ValidatorSync,
+    Withdrawal,
+)
+from validators.services.chain import Flag
+from validators.services.figures import (
+    CSV_HEADER,
+    chains_for_farms,
+    combine,
+    daily_income_rows,
+    parse_day_range,
+    status_history,
+    utc_today,
+    validator_figures,
+    validator_rows,
+)
+
+PAGE_SIZE = 100
+CHART_EPOCHS = 500  # the list page's per-epoch chart: about two days on mainnet
+CHART_DAYS = 365
+TIMELINE_LIMIT = 200
+# Sort keys of the list table; None sorts last whichever the direction.
+SORTS = {
+    "index": lambda r: r.validator.index,
+    "status": lambda r: r.validator.status,
+    "balance": lambda r: r.validator.balance,
+    "today": lambda r: r.figures.today.income_wei if r.figures.today.epochs else None,
+    "24h": lambda r: r.figures.day.income_wei if r.figures.day.epochs else None,
+    "30d": lambda r: r.figures.month.income_wei if r.figures.month.epochs else None,
+    "apr": lambda r: r.figures.month.apr,
+    "effectiveness": lambda r: r.figures.month.effectiveness,
+    "last_duty": lambda r: r.validator.last_duty_epoch,
+    "group": lambda r: r.validator.group.name if r.validator.group else None,
+    "label": lambda r: r.validator.label or None,
+}
+COLUMNS = [
+    ("index", "Validator"), ("status", "Status"), ("balance", "Balance"), ("today", "Today"),
+    ("24h", "24 h"), ("30d", "30 d"), ("apr", "APR 30 d"), ("effectiveness", "Effectiveness"),
+    ("last_duty", "Last duty"), ("group", "Group"), ("label", "Label"),
+]  # fmt: skip
+FLAG_TEXT = {
+    Flag.MISSED: "attestation missed",
+    Flag.HEAD: "head vote wrong or late",
+    Flag.TARGET: "target vote wrong or late",
+    Flag.SOURCE: "source vote wrong or late",
+    Flag.INACTIVITY: "inactivity penalty",
+    Flag.SYNC_MISSED: "sync duty missed",
+    Flag.PROPOSAL_MISSED: "proposal missed or orphaned",
+    Flag.SLASHED: "slashed",
+    Flag.NEGATIVE: "negative income",
+}
+
+
+def visible_validators(request):
+    return scope_to_farms(Validator.objects.select_related("group", "farm"), request)
+
+
+def _sorted(rows, sort):
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        sort, key = "index", "index"
+    present = [r for r in rows if SORTS[key](r) is not None]
+    missing = [r for r in rows if SORTS[key](r) is None]
+    present.sort(key=SORTS[key], reverse=sort.startswith("-"))
+    return present + missing, sort
+
+
+def _status_counts(rows):
+    counts = {}
+    for row in rows:
+        counts[row.validator.status] = counts.get(row.validator.status, 0) + 1
+    return [(s.value, s.label, counts[s.value]) for s in Status if counts.get(s.value)]
+
+
+def _epoch_chart(request):
+    """The last epochs' farm totals, one series per farm, for the live chart."""
+    farms = []
+    for farm_id in farm_ids_for_request(request):
+        rows = list(
+            EpochSummary.objects.filter(farm_id=farm_id, skipped="")
+            .order_by("-epoch")
+            .values_list("epoch", "income", "attestation_reward", "attestation_ideal")[
+                :CHART_EPOCHS
+            ]
+        )
+        rows.reverse()
+        farms.append(
+            {
+                "farm": farm_id,
+                "epoch": [r[0] for r in rows],
+                "income_gwei": [r[1] for r in rows],
+                "effectiveness": [r[2] / r[3] if r[3] > 0 else None for r in rows],
+            }
+        )
+    return farms
+
+
+@login_required
+def validator_list(request):
+    """Every validator of the user's farms with its figures, the farms' totals and the nodes'
+    health; the table filters by group and status and sorts by any column."""
+    rows = validator_rows(visible_validators(request).order_by("farm__name", "index", "pk"))
+    totals = combine(row.figures for row in rows)
+    group_filter = request.GET.get("group", "")
+    status_filter = request.GET.get("status", "")
+    shown = rows
+    if group_filter == "none":
+        shown = [r for r in shown if r.validator.group_id is None]
+    elif group_filter.isdigit():
+        shown = [r for r in shown if r.validator.group_id == int(group_filter)]
+    if status_filter in Status.values:
+        shown = [r for r in shown if r.validator.status == status_filter]
+    shown, sort = _sorted(shown, request.GET.get("sort", "index"))
+    page = Paginator(shown, PAGE_SIZE).get_page(request.GET.get("page"))
+    keep = request.GET.copy()
+    keep.pop("page", None)
+    keep.pop("sort", None)
+    balance = sum(r.validator.balance or 0 for r in rows)
+    effective = sum(r.validator.effective_balance or 0 for r in rows)
+    return render(
+        request,
+        "validators/list.html",
+        {
+            "page": page,
+            "sort": sort,
+            "columns": COLUMNS,
+            "query": keep.urlencode(),
+            "group_filter": group_filter,
+            "status_filter": status_filter,
+            "groups": scope_to_farms(ValidatorGroup.objects.all(), request),
+            "statuses": Status.choices,
+            "totals": totals,
+            "status_counts": _status_counts(rows),
+            "validator_count": len(rows),
+            "balance_gwei": balance,
+            "effective_balance_gwei": effective,
+            "nodes": scope_to_farms(BeaconNode.objects.select_related("farm"), request),
+            "syncs": scope_to_farms(ValidatorSync.objects.select_related("farm"), request),
+            "show_farm": len(farm_ids_for_request(request)) > 1,
+            "chart_data": {"farms": _epoch_chart(request), "status_labels": dict(Status.choices)},
+        },
+    )
+
+
+def _timeline(validator, chain):
+    """Imperfect epochs, proposals, sync periods, withdrawals and status changes, newest first."""
+    events = []
+    for row in ValidatorEpoch.objects.filter(validator=validator).order_by("-epoch")[
+        :TIMELINE_LIMIT
+    ]:
+        reasons = [text for flag, text in FLAG_TEXT.items() if row.flags & flag]
+        events.append(
+            {
+                "epoch": row.epoch,
+                "kind": "epoch",
+                "text": ", ".join(reasons) or "imperfect epoch",
+                "gwei": row.income,
+                "bad": True,
+            }
+        )
+    for proposal in Proposal.objects.filter(validator=validator).order_by("-slot")[:TIMELINE_LIMIT]:
+        events.append(
+            {
+                "epoch": proposal.epoch,
+                "kind": "proposal",
+                "text": f"slot {proposal.slot}: {proposal.get_outcome_display().lower()}",
+                "gwei": proposal.consensus_reward if proposal.outcome == "proposed" else None,
+                "bad": proposal.outcome in ("missed", "orphaned"),
+            }
+        )
+    for duty in SyncDuty.objects.filter(validator=validator).order_by("-period")[:TIMELINE_LIMIT]:
+        events.append(
+            {
+                "epoch": duty.from_epoch,
+                "kind": "sync",
+                "text": f"sync committee period {duty.period} (epochs {duty.from_epoch}–"
+                f"{duty.until_epoch}): {duty.slots} slots, {duty.missed} missed",
+                "gwei": duty.reward,
+                "bad": duty.missed > 0,
+            }
+        )
+    for withdrawal in Withdrawal.objects.filter(validator=validator).order_by("-slot")[
+        :TIMELINE_LIMIT
+    ]:
+        events.append(
+            {
+                "epoch": withdrawal.epoch,
+                "kind": "withdrawal",
+                "text": f"withdrawal to {withdrawal.address} (slot {withdrawal.slot}; not income)",
+                "gwei": withdrawal.amount,
+                "bad": False,
+            }
+        )
+    for epoch, status, label in status_history(validator):
+        events.append(
+            {"epoch": epoch, "kind": "status", "text": f"status: {label}", "gwei": None,
+             "bad": status in ("active_slashed", "exited_slashed")}
+        )  # fmt: skip
+    events.sort(key=lambda e: e["epoch"], reverse=True)
+    events = events[:TIMELINE_LIMIT]
+    for event in events:
+        event["time"] = chain.epoch_time(event["epoch"]) if chain else None
+    return events
+
+
+def _day_chart(validators, *, since):
+    """Per day, summed over the validators: end balance (gwei), consensus income (gwei) and
+    execution income (wei, as a string: exact). Execution amounts are summed here, not in SQL."""
+    by_day = {}
+    rows = (
+        ValidatorDay.objects.filter(
+            validator__in=validators.order_by().values("pk"), day__gte=since
+        )
+        .order_by("day")
+        .values_list("day", "end_balance", "income", "execution_income")
+    )
+    for day, end_balance, income, execution in rows:
+        entry = by_day.setdefault(day, [0, 0, 0])
+        entry[0] += end_balance
+        entry[1] += income
+        entry[2] += int(execution or 0)
+    days = sorted(by_day)
+    return {
+        "day": [d.isoformat() for d in days],
+        "balance_gwei": [by_day[d][0] for d in days],
+        "consensus_gwei": [by_day[d][1] for d in days],
+        "execution_wei": [str(by_day[d][2]) for d in days],
+    }
+
+
+@login_required
+def validator_detail(request, pk):
+    validator = get_object_or_404(visible_validators(request), pk=pk)
+    chain = chains_for_farms([validator.farm_id]).get(validator.farm_id)
+    since = utc_today() - dt.timedelta(days=CHART_DAYS)
+    chart = _day_chart(Validator.objects.filter(pk=validator.pk), since=since)
+    return render(
+        request,
+        "validators/detail.html",
+        {
+            "validator": validator,
+            "figures": validator_figures(validator),
+            "timeline": _timeline(validator, chain),
+            "proposals": Proposal.objects.filter(validator=validator).order_by("-slot")[:200],
+            "chart_data": {
+                "validator": validator.pk,
+                "farm": validator.farm_id,
+                "status_labels": dict(Status.choices),
+                **chart,
+            },
+        },
+    )
+
+
+@login_required
+def group_detail(request, pk):
+    group = get_object_or_404(
+        scope_to_farms(ValidatorGroup.objects.select_related("farm"), request), pk=pk
+    )
+    members = visible_validators(request).filter(group=group).order_by("index", "pk")
+    rows = validator_rows(members)
+    since = utc_today() - dt.timedelta(days=CHART_DAYS)
+    return render(
+        request,
+        "validators/group.html",
+        {
+            "group": group,
+            "rows": rows,
+            "figures": combine(row.figures for row in rows),
+            "status_counts": _status_counts(rows),
+            "balance_gwei": sum(r.validator.balance or 0 for r in rows),
+            "effective_balance_gwei": sum(r.validator.effective_balance or 0 for r in rows),
+            "chart_data": {
+                "group": group.pk,
+                "farm": group.farm_id,
+                **_day_chart(members, since=since),
+            },
+        },
+    )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _income_csv(request, validators, filename):
+    try:
+        since, until = parse_day_range(request.GET)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    writer = csv.writer(_Echo())
+    lines = (
+        writer.writerow(row) for row in daily_income_rows(validators, since=since, until=until)
+    )
+    response = StreamingHttpResponse(
+        _with_header(writer, lines), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _with_header(writer, lines):
+    yield writer.writerow(CSV_HEADER)
+    yield from lines
+
+
+@login_required
+def validator_income_csv(request, pk):
+    """The validator's income per UTC day, for tax reports (?from=&to=, YYYY-MM-DD)."""
+    validator = get_object_or_404(visible_validators(request), pk=pk)
+    name = validator.index if validator.index is not None else validator.pk
+    return _income_csv(
+        request, Validator.objects.filter(pk=validator.pk), f"validator-{name}-income.csv"
+    )
+
+
+@login_required
+def group_income_csv(request, pk):
+    """Each member's income per UTC day (?from=&to=, YYYY-MM-DD)."""
+    group = get_object_or_404(scope_to_farms(ValidatorGroup.objects.all(), request), pk=pk)
+    members = Validator.objects.filter(group=group, farm_id=group.farm_id)
+    return _income_csv(request, members, f"group-{group.pk}-income.csv")
