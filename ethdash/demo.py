@@ -87,7 +87,9 @@ def pool_world_spec():
                 "mismatch_wei": 200_000_000 * 10**9 if fmt == "open-ethereum-pool" else None,
             }
             for fmt, login, workers in DEMO_POOL_ACCOUNTS
-        ]
+        ],
+        # 2 s slots, 8 per epoch: a new epoch every 16 s, so income moves while one watches.
+        "beacon": {"seconds_per_slot": 2.0, "slots_per_epoch": 8, "registry_size": 2000},
     }
 
 
@@ -168,3 +170,51 @@ def seed_demo(*, cadence_s=5):
         farm=farm, name=AGENT_TOKEN_NAME, scopes=[ApiToken.Scope.TELEMETRY], created_by=demo
     )
     return farm, rigs, raw
+
+
+# The simulated beacon node's scenario validators (simulators/beacon_node.py), labelled.
+DEMO_VALIDATOR_LABELS = {
+    3: "slashed in epoch 2",
+    5: "voluntary exit",
+    7: "proposer, MEV-Boost",
+    8: "misses its proposals",
+    9: "pending activation",
+    10: "orphaned proposals",
+    11: "0x02 compounding, 64 ETH",
+    12: "sync committee",
+}
+DEMO_VALIDATOR_GROUPS = {"Home staking": range(0, 16), "Operator": range(16, 64)}
+
+
+@transaction.atomic
+def seed_validators(farm, world):
+    """The simulated beacon node, its relay and 64 validators of the demo farm in two groups.
+    Processing starts at epoch 0, so the first minute already shows income and duties."""
+    from validators.models import (
+        BeaconNode,
+        MevRelay,
+        Validator,
+        ValidatorGroup,
+        ValidatorSync,
+    )
+
+    # The simulated chain restarts with every demo: what was read of the previous one goes.
+    BeaconNode.objects.filter(farm=farm).delete()
+    Validator.objects.filter(farm=farm).delete()
+    ValidatorSync.objects.filter(farm=farm).delete()
+    BeaconNode.objects.create(farm=farm, name="Beacon node (simulated)", url=world["beacon_url"])
+    MevRelay.objects.update_or_create(
+        farm=farm, name="Relay (simulated)", defaults={"url": world["relay_url"]}
+    )
+    created = 0
+    for name, indices in DEMO_VALIDATOR_GROUPS.items():
+        group, _ = ValidatorGroup.objects.get_or_create(farm=farm, name=name)
+        Validator.objects.bulk_create(
+            [
+                Validator(farm=farm, index=i, group=group, label=DEMO_VALIDATOR_LABELS.get(i, ""))
+                for i in indices
+            ]
+        )
+        created += len(indices)
+    ValidatorSync.objects.create(farm=farm, next_epoch=0)
+    return created

@@ -66,6 +66,7 @@ class Lifespan:
 
     async def __call__(self, scope, receive, send):
         celery = None
+        listeners, stop_listeners = [], asyncio.Event()
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -77,10 +78,30 @@ class Lifespan:
                     celery = InProcessCelery()
                     # Off the event loop: Celery's Django fixup closes DB connections at start.
                     await asyncio.to_thread(celery.start)
+                    listeners = await _start_beacon_listeners(stop_listeners)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                stop_listeners.set()
+                for task in listeners:
+                    task.cancel()
+                await asyncio.gather(*listeners, return_exceptions=True)
                 if celery is not None:
                     await asyncio.to_thread(celery.stop)
                 live.unregister_server_loop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _start_beacon_listeners(stop):
+    """Embedded mode has no separate processes: the beacon event listeners (what
+    `manage.py beacon_events` runs in production) follow the farms' nodes on this loop."""
+    from asgiref.sync import sync_to_async
+
+    from validators.management.commands.beacon_events import trigger
+    from validators.models import BeaconNode
+    from validators.services.events import follow_farm
+
+    farms = await sync_to_async(
+        lambda: sorted(set(BeaconNode.objects.values_list("farm_id", flat=True)))
+    )()
+    return [asyncio.create_task(follow_farm(f, stop=stop, trigger=trigger)) for f in farms]

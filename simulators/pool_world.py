@@ -8,8 +8,10 @@ spec.json: {"accounts": [{"format": "open-ethereum-pool", "login": "0x...",
              "workers": {"rig-01": 370e6, ...}, "payouts_wei": [10**17, ...],
              "mismatch_wei": 10**16}]}
 `mismatch_wei`, when given, adds a payout the pool lists with that amount while the chain
-carries a different one, to show a mismatch. world.json: {"node_url", "chain_id", "pools":
-[{"name", "format", "base_url", "fault", "rate_limit", "logins"}]}. Runs until SIGINT/SIGTERM.
+carries a different one, to show a mismatch. An optional "beacon": {start_beacon_node
+arguments} adds a simulated beacon node on the same chain and an MEV relay. world.json:
+{"node_url", "chain_id", "pools": [{"name", "format", "base_url", "fault", "rate_limit",
+"logins"}], "beacon_url"?, "relay_url"?}. Runs until SIGINT/SIGTERM.
 """
 
 import argparse
@@ -19,8 +21,10 @@ import signal
 import sys
 import time
 
+from simulators.beacon_node import start_beacon_node
 from simulators.execution_node import SimulatedChain, start_execution_node
 from simulators.pools import FORMATS, start_pool_server
+from simulators.relay import start_relay
 
 FAULTY = [
     ("Strict pool (2 req/s)", "open-ethereum-pool", None, (2, 1.0)),
@@ -74,6 +78,13 @@ async def build_world(spec):
              "rate_limit": list(rate_limit) if rate_limit else None, "logins": [first_login]}
         )  # fmt: skip
     world = {"node_url": _url(node), "chain_id": chain.w3.eth.chain_id, "pools": pools}
+    if spec.get("beacon"):
+        # The validators' side of the same chain: a beacon node whose blocks are mined on it
+        # (priority fees, MEV payments, withdrawals) and a relay that reports the MEV blocks.
+        beacon = await start_beacon_node(execution=chain, **spec["beacon"])
+        relay = await start_relay(beacon.chain)
+        servers += [beacon, relay]
+        world.update(beacon_url=_url(beacon), relay_url=_url(relay))
     return world, servers
 
 

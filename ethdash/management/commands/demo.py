@@ -18,6 +18,7 @@ from ethdash.demo import (
     seed_demo,
     seed_polled_rigs,
     seed_pools,
+    seed_validators,
 )
 
 
@@ -61,7 +62,9 @@ class Command(BaseCommand):
                      "--out", str(world_file)]
                 )
             )  # fmt: skip
-            pool_accounts = seed_pools(farm, _wait_for_fleet(world_file, timeout_s=60))
+            world = _wait_for_fleet(world_file, timeout_s=60)
+            pool_accounts = seed_pools(farm, world)
+            validators = seed_validators(farm, world)
             url = f"http://{host}:{port}"
             agent_cmd = [
                 sys.executable,
@@ -87,6 +90,7 @@ class Command(BaseCommand):
                 + f"  {len(rigs)} simulated agents push telemetry every {cadence} s;\n"
                 + f"  {len(polled)} simulated miners ({protocols}) are polled.\n"
                 + f"  {len(pool_accounts)} accounts on simulated pools; payouts on a test chain.\n"
+                + f"  {validators} validators on a simulated beacon node (an epoch every 16 s).\n"
                 + "  Ctrl-C stops everything.\n"
             )
             uvicorn.run(
