@@ -20,7 +20,7 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from validators.beacon.client import FAR_FUTURE_EPOCH, BeaconClient, BeaconError
+from validators.beacon.client import FAR_FUTURE_EPOCH, BeaconClient, BeaconError, batched
 from validators.services.chain import Flag
 
 BLOCK_CONCURRENCY = 8
@@ -137,24 +137,33 @@ async def fetch_epoch(
         ours = set(indices)
         return frozenset(i for i in response.data["validators"] if i in ours)
 
-    states_r, starts, rewards_r, duties_r, members_now = await asyncio.gather(
-        client.validators(end_state, indices),
+    # Each batch is turned into compact records as it arrives, so a worker never holds more
+    # than one batch of the node's JSON at a time.
+    async def read_states():
+        states = {}
+        for chunk in batched(indices, client.batch_size):
+            for item in _trusted(await client.validators(end_state, chunk)).data:
+                states[item["index"]] = _state(item)
+        return states
+
+    async def read_rewards():
+        rewards, ideal = {}, {}
+        for chunk in batched(indices, client.batch_size):
+            data = _trusted(await client.attestation_rewards(epoch, chunk)).data
+            for r in data["total_rewards"]:
+                rewards[r["validator_index"]] = _votes(r)
+            for r in data["ideal_rewards"]:
+                ideal[r["effective_balance"]] = _votes(r)
+        return rewards, ideal
+
+    states, starts, (rewards, ideal), duties_r, members_now = await asyncio.gather(
+        read_states(),
         start_balances(),
-        client.attestation_rewards(epoch, indices),
+        read_rewards(),
         client.proposer_duties(epoch),
         members(),
     )
-    for response in (states_r, rewards_r, duties_r):
-        _trusted(response)
-    states = {item["index"]: _state(item) for item in states_r.data}
-    rewards = {
-        r["validator_index"]: (r["head"], r["target"], r["source"], r.get("inactivity") or 0)
-        for r in rewards_r.data["total_rewards"]
-    }
-    ideal = {
-        r["effective_balance"]: (r["head"], r["target"], r["source"], r.get("inactivity") or 0)
-        for r in rewards_r.data["ideal_rewards"]
-    }
+    _trusted(duties_r)
     ours = set(indices)
     our_duties = {
         d["slot"]: d["validator_index"] for d in duties_r.data if d["validator_index"] in ours
@@ -238,6 +247,10 @@ async def fetch_epoch(
         sync_period_length=epochs_per_sync_period,
         requests=client.requests - before,
     )
+
+
+def _votes(r: dict) -> tuple[int, int, int, int]:
+    return (r["head"], r["target"], r["source"], r.get("inactivity") or 0)
 
 
 async def _none():

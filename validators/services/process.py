@@ -123,12 +123,47 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
             return
 
 
+@dataclass(slots=True)
+class Tracked:
+    """What epoch processing needs of a validator row: 100,000 of these cost a tenth of as many
+    model instances, which matters for a worker's peak memory."""
+
+    pk: int
+    index: int
+    pubkey: str
+    status: str
+    slashed: bool
+    balance: int | None
+    balance_epoch: int | None
+    withdrawal_credentials: str = ""
+    effective_balance: int | None = None
+    activation_epoch: int | None = None
+    exit_epoch: int | None = None
+    withdrawable_epoch: int | None = None
+    last_duty: str = ""
+    last_duty_epoch: int | None = None
+    last_error: str = ""
+
+
+TRACKED_FIELDS = ("pk", "index", "pubkey", "status", "slashed", "balance", "balance_epoch")
+
+
+def tracked_validators(farm_id: int) -> dict[int, Tracked]:
+    rows = Validator.objects.filter(farm_id=farm_id, index__isnull=False).values_list(
+        *TRACKED_FIELDS, "last_duty", "last_duty_epoch"
+    )
+    out = {}
+    for *head, last_duty, last_duty_epoch in rows.iterator(chunk_size=5000):
+        tracked = Tracked(*head)
+        tracked.last_duty, tracked.last_duty_epoch = last_duty, last_duty_epoch
+        out[tracked.index] = tracked
+    return out
+
+
 def process_epoch(sync: ValidatorSync, epoch: int, nodes: list[BeaconNode]) -> str:
     """Reads the epoch from the first node that can answer and stores it. Returns "stored",
     "skipped" (no node still holds its states) or the error to show."""
-    validators = {
-        v.index: v for v in Validator.objects.filter(farm_id=sync.farm_id, index__isnull=False)
-    }
+    validators = tracked_validators(sync.farm_id)
     if not validators:
         return "stored"
     indices = sorted(validators)

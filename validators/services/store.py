@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import IntegrityError, connection, transaction
 
 from ethdash import live
-from ethdash.db import bulk_update_joined
+from ethdash.db import update_by_pk
 from validators.models import (
     EpochSummary,
     Proposal,
@@ -125,28 +125,30 @@ def upsert_days(rows: list[tuple], *, batch_size: int = 1000) -> None:
     )
     zero = ValidatorDay._meta.get_field("execution_income").get_db_prep_save(0, connection)
     day_value = connection.ops.adapt_datefield_value
-    full = [
-        (validator_id, day_value(day), epoch, epoch, start, end, zero, *sums)
-        for validator_id, day, epoch, start, end, *sums in rows
-    ]
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        # One array parameter per column: no statement with a placeholder per value to parse
+        # (that alone took psycopg 2 s for 20,000 rows). Batches bound the worker's memory.
+        types = ["bigint", "date", *["bigint"] * 4, "numeric", *["bigint"] * len(DAY_SUMS)]
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict}"
+    row_sql = "(" + ", ".join(["%s"] * len(DAY_COLUMNS)) + ")"
+    batch_size = 10_000 if postgres else batch_size
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One array parameter per column: no statement with a placeholder per value to
-            # parse (that alone took psycopg 2 s for 20,000 rows).
-            types = ["bigint", "date", *["bigint"] * 4, "numeric", *["bigint"] * len(DAY_SUMS)]
-            arrays = ", ".join(f"%s::{t}[]" for t in types)
+        for start in range(0, len(rows), batch_size):
+            full = [
+                (validator_id, day_value(day), epoch, epoch, start_balance, end, zero, *sums)
+                for validator_id, day, epoch, start_balance, end, *sums in rows[
+                    start : start + batch_size
+                ]
+            ]
+            if postgres:
+                cursor.execute(sql, [list(column) for column in zip(*full, strict=True)])
+                continue
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict}",
-                [list(column) for column in zip(*full, strict=True)],
-            )
-            return
-        row_sql = "(" + ", ".join(["%s"] * len(DAY_COLUMNS)) + ")"
-        for start in range(0, len(full), batch_size):
-            batch = full[start : start + batch_size]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(batch))} "
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(full))} "
                 f"{conflict}",
-                [value for row in batch for value in row],
+                [value for row in full for value in row],
             )
 
 
@@ -165,7 +167,9 @@ def store_epoch(
     duration_ms: int = 0,
 ) -> bool:
     """Stores the epoch; False when it was stored before (nothing changes then).
-    `validators` maps index -> the farm's Validator row, as read before the epoch."""
+    `validators` maps index -> the farm's validator as read before the epoch (a Validator, or
+    a lighter object with the same attributes: see validators.services.process.Tracked); its
+    attributes are brought up to date."""
     epoch = read.epoch
     records = result.records
     summary = EpochSummary(
@@ -206,7 +210,7 @@ def store_epoch(
             state = read.states[index]
             if validator.status != state.status:
                 status_changes.append(
-                    StatusChange(validator=validator, epoch=epoch, status=state.status)
+                    StatusChange(validator_id=validator.pk, epoch=epoch, status=state.status)
                 )
             start = read.start_balances.get(index, validator.balance)
             if record.income is None:
@@ -216,7 +220,7 @@ def store_epoch(
             if flags:
                 epoch_rows.append(
                     ValidatorEpoch(
-                        validator=validator,
+                        validator_id=validator.pk,
                         epoch=epoch,
                         income=record.income or 0,
                         head=record.reward[0],
@@ -246,7 +250,11 @@ def store_epoch(
                 validator.last_duty, validator.last_duty_epoch = duty, epoch
             validator.last_error = ""
             changed.append(validator)
-        bulk_update_joined(changed, VALIDATOR_FIELDS)
+        update_by_pk(
+            Validator,
+            [v.pk for v in changed],
+            {name: [getattr(v, name) for v in changed] for name in VALIDATOR_FIELDS},
+        )
         upsert_days(day_rows)
         ValidatorEpoch.objects.bulk_create(epoch_rows, batch_size=1000, ignore_conflicts=True)
         StatusChange.objects.bulk_create(status_changes, ignore_conflicts=True)
@@ -269,7 +277,7 @@ def _store_proposals(read: EpochRead, validators) -> None:
         proposed = p.outcome == Proposal.Outcome.PROPOSED
         rows.append(
             Proposal(
-                validator=validator,
+                validator_id=validator.pk,
                 slot=p.slot,
                 epoch=read.epoch,
                 outcome=p.outcome,
@@ -301,7 +309,7 @@ def _store_withdrawals(read: EpochRead, validators) -> None:
     Withdrawal.objects.bulk_create(
         [
             Withdrawal(
-                validator=validators[w["validator_index"]],
+                validator_id=validators[w["validator_index"]].pk,
                 withdrawal_index=w["index"],
                 slot=w["slot"],
                 epoch=read.epoch,
@@ -323,7 +331,7 @@ def _store_sync(read: EpochRead, result: EpochResult, validators, epoch: int) ->
     existing = {
         duty.validator_id: duty
         for duty in SyncDuty.objects.select_for_update().filter(
-            period=period, validator__in=[validators[i] for i in read.sync if i in validators]
+            period=period, validator_id__in=[validators[i].pk for i in read.sync if i in validators]
         )
     }
     new, touched = [], []
@@ -335,7 +343,7 @@ def _store_sync(read: EpochRead, result: EpochResult, validators, epoch: int) ->
         duty = existing.get(validator.pk)
         if duty is None:
             duty = SyncDuty(
-                validator=validator,
+                validator_id=validator.pk,
                 period=period,
                 from_epoch=period * period_length,
                 until_epoch=(period + 1) * period_length - 1,
@@ -353,7 +361,7 @@ def _store_sync(read: EpochRead, result: EpochResult, validators, epoch: int) ->
 
 
 def _events(farm_id, summary, read, result, validators, status_changes) -> list[dict]:
-    changed = {c.validator.pk for c in status_changes}
+    changed = {c.validator_id for c in status_changes}
     notable = [
         {
             "id": validators[index].pk,
