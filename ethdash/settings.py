@@ -231,6 +231,8 @@ ETHDASH_POLL_TICK_S = env_int("ETHDASH_POLL_TICK_S", 5, minimum=1)
 ETHDASH_POOL_GAP_PCT = env_int("ETHDASH_POOL_GAP_PCT", 85, minimum=1)
 # Validators (docs/validators.md): ids per POST, how far back a farm is caught up after downtime,
 # how many epochs one task run processes, and how long imperfect-epoch rows are kept.
+# A paste of 100,000 validator pubkeys is about 10 MB (Django's default limit is 2.5 MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 ETHDASH_BEACON_TIMEOUT_S = env_int("ETHDASH_BEACON_TIMEOUT_S", 10, minimum=1)
 ETHDASH_EXECUTION_TIMEOUT_S = env_int("ETHDASH_EXECUTION_TIMEOUT_S", 10, minimum=1)
 ETHDASH_BEACON_BATCH_SIZE = env_int("ETHDASH_BEACON_BATCH_SIZE", 1000, minimum=1)

@@ -1186,14 +1186,16 @@ def validators(chain, match, query, body):
     document = _json_body(body) or {}
     if not isinstance(document, dict):
         raise ApiError(400, "Invalid request body: expected {ids, statuses}")
-    ids = chain.parse_ids(document.get("ids"))
+    asked = document.get("ids")
+    ids = chain.parse_ids(asked)
     statuses = document.get("statuses") or []
     if not isinstance(statuses, list):
         raise ApiError(400, "Invalid statuses")
     wanted = set(statuses)
     epoch = slot // chain.slots_per_epoch
     data = []
-    for index in chain.all_or(ids):
+    # Ids asked for but none known: nothing (not the whole registry, as no ids at all means).
+    for index in chain.all_or(ids) if ids or not asked else []:
         entry = chain.validator(index, epoch, slot)
         if not wanted or _status_matches(entry["status"], wanted):
             data.append(entry)
@@ -1202,10 +1204,11 @@ def validators(chain, match, query, body):
 
 def validator_balances(chain, match, query, body):
     slot = chain.resolve_state(match["state_id"])
-    ids = chain.parse_ids(_json_body(body))
+    asked = _json_body(body)
+    ids = chain.parse_ids(asked)
     data = [
         {"index": str(index), "balance": str(chain.balance_at(index, slot))}
-        for index in chain.all_or(ids)
+        for index in (chain.all_or(ids) if ids or not asked else [])
     ]
     return 200, _envelope(chain, data, slot), len(ids)
 
@@ -1216,9 +1219,10 @@ def attestation_rewards(chain, match, query, body):
         raise ApiError(404, f"Rewards of epoch {epoch} are not computable before epoch {epoch + 2}")
     if (epoch + 1) * chain.slots_per_epoch < chain.oldest_kept_slot():
         raise ApiError(404, f"State of epoch {epoch} is pruned")
-    ids = chain.parse_ids(_json_body(body))
+    asked = _json_body(body)
+    ids = chain.parse_ids(asked)
     totals, balances = [], set()
-    for index in chain.all_or(ids):
+    for index in chain.all_or(ids) if ids or not asked else []:
         head, target, source = chain.attestation_reward(index, epoch)
         balances.add(chain.effective_balance(index, epoch))
         totals.append(

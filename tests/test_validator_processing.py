@@ -174,3 +174,21 @@ def test_a_node_answering_503_leaves_the_epoch_to_the_next(farm, sim, monkeypatc
     assert run.stored == [0]
     assert EpochSummary.objects.get(farm=farm, epoch=0).node.name == "backup"
     assert "503" in BeaconNode.objects.get(name="primary").last_error
+
+
+def test_validators_added_by_pubkey_are_resolved_then_processed(farm, sim):
+    _, server = sim
+    pubkey = server.chain.pubkey(40)
+    added = Validator.objects.create(farm=farm, pubkey=pubkey)
+    run = process_farm(farm.pk, max_epochs=1)
+    assert run.stored == [0]
+    added.refresh_from_db()
+    assert added.index == 40 and added.balance == server.chain.balance(40, 1)
+
+
+def test_an_unknown_pubkey_is_shown_and_does_not_stop_the_others(farm):
+    unknown = Validator.objects.create(farm=farm, pubkey="0x" + "ab" * 48)
+    run = process_farm(farm.pk, max_epochs=1)
+    assert run.stored == [0]
+    unknown.refresh_from_db()
+    assert unknown.index is None and "not found" in unknown.last_error

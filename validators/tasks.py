@@ -1,5 +1,9 @@
 from celery import shared_task
 
+# The add page's tasks live beside their views' helpers; importing them here is what makes a
+# worker (which autodiscovers tasks.py modules) know them.
+from validators.tasks_manage import discover_validators, resolve_farm_validators  # noqa: F401
+
 
 @shared_task(ignore_result=True)
 def process_validators(farm_id=None):
