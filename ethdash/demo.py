@@ -88,8 +88,9 @@ def pool_world_spec():
             }
             for fmt, login, workers in DEMO_POOL_ACCOUNTS
         ],
-        # 2 s slots, 8 per epoch: a new epoch every 16 s, so income moves while one watches.
-        "beacon": {"seconds_per_slot": 2.0, "slots_per_epoch": 8, "registry_size": 2000},
+        # 2 s slots, 8 per epoch: a new epoch every 16 s, so income moves while one watches. A
+        # mainnet-sized registry keeps rewards per epoch at mainnet's scale.
+        "beacon": {"seconds_per_slot": 2.0, "slots_per_epoch": 8, "registry_size": 1_000_000},
     }
 
 
@@ -192,6 +193,7 @@ def seed_validators(farm, world):
     Processing starts at epoch 0, so the first minute already shows income and duties."""
     from validators.models import (
         BeaconNode,
+        EpochSummary,
         MevRelay,
         Validator,
         ValidatorGroup,
@@ -202,6 +204,7 @@ def seed_validators(farm, world):
     BeaconNode.objects.filter(farm=farm).delete()
     Validator.objects.filter(farm=farm).delete()
     ValidatorSync.objects.filter(farm=farm).delete()
+    EpochSummary.objects.filter(farm=farm).delete()
     BeaconNode.objects.create(farm=farm, name="Beacon node (simulated)", url=world["beacon_url"])
     MevRelay.objects.update_or_create(
         farm=farm, name="Relay (simulated)", defaults={"url": world["relay_url"]}

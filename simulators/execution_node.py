@@ -117,7 +117,31 @@ class SimulatedChain:
         self.provider.ethereum_tester.mine_blocks(blocks)
 
     def call(self, method, params):
-        return _to_rpc(self.provider.make_request(method, params).get("result"))
+        return _to_rpc(self.provider.make_request(method, _from_rpc(method, params)).get("result"))
+
+
+# Which parameter of a method is a block number, which the wire carries as a hex quantity and
+# eth-tester only takes as an int (or a tag such as "latest").
+_BLOCK_PARAM = {
+    "eth_getBlockByNumber": 0,
+    "eth_getBlockReceipts": 0,
+    "eth_getBlockTransactionCountByNumber": 0,
+    "eth_getBalance": 1,
+    "eth_getCode": 1,
+    "eth_getTransactionCount": 1,
+    "eth_call": 1,
+}
+
+
+def _from_rpc(method, params):
+    position = _BLOCK_PARAM.get(method)
+    if position is None or len(params) <= position:
+        return params
+    value = params[position]
+    if isinstance(value, str) and value.startswith("0x"):
+        params = [*params]
+        params[position] = int(value, 16)
+    return params
 
 
 def _camel(key):

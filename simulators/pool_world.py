@@ -81,7 +81,9 @@ async def build_world(spec):
     if spec.get("beacon"):
         # The validators' side of the same chain: a beacon node whose blocks are mined on it
         # (priority fees, MEV payments, withdrawals) and a relay that reports the MEV blocks.
-        beacon = await start_beacon_node(execution=chain, **spec["beacon"])
+        # Genesis now: every block of the chain then has a real execution block behind it.
+        options = {"genesis_time": time.time(), **spec["beacon"]}
+        beacon = await start_beacon_node(execution=chain, **options)
         relay = await start_relay(beacon.chain)
         servers += [beacon, relay]
         world.update(beacon_url=_url(beacon), relay_url=_url(relay))

@@ -202,7 +202,7 @@ def process_epoch(sync: ValidatorSync, epoch: int, nodes: list[BeaconNode]) -> s
         slashed = frozenset(i for i, v in validators.items() if v.slashed)
         result = compute_epoch(read, start_balances, slashed)
         day = epoch_day(epoch, node.genesis_time, node.seconds_per_slot, node.slots_per_epoch)
-        store_epoch(
+        stored = store_epoch(
             sync.farm_id,
             read,
             result,
@@ -211,7 +211,7 @@ def process_epoch(sync: ValidatorSync, epoch: int, nodes: list[BeaconNode]) -> s
             node_id=node.pk,
             duration_ms=int((time.monotonic() - started) * 1000),
         )
-        if sync.sync_period_checked != period:
+        if stored and sync.sync_period_checked != period:
             sync.sync_period_checked = period
             ValidatorSync.objects.filter(pk=sync.pk).update(sync_period_checked=period)
         return "stored"
