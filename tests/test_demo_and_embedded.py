@@ -105,3 +105,45 @@ def test_demo_pool_world_pays_on_chain_and_seeds_pools(db, settings):
     assert PoolAccount.objects.filter(farm=farm, next_poll_at__isnull=False).count() == len(
         accounts
     )
+
+
+def test_demo_validators_show_income_mev_a_missed_attestation_and_a_slashing(db, settings):
+    """The demo's chain, 16 times faster: after a few epochs the farm has income, a proposal paid
+    by MEV-Boost, a missed attestation and a slashed validator."""
+    import time
+
+    from ethdash.demo import pool_world_spec, seed_pools, seed_validators
+    from simulators.pool_world import build_world
+    from tests.loops import loop_thread
+    from validators.models import EpochSummary, Proposal, Validator, ValidatorDay
+    from validators.models import ValidatorEpoch as Epoch
+    from validators.services.chain import Flag
+    from validators.services.execution import process_pending_execution
+    from validators.services.process import process_farm
+
+    settings.DEBUG = True
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    farm, _, _ = seed_demo()
+    spec = pool_world_spec()
+    spec["accounts"] = spec["accounts"][:1]
+    spec["beacon"].update(seconds_per_slot=0.25)
+    with loop_thread() as threaded:
+        world, servers = threaded.run(build_world(spec), timeout=60)
+        for server in servers:
+            threaded.close_on_exit(server)
+        seed_pools(farm, world)
+        assert seed_validators(farm, world) == 64
+        beacon = servers[-2]
+        while beacon.chain.current_epoch() < 5:  # epochs 0-3 final: 8 s
+            time.sleep(0.2)
+        run = process_farm(farm.pk, max_epochs=4)
+        assert run.stored == [0, 1, 2, 3], run
+        process_pending_execution()
+
+    assert EpochSummary.objects.filter(farm=farm).count() == 4
+    assert sum(ValidatorDay.objects.values_list("income", flat=True)) > 0
+    mev = Proposal.objects.filter(validator__index=7, execution="done").first()
+    assert mev is not None and mev.mev_payment > 0 and mev.execution_reward == mev.mev_payment
+    missed = [row for row in Epoch.objects.all() if row.flags & Flag.MISSED]
+    assert missed
+    assert Validator.objects.get(farm=farm, index=3).slashed
