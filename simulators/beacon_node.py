@@ -16,7 +16,8 @@ counts and short per-validator event lists, so every per-validator figure is a f
 Validator pubkeys end in their index (8 bytes), so pubkey ids resolve without a lookup table.
 
 Balances: the state "at slot S" holds the attestation rewards of every epoch before S's epoch and
-the effects of every canonical block before S, so `balance(i, E)` (the state at E's first slot) =
+the effects of every canonical block up to and including S's own (as on a real node: a state id
+names the state after that slot's block), so `balance(i, E)` (the state at E's first slot) =
 effective balance + attestation rewards + proposer rewards + sync rewards + deposits - slashing
 penalty - withdrawals, and `Chain.income(i, E)` breaks down balance(E+1) - balance(E) to the gwei.
 
@@ -708,14 +709,17 @@ class Chain:
     def _before(events, slot: int) -> int:
         return sum(amount for at, amount in events if at < slot)
 
-    def _balance(self, index: int, slot: int) -> int:
-        """Balance in the state at `slot`, over a ledger already extended to `slot`."""
+    def _balance(self, index: int, slot: int, *, with_block: bool = False) -> int:
+        """Balance at `slot` after its epoch transition and the canonical blocks before it
+        (with `with_block`, after the slot's own block too: what the state at `slot` holds),
+        over a ledger already extended past `slot`."""
         epoch = slot // self.slots_per_epoch
+        blocks_end = slot + 1 if with_block else slot
         balance = (
             self.effective_balance(index, 0)
             + self.attestation_total(index, epoch)
             - self.slashing_penalty(index, epoch)
-            + self._sync_total(index, slot)
+            + self._sync_total(index, blocks_end)
         )
         # Most validators never meet a block event: skip the empty lists cheaply.
         for events, sign in (
@@ -724,15 +728,16 @@ class Chain:
             (self._withdrawals.get(index), -1),
         ):
             if events:
-                balance += sign * self._before(events, slot)
+                balance += sign * self._before(events, blocks_end)
         return balance
 
     def balance_at(self, index: int, slot: int) -> int:
-        """Balance in the state at `slot`: attestation rewards of the epochs before the slot's
-        epoch and the effects of the canonical blocks before the slot."""
-        if slot > self._ledger_end:
-            self._extend(slot)
-        return self._balance(index, slot)
+        """Balance in the state at `slot`, as a node answers for that state id: attestation
+        rewards of the epochs before the slot's epoch and the effects of the canonical blocks up
+        to and including the slot's own."""
+        if slot + 1 > self._ledger_end:
+            self._extend(slot + 1)
+        return self._balance(index, slot, with_block=True)
 
     def balance(self, index: int, epoch: int) -> int:
         """Balance in the state at the first slot of `epoch`."""
@@ -755,8 +760,11 @@ class Chain:
         """What epoch `epoch` brought validator `index`, in gwei: attestation head, target and
         source, slashing penalty, proposer rewards and sync rewards of the epoch's canonical
         blocks, and its withdrawals and deposits. `total` is the consensus income, which equals
-        balance(epoch + 1) - balance(epoch) + withdrawals - deposits."""
-        start, end = epoch * self.slots_per_epoch, (epoch + 1) * self.slots_per_epoch
+        balance(epoch + 1) - balance(epoch) + withdrawals - deposits. The states at the epochs'
+        first slots hold those slots' blocks, so the epoch's blocks here are those of the slots
+        (first, first of the next epoch]."""
+        first, following = epoch * self.slots_per_epoch, (epoch + 1) * self.slots_per_epoch
+        start, end = first + 1, following + 1  # block windows are [start, end)
         self._extend(end)
         head, target, source = self.attestation_reward(index, epoch)
         slashing = self.slashing_penalty(index, epoch + 1) - self.slashing_penalty(index, epoch)
@@ -777,8 +785,8 @@ class Chain:
             "withdrawals": withdrawals,
             "deposits": deposits,
             "total": head + target + source - slashing + proposal + sync,
-            "balance_start": self._balance(index, start),
-            "balance_end": self._balance(index, end),
+            "balance_start": self._balance(index, first, with_block=True),
+            "balance_end": self._balance(index, following, with_block=True),
         }
 
     def status(self, index: int, epoch: int) -> str:

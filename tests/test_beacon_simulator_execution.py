@@ -321,7 +321,9 @@ async def test_balances_agree_with_every_reward_endpoint(node):
         sync = dict.fromkeys(watched, 0)
         withdrawals = dict.fromkeys(watched, 0)
         deposits = dict.fromkeys(watched, 0)
-        for slot in range(epoch * SPE, (epoch + 1) * SPE):
+        # A state names the state after its slot's block: the change between the states at
+        # E's and E+1's first slots is made by the blocks of (first of E, first of E+1].
+        for slot in range(epoch * SPE + 1, (epoch + 1) * SPE + 1):
             answer = await node.http.get(f"/eth/v1/beacon/rewards/blocks/{slot}")
             if answer.status_code == 404:
                 continue
@@ -386,13 +388,17 @@ async def test_income_identity_for_random_validators_of_a_large_registry():
 
 async def test_withdrawals_and_deposit():
     chain = Chain(slots_per_epoch=SPE, registry_size=1000, genesis_time=time.time() - 1000)
-    # Full withdrawals: by the first block of the withdrawn epoch, the whole balance.
+    # Full withdrawals: by the first block of the withdrawn epoch, the whole balance (what it
+    # was before that block; the state at the block's slot holds the block, so 0).
     for index, epoch in ((5, 10), (3, 12)):
         first = chain._first_block(epoch * SPE, (epoch + 1) * SPE)
         ((slot, amount),) = chain.withdrawals_of(index, 0, 20 * SPE)
-        assert slot == first and amount == chain.balance(index, epoch) > 0
-        assert chain.balance(index, epoch + 1) == 0
-        assert chain.status(index, epoch) == "withdrawal_possible"
+        assert slot == first and amount == chain._balance(index, slot) > 0
+        assert chain.balance_at(index, slot) == 0 and chain.balance(index, epoch + 1) == 0
+        swept_at_first_slot = slot == epoch * SPE
+        assert chain.status(index, epoch) == (
+            "withdrawal_done" if swept_at_first_slot else "withdrawal_possible"
+        )
         assert chain.status(index, epoch + 1) == "withdrawal_done"
         row = [w for w in chain.block_withdrawals(slot) if w["validator_index"] == str(index)]
         assert row[0]["amount"] == str(amount)
@@ -413,7 +419,7 @@ async def test_withdrawals_and_deposit():
         assert not {int(w["validator_index"]) for w in partial} & {9, 11}
         for w in partial:
             index = int(w["validator_index"])
-            assert int(w["amount"]) == chain.balance_at(index, sweep) - 32 * GWEI > 0
+            assert int(w["amount"]) == chain._balance(index, sweep) - 32 * GWEI > 0
     assert indices == list(range(len(indices)))
     # Every validator below 64 (but the scenarios) is swept every 4 epochs.
     swept = {i for i, events in chain._withdrawals.items() if i < 64}

@@ -192,3 +192,38 @@ def test_an_unknown_pubkey_is_shown_and_does_not_stop_the_others(farm):
     assert run.stored == [0]
     unknown.refresh_from_db()
     assert unknown.index is None and "not found" in unknown.last_error
+
+
+def test_a_reorg_across_an_epoch_boundary_loses_nothing_and_counts_nothing_twice(alpha, settings):
+    """Seed 17 orphans the block of slot 8, the first of epoch 1: the end state of epoch 0 and
+    the blocks of epoch 1 are read after the reorg, each once."""
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    with loop_thread() as threaded:
+        server = threaded.close_on_exit(
+            threaded.run(
+                start_beacon_node(
+                    seconds_per_slot=1.0, slots_per_epoch=SPE, registry_size=1000, seed=17
+                )
+            )
+        )
+        chain = server.chain
+        assert chain.is_orphaned(SPE) and not chain.has_block(SPE)
+        proposer = chain.proposer(SPE)
+        farm = alpha.farm
+        BeaconNode.objects.create(farm=farm, name="primary", url=url_of(server))
+        watched = [*WATCHED, proposer]
+        Validator.objects.bulk_create([Validator(farm=farm, index=i) for i in watched])
+        ValidatorSync.objects.create(farm=farm, next_epoch=0)
+        assert process_farm(farm.pk, max_epochs=2).stored == [0, 1]
+        # Processed again from the start: nothing changes.
+        ValidatorSync.objects.filter(farm=farm).update(next_epoch=0)
+        process_farm(farm.pk, max_epochs=2)
+    orphaned = Proposal.objects.get(slot=SPE)
+    assert orphaned.outcome == "orphaned" and orphaned.validator.index == proposer
+    assert Proposal.objects.filter(slot=SPE).count() == 1
+    for validator in Validator.objects.filter(farm=farm):
+        day = ValidatorDay.objects.get(validator=validator)
+        known = sum(chain.income(validator.index, e)["total"] for e in (0, 1))
+        assert (day.income, day.epochs) == (known, 2), validator.index
+    # Slot 8's and validator 10's own orphaned block (slot 12), once each.
+    assert sum(ValidatorDay.objects.values_list("proposals_orphaned", flat=True)) == 2

@@ -6,11 +6,12 @@ Epoch E is read once epoch E+1 is complete (its rewards are final then):
 - states/{first slot of E+1}/validators: status, balance at the end of E, effective balance;
 - states/{first slot of E}/validator_balances, only for validators whose balance at the start of
   E is not known from the previous epoch (the first epoch, or after a gap);
-- rewards/attestations/E with ideal rewards; proposer duties of E; every block of E (proposals,
-  withdrawals and deposits; an empty slot whose proposer is ours is missed, or orphaned when the
-  node still knows a non-canonical block there); rewards/blocks for our proposals;
-- the sync committee of E's period, and when some of ours sit on it, rewards/sync_committee for
-  each block of E.
+- rewards/attestations/E with ideal rewards; proposer duties of E and its blocks (an empty slot
+  whose proposer is ours is missed, or orphaned when the node still knows a non-canonical block
+  there); rewards/blocks for our proposals;
+- the blocks that make the balance change, those of slots (first of E, first of E+1] (a state id
+  names the state after its slot's block): withdrawals, deposits, and when some of ours sit on
+  the sync committee of E's period, rewards/sync_committee for each of them.
 Sets of validators always go by POST, in batches of ETHDASH_BEACON_BATCH_SIZE ids.
 """
 
@@ -182,7 +183,10 @@ async def fetch_epoch(
                     raise
                 blocks[slot] = None
 
-    await asyncio.gather(*(read_block(slot) for slot in range(first, first + slots_per_epoch)))
+    # A state id names the state after that slot's block: the balance change from the state at
+    # `first` to the one at `end_state` is made by the blocks of (first, end_state]. Those carry
+    # the epoch's withdrawals, deposits and sync rewards; proposals are the duties of E's slots.
+    await asyncio.gather(*(read_block(slot) for slot in range(first, end_state + 1)))
 
     proposals, withdrawals, deposits = [], [], defaultdict(int)
     sync: dict[int, list[int]] = {index: [] for index in members_now}
@@ -190,7 +194,12 @@ async def fetch_epoch(
     async def proposal(slot, index):
         block = blocks[slot]
         if block is None:
-            seen = (await client.headers_at(slot)).data
+            try:
+                seen = (await client.headers_at(slot)).data
+            except BeaconError as exc:
+                if not exc.not_found:  # Lighthouse answers 404 for a slot without any block
+                    raise
+                seen = []
             orphan = next(
                 (h for h in seen if not h["canonical"] and h["proposer_index"] == index), None
             )
@@ -215,7 +224,7 @@ async def fetch_epoch(
             response = _trusted(await client.sync_committee_rewards(slot, sorted(members_now)))
         return {row["validator_index"]: row["reward"] for row in response.data}
 
-    filled = [slot for slot in sorted(blocks) if blocks[slot] is not None]
+    filled = [slot for slot in sorted(blocks) if blocks[slot] is not None and slot > first]
     proposal_reads, sync_reads = await asyncio.gather(
         asyncio.gather(*(proposal(slot, index) for slot, index in sorted(our_duties.items()))),
         asyncio.gather(*(sync_rewards(slot) for slot in filled)) if members_now else _none(),
