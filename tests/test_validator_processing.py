@@ -227,3 +227,36 @@ def test_a_reorg_across_an_epoch_boundary_loses_nothing_and_counts_nothing_twice
         assert (day.income, day.epochs) == (known, 2), validator.index
     # Slot 8's and validator 10's own orphaned block (slot 12), once each.
     assert sum(ValidatorDay.objects.values_list("proposals_orphaned", flat=True)) == 2
+
+
+def test_one_worker_holds_a_farm_and_an_expired_lease_is_not_released_by_its_old_holder(farm):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from validators.services.process import lease, release, renew
+
+    now = timezone.now()
+    first = lease(farm.pk, now=now)
+    assert first is not None and lease(farm.pk, now=now) is None
+    # The first worker stalls past its lease; a second one takes the farm.
+    second = lease(farm.pk, now=now + timedelta(minutes=11))
+    assert second is not None
+    assert not renew(first)  # the stalled worker learns it lost the farm...
+    release(first)  # ...and letting go does not free the farm under the second one
+    assert ValidatorSync.objects.get(farm=farm).lease_until == second.lease_until
+    release(second)
+    assert ValidatorSync.objects.get(farm=farm).lease_until is None
+
+
+def test_an_unexpected_failure_is_shown_on_the_farm(farm, monkeypatch):
+    from validators.services import process
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(process, "compute_epoch", broken)
+    run = process_farm(farm.pk, max_epochs=1)
+    assert not run.stored and "disk full" in run.error
+    sync = ValidatorSync.objects.get(farm=farm)
+    assert "disk full" in sync.last_error and sync.lease_until is None

@@ -589,8 +589,9 @@ class BeaconClient:
     async def events(self, topics: Iterable[str]) -> AsyncIterator[Event]:
         path = "/eth/v1/events"
         headers = {**self.headers, "Accept": "text/event-stream"}
-        # Frames can be a whole slot apart, so only connecting is bounded by the timeout.
-        timeout = httpx.Timeout(self.timeout, read=None)
+        # Frames come at least every slot (head events, keep-alive comments), so a silence of
+        # a minute means a dead connection: the read fails and the caller reconnects.
+        timeout = httpx.Timeout(self.timeout, read=max(60.0, self.timeout))
         params = {"topics": ",".join(topics)}
         parser = SSEParser()
         try:

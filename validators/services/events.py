@@ -154,6 +154,9 @@ async def follow_farm(
                 problem = "the stream ended"
             except (BeaconError, OutboundError, KeyError, TypeError) as exc:
                 problem = str(exc) or exc.__class__.__name__
+            except Exception as exc:  # a broker or database hiccup must not end the listener
+                log.exception("farm %s: listener failed", farm_id)
+                problem = f"{exc.__class__.__name__}: {exc}"
             log.warning(
                 "farm %s: events from %s: %s; next node in %s s", farm_id, node, problem, backoff
             )

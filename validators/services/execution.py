@@ -309,6 +309,8 @@ async def _settle(proposal, context: FarmContext, chain, http) -> Settlement:
         settlement.notes.insert(0, f"No execution node serves chain {context.chain_id}.")
         return settlement
     if proposal.block_number is None:
+        # Final: asking again would read the same block (a Gloas bid block has no payload).
+        settlement.execution = Proposal.Execution.NONE
         settlement.notes.insert(0, "The beacon block gave no execution block number.")
         return settlement
     expected = bid.proposer_fee_recipient if bid else None

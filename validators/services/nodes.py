@@ -83,6 +83,8 @@ async def check_node(node: BeaconNode) -> Check:
                 }
         except BeaconError as exc:
             return Check(BeaconNode.Health.DOWN, error=str(exc)[:500])
+        except (KeyError, TypeError, ValueError) as exc:
+            return Check(BeaconNode.Health.DOWN, error=f"unexpected answer: {exc!r}"[:500])
     if syncing["is_syncing"]:
         state = BeaconNode.Health.SYNCING
     elif syncing["is_optimistic"]:

@@ -29,7 +29,8 @@ from validators.services.epochs import UntrustedAnswer, compute_epoch, fetch_epo
 from validators.services.store import store_epoch
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
+# Renewed before each epoch; one epoch of 100,000 validators takes well under a minute.
+LEASE = timedelta(minutes=10)
 
 
 @dataclass
@@ -44,14 +45,26 @@ def lease(farm_id: int, *, now) -> ValidatorSync | None:
     sync, _ = ValidatorSync.objects.get_or_create(farm_id=farm_id)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     # The conditional UPDATE is the claim: of several workers, exactly one changes the row.
-    if not ValidatorSync.objects.filter(free, pk=sync.pk).update(lease_until=now + LEASE):
+    until = now + LEASE
+    if not ValidatorSync.objects.filter(free, pk=sync.pk).update(lease_until=until):
         return None
     sync.refresh_from_db()
     return sync
 
 
+def renew(sync: ValidatorSync) -> bool:
+    """Extends this worker's lease; False when it expired and another worker took the farm."""
+    until = timezone.now() + LEASE
+    held = ValidatorSync.objects.filter(pk=sync.pk, lease_until=sync.lease_until)
+    if not held.update(lease_until=until):
+        return False
+    sync.lease_until = until
+    return True
+
+
 def release(sync: ValidatorSync) -> None:
-    ValidatorSync.objects.filter(pk=sync.pk).update(lease_until=None)
+    # Only our own lease: after an expiry another worker's must stay.
+    ValidatorSync.objects.filter(pk=sync.pk, lease_until=sync.lease_until).update(lease_until=None)
 
 
 def record_error(sync: ValidatorSync, message: str) -> None:
@@ -85,6 +98,9 @@ def process_farm(farm_id: int, *, max_epochs: int | None = None) -> FarmRun | No
     run = FarmRun(farm_id)
     try:
         _process(sync, run, max_epochs or settings.ETHDASH_BEACON_EPOCHS_PER_RUN)
+    except Exception as exc:  # shown on the validators page rather than lost in a worker log
+        log.exception("farm %s: epoch processing failed", farm_id)
+        run.error = f"Epoch processing failed: {exc.__class__.__name__}: {exc}"
     finally:
         release(sync)
     if run.error:
@@ -116,9 +132,12 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
         head_epoch=final, backfill_from=sync.backfill_from
     )
     for epoch in range(first, min(final, first + max_epochs - 1) + 1):
-        sync.lease_until = timezone.now() + LEASE
-        ValidatorSync.objects.filter(pk=sync.pk).update(lease_until=sync.lease_until)
+        if not renew(sync):
+            run.error = "Another worker took over this farm's epochs (lease expired)."
+            return
         outcome = process_epoch(sync, epoch, usable)
+        if outcome == "nothing":
+            return
         if outcome == "stored":
             run.stored.append(epoch)
         elif outcome == "skipped":
@@ -169,14 +188,14 @@ def process_epoch(sync: ValidatorSync, epoch: int, nodes: list[BeaconNode]) -> s
     """Reads the epoch from the first node that can answer and stores it. Returns "stored",
     "skipped" (no node still holds its states) or the error to show."""
     validators = tracked_validators(sync.farm_id)
-    if not validators:
-        return "stored"
+    if not validators:  # all added by pubkey and not known to the node yet
+        return "nothing"
     indices = sorted(validators)
     known_start = {i for i, v in validators.items() if v.balance_epoch == epoch}
     start_balances = {i: validators[i].balance for i in known_start}
     errors, pruned = [], 0
     for node in nodes:
-        period = epoch // node.epochs_per_sync_period
+        period = epoch // (node.epochs_per_sync_period or 256)
         members = None
         if sync.sync_period_checked == period:
             members = frozenset(
@@ -228,7 +247,7 @@ async def _fetch(node, epoch, indices, known_start, members):
             epoch,
             indices,
             slots_per_epoch=node.slots_per_epoch,
-            epochs_per_sync_period=node.epochs_per_sync_period,
+            epochs_per_sync_period=node.epochs_per_sync_period or 256,
             known_start=known_start,
             sync_members=members,
         )

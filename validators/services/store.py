@@ -71,7 +71,8 @@ def _day_sums(record) -> list[int]:
     missed = record.missed
     return [
         1 if counted else 0,
-        record.effective_balance if counted else 0,
+        # APR weighs only the epochs a validator could earn in (active), never a queue or exit.
+        record.effective_balance if counted and record.duty else 0,
         record.income or 0,
         record.attestation_reward,
         record.attestation_ideal,
