@@ -260,3 +260,33 @@ def test_an_unexpected_failure_is_shown_on_the_farm(farm, monkeypatch):
     assert not run.stored and "disk full" in run.error
     sync = ValidatorSync.objects.get(farm=farm)
     assert "disk full" in sync.last_error and sync.lease_until is None
+
+
+def test_electra_deposits_count_when_they_leave_the_queue_not_when_a_block_carries_them(
+    farm, sim, monkeypatch
+):
+    """A node with a pending-deposits queue (Electra): a top-up counts as a deposit in the
+    epoch it is credited (it left the queue), so it is neither income nor, earlier, a loss."""
+    from validators.beacon.client import BeaconClient, Response
+    from validators.services.epochs import credited_deposits
+
+    _, server = sim
+    chain = server.chain
+    pubkey = chain.pubkey(4)
+    queued = {"pubkey": pubkey, "amount": 7 * 10**9, "slot": 3, "signature": "0x" + "aa" * 96}
+    other = {**queued, "pubkey": chain.pubkey(999)}  # not ours
+
+    async def pending_deposits(self, state_id):
+        # Queued in the state at slot 0, credited by epoch 0's end.
+        return Response(data=[queued, other] if int(state_id) == 0 else [other])
+
+    monkeypatch.setattr(BeaconClient, "pending_deposits", pending_deposits)
+    run = process_farm(farm.pk, max_epochs=1)
+    assert run.stored == [0]
+    day = ValidatorDay.objects.get(validator__farm=farm, validator__index=4)
+    assert day.deposits == 7 * 10**9
+    # The simulator does not credit it, so the income is what it earned less the 7 ETH: the
+    # point is that the deposit is subtracted once, in the epoch it left the queue.
+    assert day.income == chain.income(4, 0)["total"] - 7 * 10**9
+    # Two identical entries, one credited: counted once.
+    assert credited_deposits([queued, queued], [queued], {pubkey: 4}) == {4: 7 * 10**9}

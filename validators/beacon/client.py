@@ -569,6 +569,24 @@ class BeaconClient:
         except (KeyError, TypeError, ValueError) as exc:
             raise BeaconError(200, f"unexpected shape: {exc!r}", kind="invalid", path=path) from exc
 
+    async def pending_deposits(self, state_id: str | int) -> Response:
+        """The state's queue of deposits waiting to be credited (Electra and later)."""
+
+        def convert(data):
+            return [
+                {
+                    "pubkey": d["pubkey"].lower(),
+                    "amount": int(d["amount"]),
+                    "slot": int(d["slot"]),
+                    "signature": d["signature"],
+                }
+                for d in data
+            ]
+
+        return await self._envelope(
+            "GET", f"/eth/v1/beacon/states/{state_id}/pending_deposits", convert
+        )
+
     async def sync_committee(self, state_id: str | int, epoch: int) -> Response:
         """The sync committee serving at `epoch` (validator indices, in committee order)."""
         path = f"/eth/v1/beacon/states/{state_id}/sync_committees"

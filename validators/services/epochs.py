@@ -18,7 +18,8 @@ Sets of validators always go by POST, in batches of ETHDASH_BEACON_BATCH_SIZE id
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import operator
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from validators.beacon.client import FAR_FUTURE_EPOCH, BeaconClient, BeaconError, batched
@@ -157,12 +158,26 @@ async def fetch_epoch(
                 ideal[r["effective_balance"]] = _votes(r)
         return rewards, ideal
 
-    states, starts, (rewards, ideal), duties_r, members_now = await asyncio.gather(
+    async def pending_queues():
+        # Since Electra a deposit waits in the state's queue and is credited at a later epoch
+        # transition: what left the queue between the two states is what was credited.
+        try:
+            before_q, after_q = await asyncio.gather(
+                client.pending_deposits(first), client.pending_deposits(end_state)
+            )
+        except BeaconError as exc:
+            if exc.status in (400, 404, 405, 501):  # a node before Electra: no queue
+                return None
+            raise
+        return _trusted(before_q).data, _trusted(after_q).data
+
+    states, starts, (rewards, ideal), duties_r, members_now, queues = await asyncio.gather(
         read_states(),
         start_balances(),
         read_rewards(),
         client.proposer_duties(epoch),
         members(),
+        pending_queues(),
     )
     _trusted(duties_r)
     ours = set(indices)
@@ -238,10 +253,16 @@ async def fetch_epoch(
         for w in block["withdrawals"]:
             if w["validator_index"] in ours:
                 withdrawals.append({**w, "slot": slot, "address": w["address"].lower()})
+        if queues is not None:
+            continue
+        # Before Electra a deposit is credited by the block that carries it.
         for deposit in block["body"].get("deposits") or []:
             index = pubkeys.get(deposit["data"]["pubkey"].lower())
             if index is not None:
                 deposits[index] += int(deposit["data"]["amount"])
+    if queues is not None:
+        for index, amount in credited_deposits(*queues, pubkeys).items():
+            deposits[index] += amount
     return EpochRead(
         epoch=epoch,
         states=states,
@@ -256,6 +277,20 @@ async def fetch_epoch(
         sync_period_length=epochs_per_sync_period,
         requests=client.requests - before,
     )
+
+
+def credited_deposits(before: list[dict], after: list[dict], pubkeys: dict[str, int]):
+    """Gwei credited per validator index: our entries in the queue at the start that are gone
+    at the end (a deposit is never queued and credited within one epoch: it waits for
+    finality). Entries are told apart by pubkey, amount, slot and signature."""
+    key = operator.itemgetter("pubkey", "amount", "slot", "signature")
+    left = Counter(key(d) for d in before if d["pubkey"] in pubkeys)
+    left.subtract(Counter(key(d) for d in after if d["pubkey"] in pubkeys))
+    credited = defaultdict(int)
+    for (pubkey, amount, _slot, _signature), count in left.items():
+        if count > 0:
+            credited[pubkeys[pubkey]] += amount * count
+    return dict(credited)
 
 
 def _votes(r: dict) -> tuple[int, int, int, int]:
