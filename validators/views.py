@@ -23,10 +23,13 @@ from validators.models import (
 from validators.services.chain import Flag
 from validators.services.figures import (
     CSV_HEADER,
+    SortedRows,
     chains_for_farms,
     combine,
     daily_income_rows,
     parse_day_range,
+    set_figures,
+    set_summary,
     status_history,
     utc_today,
     validator_figures,
@@ -37,20 +40,6 @@ PAGE_SIZE = 100
 CHART_EPOCHS = 500  # the list page's per-epoch chart: about two days on mainnet
 CHART_DAYS = 365
 TIMELINE_LIMIT = 200
-# Sort keys of the list table; None sorts last whichever the direction.
-SORTS = {
-    "index": lambda r: r.validator.index,
-    "status": lambda r: r.validator.status,
-    "balance": lambda r: r.validator.balance,
-    "today": lambda r: r.figures.today.income_wei if r.figures.today.epochs else None,
-    "24h": lambda r: r.figures.day.income_wei if r.figures.day.epochs else None,
-    "30d": lambda r: r.figures.month.income_wei if r.figures.month.epochs else None,
-    "apr": lambda r: r.figures.month.apr,
-    "effectiveness": lambda r: r.figures.month.effectiveness,
-    "last_duty": lambda r: r.validator.last_duty_epoch,
-    "group": lambda r: r.validator.group.name if r.validator.group else None,
-    "label": lambda r: r.validator.label or None,
-}
 COLUMNS = [
     ("index", "Validator"), ("status", "Status"), ("balance", "Balance"), ("today", "Today"),
     ("24h", "24 h"), ("30d", "30 d"), ("apr", "APR 30 d"), ("effectiveness", "Effectiveness"),
@@ -71,16 +60,6 @@ FLAG_TEXT = {
 
 def visible_validators(request):
     return scope_to_farms(Validator.objects.select_related("group", "farm"), request)
-
-
-def _sorted(rows, sort):
-    key = sort.lstrip("-")
-    if key not in SORTS:
-        sort, key = "index", "index"
-    present = [r for r in rows if SORTS[key](r) is not None]
-    missing = [r for r in rows if SORTS[key](r) is None]
-    present.sort(key=SORTS[key], reverse=sort.startswith("-"))
-    return present + missing, sort
 
 
 def _status_counts(rows):
@@ -116,45 +95,49 @@ def _epoch_chart(request):
 @login_required
 def validator_list(request):
     """Every validator of the user's farms with its figures, the farms' totals and the nodes'
-    health; the table filters by group and status and sorts by any column."""
-    rows = validator_rows(visible_validators(request).order_by("farm__name", "index", "pk"))
-    totals = combine(row.figures for row in rows)
+    health; the table filters by group and status and sorts by any column.
+
+    Built for a large operator: the totals are SQL aggregates over all the validators, and the
+    table is filtered, sorted and cut to a page in SQL, so per-validator figures are computed
+    for the page's validators only (validators.services.figures.SortedRows)."""
+    validators = visible_validators(request)
     group_filter = request.GET.get("group", "")
     status_filter = request.GET.get("status", "")
-    shown = rows
+    shown = validators
     if group_filter == "none":
-        shown = [r for r in shown if r.validator.group_id is None]
+        shown = shown.filter(group__isnull=True)
     elif group_filter.isdigit():
-        shown = [r for r in shown if r.validator.group_id == int(group_filter)]
+        shown = shown.filter(group_id=int(group_filter))
     if status_filter in Status.values:
-        shown = [r for r in shown if r.validator.status == status_filter]
-    shown, sort = _sorted(shown, request.GET.get("sort", "index"))
-    page = Paginator(shown, PAGE_SIZE).get_page(request.GET.get("page"))
+        shown = shown.filter(status=status_filter)
+    farm_ids = farm_ids_for_request(request)
+    chains = chains_for_farms(farm_ids)
+    rows = SortedRows(shown, request.GET.get("sort", "index"), chains=chains)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    summary = set_summary(validators)
     keep = request.GET.copy()
     keep.pop("page", None)
     keep.pop("sort", None)
-    balance = sum(r.validator.balance or 0 for r in rows)
-    effective = sum(r.validator.effective_balance or 0 for r in rows)
     return render(
         request,
         "validators/list.html",
         {
             "page": page,
-            "sort": sort,
+            "sort": rows.sort,
             "columns": COLUMNS,
             "query": keep.urlencode(),
             "group_filter": group_filter,
             "status_filter": status_filter,
             "groups": scope_to_farms(ValidatorGroup.objects.all(), request),
             "statuses": Status.choices,
-            "totals": totals,
-            "status_counts": _status_counts(rows),
-            "validator_count": len(rows),
-            "balance_gwei": balance,
-            "effective_balance_gwei": effective,
+            "totals": set_figures(validators, chains=chains),
+            "status_counts": summary["status_counts"],
+            "validator_count": summary["validators"],
+            "balance_gwei": summary["balance"],
+            "effective_balance_gwei": summary["effective_balance"],
             "nodes": scope_to_farms(BeaconNode.objects.select_related("farm"), request),
             "syncs": scope_to_farms(ValidatorSync.objects.select_related("farm"), request),
-            "show_farm": len(farm_ids_for_request(request)) > 1,
+            "show_farm": len(farm_ids) > 1,
             "chart_data": {"farms": _epoch_chart(request), "status_labels": dict(Status.choices)},
         },
     )

@@ -22,9 +22,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db import connection
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import NullIf
 from django.utils import timezone
 
+from accounts.models import Farm
 from validators.models import BeaconNode, Status, StatusChange, Validator, ValidatorDay
 from validators.services.chain import GWEI_PER_ETH, epochs_per_year
 
@@ -190,13 +193,18 @@ class Figures:
         return [self.today, self.day, self.week, self.month]
 
 
-def figures_by(validators, key: str | None = "validator_id", *, today=None) -> dict:
+def figures_by(validators, key: str | None = "validator_id", *, today=None, chains=None) -> dict:
     """Figures of the validators' day rows, grouped by `key` (a ValidatorDay lookup such as
     "validator_id" or "validator__group_id"; None for the whole set, under the key None).
 
-    Three queries whatever the number of validators: the per-window sums in SQL (grouped by key
-    and farm, so each farm's chain constants apply to its own epochs), the farms' chain constants,
-    and the non-zero execution incomes, summed here because on SQLite they are stored as text.
+    A fixed number of queries whatever the number of validators: the sums in SQL (grouped by
+    key and farm, so each farm's chain constants apply to its own epochs), the farms' chain
+    constants (unless the caller passes `chains`, from chains_for_farms), and on SQLite the
+    non-zero execution incomes, summed here because SQLite stores them as text; PostgreSQL
+    stores them as numeric(40, 0) and sums them exactly in the same query.
+    Per validator, each window is a filtered sum (one row per validator); for a key that
+    gathers many validators (a group, the whole set) the rows are summed per day and the days
+    added into their windows here, which reads the day rows once instead of once per window.
     Keys without any day row in the last 30 days are absent; callers use Figures() for them.
     """
     today = today or utc_today()
@@ -205,22 +213,41 @@ def figures_by(validators, key: str | None = "validator_id", *, today=None) -> d
     days = ValidatorDay.objects.filter(
         validator__in=validators.order_by().values("pk"), day__gte=earliest, day__lte=today
     )
+    exact_sql = connection.vendor == "postgresql"
+    columns = (*DAY_SUMS, "execution_income") if exact_sql else DAY_SUMS
     group = ["validator__farm_id"] if key is None else [key, "validator__farm_id"]
-    aggregates = {}
-    for name, (first, last) in spans.items():
-        condition = Q(day__gte=first, day__lte=last)
-        for column in DAY_SUMS:
-            aggregates[f"{name}__{column}"] = Sum(column, filter=condition)
-    rows = list(days.order_by().values(*group).annotate(**aggregates))
-    chains = chains_for_farms({row["validator__farm_id"] for row in rows})
+    per_day = key != "validator_id"
+    if per_day:
+        aggregates = {column: Sum(column) for column in columns}
+        rows = list(days.order_by().values(*group, "day").annotate(**aggregates))
+    else:
+        aggregates = {}
+        for name, (first, last) in spans.items():
+            condition = Q(day__gte=first, day__lte=last)
+            for column in columns:
+                aggregates[f"{name}__{column}"] = Sum(column, filter=condition)
+        rows = list(days.order_by().values(*group).annotate(**aggregates))
+    if chains is None:
+        chains = chains_for_farms({row["validator__farm_id"] for row in rows})
     result = defaultdict(Figures)
     for row in rows:
         chain = chains.get(row["validator__farm_id"])
         per_year = chain.epochs_per_year if chain else None
         figures = result[row[key] if key else None]
         for name in WINDOWS:
-            sums = {column: row[f"{name}__{column}"] for column in DAY_SUMS}
-            figures.window(name).add_days(sums, per_year)
+            if per_day:
+                first, last = spans[name]
+                if not first <= row["day"] <= last:
+                    continue
+                sums = row
+            else:
+                sums = {column: row[f"{name}__{column}"] for column in columns}
+            window = figures.window(name)
+            window.add_days(sums, per_year)
+            if exact_sql:
+                window.execution_income += int(sums["execution_income"] or 0)
+    if exact_sql:
+        return dict(result)
     # Days without a proposal hold "0"; only the few with one are read, and summed exactly.
     execution = (
         days.exclude(execution_income=0)
@@ -235,9 +262,9 @@ def figures_by(validators, key: str | None = "validator_id", *, today=None) -> d
     return dict(result)
 
 
-def set_figures(validators, *, today=None) -> Figures:
+def set_figures(validators, *, today=None, chains=None) -> Figures:
     """The figures of a whole set of validators (a farm, a group, a filtered list)."""
-    return figures_by(validators, None, today=today).get(None) or Figures()
+    return figures_by(validators, None, today=today, chains=chains).get(None) or Figures()
 
 
 def validator_figures(validator, *, today=None) -> Figures:
@@ -262,19 +289,143 @@ def validator_rows(validators, *, today=None) -> list:
     ]
 
 
-def status_counts(validators) -> list:
-    """(status, label, count) for each status present, in the lifecycle's order."""
-    rows = validators.order_by().values("status").annotate(n=Count("pk"))
-    counts = {row["status"]: row["n"] for row in rows}
-    return [(s.value, s.label, counts[s.value]) for s in Status if counts.get(s.value)]
-
-
-def balance_totals(validators) -> dict:
-    """Σ balance and Σ effective balance (gwei) of the validators, and their number."""
-    totals = validators.order_by().aggregate(
-        validators=Count("pk"), balance=Sum("balance"), effective_balance=Sum("effective_balance")
+def set_summary(validators) -> dict:
+    """The number of validators, Σ balance and Σ effective balance (gwei), and (status, label,
+    count) for each status present in the lifecycle's order, in one query."""
+    rows = (
+        validators.order_by()
+        .values("status")
+        .annotate(n=Count("pk"), balance=Sum("balance"), effective=Sum("effective_balance"))
     )
-    return {name: value or 0 for name, value in totals.items()}
+    counts, summary = {}, {"validators": 0, "balance": 0, "effective_balance": 0}
+    for row in rows:
+        counts[row["status"]] = row["n"]
+        summary["validators"] += row["n"]
+        summary["balance"] += row["balance"] or 0
+        summary["effective_balance"] += row["effective"] or 0
+    summary["status_counts"] = [
+        (s.value, s.label, counts[s.value]) for s in Status if counts.get(s.value)
+    ]
+    return summary
+
+
+# The list's sort keys. Columns of the validator row are ordered by the ORM; figure columns by
+# a query over the window's day rows (validator_page_ids). Either way a validator without a
+# value comes last, whichever the direction, then ties go by farm name, index and pk.
+FIELD_SORTS = {
+    "index": F("index"),
+    "status": F("status"),
+    "balance": F("balance"),
+    "last_duty": F("last_duty_epoch"),
+    "group": F("group__name"),
+    "label": NullIf("label", Value("")),
+}
+FIGURE_SORTS = {"today": "today", "24h": "24h", "30d": "30d", "apr": "30d", "effectiveness": "30d"}
+SORT_KEYS = (*FIELD_SORTS, *FIGURE_SORTS)
+
+
+def validator_page_ids(validators, sort: str, start: int, stop: int, *, chains, today=None):
+    """The pks of the validators at positions [start, stop) when ordered by a figure column
+    (a key of FIGURE_SORTS, "-" first for descending), in that order.
+
+    One query: the window's day rows summed per validator (a grouped subquery, LEFT JOINed so
+    validators without rows stay, last), ordered and cut in SQL. The orders are those of the
+    figures: income is consensus × 10^9 + execution in wei; APR is income over Σ effective
+    balance × the farm's epochs per year (a farm without chain constants has none); income and
+    APR are unknown without epochs or effective balance, effectiveness without ideal reward.
+    On SQLite, where execution amounts are text and never summed in SQL, income and APR are
+    ordered by consensus income alone (execution income is a few proposals' worth; the figures
+    shown are still exact)."""
+    key = sort.lstrip("-")
+    first, last = window_days(today or utc_today())[FIGURE_SORTS[key]]
+    exact_sql = connection.vendor == "postgresql"
+    quote = connection.ops.quote_name
+    members, member_params = validators.order_by().values("pk").query.sql_with_params()
+    execution = ", SUM(d.execution_income) AS execution" if exact_sql else ""
+    income = "s.income * 1000000000 + s.execution" if exact_sql else "s.income"
+    if key == "effectiveness":
+        value = "CASE WHEN s.ideal > 0 THEN CAST(s.reward AS DOUBLE PRECISION) / s.ideal END"
+        value_params = []
+    elif key == "apr":
+        per_year = " ".join("WHEN %s THEN %s" for _ in chains)
+        value_params = [x for farm, chain in chains.items() for x in (farm, chain.epochs_per_year)]
+        gwei = "s.income + s.execution / 1000000000.0" if exact_sql else "s.income"
+        value = (
+            f"CASE WHEN s.balance > 0 THEN CAST({gwei} AS DOUBLE PRECISION) "
+            f"* (CASE v.farm_id {per_year} END) / s.balance END"
+            if chains
+            else "NULL"
+        )
+    else:
+        value, value_params = f"CASE WHEN s.epochs > 0 THEN {income} END", []
+    direction = "DESC" if sort.startswith("-") else "ASC"
+    day = connection.ops.adapt_datefield_value
+    sql = (
+        f"SELECT v.id FROM {quote(Validator._meta.db_table)} v "
+        f"INNER JOIN {quote(Farm._meta.db_table)} f ON f.id = v.farm_id "
+        "LEFT JOIN (SELECT d.validator_id, SUM(d.epochs) AS epochs, SUM(d.income) AS income, "
+        "SUM(d.effective_balance_sum) AS balance, SUM(d.attestation_reward) AS reward, "
+        f"SUM(d.attestation_ideal) AS ideal{execution} "
+        f"FROM {quote(ValidatorDay._meta.db_table)} d "
+        f"WHERE d.day >= %s AND d.day <= %s AND d.validator_id IN ({members}) "
+        "GROUP BY d.validator_id) s ON s.validator_id = v.id "
+        f"WHERE v.id IN ({members}) "
+        f"ORDER BY {value} {direction} NULLS LAST, f.name ASC, v.{quote('index')} ASC, v.id ASC "
+        "LIMIT %s OFFSET %s"
+    )
+    params = [day(first), day(last), *member_params, *member_params, *value_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, max(0, stop - start), start])
+        return [row[0] for row in cursor.fetchall()]
+
+
+class SortedRows:
+    """The validators of a queryset as Rows in a sort order (a key of SORT_KEYS, "-" first for
+    descending; an unknown key sorts by index), for a Paginator: counting, ordering and cutting
+    run in SQL, and only a slice's validators have their figures computed, so a page of a
+    farm of 100,000 validators costs about what a page of a farm of 100 costs.
+    A slice runs a fixed number of queries: the page's validators (for a figure sort, their
+    pks first) and figures_by's."""
+
+    def __init__(self, validators, sort: str, *, chains, today=None):
+        if sort.lstrip("-") not in SORT_KEYS:
+            sort = "index"
+        self.validators, self.sort, self.chains, self.today = validators, sort, chains, today
+        self._count = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self.validators.count()
+        return self._count
+
+    def __len__(self):
+        return self.count()
+
+    def __getitem__(self, item):
+        if not isinstance(item, slice) or item.step not in (None, 1):
+            raise TypeError("SortedRows is read by slices")
+        start = item.start or 0
+        stop = self.count() if item.stop is None else item.stop
+        key, descending = self.sort.lstrip("-"), self.sort.startswith("-")
+        loaded = self.validators.select_related("group", "farm")
+        if key in FIELD_SORTS:
+            field = FIELD_SORTS[key]
+            order = field.desc(nulls_last=True) if descending else field.asc(nulls_last=True)
+            page = list(loaded.order_by(order, "farm__name", "index", "pk")[start:stop])
+        else:
+            pks = validator_page_ids(
+                self.validators, self.sort, start, stop, chains=self.chains, today=self.today
+            )
+            by_pk = loaded.in_bulk(pks)
+            page = [by_pk[pk] for pk in pks if pk in by_pk]
+        if not page:
+            return []
+        figures = figures_by(
+            Validator.objects.filter(pk__in=[v.pk for v in page]),
+            today=self.today,
+            chains=self.chains,
+        )
+        return [Row(v, figures.get(v.pk) or Figures()) for v in page]
 
 
 def status_history(validator) -> list:
