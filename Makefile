@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: demo test lint format bench run-web run-ws run-worker run-beat clean
+.PHONY: demo test lint format bench run-web run-ws run-worker run-beat run-beacon-events clean
 
 $(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ethdash needs Python 3.11 or newer (set PYTHON=...)")'
@@ -38,6 +38,9 @@ test: lint
 bench: $(VENV)/.dev
 	$(PY) bench/ingest.py
 	$(PY) bench/poll.py
+	$(PY) bench/pools.py
+	$(PY) bench/beacon.py
+	$(PY) bench/validator_pages.py
 
 # Production processes (docs/deploy.md); they need DATABASE_URL, REDIS_URL and SECRET_KEY.
 run-web: $(VENV)/.runtime
@@ -51,6 +54,9 @@ run-worker: $(VENV)/.runtime
 
 run-beat: $(VENV)/.runtime
 	$(VENV)/bin/celery -A ethdash beat --loglevel INFO
+
+run-beacon-events: $(VENV)/.runtime
+	$(PY) manage.py beacon_events
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
