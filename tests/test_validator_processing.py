@@ -290,3 +290,29 @@ def test_electra_deposits_count_when_they_leave_the_queue_not_when_a_block_carri
     assert day.income == chain.income(4, 0)["total"] - 7 * 10**9
     # Two identical entries, one credited: counted once.
     assert credited_deposits([queued, queued], [queued], {pubkey: 4}) == {4: 7 * 10**9}
+
+
+def test_a_node_behind_the_chain_is_not_asked_for_epochs_it_cannot_have(alpha, sim, settings):
+    import time
+
+    threaded, server = sim
+    lagging = threaded.close_on_exit(
+        threaded.run(
+            start_beacon_node(
+                seconds_per_slot=1.0,
+                slots_per_epoch=SPE,
+                registry_size=1000,
+                genesis_time=time.time() - 1.5 * SPE,  # its head is in epoch 1
+            )
+        )
+    )
+    farm = alpha.farm
+    BeaconNode.objects.create(farm=farm, name="lagging", url=url_of(lagging), priority=0)
+    BeaconNode.objects.create(farm=farm, name="synced", url=url_of(server), priority=1)
+    Validator.objects.bulk_create([Validator(farm=farm, index=i) for i in WATCHED])
+    ValidatorSync.objects.create(farm=farm, next_epoch=0)
+    run = process_farm(farm.pk, max_epochs=1)
+    assert run.stored == [0] and not run.skipped
+    assert EpochSummary.objects.get(farm=farm, epoch=0).node.name == "synced"
+    # Nor did the lagging node have to answer 404s for it first.
+    assert lagging.stats["POST /eth/v1/beacon/rewards/attestations/{epoch}"] == 0

@@ -135,7 +135,10 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
         if not renew(sync):
             run.error = "Another worker took over this farm's epochs (lease expired)."
             return
-        outcome = process_epoch(sync, epoch, usable)
+        # Only nodes whose head is past E+1 can have E's final rewards: a 404 from one behind
+        # would not mean a pruned state.
+        ready = [n for n in usable if n.head_slot // n.slots_per_epoch >= epoch + 2]
+        outcome = process_epoch(sync, epoch, ready)
         if outcome == "nothing":
             return
         if outcome == "stored":
