@@ -23,7 +23,6 @@ import json
 import os
 import re
 import resource
-import secrets
 import subprocess
 import sys
 import time
@@ -34,13 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
     drop_database,
     free_port,
-    loopback_url,
-    manage,
-    recreate_database,
-    with_db,
+    migrate_fresh,
+    use_bench_database,
 )
 
 EPOCH_TABLES = [
@@ -186,27 +182,13 @@ async def baseline(url, indices, batch, spe):
 
 def main():
     args = parse_args()
-    db_parts = loopback_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, "DATABASE_URL")
-    admin_url = with_db(db_parts, "postgres")
-    os.environ.pop("REDIS_URL", None)
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "ethdash.settings",
-            "DATABASE_URL": with_db(db_parts, args.db),
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "ETHDASH_OUTBOUND_ALLOW": "127.0.0.0/8",
-            "ETHDASH_MANIFEST_STATIC": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
+    admin_url = use_bench_database(args.db)
     if args.batch_size:
         os.environ["ETHDASH_BEACON_BATCH_SIZE"] = str(args.batch_size)
     node, url = start_node(args.registry)
     try:
         log(f"database {args.db}: drop, create, migrate")
-        recreate_database(admin_url, args.db)
-        manage({**os.environ}, "migrate", "--noinput", "-v", "0")
+        migrate_fresh(admin_url, args.db)
         import django
 
         django.setup()

@@ -264,6 +264,33 @@ def recreate_database(admin_url, name):
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def use_bench_database(name):
+    """Points this process (and the manage.py commands it runs) at database `name` on the
+    loopback PostgreSQL of DATABASE_URL, for a bench that runs Django in-process: production
+    settings, no Redis (live pushes go to the in-process layer, which nobody listens to here),
+    simulators on loopback allowed. Returns the admin URL that creates and drops `name`."""
+    parts = loopback_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, "DATABASE_URL")
+    os.environ.pop("REDIS_URL", None)
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "ethdash.settings",
+            "DATABASE_URL": with_db(parts, name),
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "ETHDASH_OUTBOUND_ALLOW": "127.0.0.0/8",
+            "ETHDASH_MANIFEST_STATIC": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return with_db(parts, "postgres")
+
+
+def migrate_fresh(admin_url, name):
+    """Drops and recreates the bench database, then migrates it."""
+    recreate_database(admin_url, name)
+    manage({**os.environ}, "migrate", "--noinput", "-v", "0")
+
+
 SEED = """
 import json
 from accounts.models import ApiToken, Farm

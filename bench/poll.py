@@ -13,7 +13,6 @@ fetch_only_s, stored_samples, failed, ratio.
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -25,12 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
     drop_database,
-    loopback_url,
-    manage,
-    recreate_database,
-    with_db,
+    migrate_fresh,
+    use_bench_database,
 )
 
 
@@ -88,30 +84,14 @@ def seed_rigs(endpoints, gpus):
 
 def main():
     args = parse_args()
-    db_parts = loopback_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, "DATABASE_URL")
-    admin_url = with_db(db_parts, "postgres")
-    bench_url = with_db(db_parts, args.db)
-    env = {
-        "DJANGO_SETTINGS_MODULE": "ethdash.settings",
-        "DATABASE_URL": bench_url,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "ETHDASH_OUTBOUND_ALLOW": "127.0.0.0/8",
-        "ETHDASH_MANIFEST_STATIC": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-    # Live pushes would need Redis; the cycle's cost is polling and storing, so pushes go to the
-    # in-process layer, which has no listeners here.
-    os.environ.pop("REDIS_URL", None)
-    os.environ.update(env)
+    admin_url = use_bench_database(args.db)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     fleet = None
     with tempfile.NamedTemporaryFile(prefix="ethdash-fleet-", suffix=".json", delete=False) as out:
         pass
     try:
         log(f"database {args.db}: drop, create, migrate")
-        recreate_database(admin_url, args.db)
-        manage({**os.environ}, "migrate", "--noinput", "-v", "0")
+        migrate_fresh(admin_url, args.db)
         log(f"starting {args.endpoints} simulated miners ({args.gpus} GPUs each)")
         fleet, endpoints = start_fleet(args, out.name)
 

@@ -14,7 +14,6 @@ limit_s is the largest. The last line is JSON with accounts, cycle_s, limit_s, r
 import asyncio
 import json
 import os
-import secrets
 import sys
 import threading
 import time
@@ -24,12 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
     drop_database,
-    loopback_url,
-    manage,
-    recreate_database,
-    with_db,
+    migrate_fresh,
+    use_bench_database,
 )
 from simulators.pools import FORMATS, make_logins, start_pool_server, stop_pool_server  # noqa: E402
 
@@ -69,28 +65,14 @@ class SimulatorThread:
 
 def main():
     args = parse_args()
-    db_parts = loopback_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, "DATABASE_URL")
-    admin_url = with_db(db_parts, "postgres")
-    os.environ.pop("REDIS_URL", None)  # pushes go to the in-process layer: nobody listens here
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "ethdash.settings",
-            "DATABASE_URL": with_db(db_parts, args.db),
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "ETHDASH_OUTBOUND_ALLOW": "127.0.0.0/8",
-            "ETHDASH_MANIFEST_STATIC": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
+    admin_url = use_bench_database(args.db)
     formats = args.formats.split(",")
     per_host = args.accounts // args.hosts
     simulators = SimulatorThread()
     servers = []
     try:
         log(f"database {args.db}: drop, create, migrate")
-        recreate_database(admin_url, args.db)
-        manage({**os.environ}, "migrate", "--noinput", "-v", "0")
+        migrate_fresh(admin_url, args.db)
         log(f"{args.hosts} simulated pools x {per_host} accounts, {args.rate} requests/s each")
         for number in range(args.hosts):
             logins = make_logins(per_host, seed=number + 1)

@@ -19,7 +19,6 @@ tokens page), so a slower or busier machine shows in both. The last line is one 
 
 import json
 import os
-import secrets
 import statistics
 import sys
 import time
@@ -29,12 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
     drop_database,
-    loopback_url,
-    manage,
-    recreate_database,
-    with_db,
+    migrate_fresh,
+    use_bench_database,
 )
 
 GWEI = 10**9
@@ -206,23 +202,10 @@ def summary(timings):
 
 def main():
     args = parse_args()
-    db_parts = loopback_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, "DATABASE_URL")
-    admin_url = with_db(db_parts, "postgres")
-    os.environ.pop("REDIS_URL", None)
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "ethdash.settings",
-            "DATABASE_URL": with_db(db_parts, args.db),
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "ETHDASH_MANIFEST_STATIC": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
+    admin_url = use_bench_database(args.db)
     try:
         log(f"database {args.db}: drop, create, migrate")
-        recreate_database(admin_url, args.db)
-        manage({**os.environ}, "migrate", "--noinput", "-v", "0")
+        migrate_fresh(admin_url, args.db)
         import django
 
         django.setup()
