@@ -25,17 +25,16 @@ import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 from web3.exceptions import BlockNotFound, MethodUnavailable
 
 from ethdash import evm, outbound
-from validators.beacon.client import BeaconClient, BeaconError
+from validators.beacon.client import BeaconError
 from validators.models import BeaconNode, MevRelay, Proposal, ValidatorDay
 from validators.services.chain import epoch_day
-from validators.services.nodes import auth_headers
+from validators.services.nodes import client_for
 from validators.services.relays import BidTrace, RelayError, relay_delivered
 
 logger = logging.getLogger(__name__)
@@ -218,12 +217,7 @@ async def _deposit_chain_id(nodes: list[BeaconNode]) -> tuple[int | None, str]:
     problems = []
     for node in nodes:
         try:
-            outbound.check_destination(node.url)
-            async with BeaconClient(
-                node.url,
-                headers=auth_headers(node),
-                timeout=settings.ETHDASH_BEACON_TIMEOUT_S,
-            ) as client:
+            async with client_for(node) as client:
                 spec = await client.spec()
             return int(spec["DEPOSIT_CHAIN_ID"]), ""
         except (BeaconError, outbound.OutboundError, KeyError, TypeError, ValueError) as exc:

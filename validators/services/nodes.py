@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -26,11 +27,58 @@ from validators.models import BeaconNode
 log = logging.getLogger(__name__)
 
 
-def auth_headers(node: BeaconNode) -> dict[str, str]:
-    if not node.auth_header.strip():
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def parse_auth_header(text: str) -> dict[str, str]:
+    """{} for "", {name: value} for "Name: value"; ValueError when it cannot be sent as is."""
+    text = (text or "").strip()
+    if not text:
         return {}
-    name, _, value = node.auth_header.partition(":")
-    return {name.strip(): value.strip()}
+    name, sep, value = text.partition(":")
+    name, value = name.strip(), value.strip()
+    if not sep or not name or not value:
+        raise ValueError('write the header as "Name: value", e.g. "Authorization: Bearer abc"')
+    if not _HEADER_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a valid header name")
+    if any(ch in value for ch in "\r\n\0"):
+        raise ValueError("a header value cannot span lines")
+    if not value.isascii() or not value.isprintable():
+        raise ValueError("a header value has only printable ASCII characters")
+    return {name: value}
+
+
+def auth_headers(node: BeaconNode) -> dict[str, str]:
+    try:
+        return parse_auth_header(node.auth_header)
+    except ValueError:
+        # Saved through the admin with a bad header: send none rather than fail every call.
+        return {}
+
+
+def health_of(syncing: dict, health: NodeHealth = NodeHealth.READY) -> str:
+    """A node's health from /eth/v1/node/syncing (and /eth/v1/node/health when asked): only a
+    synced, non-optimistic node with its execution client online is ready."""
+    if syncing["is_syncing"]:
+        return BeaconNode.Health.SYNCING
+    if syncing["is_optimistic"]:
+        return BeaconNode.Health.OPTIMISTIC
+    if syncing["el_offline"] or health is not NodeHealth.READY:  # /health answers 206 for both
+        return BeaconNode.Health.SYNCING
+    return BeaconNode.Health.READY
+
+
+def chain_constants(genesis: dict, spec: dict) -> dict:
+    """What a BeaconNode keeps of the chain, from /beacon/genesis and /config/spec (never
+    hard-coded, so testnets and devnets work). KeyError or ValueError for a spec without them;
+    the sync period and the chain id may be absent (None)."""
+    return {
+        "genesis_time": genesis["genesis_time"],
+        "seconds_per_slot": seconds_per_slot(spec),
+        "slots_per_epoch": slots_per_epoch(spec),
+        "epochs_per_sync_period": _int_or_none(spec.get("EPOCHS_PER_SYNC_COMMITTEE_PERIOD")),
+        "deposit_chain_id": _int_or_none(spec.get("DEPOSIT_CHAIN_ID")),
+    }
 
 
 def client_for(node: BeaconNode, **kwargs) -> BeaconClient:
@@ -72,29 +120,13 @@ async def check_node(node: BeaconNode) -> Check:
             constants = None
             if node.genesis_time is None or node.deposit_chain_id is None:
                 genesis, spec = await asyncio.gather(client.genesis(), client.spec())
-                constants = {
-                    "genesis_time": genesis["genesis_time"],
-                    "seconds_per_slot": seconds_per_slot(spec),
-                    "slots_per_epoch": slots_per_epoch(spec),
-                    "epochs_per_sync_period": int(
-                        spec.get("EPOCHS_PER_SYNC_COMMITTEE_PERIOD") or 256
-                    ),
-                    "deposit_chain_id": _int_or_none(spec.get("DEPOSIT_CHAIN_ID")),
-                }
+                constants = chain_constants(genesis, spec)
         except BeaconError as exc:
             return Check(BeaconNode.Health.DOWN, error=str(exc)[:500])
         except (KeyError, TypeError, ValueError) as exc:
             return Check(BeaconNode.Health.DOWN, error=f"unexpected answer: {exc!r}"[:500])
-    if syncing["is_syncing"]:
-        state = BeaconNode.Health.SYNCING
-    elif syncing["is_optimistic"]:
-        state = BeaconNode.Health.OPTIMISTIC
-    elif health is not NodeHealth.READY:  # 206 for an offline execution client, too
-        state = BeaconNode.Health.SYNCING
-    else:
-        state = BeaconNode.Health.READY
     return Check(
-        state,
+        health_of(syncing, health),
         head_slot=syncing["head_slot"],
         sync_distance=syncing["sync_distance"],
         el_offline=syncing["el_offline"],

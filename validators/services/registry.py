@@ -29,10 +29,14 @@ from validators.beacon.client import (
     FAR_FUTURE_EPOCH,
     BeaconClient,
     BeaconError,
-    seconds_per_slot,
-    slots_per_epoch,
 )
 from validators.models import BeaconNode, MevRelay, Status, Validator, ValidatorGroup
+from validators.services.nodes import (  # parse_auth_header: the forms and admin use it from here
+    auth_headers,
+    chain_constants,
+    health_of,
+    parse_auth_header,
+)
 
 # One paste (page, API or admin) adds at most this many validators: 100,000 pubkeys are 10 MB
 # of text and one transaction; larger operators paste in several goes.
@@ -51,7 +55,6 @@ NOT_FOUND = "not found on the beacon node (not deposited yet?)"
 _SEPARATORS = re.compile(r"[\s,;]+")
 _HEX = re.compile(r"[0-9a-fA-F]*")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class InvalidEntries(ValueError):
@@ -245,46 +248,8 @@ def add_validators(farm, entries, group: ValidatorGroup | str | None = None, lab
 # -- beacon nodes ---------------------------------------------------------------------------
 
 
-def parse_auth_header(text: str) -> dict[str, str]:
-    """{} for "", {name: value} for "Name: value"; ValueError when it cannot be sent as is."""
-    text = (text or "").strip()
-    if not text:
-        return {}
-    name, sep, value = text.partition(":")
-    name, value = name.strip(), value.strip()
-    if not sep or not name or not value:
-        raise ValueError('write the header as "Name: value", e.g. "Authorization: Bearer abc"')
-    if not _HEADER_NAME.fullmatch(name):
-        raise ValueError(f"{name!r} is not a valid header name")
-    if any(ch in value for ch in "\r\n\0"):
-        raise ValueError("a header value cannot span lines")
-    if not value.isascii() or not value.isprintable():
-        raise ValueError("a header value has only printable ASCII characters")
-    return {name: value}
-
-
-def _node_headers(node) -> dict[str, str]:
-    try:
-        return parse_auth_header(node.auth_header)
-    except ValueError:
-        # Saved through the admin with a bad header: send none rather than fail every call.
-        return {}
-
-
 def _is_far_future(epoch):
     return None if epoch is None or epoch >= FAR_FUTURE_EPOCH else epoch
-
-
-def health_of(syncing: dict[str, Any]) -> str:
-    """The node's health from /eth/v1/node/syncing, as nodes.check_node judges it (an offline
-    execution client makes /node/health answer 206, "syncing")."""
-    if syncing["is_syncing"]:
-        return BeaconNode.Health.SYNCING
-    if syncing["is_optimistic"]:
-        return BeaconNode.Health.OPTIMISTIC
-    if syncing["el_offline"]:
-        return BeaconNode.Health.SYNCING
-    return BeaconNode.Health.READY
 
 
 @dataclass(frozen=True)
@@ -327,11 +292,7 @@ async def _atry_node(url, headers, timeout, transport) -> NodeInfo:
         genesis = await client.genesis()
         spec = await client.spec()
     try:
-        per_slot, per_epoch = seconds_per_slot(spec), slots_per_epoch(spec)
-        period = spec.get("EPOCHS_PER_SYNC_COMMITTEE_PERIOD")
-        period = int(period) if period not in (None, "") else None
-        chain_id = spec.get("DEPOSIT_CHAIN_ID")
-        chain_id = int(chain_id) if chain_id not in (None, "") else None
+        constants = chain_constants(genesis, spec)
     except (KeyError, TypeError, ValueError) as exc:
         raise BeaconError(200, f"the spec lacks a constant: {exc}", kind="invalid") from None
     return NodeInfo(
@@ -341,12 +302,8 @@ async def _atry_node(url, headers, timeout, transport) -> NodeInfo:
         is_syncing=syncing["is_syncing"],
         is_optimistic=syncing["is_optimistic"],
         el_offline=syncing["el_offline"],
-        genesis_time=genesis["genesis_time"],
-        seconds_per_slot=per_slot,
-        slots_per_epoch=per_epoch,
-        epochs_per_sync_period=period,
-        deposit_chain_id=chain_id,
         config_name=str(spec.get("CONFIG_NAME", "")),
+        **constants,
     )
 
 
@@ -406,7 +363,7 @@ class _NodeRef:
 
 def _node_refs(farm) -> list[_NodeRef]:
     nodes = BeaconNode.objects.filter(farm=farm).order_by("priority", "pk")
-    return [_NodeRef(n.pk, n.name, n.url, _node_headers(n)) for n in nodes]
+    return [_NodeRef(n.pk, n.name, n.url, auth_headers(n)) for n in nodes]
 
 
 class _Nodes:
