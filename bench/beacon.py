@@ -168,7 +168,7 @@ async def baseline(url, indices, batch, spe):
     """The node's own answer time for the same batched requests, nothing processed."""
     import httpx
 
-    from validators.beacon.client import batched
+    from validators.formats.client import batched
 
     async with httpx.AsyncClient(timeout=60) as http:
         started = time.perf_counter()

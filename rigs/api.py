@@ -14,7 +14,7 @@ from accounts.models import ApiToken
 from accounts.scoping import can_write, scope_to_farms
 from ethdash.api import ListPagination, TimeSeriesPagination
 from ethdash.timeseries import iso, parse_range
-from rigs.miners import MinerError, hiveos
+from rigs.formats import MinerError, hiveos
 from rigs.models import Gpu, GpuSample, Rig
 from rigs.services.ingest import (
     SAMPLE_FIELDS,

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import ApiToken, Farm, Membership
@@ -81,3 +82,10 @@ def sample_batch(gpu_count=4, ticks=3, *, start=None, step_s=5, hashrate_hs=60e6
                 }
             )
     return {"samples": samples}
+
+
+def logged_in(user):
+    """A test client with this user's session."""
+    client = Client()
+    client.force_login(user)
+    return client

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from accounts.models import ApiToken, hash_token
-from tests.conftest import logged_in
+from tests.factories import logged_in
 
 
 @pytest.fixture

@@ -109,6 +109,6 @@ def test_header_links_the_farms_the_user_manages(
 ):
     html = owner_client.get("/pools/").content.decode()
     assert f'href="/accounts/farms/{alpha.farm.pk}/"' in html
-    from tests.conftest import logged_in
+    from tests.factories import logged_in
 
     assert "settings</a>" not in logged_in(alpha.viewer).get("/pools/").content.decode()

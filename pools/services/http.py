@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 
 from ethdash import outbound
-from pools.adapters import PoolError
+from pools.formats import PoolError
 
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 ATTEMPTS = 3

@@ -13,8 +13,8 @@ from django.db import connections
 from django.db.models import Q
 from django.utils import timezone
 
-from pools.adapters import PoolError
-from pools.adapters.miningcore import parse_notification
+from pools.formats import PoolError
+from pools.formats.miningcore import parse_notification
 from pools.models import Pool, PoolAccount, PoolBlock
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ethdash import outbound
-from pools.adapters import FORMATS, PoolEndpoint, PoolError
+from pools.formats import FORMATS, PoolEndpoint, PoolError
 from pools.models import Pool, PoolAccount
 from pools.services.http import RateLimiter, json_getter
 from pools.services.store import record_failure, store_snapshot

@@ -6,7 +6,7 @@ import asyncio
 import httpx
 
 from ethdash import outbound
-from pools.adapters import FORMATS, PoolEndpoint, PoolError
+from pools.formats import FORMATS, PoolEndpoint, PoolError
 from pools.services.http import RateLimiter, json_getter
 
 

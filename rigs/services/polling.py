@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from ethdash import outbound
 from ethdash.db import bulk_update_columns
-from rigs import miners
-from rigs.miners import MinerEndpoint, MinerError
+from rigs import formats
+from rigs.formats import MinerEndpoint, MinerError
 from rigs.models import Rig
 from rigs.services.ingest import record_poll_failures, store_readings
 
@@ -49,7 +49,7 @@ def claim_due_rigs(*, now, limit=CLAIM_LIMIT):
 
 
 def endpoint_for(rig):
-    module = miners.PROTOCOLS[rig.protocol]
+    module = formats.PROTOCOLS[rig.protocol]
     return MinerEndpoint(
         protocol=rig.protocol,
         host=rig.host,
@@ -74,7 +74,7 @@ async def fetch_all(endpoints, *, concurrency=DEFAULT_CONCURRENCY):
                     # The transports enforce the deadline; this is the backstop for a parser
                     # or a library that would not.
                     async with asyncio.timeout(endpoint.timeout_s + 1):
-                        return await miners.fetch(endpoint, http)
+                        return await formats.fetch(endpoint, http)
                 except MinerError as error:
                     return error
                 except TimeoutError:
@@ -91,7 +91,7 @@ def poll_rigs(rigs, *, now=None, concurrency=DEFAULT_CONCURRENCY):
     now = now or timezone.now()
     pollable, failures = [], []
     for rig in rigs:
-        if rig.protocol not in miners.PROTOCOLS:
+        if rig.protocol not in formats.PROTOCOLS:
             failures.append((rig, MinerError("bad_answer", f"Unknown protocol {rig.protocol!r}.")))
             continue
         try:

@@ -22,7 +22,7 @@ import operator
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from validators.beacon.client import FAR_FUTURE_EPOCH, BeaconClient, BeaconError, batched
+from validators.formats.client import FAR_FUTURE_EPOCH, BeaconClient, BeaconError, batched
 from validators.services.chain import Flag
 
 BLOCK_CONCURRENCY = 8

@@ -18,7 +18,7 @@ from django.db import connections
 
 from ethdash import live
 from ethdash.outbound import OutboundError
-from validators.beacon.client import BeaconClient, BeaconError, Event
+from validators.formats.client import BeaconClient, BeaconError, Event
 from validators.models import BeaconNode, Validator
 from validators.services import nodes as node_service
 

@@ -31,7 +31,7 @@ from django.utils import timezone
 from web3.exceptions import BlockNotFound, MethodUnavailable
 
 from ethdash import evm, outbound
-from validators.beacon.client import BeaconError
+from validators.formats.client import BeaconError
 from validators.models import BeaconNode, MevRelay, Proposal, ValidatorDay
 from validators.services.chain import epoch_day
 from validators.services.nodes import client_for

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ethdash.outbound import OutboundError, check_destination
-from validators.beacon.client import (
+from validators.formats.client import (
     BeaconClient,
     BeaconError,
     NodeHealth,

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ethdash.outbound import OutboundError
-from validators.beacon.client import BeaconError
+from validators.formats.client import BeaconError
 from validators.models import BeaconNode, EpochSummary, SyncDuty, Validator, ValidatorSync
 from validators.services import nodes as node_service
 from validators.services import registry

@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ethdash import outbound
-from validators.beacon.client import (
+from validators.formats.client import (
     FAR_FUTURE_EPOCH,
     BeaconClient,
     BeaconError,

@@ -1,0 +1,53 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import logged_in, make_farm
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_persistent_db_connections():
+    # database_sync_to_async runs on asgiref's long-lived executor thread; a persistent connection
+    # there outlives the tests, and PostgreSQL then refuses to drop the test database.
+    from django.db import connections
+
+    for alias in connections:
+        connections.settings[alias]["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(autouse=True)
+def _static_from_finders(settings):
+    # Tests never run collectstatic; serve static files straight from the finders.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = True
+    # The real hasher costs ~0.3 s a user; tests create many users and test no password strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def alpha(db):
+    """A farm with an owner, a viewer and one rig of 4 GPUs."""
+    return make_farm("Alpha")
+
+
+@pytest.fixture
+def bravo(db):
+    """Another farm, whose people must never see Alpha's objects."""
+    return make_farm("Bravo")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def owner_client(alpha):
+    return logged_in(alpha.owner)
+
+
+@pytest.fixture
+def intruder_client(bravo):
+    return logged_in(bravo.owner)

@@ -1,0 +1,106 @@
+"""The one small interface every pool API format implements.
+
+A format module (pools/formats/<name>.py) defines:
+    FORMAT: str                   the registry key, equal to a Pool.ApiFormat value
+    DEFAULT_INTERVAL_S: int       how often an account is polled by default
+    RATE_LIMIT: tuple[int, float] at most N requests per S seconds per pool host (the pool's own)
+    async def fetch_account(get_json, endpoint: PoolEndpoint) -> AccountSnapshot
+and pure `parse_*` functions that turn the pool's exact answers into an AccountSnapshot, tested
+field by field against recorded answers in pools/tests/fixtures/pools/.
+
+`get_json(path, params=None)` is handed in by the poller: it applies the outbound policy, the
+pool host's rate limit, timeouts, retries with backoff and the circuit breaker, and returns the
+decoded JSON or raises PoolError. A format therefore never talks to the network itself.
+
+Units are converted here, at the edge: hashrate in H/s (float), money as int in the coin's
+smallest unit (wei for the ETH family), times as aware UTC datetimes.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class PoolEndpoint:
+    format: str
+    base_url: str  # e.g. "https://etc.2miners.com" (no trailing slash, no "/api")
+    login: str  # the wallet address or pool login
+    coin: str  # ticker, e.g. "ETC"
+    coin_decimals: int = 18  # decimals of the coin's smallest unit
+    pool_id: str = ""  # Miningcore's pool id, e.g. "etc1"
+
+
+@dataclass
+class WorkerSnapshot:
+    name: str  # "" is the default worker
+    current_hashrate_hs: float | None = None
+    average_hashrate_hs: float | None = None
+    reported_hashrate_hs: float | None = None
+    last_share_at: datetime | None = None
+    online: bool | None = None
+    shares_valid: int | None = None
+    shares_stale: int | None = None
+    shares_invalid: int | None = None
+
+
+@dataclass
+class PayoutRecord:
+    tx_hash: str  # as the pool gives it; "0x"-prefixed lower-case hex for EVM chains
+    amount: int  # smallest coin unit
+    paid_at: datetime
+    fee: int | None = None
+
+
+@dataclass
+class BlockRecord:
+    height: int
+    found_at: datetime | None = None
+    hash: str = ""
+    reward: int | None = None  # smallest coin unit
+    status: str = ""  # "candidate" | "immature" | "matured" | "orphaned" (pool's own words mapped)
+
+
+@dataclass
+class AccountSnapshot:
+    current_hashrate_hs: float | None = None  # the pool's short window (OEP 30 min)
+    average_hashrate_hs: float | None = None  # the pool's long window (OEP 3 h, Ethermine 24 h)
+    reported_hashrate_hs: float | None = None  # what the miners report to the pool
+    shares_valid: int | None = None
+    shares_stale: int | None = None
+    shares_invalid: int | None = None
+    workers_online: int | None = None
+    workers_offline: int | None = None
+    unpaid: int | None = None  # smallest coin unit
+    immature: int | None = None
+    paid_total: int | None = None
+    last_share_at: datetime | None = None
+    workers: list[WorkerSnapshot] = field(default_factory=list)
+    payouts: list[PayoutRecord] = field(default_factory=list)
+    blocks: list[BlockRecord] = field(default_factory=list)
+
+
+class PoolError(Exception):
+    """A fetch that failed; `kind` is one of KINDS, str() is what the account page shows."""
+
+    KINDS = (
+        "unreachable",
+        "timeout",
+        "rate_limited",
+        "http_error",
+        "bad_answer",
+        "not_found",
+        "refused",
+        "circuit_open",
+    )
+
+    def __init__(self, kind, message, *, retry_after_s=None, status=None):
+        if kind not in self.KINDS:
+            raise ValueError(kind)
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after_s = retry_after_s
+        self.status = status
+
+
+def bad_answer(what):
+    return PoolError("bad_answer", f"Unexpected answer from the pool: {what}")

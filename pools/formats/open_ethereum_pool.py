@@ -1,0 +1,296 @@
+"""open-ethereum-pool (OEP) and its forks, 2Miners included: `GET /api/accounts/{login}`.
+
+Shapes confirmed in sammy007/open-ethereum-pool (api/server.go, storage/redis.go) and the
+2Miners OpenAPI spec (2miners/apidoc). Traps this module exists to absorb:
+- money is an integer in the pool's own unit: Shannon (1e-9 coin) for the ETH family;
+- `stats` is a Redis hash dumped as is, so a key the pool never incremented is simply absent;
+- 2Miners types `stats.pending` as a boolean and `lastBeat` as a string;
+- GRIN, BEAM, AE and MWC on 2Miners give `hashrates`/`currentHashrates` maps per algorithm;
+- `now`, where a fork sends it, is in milliseconds while every other time is in seconds.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from urllib.parse import quote
+
+from pools.formats.base import (
+    AccountSnapshot,
+    BlockRecord,
+    PayoutRecord,
+    PoolError,
+    WorkerSnapshot,
+    bad_answer,
+)
+from pools.formats.values import normalized_tx_hash, strict_float
+
+FORMAT = "open-ethereum-pool"
+
+# Hashrate windows are 30 min / 3 h and stats are recomputed every few seconds, so polling more
+# often than every couple of minutes adds load without adding information.
+DEFAULT_INTERVAL_S = 120
+
+# OEP enforces no limit in code and 2Miners states none; one request a second per host keeps a
+# farm with many wallets on one pool from looking like a scraper.
+RATE_LIMIT = (1, 1.0)
+
+# OEP's unlocker and payer keep amounts in Shannon, so any pool running its code for an 18-decimal
+# EVM coin reports 1e-9 coin. The 2Miners spec gives no unit for its other coins (KAS, ERG, RVN,
+# ZEC, GRIN, ...): they fall back to DEFAULT_POOL_AMOUNT_DECIMALS until checked against a real
+# balance on the pool's web page, and should be added here once confirmed.
+POOL_AMOUNT_DECIMALS = {
+    "ETH": 9,
+    "ETC": 9,
+    "ETHW": 9,
+}
+DEFAULT_POOL_AMOUNT_DECIMALS = 9
+
+# OEP calls a worker offline when its last share is older than half the 30-minute window.
+OFFLINE_AFTER_S = 15 * 60
+
+_ACCOUNT_KEYS = (
+    "stats",
+    "workers",
+    "payments",
+    "hashrate",
+    "currentHashrate",
+    "hashrates",
+    "currentHashrates",
+)
+
+
+def pool_amount_decimals(coin):
+    return POOL_AMOUNT_DECIMALS.get((coin or "").upper(), DEFAULT_POOL_AMOUNT_DECIMALS)
+
+
+def amount_to_base(value, coin_decimals, pool_decimals=9):
+    """An integer amount in units of 10**-pool_decimals coin → the coin's smallest unit."""
+    value = _int(value, "amount")
+    if value is None:
+        return None
+    shift = coin_decimals - pool_decimals
+    if shift >= 0:
+        return value * 10**shift
+    quotient, remainder = divmod(value, 10**-shift)
+    if remainder:
+        raise bad_answer(f"amount {value} has more precision than the coin ({coin_decimals})")
+    return quotient
+
+
+def account_path(login):
+    # The pool keys accounts by the lower-cased login; asking with a checksummed address would
+    # only work on pools that lower-case it themselves.
+    if login.startswith(("0x", "0X")):
+        login = login.lower()
+    return f"/api/accounts/{quote(login, safe='')}"
+
+
+async def fetch_account(get_json, endpoint):
+    data = await get_json(account_path(endpoint.login))
+    return parse_account(
+        data,
+        coin_decimals=endpoint.coin_decimals,
+        pool_decimals=pool_amount_decimals(endpoint.coin),
+    )
+
+
+def parse_account(data, *, coin_decimals=18, pool_decimals=9):
+    _check_found(data)
+
+    def money(value):
+        return amount_to_base(value, coin_decimals, pool_decimals)
+
+    snap = AccountSnapshot()
+    snap.current_hashrate_hs = _hashrate(data, "currentHashrate", "currentHashrates")
+    snap.average_hashrate_hs = _hashrate(data, "hashrate", "hashrates")
+    snap.shares_valid = _int(data.get("sharesValid"), "sharesValid")
+    snap.shares_stale = _int(data.get("sharesStale"), "sharesStale")
+    snap.shares_invalid = _int(data.get("sharesInvalid"), "sharesInvalid")
+
+    stats = data.get("stats")
+    if stats is not None:
+        if not isinstance(stats, dict):
+            raise bad_answer("stats is not an object")
+        # A Redis hash field that was never incremented is absent: for money that means 0.
+        snap.unpaid = money(stats.get("balance") or 0)
+        snap.immature = money(stats.get("immature") or 0)
+        snap.paid_total = money(stats.get("paid") or 0)
+        # `pending` is the amount locked while a payout is being sent (2Miners: a boolean flag);
+        # it is not part of the balance the account page shows.
+        snap.last_share_at = _unix_s(stats.get("lastShare"), "stats.lastShare")
+
+    now_s = _now_s(data.get("now"))
+    snap.workers = _workers(data.get("workers"), now_s)
+    online = _int(data.get("workersOnline"), "workersOnline")
+    offline = _int(data.get("workersOffline"), "workersOffline")
+    if online is None and offline is None and "workers" in data:
+        online = sum(1 for w in snap.workers if w.online)
+        offline = sum(1 for w in snap.workers if w.online is False)
+    snap.workers_online, snap.workers_offline = online, offline
+    if snap.last_share_at is None:
+        beats = [w.last_share_at for w in snap.workers if w.last_share_at]
+        snap.last_share_at = max(beats, default=None)
+
+    snap.payouts = _payouts(data.get("payments"), money)
+    snap.blocks = _rewards(data.get("rewards"), money)
+    return snap
+
+
+def _check_found(data):
+    # OEP answers 404 for an unknown login (the poller turns that into not_found); some forks
+    # answer 200 with `{}`, `null` or an error object instead.
+    if data is None or data == {}:
+        raise PoolError("not_found", "The pool does not know this wallet")
+    if not isinstance(data, dict):
+        raise bad_answer(f"expected an object, got {type(data).__name__}")
+    if not any(key in data for key in _ACCOUNT_KEYS):
+        detail = data.get("error") or data.get("message") or data.get("status")
+        if detail:
+            raise PoolError("not_found", f"The pool does not know this wallet: {str(detail)[:200]}")
+        raise bad_answer("no account fields in the answer")
+
+
+def _workers(raw, now_s):
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        raise bad_answer("workers is not an object")
+    workers = []
+    for name, w in sorted(raw.items()):
+        if not isinstance(w, dict):
+            raise bad_answer(f"worker {name!r} is not an object")
+        last_beat = _unix_s(w.get("lastBeat"), "lastBeat")
+        online = None
+        if w.get("offline") is not None:
+            online = not _bool(w["offline"], "offline")
+        elif last_beat is not None and now_s is not None:
+            online = last_beat.timestamp() >= now_s - OFFLINE_AFTER_S
+        workers.append(
+            WorkerSnapshot(
+                name=str(name),
+                current_hashrate_hs=strict_float(w.get("hr"), "hr"),
+                average_hashrate_hs=strict_float(w.get("hr2"), "hr2"),
+                last_share_at=last_beat,
+                online=online,
+                shares_valid=_int(_first(w, "sharesValid", "valid"), "sharesValid"),
+                shares_stale=_int(_first(w, "sharesStale", "stale"), "sharesStale"),
+                shares_invalid=_int(_first(w, "sharesInvalid", "invalid"), "sharesInvalid"),
+            )
+        )
+    return workers
+
+
+def _payouts(raw, money):
+    if raw is None:  # Go encodes an account without payments as null
+        return []
+    if not isinstance(raw, list):
+        raise bad_answer("payments is not a list")
+    payouts, seen = [], set()
+    for p in raw:
+        if not isinstance(p, dict):
+            raise bad_answer("a payment is not an object")
+        tx = normalized_tx_hash(p.get("tx"))
+        paid_at = _unix_s(p.get("timestamp"), "payment timestamp")
+        amount = money(p.get("amount"))
+        if not tx or paid_at is None or amount is None:
+            raise bad_answer("a payment lacks tx, timestamp or amount")
+        if tx in seen:
+            continue
+        seen.add(tx)
+        fee = money(p["txFee"]) if p.get("txFee") is not None else None
+        payouts.append(PayoutRecord(tx_hash=tx, amount=amount, paid_at=paid_at, fee=fee))
+    return payouts
+
+
+def _rewards(raw, money):
+    # 2Miners and open-etc-pool-friends list the blocks this account was credited for; `reward`
+    # is the account's share of the block, in the same unit as the balance.
+    if not raw:
+        return []
+    if not isinstance(raw, list):
+        raise bad_answer("rewards is not a list")
+    blocks = []
+    for r in raw:
+        if not isinstance(r, dict):
+            raise bad_answer("a reward is not an object")
+        height = _int(r.get("blockheight"), "blockheight")
+        if height is None:
+            raise bad_answer("a reward lacks blockheight")
+        if r.get("orphan"):
+            status = "orphaned"
+        elif r.get("immature"):
+            status = "immature"
+        else:
+            status = "matured"
+        blocks.append(
+            BlockRecord(
+                height=height,
+                found_at=_unix_s(r.get("timestamp"), "reward timestamp"),
+                hash=str(r.get("blockhash") or ""),
+                reward=money(r.get("reward")),
+                status=status,
+            )
+        )
+    return blocks
+
+
+def _hashrate(data, scalar_key, map_key):
+    for key in (scalar_key, map_key):
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            # One entry per algorithm number (e.g. Cuckatoo32); an account mining two of them
+            # is shown by the pool as one total, so the sum is the account's figure.
+            rates = [strict_float(v, key) for v in value.values()]
+            return float(sum(r for r in rates if r is not None))
+        return strict_float(value, key)
+    return None
+
+
+def _first(obj, *keys):
+    for key in keys:
+        if obj.get(key) is not None:
+            return obj[key]
+    return None
+
+
+def _int(value, what):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise bad_answer(f"{what} is a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float | Decimal):
+        if value != int(value):
+            raise bad_answer(f"{what} is not an integer: {value}")
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise bad_answer(f"{what} is not an integer: {value[:40]!r}") from None
+    raise bad_answer(f"{what} has type {type(value).__name__}")
+
+
+def _bool(value, what):
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1, "0", "1", "true", "false"):
+        return value in (1, "1", "true")
+    raise bad_answer(f"{what} is not a boolean")
+
+
+def _unix_s(value, what):
+    seconds = _int(value, what)
+    if not seconds:  # 0 is how Go writes "never"
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise bad_answer(f"{what} is not a unix time in seconds: {seconds}") from None
+
+
+def _now_s(value):
+    ms = _int(value, "now")
+    return ms / 1000 if ms else None

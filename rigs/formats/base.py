@@ -1,0 +1,70 @@
+"""The one small interface every miner protocol implements.
+
+A protocol module (rigs/formats/<name>.py) defines:
+    PROTOCOL: str             the registry key, e.g. "claymore"
+    DEFAULT_PORT: int
+    async def fetch(endpoint: MinerEndpoint, http: httpx.AsyncClient) -> RigReading
+and pure `parse_*` functions that turn the miner's exact answer into a RigReading, tested field
+by field against recorded answers in rigs/tests/fixtures/miners/. Units are converted here, at the
+edge: hashrate in H/s, temperatures in °C, power in W, uptime in seconds.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class MinerEndpoint:
+    protocol: str
+    host: str
+    port: int
+    password: str = ""  # Claymore "psw", ethminer api_authorize, xmrig Bearer token
+    timeout_s: float = 3.0
+
+
+@dataclass
+class GpuReading:
+    index: int  # position in the miner's own list
+    pci_bus: int | None = None  # PCI bus number (decimal), the identity kept across reorders
+    name: str = ""
+    vendor: str = ""
+    memory_mb: int | None = None
+    hashrate_hs: float | None = None
+    temperature_c: float | None = None
+    memory_temperature_c: float | None = None
+    fan_pct: float | None = None
+    power_w: float | None = None
+    shares_accepted: int | None = None
+    shares_rejected: int | None = None
+    shares_stale: int | None = None
+    shares_invalid: int | None = None
+
+
+@dataclass
+class RigReading:
+    miner: str = ""  # program, e.g. "PhoenixMiner"
+    version: str = ""
+    algorithm: str = ""
+    pool_url: str = ""
+    uptime_s: int | None = None
+    hashrate_hs: float | None = None  # the miner's own total
+    shares_accepted: int | None = None
+    shares_rejected: int | None = None
+    shares_stale: int | None = None
+    shares_invalid: int | None = None
+    gpus: list[GpuReading] = field(default_factory=list)
+
+
+class MinerError(Exception):
+    """A poll that failed; `kind` is one of KINDS, str() is what the rig page shows."""
+
+    KINDS = ("unreachable", "refused", "timeout", "bad_answer", "auth", "miner_error")
+
+    def __init__(self, kind, message):
+        if kind not in self.KINDS:
+            raise ValueError(kind)
+        super().__init__(message)
+        self.kind = kind
+
+
+def bad_answer(what):
+    return MinerError("bad_answer", f"Unexpected answer from the miner: {what}")

@@ -1,0 +1,131 @@
+"""The poll cycle: due rigs claimed once, fetched concurrently under a hard deadline, stored."""
+
+import asyncio
+import time
+import types
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from rigs import formats
+from rigs.formats import GpuReading, MinerError, RigReading
+from rigs.models import GpuSample, Rig
+from rigs.services import polling
+
+
+def _fake_protocol(behaviour):
+    """A protocol module whose fetch does what behaviour[port] says."""
+
+    async def fetch(endpoint, http):
+        action = behaviour[endpoint.port]
+        if action == "hang":
+            await asyncio.sleep(60)
+        if isinstance(action, MinerError):
+            raise action
+        if action == "crash":
+            raise KeyError("parser bug")
+        return RigReading(
+            miner="fake", uptime_s=100,
+            gpus=[GpuReading(index=i, pci_bus=i + 1, hashrate_hs=30e6) for i in range(2)],
+        )  # fmt: skip
+
+    return types.SimpleNamespace(PROTOCOL="fake", DEFAULT_PORT=1, fetch=fetch)
+
+
+@pytest.fixture
+def fake(monkeypatch, settings):
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    behaviour = {}
+    monkeypatch.setitem(formats.PROTOCOLS, "fake", _fake_protocol(behaviour))
+    monkeypatch.setattr(polling, "POLL_TIMEOUT_S", 0.3)
+    return behaviour
+
+
+def _polled_rig(world, port, *, due=True):
+    now = timezone.now()
+    Rig.objects.filter(pk=world.rig.pk).update(
+        protocol="fake",
+        host="127.0.0.1",
+        port=port,
+        next_poll_at=now if due else now + timedelta(60),
+    )
+    return Rig.objects.get(pk=world.rig.pk)
+
+
+def test_due_rigs_are_polled_stored_and_claimed_once(alpha, bravo, fake):
+    fake[1001] = "ok"
+    fake[1002] = "ok"
+    _polled_rig(alpha, 1001)
+    _polled_rig(bravo, 1002, due=False)
+
+    summary = polling.poll_due_rigs()
+
+    assert (summary.polled, summary.stored, summary.failed) == (1, 1, 0)
+    assert GpuSample.objects.filter(gpu__rig=alpha.rig).count() == 2
+    assert polling.claim_due_rigs(now=timezone.now()) == []  # next poll is a cadence away
+    rig = Rig.objects.get(pk=alpha.rig.pk)
+    assert rig.next_poll_at > timezone.now() + timedelta(seconds=rig.cadence_s - 5)
+    assert rig.status == Rig.Status.DEGRADED  # 2 GPUs report, 4 are registered
+    assert GpuSample.objects.filter(gpu__rig=bravo.rig).count() == 0
+
+
+def test_a_hanging_miner_costs_its_deadline_and_delays_no_one(db, fake):
+    from tests.factories import make_farm
+
+    worlds = [make_farm(f"W{i}") for i in range(6)]
+    for i, world in enumerate(worlds):
+        fake[2000 + i] = "hang" if i == 0 else "ok"
+        _polled_rig(world, 2000 + i)
+
+    started = time.monotonic()
+    summary = polling.poll_due_rigs()
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 2.5
+    assert (summary.stored, summary.failed) == (5, 1)
+    hung = Rig.objects.get(pk=worlds[0].rig.pk)
+    assert (hung.status, hung.last_error_kind) == ("unreachable", "timeout")
+    assert "0.3 s" in hung.last_error
+
+
+@pytest.mark.parametrize(
+    ("action", "kind"),
+    [
+        (MinerError("refused", "Connection refused."), "refused"),
+        (MinerError("bad_answer", "Unexpected answer from the miner: not JSON"), "bad_answer"),
+        (MinerError("auth", "Wrong API password."), "auth"),
+        ("crash", "bad_answer"),
+    ],
+)
+def test_failures_are_recorded_on_the_rig(alpha, fake, action, kind):
+    fake[3001] = action
+    _polled_rig(alpha, 3001)
+
+    polling.poll_due_rigs()
+
+    rig = Rig.objects.get(pk=alpha.rig.pk)
+    assert (rig.status, rig.last_error_kind) == ("unreachable", kind)
+    assert rig.last_error
+    assert GpuSample.objects.count() == 0
+
+
+def test_outbound_policy_refuses_addresses_not_allowed(alpha, fake, settings):
+    settings.ETHDASH_OUTBOUND_ALLOW = []
+    fake[4001] = "ok"
+    _polled_rig(alpha, 4001)
+
+    polling.poll_due_rigs()
+
+    rig = Rig.objects.get(pk=alpha.rig.pk)
+    assert rig.last_error_kind == "refused"
+    assert "ETHDASH_OUTBOUND_ALLOW" in rig.last_error
+
+
+def test_admin_poll_now_makes_rigs_due(alpha, fake, admin_client):
+    fake[5001] = "ok"
+    _polled_rig(alpha, 5001, due=False)
+    admin_client.post(
+        "/admin/rigs/rig/", {"action": "poll_now", "_selected_action": [alpha.rig.pk]}
+    )
+    assert Rig.objects.get(pk=alpha.rig.pk).next_poll_at <= timezone.now()
