@@ -13,7 +13,16 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from rigs.formats import PROTOCOLS, MinerEndpoint, MinerError, gminer, lolminer, nbminer, trex, xmrig
+from rigs.formats import (
+    PROTOCOLS,
+    MinerEndpoint,
+    MinerError,
+    gminer,
+    lolminer,
+    nbminer,
+    trex,
+    xmrig,
+)
 from simulators.miners_http import pci_bus, start_server, stop_server
 from simulators.rig_agent import SimulatedRig
 

@@ -12,7 +12,6 @@ from ethdash import evm
 from ethdash.models import ExecutionNode
 from simulators.execution_node import SimulatedChain, start_execution_node
 from tests.loops import loop_thread
-from validators.tests.test_mev_relays import StubHTTP, bid_trace
 from validators.models import BeaconNode, MevRelay, Proposal, Validator, ValidatorDay
 from validators.services import execution
 from validators.services.chain import epoch_day
@@ -21,6 +20,7 @@ from validators.services.execution import (
     read_execution_reward,
     reopen_not_verifiable,
 )
+from validators.tests.test_mev_relays import StubHTTP, bid_trace
 
 GENESIS = 1_700_000_000
 EPOCH = 100
