@@ -73,7 +73,7 @@ async def test_push_from_a_plain_thread_hops_onto_the_server_loop():
 def _validated(world, body):
     from django.utils import timezone
 
-    from rigs.api import TelemetryBatchSerializer
+    from rigs.api.serializers import TelemetryBatchSerializer
 
     serializer = TelemetryBatchSerializer(
         data=body,

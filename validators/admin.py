@@ -4,7 +4,7 @@ primary keys are not supported by Django's admin (docs/validators.md)."""
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Count, Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -15,7 +15,7 @@ from ethdash.admin import ReadOnlyAdmin
 
 # Imported here, not lazily: every process that sets Django up (a Celery worker included) loads
 # the admin, so the worker knows the add page's tasks before its first message arrives.
-from validators import tasks_manage
+from validators import tasks
 from validators.models import (
     BeaconNode,
     EpochSummary,
@@ -28,7 +28,8 @@ from validators.models import (
     ValidatorSync,
     Withdrawal,
 )
-from validators.services import registry
+from validators.services import adding
+from validators.services.nodes import parse_auth_header
 
 
 class BeaconNodeForm(forms.ModelForm):
@@ -46,7 +47,7 @@ class BeaconNodeForm(forms.ModelForm):
     def clean_auth_header(self):
         value = self.cleaned_data["auth_header"].strip()
         try:
-            registry.parse_auth_header(value)
+            parse_auth_header(value)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
         return value
@@ -107,7 +108,7 @@ class BulkImportForm(forms.Form):
         label="Validators",
         widget=forms.Textarea(attrs={"rows": 12, "cols": 100}),
         help_text=f"Indices and 0x pubkeys, one per line or separated by commas or spaces; at "
-        f"most {registry.MAX_ENTRIES:,}. One malformed entry and nothing is saved.",
+        f"most {adding.MAX_ENTRIES:,}. One malformed entry and nothing is saved.",
     )
     group = forms.CharField(max_length=120, required=False, help_text="Created when new.")
     label = forms.CharField(max_length=120, required=False)
@@ -142,7 +143,7 @@ class ValidatorAdmin(admin.ModelAdmin):
         # An index is matched exactly and a pubkey by prefix, so that searching 100,000 rows
         # uses the unique indexes instead of LIKE over every row.
         term = search_term.strip()
-        if term.isdecimal() and int(term) <= registry.MAX_INDEX:
+        if term.isdecimal() and int(term) <= adding.MAX_INDEX:
             return queryset.filter(Q(index=int(term)) | Q(label__icontains=term)), False
         if term[:2].lower() == "0x" and len(term) > 2:
             return queryset.filter(pubkey__startswith=term.lower()), False
@@ -164,7 +165,7 @@ class ValidatorAdmin(admin.ModelAdmin):
     def resolve_now(self, request, queryset):
         farm_ids = list(queryset.order_by().values_list("farm_id", flat=True).distinct())
         for farm_id in farm_ids:
-            tasks_manage.resolve_farm_validators.delay(farm_id)
+            tasks.resolve_farm_validators.delay(farm_id)
         self.message_user(request, f"The beacon node is asked for {len(farm_ids)} farm(s).")
 
     def get_urls(self):
@@ -176,7 +177,8 @@ class ValidatorAdmin(admin.ModelAdmin):
         return [bulk, *super().get_urls()]
 
     def bulk_import_view(self, request):
-        """Adds a pasted list to a farm through registry.add_validators (all or nothing)."""
+        """Adds a pasted list to a farm through adding.add_validators (all or nothing;
+        it schedules the resolution itself)."""
         if not self.has_add_permission(request):
             return redirect("admin:validators_validator_changelist")
         form = BulkImportForm(request.POST or None)
@@ -184,18 +186,13 @@ class ValidatorAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                result = registry.add_validators(
+                result = adding.add_validators(
                     data["farm"], data["entries"], group=data["group"] or None, label=data["label"]
                 )
-            except registry.InvalidEntries as exc:
+            except adding.InvalidEntries as exc:
                 rejected = exc.rejected
                 form.add_error("entries", str(exc))
             else:
-                if result.created:
-                    farm_id = data["farm"].pk
-                    transaction.on_commit(
-                        lambda: tasks_manage.resolve_farm_validators.delay(farm_id)
-                    )
                 self.message_user(
                     request,
                     f"{len(result.created)} validator(s) added to {data['farm']}, "

@@ -5,7 +5,9 @@ from django import forms
 from django.core.validators import URLValidator
 
 from validators.models import MevRelay
-from validators.services import registry
+from validators.services.adding import MAX_ENTRIES, InvalidEntries, parse_entries
+from validators.services.nodes import parse_auth_header
+from validators.services.resolution import normalise_address
 
 
 class FarmForm(forms.Form):
@@ -28,7 +30,7 @@ class ValidatorAddForm(FarmForm):
             }
         ),
         help_text=f"Indices and 0x pubkeys, one per line or separated by commas or spaces; "
-        f"at most {registry.MAX_ENTRIES:,} at a time.",
+        f"at most {MAX_ENTRIES:,} at a time.",
     )
     group = forms.CharField(
         max_length=120,
@@ -42,8 +44,8 @@ class ValidatorAddForm(FarmForm):
     def clean_entries(self):
         text = self.cleaned_data["entries"]
         try:
-            self.parsed = registry.parse_entries(text)
-        except registry.InvalidEntries as exc:
+            self.parsed = parse_entries(text)
+        except InvalidEntries as exc:
             self.rejected = exc.rejected
             raise forms.ValidationError(str(exc)) from None
         return text
@@ -60,7 +62,7 @@ class DiscoverForm(FarmForm):
 
     def clean_address(self):
         try:
-            return registry.normalise_address(self.cleaned_data["address"])
+            return normalise_address(self.cleaned_data["address"])
         except ValueError as exc:
             raise forms.ValidationError(f"Not an address: {exc}.") from None
 
@@ -94,7 +96,7 @@ class BeaconNodeForm(FarmForm):
     def clean_auth_header(self):
         value = self.cleaned_data["auth_header"].strip()
         try:
-            registry.parse_auth_header(value)
+            parse_auth_header(value)
         except ValueError as exc:
             raise forms.ValidationError(f"Not a header: {exc}.") from None
         return value

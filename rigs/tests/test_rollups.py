@@ -10,7 +10,7 @@ from tests.factories import sample_batch
 
 
 def _store(alpha, *, start, ticks, step_s=30, hashrate=None):
-    from rigs.api import TelemetryBatchSerializer
+    from rigs.api.serializers import TelemetryBatchSerializer
     from rigs.services.ingest import ingest_telemetry
 
     body = sample_batch(gpu_count=2, ticks=ticks, start=start, step_s=step_s)

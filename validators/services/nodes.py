@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.utils import timezone
 
@@ -98,17 +99,36 @@ def _int_or_none(value) -> int | None:
 
 @dataclass
 class Check:
-    """What one look at a node found; saved onto the BeaconNode row."""
+    """What one look at a node found: shown on the add page when a node is tried, saved onto the
+    BeaconNode row when it is added or checked before processing."""
 
     health: str
     head_slot: int | None = None
     sync_distance: int | None = None
+    is_syncing: bool = False
+    is_optimistic: bool = False
     el_offline: bool = False
     error: str = ""
+    # genesis_time, seconds_per_slot, ...: see chain_constants; asked only when the row lacks them.
     constants: dict | None = None
+    config_name: str = ""
+
+
+def describe_failure(exc: BeaconError) -> str:
+    """What a user is told when a node failed a check."""
+    where = f" ({exc.path})" if exc.path else ""
+    if exc.status == 404 and exc.path.endswith("/genesis"):
+        return "The node does not know its genesis yet (still starting?)."
+    if exc.status in (401, 403):
+        return f"The node refused the credentials{where}: {exc.message}"
+    problem = exc.status or exc.kind
+    return f"The node did not answer as a beacon node{where}: {problem}: {exc.message}"
 
 
 async def check_node(node: BeaconNode) -> Check:
+    """Asks the node once (health, syncing; genesis and spec when the row has no chain constants
+    yet, as a node being added has not), under the outbound policy. Never raises: a node that
+    fails is DOWN with `error` saying why."""
     try:
         client = client_for(node, retries=0)
     except OutboundError as exc:
@@ -117,24 +137,35 @@ async def check_node(node: BeaconNode) -> Check:
         try:
             health = await client.health()
             syncing = await client.syncing()
-            constants = None
+            constants, config_name = None, ""
             if node.genesis_time is None or node.deposit_chain_id is None:
                 genesis, spec = await asyncio.gather(client.genesis(), client.spec())
                 constants = chain_constants(genesis, spec)
+                config_name = str(spec.get("CONFIG_NAME", ""))
         except BeaconError as exc:
-            return Check(BeaconNode.Health.DOWN, error=str(exc)[:500])
+            return Check(BeaconNode.Health.DOWN, error=describe_failure(exc)[:500])
         except (KeyError, TypeError, ValueError) as exc:
             return Check(BeaconNode.Health.DOWN, error=f"unexpected answer: {exc!r}"[:500])
     return Check(
         health_of(syncing, health),
         head_slot=syncing["head_slot"],
         sync_distance=syncing["sync_distance"],
+        is_syncing=syncing["is_syncing"],
+        is_optimistic=syncing["is_optimistic"],
         el_offline=syncing["el_offline"],
         constants=constants,
+        config_name=config_name,
     )
 
 
+def try_node(url: str, auth_header: str = "") -> Check:
+    """check_node for a node not saved yet (the add page and the API), so that the user sees its
+    answer before it is saved."""
+    return async_to_sync(check_node)(BeaconNode(url=url.rstrip("/"), auth_header=auth_header))
+
+
 def save_check(node: BeaconNode, check: Check, *, now=None) -> None:
+    """Stores what the check found on the node; a node not saved yet is created with it."""
     now = now or timezone.now()
     node.health = check.health
     node.checked_at = now
@@ -150,7 +181,7 @@ def save_check(node: BeaconNode, check: Check, *, now=None) -> None:
         for name, value in check.constants.items():
             setattr(node, name, value)
         fields += list(check.constants)
-    node.save(update_fields=fields)
+    node.save(update_fields=fields if node.pk else None)
 
 
 def record_failure(node: BeaconNode, error: str, *, now=None) -> None:

@@ -23,9 +23,9 @@ from ethdash.outbound import OutboundError
 from validators.formats.client import BeaconError
 from validators.models import BeaconNode, EpochSummary, SyncDuty, Validator, ValidatorSync
 from validators.services import nodes as node_service
-from validators.services import registry
 from validators.services.chain import epoch_day
 from validators.services.epochs import UntrustedAnswer, compute_epoch, fetch_epoch
+from validators.services.resolution import resolve_validators
 from validators.services.store import store_epoch
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
     if Validator.objects.filter(farm_id=sync.farm_id, index__isnull=True).exists():
         # Added by pubkey: the node gives the index (validators with an index get their pubkey
         # from the epoch's own state read).
-        registry.resolve_validators(sync.farm)
+        resolve_validators(sync.farm)
     reference = usable[0]
     spe = reference.slots_per_epoch
     final = max(node.head_slot // spe for node in usable) - 2

@@ -6,10 +6,10 @@ import pytest
 from simulators.beacon_node import start_beacon_node, stop_beacon_node
 from tests.factories import logged_in
 from tests.loops import loop_thread
-from validators import tasks_manage
+from validators import tasks
 from validators.formats.client import BeaconClient
 from validators.models import BeaconNode, MevRelay, Validator, ValidatorGroup
-from validators.services import registry
+from validators.services import adding, nodes, resolution
 
 PUBKEY = "0x" + "ab" * 48
 DEAD_URL = "http://127.0.0.1:9"  # discard port: connection refused
@@ -47,8 +47,8 @@ def _node(world, url, **extra):
 
 def test_a_malformed_entry_rejects_the_paste_with_each_reason(alpha):
     paste = f"1, 2\n0x{'zz' * 48}\n-3 0x1234 abc {PUBKEY}"
-    with pytest.raises(registry.InvalidEntries) as caught:
-        registry.add_validators(alpha.farm, paste)
+    with pytest.raises(adding.InvalidEntries) as caught:
+        adding.add_validators(alpha.farm, paste)
     reasons = {r.entry: (r.position, r.reason) for r in caught.value.rejected}
     assert reasons == {
         "0x" + "zz" * 48: (3, "a pubkey has only hex digits (0-9, a-f) after 0x"),
@@ -60,15 +60,15 @@ def test_a_malformed_entry_rejects_the_paste_with_each_reason(alpha):
 
 
 def test_pubkeys_are_stored_lowercase_with_or_without_0x(alpha):
-    result = registry.add_validators(alpha.farm, ["0x" + "AB" * 48, "cd" * 48, 7, "0008"])
+    result = adding.add_validators(alpha.farm, ["0x" + "AB" * 48, "cd" * 48, 7, "0008"])
     stored = set(Validator.objects.values_list("pubkey", "index"))
     assert stored == {(PUBKEY, None), ("0x" + "cd" * 48, None), ("", 7), ("", 8)}
     assert len(result.created) == 4
 
 
 def test_repeats_and_known_validators_are_skipped_and_a_new_group_is_created(alpha):
-    registry.add_validators(alpha.farm, "5")
-    result = registry.add_validators(
+    adding.add_validators(alpha.farm, "5")
+    result = adding.add_validators(
         alpha.farm, f"5 6 6 {PUBKEY} {PUBKEY.upper()[2:]}", group="Rack A", label="home"
     )
     assert [str(v) for v in result.created] == ["home", "home"]
@@ -82,14 +82,14 @@ def test_repeats_and_known_validators_are_skipped_and_a_new_group_is_created(alp
 
 
 def test_the_same_validators_may_belong_to_another_farm(alpha, bravo):
-    registry.add_validators(alpha.farm, "5")
-    assert len(registry.add_validators(bravo.farm, "5").created) == 1
+    adding.add_validators(alpha.farm, "5")
+    assert len(adding.add_validators(bravo.farm, "5").created) == 1
 
 
 def test_a_paste_over_the_limit_is_refused_as_a_whole(alpha, monkeypatch):
-    monkeypatch.setattr(registry, "MAX_ENTRIES", 3)
-    with pytest.raises(registry.InvalidEntries) as caught:
-        registry.add_validators(alpha.farm, "1 2 3 4")
+    monkeypatch.setattr(adding, "MAX_ENTRIES", 3)
+    with pytest.raises(adding.InvalidEntries) as caught:
+        adding.add_validators(alpha.farm, "1 2 3 4")
     assert "at most 3 validators per paste; this one has 4" in caught.value.rejected[0].reason
     assert not Validator.objects.exists()
 
@@ -108,10 +108,10 @@ def test_a_paste_over_the_limit_is_refused_as_a_whole(alpha, monkeypatch):
 )
 def test_auth_headers_are_validated(header, ok):
     if ok:
-        registry.parse_auth_header(header)
+        nodes.parse_auth_header(header)
     else:
         with pytest.raises(ValueError):
-            registry.parse_auth_header(header)
+            nodes.parse_auth_header(header)
 
 
 # -- resolving against the beacon node ------------------------------------------------------
@@ -122,10 +122,10 @@ def test_resolution_fills_index_pubkey_and_status_from_the_node(alpha, beacon):
     known = server.ask([3, 9, 20])
     unknown_pubkey = "0x" + "11" * 48
     _node(alpha, url)
-    registry.add_validators(alpha.farm, ["3", known[9]["validator"]["pubkey"].upper(), "5000"])
-    registry.add_validators(alpha.farm, [unknown_pubkey])
+    adding.add_validators(alpha.farm, ["3", known[9]["validator"]["pubkey"].upper(), "5000"])
+    adding.add_validators(alpha.farm, [unknown_pubkey])
 
-    result = registry.resolve_validators(alpha.farm)
+    result = resolution.resolve_validators(alpha.farm)
 
     assert (result.resolved, result.not_found, result.node, result.error) == (2, 2, "bn", "")
     three = Validator.objects.get(farm=alpha.farm, index=3)
@@ -139,9 +139,9 @@ def test_resolution_fills_index_pubkey_and_status_from_the_node(alpha, beacon):
         Validator.objects.get(index=5000),
         Validator.objects.get(pubkey=unknown_pubkey),
     ):
-        assert missing.last_error == registry.NOT_FOUND
+        assert missing.last_error == resolution.NOT_FOUND
     # Unknown ones are asked again next time; resolved ones are not.
-    again = registry.resolve_validators(alpha.farm)
+    again = resolution.resolve_validators(alpha.farm)
     assert (again.resolved, again.not_found) == (0, 2)
 
 
@@ -149,10 +149,10 @@ def test_a_validator_added_by_index_and_by_pubkey_becomes_one_row(alpha, beacon)
     url, server = beacon
     pubkey = server.ask([20])[20]["validator"]["pubkey"]
     _node(alpha, url)
-    registry.add_validators(alpha.farm, "20", group="old", label="first")
-    registry.add_validators(alpha.farm, [pubkey])
+    adding.add_validators(alpha.farm, "20", group="old", label="first")
+    adding.add_validators(alpha.farm, [pubkey])
 
-    result = registry.resolve_validators(alpha.farm)
+    result = resolution.resolve_validators(alpha.farm)
 
     assert result.merged == 1
     row = Validator.objects.get(farm=alpha.farm)
@@ -161,11 +161,11 @@ def test_a_validator_added_by_index_and_by_pubkey_becomes_one_row(alpha, beacon)
 
 def test_resolution_goes_in_slices_each_stored_before_the_next(alpha, beacon, monkeypatch):
     url, server = beacon
-    monkeypatch.setattr(registry, "RESOLVE_SLICE", 2)
+    monkeypatch.setattr(resolution, "RESOLVE_SLICE", 2)
     _node(alpha, url)
-    registry.add_validators(alpha.farm, "1 2 3 4 5")
+    adding.add_validators(alpha.farm, "1 2 3 4 5")
     server.stats.reset()
-    result = registry.resolve_validators(alpha.farm, batch_size=1000)
+    result = resolution.resolve_validators(alpha.farm, batch_size=1000)
     assert result.resolved == 5
     assert server.stats["POST /eth/v1/beacon/states/{state_id}/validators"] == 3
     assert not Validator.objects.filter(pubkey="").exists()
@@ -175,17 +175,17 @@ def test_the_next_node_answers_when_the_first_is_down(alpha, beacon):
     url, _ = beacon
     _node(alpha, DEAD_URL, name="dead", priority=0)
     _node(alpha, url, name="backup", priority=1)
-    registry.add_validators(alpha.farm, "4")
-    result = registry.resolve_validators(alpha.farm)
+    adding.add_validators(alpha.farm, "4")
+    result = resolution.resolve_validators(alpha.farm)
     assert (result.resolved, result.node) == (1, "backup")
 
 
 def test_nothing_changes_when_no_node_answers(alpha, settings):
     settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
-    registry.add_validators(alpha.farm, "4")
-    assert registry.resolve_validators(alpha.farm).error == "the farm has no beacon node"
+    adding.add_validators(alpha.farm, "4")
+    assert resolution.resolve_validators(alpha.farm).error == "the farm has no beacon node"
     _node(alpha, DEAD_URL)
-    result = registry.resolve_validators(alpha.farm)
+    result = resolution.resolve_validators(alpha.farm)
     assert result.error.startswith("no beacon node answered: bn:")
     assert Validator.objects.get().last_error == ""
 
@@ -204,7 +204,7 @@ def test_discovery_walks_the_registry_in_ranges_until_an_empty_one(alpha, beacon
     seen = []
     server.stats.reset()
 
-    found = registry.discover_by_withdrawal_address(
+    found = resolution.discover_by_withdrawal_address(
         alpha.farm, address.upper().replace("0X", "0x"), progress=lambda *p: seen.append(p),
         range_size=300,
     )  # fmt: skip
@@ -215,15 +215,15 @@ def test_discovery_walks_the_registry_in_ranges_until_an_empty_one(alpha, beacon
     assert server.stats.max_ids["POST /eth/v1/beacon/states/{state_id}/validators"] == 300
     assert seen == [(300, 1), (600, 1), (900, 1), (1000, 1)]
     with pytest.raises(ValueError):
-        registry.discover_by_withdrawal_address(alpha.farm, "0x1234")
+        resolution.discover_by_withdrawal_address(alpha.farm, "0x1234")
 
 
 def test_the_discovery_task_adds_what_it_finds_and_reports(alpha, beacon):
     url, server = beacon
     _node(alpha, url)
     address = _address_of(server, 11)  # the simulator's 0x02 validator
-    tasks_manage.discover_validators(alpha.farm.pk, address, "found", "")
-    state = tasks_manage.discovery_state(alpha.farm.pk)
+    tasks.discover_validators(alpha.farm.pk, address, "found", "")
+    state = resolution.discovery_state(alpha.farm.pk)
     assert (state["state"], state["found"], state["added"], state["scanned"]) == (
         "done", 1, 1, 1000
     )  # fmt: skip
@@ -231,8 +231,8 @@ def test_the_discovery_task_adds_what_it_finds_and_reports(alpha, beacon):
 
 
 def test_the_discovery_task_reports_a_farm_without_nodes(alpha):
-    tasks_manage.discover_validators(alpha.farm.pk, "0x" + "12" * 20)
-    state = tasks_manage.discovery_state(alpha.farm.pk)
+    tasks.discover_validators(alpha.farm.pk, "0x" + "12" * 20)
+    state = resolution.discovery_state(alpha.farm.pk)
     assert (state["state"], state["error"]) == ("failed", "the farm has no beacon node")
 
 
@@ -244,7 +244,7 @@ def _add(world, entries, **extra):
 
 
 def test_the_add_page_adds_and_shows_what_was_skipped(owner_client, alpha):
-    registry.add_validators(alpha.farm, "1")
+    adding.add_validators(alpha.farm, "1")
     response = owner_client.post("/validators/add/", _add(alpha, "1 2 2 3", **{"add-group": "g"}))
     html = response.content.decode()
     assert response.status_code == 200
@@ -290,7 +290,7 @@ def test_the_page_starts_a_discovery_and_shows_its_progress(
     assert "queued" in queued and "location.replace" in queued
     assert owner_client.post("/validators/add/", form).status_code == 409  # one at a time
     # What the worker would do with the queued task:
-    tasks_manage.discover_validators(alpha.farm.pk, address)
+    tasks.discover_validators(alpha.farm.pk, address)
     assert len(callbacks) == 1
     html = owner_client.get("/validators/add/").content.decode()
     assert address in html and ">done<" in html and "location.replace" not in html
@@ -407,7 +407,7 @@ def test_relays_are_added_once_and_removed(owner_client, alpha):
 
 
 def test_the_api_adds_validators_with_a_write_token(api, alpha):
-    registry.add_validators(alpha.farm, "1")
+    adding.add_validators(alpha.farm, "1")
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha.token('write')}")
     response = api.post(
         "/api/v1/validators/add/",
@@ -500,5 +500,5 @@ def test_the_in_process_worker_runs_a_discovery_started_on_the_page(alpha, beaco
             time.sleep(0.1)
     finally:
         celery.stop()
-    assert tasks_manage.discovery_state(alpha.farm.pk)["state"] == "done"
+    assert resolution.discovery_state(alpha.farm.pk)["state"] == "done"
     assert Validator.objects.get(farm=alpha.farm).pubkey.endswith(f"{42:016x}")

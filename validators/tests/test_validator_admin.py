@@ -19,7 +19,7 @@ from validators.models import (
     ValidatorSync,
     Withdrawal,
 )
-from validators.services import registry
+from validators.services import adding
 
 PUBKEY = "0x" + "ef" * 48
 
@@ -35,7 +35,7 @@ def records(alpha):
     """One of each record, so that every changelist renders a row."""
     farm = alpha.farm
     node = BeaconNode.objects.create(farm=farm, name="alpha-bn", url="http://10.0.0.5:5052")
-    (validator,) = registry.add_validators(farm, "7", group="rack").created
+    (validator,) = adding.add_validators(farm, "7", group="rack").created
     ValidatorSync.objects.create(farm=farm, next_epoch=10, head_epoch=12, node=node)
     EpochSummary.objects.create(farm=farm, epoch=10, validators=1)
     Proposal.objects.create(validator=validator, slot=81, epoch=10, outcome="proposed")
@@ -62,7 +62,7 @@ def test_every_changelist_opens_and_searches(root, records, model, q):
 
 
 def test_validators_are_found_by_index_pubkey_or_label(root, alpha):
-    registry.add_validators(alpha.farm, ["7", "70", PUBKEY], label="")
+    adding.add_validators(alpha.farm, ["7", "70", PUBKEY], label="")
     Validator.objects.filter(index=70).update(label="seven-oh")
 
     def found(q):
@@ -87,7 +87,7 @@ def test_chain_records_are_read_only(root, model):
 def test_bulk_import_adds_a_pasted_list(root, alpha):
     changelist = root.get("/admin/validators/validator/").content.decode()
     assert "/admin/validators/validator/bulk-import/" in changelist
-    registry.add_validators(alpha.farm, "1")
+    adding.add_validators(alpha.farm, "1")
     response = root.post(
         "/admin/validators/validator/bulk-import/",
         {"farm": alpha.farm.pk, "entries": f"1\n2, 3 {PUBKEY.upper()}", "group": "imported"},
@@ -113,8 +113,8 @@ def test_bulk_import_lists_malformed_entries_and_saves_nothing(root, alpha):
 
 
 def test_assign_to_group_creates_the_group_in_each_farm(root, alpha, bravo):
-    registry.add_validators(alpha.farm, "1 2")
-    registry.add_validators(bravo.farm, "1")
+    adding.add_validators(alpha.farm, "1 2")
+    adding.add_validators(bravo.farm, "1")
     ids = list(Validator.objects.values_list("pk", flat=True))
     response = root.post(
         "/admin/validators/validator/",
@@ -148,12 +148,12 @@ def test_a_bad_auth_header_is_refused_in_the_admin(root, alpha):
 
 
 def test_resolve_now_queues_one_task_per_farm(root, alpha, bravo, monkeypatch):
-    from validators import tasks_manage
+    from validators import tasks
 
     queued = []
-    monkeypatch.setattr(tasks_manage.resolve_farm_validators, "delay", queued.append)
-    registry.add_validators(alpha.farm, "1 2")
-    registry.add_validators(bravo.farm, "1")
+    monkeypatch.setattr(tasks.resolve_farm_validators, "delay", queued.append)
+    adding.add_validators(alpha.farm, "1 2")
+    adding.add_validators(bravo.farm, "1")
     ids = list(Validator.objects.values_list("pk", flat=True))
     root.post("/admin/validators/validator/", {"action": "resolve_now", "_selected_action": ids})
     assert sorted(queued) == sorted([alpha.farm.pk, bravo.farm.pk])

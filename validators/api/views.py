@@ -1,23 +1,42 @@
-"""Read API of validators and groups, scoped to the caller's farms (another farm's object is a
-404). Adding and managing validators is validators.api_manage."""
+"""The validators API, scoped to the caller's farms (another farm's object is a 404): reading
+validators and groups with their figures, adding validators (POST /api/v1/validators/add/) and
+the beacon nodes (/api/v1/beacon-nodes/).
+
+Writes need a `write` token of the farm, or an owner or manager logged in (403 otherwise); a farm
+the caller cannot see is 404, or an invalid choice in a body."""
 
 from django.db.models import Count, F
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from accounts.scoping import scope_to_farms
+from accounts.models import Farm
+from accounts.scoping import can_write, farm_ids_for_request, scope_to_farms
 from ethdash.api import ListPagination
-from validators.models import Status, Validator, ValidatorDay, ValidatorEpoch, ValidatorGroup
-from validators.serializers import (
+from validators.api.serializers import (
+    BeaconNodeSerializer,
     ProposalSerializer,
+    ValidatorAddResultSerializer,
+    ValidatorAddSerializer,
     ValidatorDaySerializer,
     ValidatorEpochSerializer,
     ValidatorGroupSerializer,
     ValidatorSerializer,
 )
+from validators.models import (
+    BeaconNode,
+    Status,
+    Validator,
+    ValidatorDay,
+    ValidatorEpoch,
+    ValidatorGroup,
+)
+from validators.services import adding, nodes
 from validators.services.figures import figures_by, parse_day_range
 
 
@@ -155,3 +174,113 @@ class ValidatorGroupViewSet(_FiguresMixin, viewsets.ReadOnlyModelViewSet):
         return Validator.objects.filter(
             group_id__in=[g.pk for g in objects], farm_id=F("group__farm_id")
         )
+
+
+WRITE_DENIED = "Changing a farm needs a write token of the farm, or an owner or manager."
+
+
+def writable_farm(request, farm_id):
+    """The farm a write goes to: the one named, else the only one the caller may change."""
+    visible = farm_ids_for_request(request)
+    if farm_id is None:
+        writable = [pk for pk in visible if can_write(request, pk)]
+        if len(writable) > 1:
+            raise serializers.ValidationError({"farm": ["Name the farm: you can change several."]})
+        if not writable:
+            raise PermissionDenied(WRITE_DENIED)
+        farm_id = writable[0]
+    if farm_id not in visible:
+        raise NotFound("No such farm.")
+    if not can_write(request, farm_id):
+        raise PermissionDenied(WRITE_DENIED)
+    return Farm.objects.get(pk=farm_id)
+
+
+def entry_errors(rejected):
+    """Errors keyed by the entry's position in `ids` (0-based), like batch errors elsewhere."""
+    errors = {}
+    for r in rejected:
+        if r.position == 0:
+            return [r.reason]
+        errors[str(r.position - 1)] = [f"{r.entry!r}: {r.reason}"]
+    return errors
+
+
+class ValidatorAddView(APIView):
+    @extend_schema(
+        tags=["validators"],
+        operation_id="validators_add",
+        request=ValidatorAddSerializer,
+        responses={
+            201: ValidatorAddResultSerializer,
+            400: inline_serializer(
+                "ValidatorAddError",
+                {
+                    "detail": serializers.CharField(),
+                    "code": serializers.CharField(),
+                    "errors": serializers.DictField(),
+                },
+            ),
+        },
+    )
+    def post(self, request):
+        """Adds validators by index or pubkey, all or nothing: any malformed entry answers 400
+        with an error per entry and saves nothing. Entries repeated in the list and validators
+        the farm already has are skipped. A missing index or pubkey is read from the farm's
+        beacon node afterwards."""
+        serializer = ValidatorAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        farm = writable_farm(request, data.get("farm"))
+        try:
+            result = adding.add_validators(
+                farm, data["ids"], group=data.get("group") or None, label=data.get("label", "")
+            )
+        except adding.InvalidEntries as exc:
+            raise serializers.ValidationError({"ids": entry_errors(exc.rejected)}) from None
+        body = {
+            "farm": farm.pk,
+            "group": result.group.name if result.group else None,
+            "created": [{"id": v.pk, "index": v.index, "pubkey": v.pubkey} for v in result.created],
+            "skipped": [{"entry": entry, "reason": reason} for entry, reason in result.skipped],
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["validators"])
+class BeaconNodeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The beacon nodes of the caller's farms. Creating one asks the node once
+    (validators.services.nodes.check_node: health, syncing, genesis and spec) and stores its genesis
+    and chain constants; a node that does not answer is refused with 400."""
+
+    serializer_class = BeaconNodeSerializer
+    pagination_class = ListPagination
+
+    def get_queryset(self):
+        return scope_to_farms(BeaconNode.objects.all(), self.request).order_by("farm_id", "id")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        farm = writable_farm(self.request, data.get("farm_id"))
+        check = nodes.try_node(data["url"], data.get("auth_header", ""))
+        if check.error:
+            raise serializers.ValidationError({"url": [check.error]})
+        serializer.instance = adding.add_beacon_node(
+            farm,
+            name=data.get("name", ""),
+            url=data["url"],
+            auth_header=data.get("auth_header", ""),
+            priority=data.get("priority", 0),
+            check=check,
+        )
+
+    def perform_destroy(self, instance):
+        if not can_write(self.request, instance.farm_id):
+            raise PermissionDenied(WRITE_DENIED)
+        instance.delete()

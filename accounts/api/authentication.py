@@ -1,10 +1,10 @@
-"""Bearer-token authentication and the farm permission used by every API view."""
+"""Bearer-token authentication of the API (personal and agent tokens), and its OpenAPI scheme."""
 
 from datetime import timedelta
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions
 
 from accounts.models import ApiToken, hash_token
 
@@ -55,21 +55,6 @@ class _TokenUser:
 
     def __str__(self):
         return f"token {self.token.prefix}"
-
-
-class FarmScopePermission(permissions.BasePermission):
-    """Reads need a login or a `read` token; views that write check the farm themselves through
-    accounts.scoping.can_write, since which token scope a write needs depends on the action."""
-
-    message = "This token lacks the scope this endpoint needs."
-
-    def has_permission(self, request, view):
-        if not (request.user and request.user.is_authenticated):
-            return False
-        token = request.auth if isinstance(request.auth, ApiToken) else None
-        if request.method in permissions.SAFE_METHODS:
-            return token is None or token.has_scope(ApiToken.Scope.READ)
-        return True
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -1,13 +1,25 @@
-"""What the read API says of validators: their current figures from the beacon node, and the
+"""What the validators API says: the validators' current figures from the beacon node, and the
 income, APR and duty figures of validators.services.figures. Consensus amounts are gwei
-integers; execution amounts are wei as decimal strings, exact past what a JSON number holds."""
+integers; execution amounts are wei as decimal strings, exact past what a JSON number holds. Then
+the bodies of the add and beacon node endpoints."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from validators.models import Proposal, Validator, ValidatorDay, ValidatorEpoch, ValidatorGroup
+from validators.forms import clean_http_url
+from validators.models import (
+    BeaconNode,
+    Proposal,
+    Validator,
+    ValidatorDay,
+    ValidatorEpoch,
+    ValidatorGroup,
+)
+from validators.services.adding import MAX_ENTRIES
 from validators.services.chain import Flag
 from validators.services.figures import Figures
+from validators.services.nodes import parse_auth_header
 
 
 class WeiField(serializers.DecimalField):
@@ -132,3 +144,81 @@ class ProposalSerializer(serializers.ModelSerializer):
             "mev_payment", "mev_payer", "execution_reward", "relay", "relay_value",
             "relay_mismatch",
         ]  # fmt: skip
+
+
+class ValidatorAddSerializer(serializers.Serializer):
+    farm = serializers.IntegerField(
+        required=False, help_text="Default: the only farm the caller can change."
+    )
+    ids = serializers.ListField(
+        child=serializers.JSONField(),
+        help_text="Indices (numbers or decimal strings) and 0x pubkeys (96 hex digits); "
+        f"at most {MAX_ENTRIES:,}.",
+    )
+    group = serializers.CharField(
+        required=False, allow_blank=True, max_length=120, help_text="Created when new."
+    )
+    label = serializers.CharField(required=False, allow_blank=True, max_length=120)
+
+
+class AddedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    index = serializers.IntegerField(allow_null=True)
+    pubkey = serializers.CharField()
+
+
+class SkippedSerializer(serializers.Serializer):
+    entry = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ValidatorAddResultSerializer(serializers.Serializer):
+    farm = serializers.IntegerField()
+    group = serializers.CharField(allow_null=True)
+    created = AddedSerializer(many=True)
+    skipped = SkippedSerializer(many=True)
+
+
+class BeaconNodeSerializer(serializers.ModelSerializer):
+    farm = serializers.IntegerField(
+        source="farm_id", required=False, help_text="Default: the only farm the caller can change."
+    )
+    auth_header = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text='Optional, "Name: value"; never shown again.',
+    )
+    has_auth_header = serializers.SerializerMethodField()
+    name = serializers.CharField(required=False, allow_blank=True, max_length=120)
+
+    class Meta:
+        model = BeaconNode
+        fields = [
+            "id", "farm", "name", "url", "auth_header", "has_auth_header", "priority", "health",
+            "head_slot", "sync_distance", "el_offline", "checked_at", "last_error",
+            "last_error_at", "genesis_time", "seconds_per_slot", "slots_per_epoch",
+            "epochs_per_sync_period",
+        ]  # fmt: skip
+        read_only_fields = [
+            "health", "head_slot", "sync_distance", "el_offline", "checked_at", "last_error",
+            "last_error_at", "genesis_time", "seconds_per_slot", "slots_per_epoch",
+            "epochs_per_sync_period",
+        ]  # fmt: skip
+
+    def get_has_auth_header(self, node) -> bool:
+        return bool(node.auth_header)
+
+    def validate_url(self, value):
+        try:
+            return clean_http_url(value)
+        except DjangoValidationError:
+            raise serializers.ValidationError("An http or https URL is required.") from None
+
+    def validate_auth_header(self, value):
+        try:
+            parse_auth_header(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value.strip()

@@ -1,0 +1,14 @@
+"""The pools API, included at /api/v1/ by ethdash/urls.py."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from pools.api.views import PoolAccountViewSet, rig_pool_series
+
+router = DefaultRouter()
+router.register("pool-accounts", PoolAccountViewSet, basename="pool-account")
+
+urlpatterns = [
+    path("pool-workers/series/", rig_pool_series, name="rig-pool-series"),
+    *router.urls,
+]

@@ -1,0 +1,11 @@
+"""The rigs API, included at /api/v1/ by ethdash/urls.py."""
+
+from rest_framework.routers import DefaultRouter
+
+from rigs.api.views import GpuViewSet, RigViewSet
+
+router = DefaultRouter()
+router.register("rigs", RigViewSet, basename="rig")
+router.register("gpus", GpuViewSet, basename="gpu")
+
+urlpatterns = router.urls

@@ -1,0 +1,23 @@
+"""The validators API, included at /api/v1/ by ethdash/urls.py."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from validators.api.views import (
+    BeaconNodeViewSet,
+    ValidatorAddView,
+    ValidatorGroupViewSet,
+    ValidatorViewSet,
+)
+
+router = DefaultRouter()
+# "validator-api", not "validator": the pages are named validator-list and validator-detail.
+router.register("validators", ValidatorViewSet, basename="validator-api")
+router.register("validator-groups", ValidatorGroupViewSet, basename="validator-group-api")
+router.register("beacon-nodes", BeaconNodeViewSet, basename="beacon-node-api")
+
+urlpatterns = [
+    # Before the router, whose validators/<pk>/ would otherwise take "add".
+    path("validators/add/", ValidatorAddView.as_view(), name="validator-add-api"),
+    *router.urls,
+]
