@@ -1,31 +1,11 @@
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.forms import FarmSettingsForm, TokenForm
 from accounts.models import ApiToken, Farm
 from accounts.scoping import WRITE_ROLES, farm_ids_for_user
-
-
-class TokenForm(forms.Form):
-    farm = forms.ModelChoiceField(queryset=Farm.objects.none())
-    name = forms.CharField(max_length=120)
-    scopes = forms.MultipleChoiceField(
-        choices=ApiToken.Scope.choices, widget=forms.CheckboxSelectMultiple
-    )
-    expires_at = forms.DateTimeField(required=False, help_text="Optional, UTC")
-
-    def __init__(self, *args, farms, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["farm"].queryset = farms
-
-
-class FarmSettingsForm(forms.ModelForm):
-    class Meta:
-        model = Farm
-        fields = ["electricity_price_per_kwh", "currency"]
-        labels = {"electricity_price_per_kwh": "Electricity price per kWh"}
 
 
 @login_required

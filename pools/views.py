@@ -1,10 +1,8 @@
 from datetime import timedelta
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.validators import RegexValidator
 from django.db.models import Max, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,7 +11,8 @@ from django.utils import timezone
 from accounts.models import Farm
 from accounts.scoping import WRITE_ROLES, farm_ids_for_user, scope_to_farms
 from ethdash.timeseries import iso
-from pools.models import Pool, PoolAccount, PoolSample
+from pools.forms import AccountForm
+from pools.models import PoolAccount, PoolSample
 from pools.services.polling import interval_s
 from pools.services.trial import try_account
 from rigs.models import RigRollup
@@ -73,27 +72,6 @@ def _measured_series(account, since):
         .order_by("ts")
     )
     return {"ts": [iso(row["ts"]) for row in rows], "hashrate_hs": [row["total"] for row in rows]}
-
-
-class AccountForm(forms.Form):
-    pool = forms.ModelChoiceField(queryset=Pool.objects.all())
-    login = forms.CharField(
-        max_length=200,
-        help_text="Your wallet address or pool login.",
-        # It becomes part of the pool's URL: nothing that could change the path or query.
-        validators=[
-            RegexValidator(
-                r"^[A-Za-z0-9._:-]+$",
-                "A wallet address or login has only letters, digits and . _ : -",
-            )
-        ],
-    )
-    label = forms.CharField(max_length=120, required=False)
-
-    def __init__(self, *args, farms, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["farm"] = forms.ModelChoiceField(queryset=farms)
-        self.order_fields(["farm", "pool", "login", "label"])
 
 
 @login_required
