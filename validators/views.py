@@ -24,6 +24,7 @@ from django.utils import timezone
 from accounts.models import Farm
 from accounts.scoping import WRITE_ROLES, farm_ids_for_request, farm_ids_for_user, scope_to_farms
 from validators import tasks
+from validators.filtersets import ValidatorFilterSet
 from validators.forms import BeaconNodeForm, DiscoverForm, MevRelayForm, ValidatorAddForm
 from validators.models import (
     BeaconNode,
@@ -121,15 +122,8 @@ def validator_list(request):
     table is filtered, sorted and cut to a page in SQL, so per-validator figures are computed
     for the page's validators only (validators.services.figures.SortedRows)."""
     validators = visible_validators(request)
-    group_filter = request.GET.get("group", "")
-    status_filter = request.GET.get("status", "")
-    shown = validators
-    if group_filter == "none":
-        shown = shown.filter(group__isnull=True)
-    elif group_filter.isdigit():
-        shown = shown.filter(group_id=int(group_filter))
-    if status_filter in Status.values:
-        shown = shown.filter(status=status_filter)
+    # A malformed filter is left out (FilterSet.qs skips invalid fields), as links are edited.
+    shown = ValidatorFilterSet(request.GET, queryset=validators).qs
     farm_ids = farm_ids_for_request(request)
     chains = chains_for_farms(farm_ids)
     rows = SortedRows(shown, request.GET.get("sort", "index"), chains=chains)
@@ -146,8 +140,8 @@ def validator_list(request):
             "sort": rows.sort,
             "columns": COLUMNS,
             "query": keep.urlencode(),
-            "group_filter": group_filter,
-            "status_filter": status_filter,
+            "group_filter": request.GET.get("group", ""),
+            "status_filter": request.GET.get("status", ""),
             "groups": scope_to_farms(ValidatorGroup.objects.all(), request),
             "statuses": Status.choices,
             "totals": set_figures(validators, chains=chains),

@@ -6,6 +6,7 @@ Writes need a `write` token of the farm, or an owner or manager logged in (403 o
 the caller cannot see is 404, or an invalid choice in a body."""
 
 from django.db.models import Count, F
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -28,9 +29,9 @@ from validators.api.serializers import (
     ValidatorGroupSerializer,
     ValidatorSerializer,
 )
+from validators.filtersets import ValidatorFilterSet
 from validators.models import (
     BeaconNode,
-    Status,
     Validator,
     ValidatorDay,
     ValidatorEpoch,
@@ -86,31 +87,18 @@ class _FiguresMixin:
         return cached
 
 
-@extend_schema(
-    tags=["validators"],
-    parameters=[
-        OpenApiParameter("group", OpenApiTypes.INT, description="Only the group's members"),
-        OpenApiParameter("status", OpenApiTypes.STR, enum=Status.values),
-    ],
-)
+@extend_schema(tags=["validators"])
 class ValidatorViewSet(_FiguresMixin, viewsets.ReadOnlyModelViewSet):
     """The validators of the farms the caller can see, with their current figures from the
     beacon node and their income, APR and duty figures over today, 24 h, 7 and 30 days."""
 
     serializer_class = ValidatorSerializer
     pagination_class = ListPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ValidatorFilterSet
 
     def get_queryset(self):
         queryset = scope_to_farms(Validator.objects.select_related("group"), self.request)
-        if self.action == "list":
-            group = self.request.query_params.get("group", "")
-            if group.isdigit():
-                queryset = queryset.filter(group_id=int(group))
-            status = self.request.query_params.get("status", "")
-            if status:
-                if status not in Status.values:
-                    raise serializers.ValidationError({"status": ["Not a validator status."]})
-                queryset = queryset.filter(status=status)
         return queryset.order_by("id")
 
     def figures_source(self, objects):
