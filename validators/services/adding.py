@@ -244,7 +244,7 @@ def add_mev_relay(farm, *, url, name=""):
 
 
 def _resolve_after_commit(farm_id: int) -> None:
-    # Imported here: the task module imports the services, not the other way round at load time.
+    # Lazily: tasks sit above the services and call them; only this side effect reaches back up.
     from validators.tasks import resolve_farm_validators
 
     transaction.on_commit(lambda: resolve_farm_validators.delay(farm_id))
