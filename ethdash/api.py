@@ -1,7 +1,11 @@
-"""API conventions shared by every app: the error shape and the pagination classes."""
+"""API conventions shared by every app: the error shape, the pagination classes and the root."""
 
+import re
+
+from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.routers import APIRootView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -30,3 +34,30 @@ class TimeSeriesPagination(CursorPagination):
     page_size = 500
     page_size_query_param = "page_size"
     max_page_size = 5000
+
+
+API_PREFIX = "api/v1/"
+# A router's list route: "^rigs/$" (regex routes) or "rigs/" (path routes).
+_LIST_ROUTE = re.compile(r"^\^?(?P<prefix>[\w-]+)/\$?$")
+
+
+def api_list_routes(resolver=None):
+    """{prefix: url name} of every list endpoint under /api/v1/, read from the URL conf: each
+    app includes its own router there by string, and the core imports no app."""
+    routes = {}
+    for entry in (resolver or get_resolver()).url_patterns:
+        if not (isinstance(entry, URLResolver) and str(entry.pattern) == API_PREFIX):
+            continue
+        for pattern in entry.url_patterns:
+            match = _LIST_ROUTE.match(str(pattern.pattern))
+            if isinstance(pattern, URLPattern) and match and (pattern.name or "").endswith("-list"):
+                routes[match["prefix"]] = pattern.name
+    return routes
+
+
+class ApiRootView(APIRootView):
+    """/api/v1/: links to every app's list endpoints, as DRF's DefaultRouter root gives them."""
+
+    def get(self, request, *args, **kwargs):
+        self.api_root_dict = api_list_routes()
+        return super().get(request, *args, **kwargs)

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ethdash import views
+from ethdash.api import ApiRootView
 
 
 def _coming(title, text):
@@ -28,6 +29,7 @@ urlpatterns = [
         name="alert-list",
     ),
     path("admin/", admin.site.urls),
+    path("api/v1/", ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include("rigs.api.urls")),
     path("api/v1/", include("pools.api.urls")),
     path("api/v1/", include("validators.api.urls")),

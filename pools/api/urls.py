@@ -6,6 +6,8 @@ from rest_framework.routers import DefaultRouter
 from pools.api.views import PoolAccountViewSet, rig_pool_series
 
 router = DefaultRouter()
+# /api/v1/ itself is the core's root view, which lists every app's endpoints.
+router.include_root_view = False
 router.register("pool-accounts", PoolAccountViewSet, basename="pool-account")
 
 urlpatterns = [

@@ -11,6 +11,8 @@ from validators.api.views import (
 )
 
 router = DefaultRouter()
+# /api/v1/ itself is the core's root view, which lists every app's endpoints.
+router.include_root_view = False
 # "validator-api", not "validator": the pages are named validator-list and validator-detail.
 router.register("validators", ValidatorViewSet, basename="validator-api")
 router.register("validator-groups", ValidatorGroupViewSet, basename="validator-group-api")
