@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "pools",
     "validators",
     "alerts",
+    "demo",
 ]
 
 MIDDLEWARE = [
