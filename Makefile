@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: demo test lint format bench run-web run-ws run-worker run-beat run-beacon-events clean
+.PHONY: demo test lint format bench run-web run-ws run-worker run-beat run-listeners clean
 
 $(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ethdash needs Python 3.11 or newer (set PYTHON=...)")'
@@ -55,8 +55,8 @@ run-worker: $(VENV)/.runtime
 run-beat: $(VENV)/.runtime
 	$(VENV)/bin/celery -A ethdash beat --loglevel INFO
 
-run-beacon-events: $(VENV)/.runtime
-	$(PY) manage.py beacon_events
+run-listeners: $(VENV)/.runtime
+	$(PY) manage.py listen
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,7 +1,8 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils.module_loading import import_string
 
-from accounts.scoping import farm_ids_for_user
 from ethdash import live
 
 # Application close code: the socket was refused because nobody is logged in.
@@ -16,6 +17,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        farm_ids_for_user = import_string(settings.ETHDASH_FARM_IDS_FOR_USER)
         farm_ids = await database_sync_to_async(farm_ids_for_user)(user)
         self.farm_groups = [live.group_name(farm_id) for farm_id in farm_ids]
         for group in self.farm_groups:

@@ -14,7 +14,7 @@ from celery import beat
 from celery.worker import state as worker_state
 from django.conf import settings
 
-from ethdash import live
+from ethdash import live, registry
 from ethdash.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -59,14 +59,17 @@ class InProcessCelery:
 
 class Lifespan:
     """ASGI lifespan handler: registers the server's loop for live pushes and, in embedded mode,
-    starts the in-process worker and beat."""
+    starts the in-process worker and beat and the apps' registered listeners on this loop (what
+    `manage.py listen` runs in production)."""
 
-    def __init__(self, start_worker=None):
+    def __init__(self, start_worker=None, start_listeners=None):
         self.start_worker = start_worker
+        # Unless told otherwise, listeners run where the worker does: without separate processes.
+        self.start_listeners = start_listeners
 
     async def __call__(self, scope, receive, send):
         celery = None
-        listeners, stop_listeners = [], asyncio.Event()
+        listening, stop_listeners = None, asyncio.Event()
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -78,30 +81,18 @@ class Lifespan:
                     celery = InProcessCelery()
                     # Off the event loop: Celery's Django fixup closes DB connections at start.
                     await asyncio.to_thread(celery.start)
-                    listeners = await _start_beacon_listeners(stop_listeners)
+                listen = start if self.start_listeners is None else self.start_listeners
+                if listen:
+                    listening = asyncio.create_task(
+                        registry.run_listeners(registry.listeners(), stop=stop_listeners)
+                    )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 stop_listeners.set()
-                for task in listeners:
-                    task.cancel()
-                await asyncio.gather(*listeners, return_exceptions=True)
+                if listening is not None:
+                    await listening
                 if celery is not None:
                     await asyncio.to_thread(celery.stop)
                 live.unregister_server_loop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-async def _start_beacon_listeners(stop):
-    """Embedded mode has no separate processes: the beacon event listeners (what
-    `manage.py beacon_events` runs in production) follow the farms' nodes on this loop."""
-    from asgiref.sync import sync_to_async
-
-    from validators.management.commands.beacon_events import trigger
-    from validators.models import BeaconNode
-    from validators.services.events import follow_farm
-
-    farms = await sync_to_async(
-        lambda: sorted(set(BeaconNode.objects.values_list("farm_id", flat=True)))
-    )()
-    return [asyncio.create_task(follow_farm(f, stop=stop, trigger=trigger)) for f in farms]

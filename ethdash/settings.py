@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "pools",
     "validators",
     "alerts",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -112,7 +113,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "ethdash.context_processors.managed_farms",
+                "accounts.context_processors.managed_farms",
             ],
         },
     },
@@ -163,6 +164,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
+# The farms a user belongs to (the live websocket joins their groups); named here because the
+# core imports no app.
+ETHDASH_FARM_IDS_FOR_USER = "accounts.scoping.farm_ids_for_user"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

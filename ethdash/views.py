@@ -1,26 +1,23 @@
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.db.models import Count, Q, Sum
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 
-from rigs.models import Rig
-from rigs.views import shows_farm, visible_rigs, with_figures
+from ethdash import registry
 
 
 @login_required
 def overview(request):
-    rigs = visible_rigs(request)
-    totals = rigs.order_by().aggregate(
-        rigs=Count("id", distinct=True),
-        online=Count("id", filter=Q(status=Rig.Status.ONLINE), distinct=True),
-        hashrate_hs=Sum("hashrate_hs", filter=Q(status=Rig.Status.ONLINE)),
-        power_w=Sum("power_w", filter=Q(status=Rig.Status.ONLINE)),
-    )
+    """The tiles the apps registered, in order; each renders its own template and context."""
+    tiles = registry.tiles()
     return render(
         request,
         "overview.html",
-        {"rigs": with_figures(rigs), "totals": totals, "show_farm": shows_farm(request)},
+        {
+            "tiles": [render_to_string(tile.template, tile.context(request)) for tile in tiles],
+            "scripts": [script for tile in tiles for script in tile.scripts],
+        },
     )
 
 

@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class PoolsConfig(AppConfig):
     name = "pools"
+
+    def ready(self):
+        from ethdash import registry
+        from pools.services.notifications import listen_all
+
+        registry.register_listener("pool-notifications", listen_all)

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -51,6 +51,19 @@ def with_figures(rigs):
     for rig in rigs:
         rig.figures = figures[rig.pk]
     return rigs
+
+
+def overview_tile(request):
+    """The overview page's rig block (ethdash.registry): totals over the online rigs, and the
+    rig table."""
+    rigs = visible_rigs(request)
+    totals = rigs.order_by().aggregate(
+        rigs=Count("id", distinct=True),
+        online=Count("id", filter=Q(status=Rig.Status.ONLINE), distinct=True),
+        hashrate_hs=Sum("hashrate_hs", filter=Q(status=Rig.Status.ONLINE)),
+        power_w=Sum("power_w", filter=Q(status=Rig.Status.ONLINE)),
+    )
+    return {"rigs": with_figures(rigs), "totals": totals, "show_farm": shows_farm(request)}
 
 
 @login_required

@@ -6,7 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from accounts.models import ApiToken
-from ethdash.demo import seed_demo
+from demo.seed import seed_demo
 from rigs.models import Rig
 
 
@@ -57,7 +57,7 @@ def test_in_process_worker_runs_the_scheduled_tasks(alpha):
 
 
 def test_demo_polls_at_least_three_protocols_and_loses_a_gpu(db, settings):
-    from ethdash.demo import DEGRADED_RIG, DEMO_POLLED, fleet_arguments, seed_polled_rigs
+    from demo.seed import DEGRADED_RIG, DEMO_POLLED, fleet_arguments, seed_polled_rigs
 
     settings.DEBUG = True
     farm, _, _ = seed_demo()
@@ -78,7 +78,7 @@ def test_demo_polls_at_least_three_protocols_and_loses_a_gpu(db, settings):
 def test_demo_pool_world_pays_on_chain_and_seeds_pools(db, settings):
     import asyncio
 
-    from ethdash.demo import pool_world_spec, seed_pools
+    from demo.seed import pool_world_spec, seed_pools
     from ethdash.models import ExecutionNode
     from pools.models import Pool, PoolAccount
     from simulators.pool_world import build_world
@@ -112,7 +112,7 @@ def test_demo_validators_show_income_mev_a_missed_attestation_and_a_slashing(db,
     by MEV-Boost, a missed attestation and a slashed validator."""
     import time
 
-    from ethdash.demo import pool_world_spec, seed_pools, seed_validators
+    from demo.seed import pool_world_spec, seed_pools, seed_validators
     from simulators.pool_world import build_world
     from tests.loops import loop_thread
     from validators.models import EpochSummary, Proposal, Validator, ValidatorDay

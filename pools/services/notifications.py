@@ -13,6 +13,7 @@ from django.db import connections
 from django.db.models import Q
 from django.utils import timezone
 
+from ethdash import outbound
 from pools.formats import PoolError
 from pools.formats.miningcore import parse_notification
 from pools.models import Pool, PoolAccount, PoolBlock
@@ -81,3 +82,26 @@ def _record_error(pool, exc):
     Pool.objects.filter(pk=pool.pk).update(
         last_error=f"Notifications: {exc}"[:500], last_error_at=timezone.now()
     )
+
+
+def _followable_pools():
+    pools = []
+    for pool in Pool.objects.exclude(notifications_url=""):
+        try:
+            outbound.check_destination(pool.notifications_url)
+        except outbound.OutboundError as exc:
+            logger.error("%s: notifications not followed: %s", pool.name, exc)
+            continue
+        pools.append(pool)
+    return pools
+
+
+async def listen_all(*, stop):
+    """The registered listener (ethdash.registry): follows every pool that has a notifications
+    URL until `stop` is set. Pools added or changed later are picked up on restart."""
+    pools = await sync_to_async(_followable_pools, thread_sensitive=True)()
+    if not pools:
+        logger.info("No pool has a notifications URL; nothing to follow.")
+        return
+    logger.info("Following notifications of %s.", ", ".join(pool.name for pool in pools))
+    await asyncio.gather(*(listen(pool, stop=stop) for pool in pools))

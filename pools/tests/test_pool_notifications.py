@@ -92,3 +92,46 @@ def test_listener_follows_the_websocket_and_reconnects(pool):
         PoolAccount.objects.filter(pool=pool).exclude(login=LOGIN).get().next_poll_at
         > timezone.now()
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_embedded_server_follows_pool_notifications(pool, settings):
+    """Embedded mode runs no `manage.py listen`: the server's lifespan starts the listeners the
+    apps registered, the pools' notifications among them, and stops them on shutdown."""
+    from asgiref.sync import sync_to_async
+
+    from ethdash.embedded import Lifespan
+
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    hashrate = {"type": "hashrateupdated", "poolId": "etc1", "miner": LOGIN, "hashrate": 1e8}
+
+    async def relay(socket):
+        await socket.send(json.dumps(hashrate))
+        await socket.wait_closed()
+
+    def account_due():
+        return PoolAccount.objects.get(login=LOGIN).next_poll_at <= timezone.now()
+
+    async def scenario():
+        async with websockets.serve(relay, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            await sync_to_async(Pool.objects.filter(pk=pool.pk).update)(
+                notifications_url=f"ws://127.0.0.1:{port}/notifications"
+            )
+            inbox, outbox = asyncio.Queue(), asyncio.Queue()
+            lifespan = Lifespan(start_worker=False, start_listeners=True)
+            running = asyncio.create_task(lifespan({"type": "lifespan"}, inbox.get, outbox.put))
+            await inbox.put({"type": "lifespan.startup"})
+            assert (await outbox.get())["type"] == "lifespan.startup.complete"
+            for _ in range(200):
+                if await sync_to_async(account_due)():
+                    break
+                await asyncio.sleep(0.05)
+            await inbox.put({"type": "lifespan.shutdown"})
+            assert (await asyncio.wait_for(outbox.get(), 10))[
+                "type"
+            ] == "lifespan.shutdown.complete"
+            await running
+
+    asyncio.run(scenario())
+    assert account_due()

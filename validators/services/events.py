@@ -169,3 +169,26 @@ async def follow_farm(
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
     finally:
         await sync_to_async(connections.close_all, thread_sensitive=True)()
+
+
+def start_processing(farm_id: int) -> None:
+    """An epoch became final: the farm's processing runs now, on a worker, not in the listener."""
+    from validators.tasks import process_validators
+
+    process_validators.delay(farm_id)
+
+
+async def follow_all_farms(*, stop: asyncio.Event) -> None:
+    """The registered listener (ethdash.registry): follows every farm that has a beacon node
+    until `stop` is set. Farms that get their first node later are picked up on restart."""
+    farms = await sync_to_async(
+        lambda: sorted(set(BeaconNode.objects.values_list("farm_id", flat=True))),
+        thread_sensitive=True,
+    )()
+    if not farms:
+        log.info("No farm has a beacon node; nothing to follow.")
+        return
+    log.info("Following the beacon nodes of %s farm(s).", len(farms))
+    await asyncio.gather(
+        *(follow_farm(farm, stop=stop, trigger=start_processing) for farm in farms)
+    )

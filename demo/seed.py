@@ -1,4 +1,5 @@
-"""The demo farm: users, rigs and an agent token. Refuses to run with DEBUG off."""
+"""The demo farm across the domains: logins, rigs and an agent token, the polled miners, pool
+accounts and validators on the simulated worlds. Refuses to run with DEBUG off."""
 
 from decimal import Decimal
 

@@ -12,7 +12,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ethdash.demo import (
+from demo.seed import (
     fleet_arguments,
     pool_world_spec,
     seed_demo,
