@@ -357,13 +357,14 @@ def test_schema_lists_validator_endpoints(owner_client):
 
 def test_owner_reaches_every_validator_url_that_intruders_cannot(owner_client, alpha):
     # The isolation test's 404s mean something only if the owner gets the object itself.
-    from tests.test_isolation import FARM_OBJECT_URLS
+    from tests.test_isolation import OBJECT_ROUTES, farm_objects, url_of
 
-    names = [name for name in FARM_OBJECT_URLS if name.startswith("validator")]
-    assert len(names) >= 9
-    for name in names:
-        response = owner_client.get(FARM_OBJECT_URLS[name](alpha))
-        assert response.status_code == 200, name
+    objects = farm_objects(alpha)
+    routes = [r for r in OBJECT_ROUTES if r.name.startswith("validator") and "GET" in r.methods]
+    assert len(routes) >= 9
+    for route in routes:
+        response = owner_client.get(url_of(route, objects))
+        assert response.status_code == 200, route.label
 
 
 @pytest.mark.browser
