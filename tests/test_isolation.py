@@ -286,7 +286,7 @@ def test_a_list_never_shows_another_farms_objects(db, farms, route, auth):
     assert response.status_code < 500
     body = b"".join(response.streaming_content) if response.streaming else response.content
     assert farms.marker not in body.decode().lower(), (
-        f"{route.pattern} shows another farm's object to {auth}"
+        f"{response.request['PATH_INFO']} ({route.label}) shows another farm's object to {auth}"
     )
 
 
