@@ -222,6 +222,8 @@ def farms(django_db_setup, django_db_blocker):
         own, other = make_farm("Alpha"), make_farm("Zulu")
         yield SimpleNamespace(
             own=own,
+            # One session for the module: logging in anew for each test costs more than the test.
+            session=logged_in(own.owner),
             own_objects=farm_objects(own),
             other_objects=farm_objects(other),
             token=own.token(*ApiToken.Scope.values),
@@ -242,7 +244,7 @@ def _request(client, method, url, *, token=None):
 
 def _as(farms, auth):
     if auth == "session":
-        return logged_in(farms.own.owner), None
+        return farms.session, None
     return Client(), farms.token if auth == "token" else None
 
 
