@@ -1,13 +1,12 @@
 """Payouts checked on chain, on eth-tester behind the simulated JSON-RPC execution node."""
 
-from datetime import UTC, datetime
-
 import pytest
 
 from ethdash.models import ExecutionNode
 from pools.models import Payout, Pool
 from pools.services.payouts import check_payout, verify_payouts
 from simulators.execution_node import SimulatedChain, start_execution_node
+from tests.factories import ExecutionNodeFactory, PayoutFactory
 from tests.loops import loop_thread
 
 WALLET = "0x" + "ab" * 20
@@ -31,14 +30,12 @@ def account(alpha, chain, settings):
     Pool.objects.filter(pk=alpha.pool_account.pool_id).update(chain_id=chain.chain_id)
     alpha.pool_account.login = WALLET
     alpha.pool_account.save()
-    ExecutionNode.objects.create(name="sim", url=chain.url, chain_id=chain.chain_id)
+    ExecutionNodeFactory(name="sim", url=chain.url, chain_id=chain.chain_id)
     return alpha.pool_account
 
 
 def _payout(account, tx_hash, amount):
-    return Payout.objects.create(
-        account=account, tx_hash=tx_hash, amount=amount, paid_at=datetime(2026, 11, 20, tzinfo=UTC)
-    )
+    return PayoutFactory(account=account, tx_hash=tx_hash, amount=amount)
 
 
 def test_confirmed_mismatch_and_not_found(account, chain):
@@ -78,9 +75,7 @@ def test_no_chain_or_no_node_is_not_verifiable_never_confirmed(alpha, db):
 
 def test_a_dead_node_fails_over_to_the_next(account, chain):
     ExecutionNode.objects.update(priority=1)
-    ExecutionNode.objects.create(
-        name="dead", url="http://127.0.0.1:9", chain_id=chain.chain_id, priority=0
-    )
+    ExecutionNodeFactory(name="dead", url="http://127.0.0.1:9", chain_id=chain.chain_id)
     payout = _payout(account, chain.pay(WALLET, 10**17), 10**17)
 
     assert verify_payouts() == {"confirmed": 1}

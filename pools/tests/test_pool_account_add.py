@@ -4,15 +4,14 @@ import httpx
 import pytest
 
 from pools.formats import AccountSnapshot, PoolError
-from pools.models import Pool, PoolAccount
+from pools.models import PoolAccount
 from pools.services.trial import try_account
+from tests.factories import PoolFactory
 
 
 @pytest.fixture
 def pool(db):
-    return Pool.objects.create(
-        name="Sim OEP", api_format="open-ethereum-pool", base_url="http://127.0.0.1:9", coin="ETC"
-    )
+    return PoolFactory(name="Sim OEP")
 
 
 def _form(world, pool, **extra):

@@ -8,22 +8,19 @@ import pytest
 import websockets
 from django.utils import timezone
 
-from pools.models import Pool, PoolAccount, PoolBlock
+from pools.models import PoolAccount, PoolBlock
 from pools.services.notifications import apply_notification, listen
+from tests.factories import PoolAccountFactory, PoolFactory
 
 LOGIN = "0x" + "ab" * 20
 
 
 @pytest.fixture
 def pool(alpha):
-    pool = Pool.objects.create(
-        name="Sim Miningcore", api_format="miningcore", base_url="http://127.0.0.1:9", coin="ETC"
-    )
+    pool = PoolFactory(name="Sim Miningcore", api_format="miningcore")
     later = timezone.now() + timedelta(minutes=2)
-    PoolAccount.objects.create(farm=alpha.farm, pool=pool, login=LOGIN, next_poll_at=later)
-    PoolAccount.objects.create(
-        farm=alpha.farm, pool=pool, login="0x" + "cd" * 20, next_poll_at=later
-    )
+    for login in (LOGIN, "0x" + "cd" * 20):
+        PoolAccountFactory(farm=alpha.farm, pool=pool, login=login, next_poll_at=later)
     return pool
 
 

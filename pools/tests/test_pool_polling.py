@@ -12,6 +12,7 @@ from pools.formats import AccountSnapshot, PayoutRecord, PoolError, WorkerSnapsh
 from pools.models import Payout, Pool, PoolAccount, PoolSample, PoolWorker
 from pools.services import polling
 from pools.services.http import RateLimiter
+from tests.factories import PoolAccountFactory, PoolFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,15 +56,14 @@ def sleeps():
 
 
 def _pool(name="p1", **kwargs):
-    return Pool.objects.create(
-        name=name, api_format="fake", base_url=f"http://127.0.0.1:9/{name}", coin="ETC", **kwargs
+    return PoolFactory(
+        name=name, api_format="fake", base_url=f"http://127.0.0.1:9/{name}", **kwargs
     )
 
 
 def _account(world, pool, login="0xabc"):
-    return PoolAccount.objects.create(
-        farm=world.farm, pool=pool, login=login, next_poll_at=timezone.now() - timedelta(seconds=1)
-    )
+    due = timezone.now() - timedelta(seconds=1)
+    return PoolAccountFactory(farm=world.farm, pool=pool, login=login, next_poll_at=due)
 
 
 def _transport(answers):

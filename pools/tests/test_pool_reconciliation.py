@@ -5,14 +5,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from pools.models import PoolAccount, PoolSample, PoolWorker
+from pools.models import PoolAccount, PoolWorker
 from pools.services.reconcile import reconcile_accounts
-from rigs.models import RigSample
+from tests.factories import (
+    PoolSampleFactory,
+    PoolWorkerFactory,
+    PoolWorkerSampleFactory,
+    RigSampleFactory,
+)
 
 
 @pytest.fixture
 def matched(alpha):
-    PoolWorker.objects.create(account=alpha.pool_account, name="alpha-rig-1", rig=alpha.rig)
+    PoolWorkerFactory(account=alpha.pool_account, name="alpha-rig-1", rig=alpha.rig)
     return alpha
 
 
@@ -20,8 +25,8 @@ def _history(world, *, effective, measured, minutes=60, now=None):
     now = now or timezone.now()
     for minute in range(0, minutes, 5):
         ts = now - timedelta(minutes=minute)
-        PoolSample.objects.create(account=world.pool_account, ts=ts, current_hashrate_hs=effective)
-        RigSample.objects.create(rig=world.rig, ts=ts, hashrate_hs=measured, gpus_reporting=4)
+        PoolSampleFactory(account=world.pool_account, ts=ts, current_hashrate_hs=effective)
+        RigSampleFactory(rig=world.rig, ts=ts, hashrate_hs=measured, gpus_reporting=4)
 
 
 def test_effective_under_the_threshold_for_an_hour_is_flagged(matched):
@@ -62,12 +67,9 @@ def test_threshold_is_a_setting(matched, settings):
 
 def test_pages_and_api_show_the_gap_and_the_rigs_pool_series(matched, owner_client, api):
     _history(matched, effective=80e6, measured=100e6)
-    from pools.models import PoolWorkerSample
 
     worker = PoolWorker.objects.get(account=matched.pool_account)
-    PoolWorkerSample.objects.create(
-        worker=worker, ts=timezone.now(), current_hashrate_hs=80e6, reported_hashrate_hs=99e6
-    )
+    PoolWorkerSampleFactory(worker=worker, current_hashrate_hs=80e6, reported_hashrate_hs=99e6)
     reconcile_accounts()
 
     page = owner_client.get(f"/pools/{matched.pool_account.pk}/").content.decode()

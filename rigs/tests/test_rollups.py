@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from rigs.models import GpuRollup, GpuSample, Rig, RigRollup, RigSample
 from rigs.services import rollups
-from tests.factories import sample_batch
+from tests.factories import RigRollupFactory, sample_batch
 
 
 def _store(alpha, *, start, ticks, step_s=30, hashrate=None):
@@ -104,16 +104,8 @@ def test_resolution_auto_keeps_at_most_1500_points(span, cadence, expected):
 def test_hashrate_median_is_the_baseline_for_degraded(alpha):
     now = timezone.now()
     for minutes, value in enumerate([100e6, 110e6, 90e6, 300e6, 95e6]):
-        RigRollup.objects.create(
-            rig=alpha.rig,
-            resolution="5m",
-            ts=now - timedelta(minutes=5 * (minutes + 1)),
-            samples=10,
-            hashrate_avg=value,
-            hashrate_min=value,
-            hashrate_max=value,
-            hashrate_last=value,
-        )
+        ts = now - timedelta(minutes=5 * (minutes + 1))
+        RigRollupFactory(rig=alpha.rig, resolution="5m", ts=ts, samples=10, hashrate_avg=value)
     rollups.refresh_hashrate_medians(now=now)
     assert Rig.objects.get(pk=alpha.rig.pk).hashrate_median_24h_hs == 100e6
 
@@ -122,26 +114,8 @@ def test_purge_keeps_what_retention_says(alpha, settings):
     now = timezone.now()
     _store(alpha, start=now - timedelta(minutes=5), ticks=2)
     GpuSample.objects.filter(gpu=alpha.gpus[0]).update(ts=F("ts") - timedelta(days=15))
-    RigRollup.objects.create(
-        rig=alpha.rig,
-        resolution="5m",
-        ts=now - timedelta(days=181),
-        samples=1,
-        hashrate_avg=1,
-        hashrate_min=1,
-        hashrate_max=1,
-        hashrate_last=1,
-    )
-    RigRollup.objects.create(
-        rig=alpha.rig,
-        resolution="1h",
-        ts=now - timedelta(days=400),
-        samples=1,
-        hashrate_avg=1,
-        hashrate_min=1,
-        hashrate_max=1,
-        hashrate_last=1,
-    )
+    RigRollupFactory(rig=alpha.rig, resolution="5m", ts=now - timedelta(days=181), hashrate_avg=1)
+    RigRollupFactory(rig=alpha.rig, resolution="1h", ts=now - timedelta(days=400), hashrate_avg=1)
 
     deleted = rollups.purge_expired(now=now)
 

@@ -4,7 +4,7 @@ against the farm's beacon node, and adding beacon nodes and MEV relays."""
 import pytest
 
 from simulators.beacon_node import start_beacon_node, stop_beacon_node
-from tests.factories import logged_in
+from tests.factories import BeaconNodeFactory, MevRelayFactory, logged_in
 from tests.loops import loop_thread
 from validators import tasks
 from validators.formats.client import BeaconClient
@@ -37,9 +37,7 @@ async def _ask(url, ids):
 
 
 def _node(world, url, **extra):
-    return BeaconNode.objects.create(
-        farm=world.farm, name=extra.pop("name", "bn"), url=url, **extra
-    )
+    return BeaconNodeFactory(farm=world.farm, name=extra.pop("name", "bn"), url=url, **extra)
 
 
 # -- parsing and adding ---------------------------------------------------------------------
@@ -376,7 +374,7 @@ def test_viewers_see_nodes_read_only(alpha):
 
 def test_another_farm_sees_none_of_the_nodes_and_cannot_remove_them(intruder_client, alpha):
     node = _node(alpha, "http://10.0.0.5:5052", name="alpha-bn")
-    relay = MevRelay.objects.create(farm=alpha.farm, name="alpha-relay", url="https://r.example")
+    relay = MevRelayFactory(farm=alpha.farm, name="alpha-relay")
     html = intruder_client.get("/validators/nodes/").content.decode()
     assert "alpha-bn" not in html and "alpha-relay" not in html
     assert intruder_client.get(f"/validators/nodes/?farm={alpha.farm.pk}").status_code == 404

@@ -5,19 +5,22 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 
-from tests.factories import logged_in
+from tests.factories import (
+    BeaconNodeFactory,
+    EpochSummaryFactory,
+    ProposalFactory,
+    StatusChangeFactory,
+    SyncDutyFactory,
+    ValidatorSyncFactory,
+    WithdrawalFactory,
+    logged_in,
+)
 from validators.models import (
     BeaconNode,
-    EpochSummary,
-    Proposal,
-    StatusChange,
-    SyncDuty,
     Validator,
     ValidatorDay,
     ValidatorEpoch,
     ValidatorGroup,
-    ValidatorSync,
-    Withdrawal,
 )
 from validators.services import adding
 
@@ -34,17 +37,12 @@ def root(db):
 def records(alpha):
     """One of each record, so that every changelist renders a row."""
     farm = alpha.farm
-    node = BeaconNode.objects.create(farm=farm, name="alpha-bn", url="http://10.0.0.5:5052")
+    node = BeaconNodeFactory(farm=farm, name="alpha-bn", url="http://10.0.0.5:5052")
     (validator,) = adding.add_validators(farm, "7", group="rack").created
-    ValidatorSync.objects.create(farm=farm, next_epoch=10, head_epoch=12, node=node)
-    EpochSummary.objects.create(farm=farm, epoch=10, validators=1)
-    Proposal.objects.create(validator=validator, slot=81, epoch=10, outcome="proposed")
-    SyncDuty.objects.create(validator=validator, period=0, from_epoch=0, until_epoch=256)
-    Withdrawal.objects.create(
-        validator=validator, withdrawal_index=1, slot=80, epoch=10, address="0x" + "1" * 40,
-        amount=10,
-    )  # fmt: skip
-    StatusChange.objects.create(validator=validator, epoch=1, status="active_ongoing")
+    ValidatorSyncFactory(farm=farm, next_epoch=10, head_epoch=12, node=node)
+    EpochSummaryFactory(farm=farm, epoch=10, validators=1)
+    for record in (ProposalFactory, SyncDutyFactory, WithdrawalFactory, StatusChangeFactory):
+        record(validator=validator)
     return validator
 
 

@@ -11,8 +11,16 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from ethdash import evm
 from ethdash.models import ExecutionNode
 from simulators.execution_node import SimulatedChain, start_execution_node
+from tests.factories import (
+    BeaconNodeFactory,
+    ExecutionNodeFactory,
+    MevRelayFactory,
+    ProposalFactory,
+    ValidatorDayFactory,
+    ValidatorFactory,
+)
 from tests.loops import loop_thread
-from validators.models import BeaconNode, MevRelay, Proposal, Validator, ValidatorDay
+from validators.models import BeaconNode, Proposal, ValidatorDay
 from validators.services import execution
 from validators.services.chain import epoch_day
 from validators.services.execution import (
@@ -237,7 +245,7 @@ def test_another_block_at_that_height_is_refused(el):
 
 @pytest.fixture
 def farm(alpha, el):
-    BeaconNode.objects.create(
+    BeaconNodeFactory(
         farm=alpha.farm,
         name="beacon",
         url=el.stub.url,
@@ -245,20 +253,18 @@ def farm(alpha, el):
         seconds_per_slot=12,
         slots_per_epoch=32,
     )
-    validator = Validator.objects.create(
-        farm=alpha.farm, index=7, pubkey=PUBKEY, balance=32_001_000_000
-    )
+    validator = ValidatorFactory(farm=alpha.farm, index=7, pubkey=PUBKEY, balance=32_001_000_000)
     return SimpleNamespace(farm=alpha.farm, validator=validator)
 
 
 def execution_node(el, name="el", *, priority=0, url=None):
-    return ExecutionNode.objects.create(
+    return ExecutionNodeFactory(
         name=name, url=url or el.url, chain_id=el.chain_id, priority=priority
     )
 
 
 def proposal_of(farm, block, *, epoch=EPOCH, slot=None):
-    return Proposal.objects.create(
+    return ProposalFactory(
         validator=farm.validator,
         slot=slot if slot is not None else epoch * 32 + 5,
         epoch=epoch,
@@ -315,7 +321,7 @@ async def _read_with_chain(el, block, nodes):
 def test_rewards_add_to_an_existing_day_exactly(el, farm):
     execution_node(el)
     day = epoch_day(EPOCH, GENESIS, 12, 32)
-    ValidatorDay.objects.create(
+    ValidatorDayFactory(
         validator=farm.validator,
         day=day,
         first_epoch=EPOCH - 3,
@@ -384,7 +390,7 @@ def test_all_nodes_down_is_an_error_on_the_proposal_and_retried(el, farm, monkey
 
 
 def test_a_node_of_another_chain_is_not_trusted(el, farm):
-    ExecutionNode.objects.create(name="wrong", url=el.url, chain_id=1)
+    ExecutionNodeFactory(name="wrong", url=el.url, chain_id=1)
     el.stub.routes["/eth/v1/config/spec"] = (200, {"data": {"DEPOSIT_CHAIN_ID": "1"}})
     block, _ = build_block(el.chain, coinbase=el.chain.proposer)
     proposal = proposal_of(farm, block)
@@ -460,7 +466,7 @@ def test_only_proposed_blocks_are_read_and_the_limit_holds(el, farm):
 def relay_answers(el, farm, name, answer):
     path = f"/{name}"
     el.stub.routes[path + RELAY_PATH] = answer
-    MevRelay.objects.create(farm=farm.farm, name=name, url=el.stub.url + path)
+    MevRelayFactory(farm=farm.farm, name=name, url=el.stub.url + path)
 
 
 def relay_bid(block, value, fee_recipient):

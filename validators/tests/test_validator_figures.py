@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from validators.models import BeaconNode, Validator, ValidatorDay
+from tests.factories import BeaconNodeFactory, ValidatorDayFactory, ValidatorFactory
+from validators.models import Validator
 from validators.services.chain import epochs_per_year
 from validators.services.figures import (
     CSV_HEADER,
@@ -26,18 +27,13 @@ EPY = epochs_per_year(12, 32)
 
 
 def beacon_node(farm):
-    return BeaconNode.objects.create(
-        farm=farm,
-        name="node",
-        url="http://127.0.0.1:5052",
-        genesis_time=1_606_824_023,
-        seconds_per_slot=12,
-        slots_per_epoch=32,
+    return BeaconNodeFactory(
+        farm=farm, name="node", genesis_time=1_606_824_023, seconds_per_slot=12, slots_per_epoch=32
     )
 
 
 def validator(farm, index, **extra):
-    return Validator.objects.create(farm=farm, index=index, pubkey=f"0x{index:096x}", **extra)
+    return ValidatorFactory(farm=farm, index=index, pubkey=f"0x{index:096x}", **extra)
 
 
 def day_row(v, day, *, effective_eth=32, epochs=EPOCHS_PER_DAY, **fields):
@@ -49,7 +45,7 @@ def day_row(v, day, *, effective_eth=32, epochs=EPOCHS_PER_DAY, **fields):
         "end_balance": effective_eth * GWEI,
         "effective_balance_sum": effective_eth * GWEI * epochs,
     }
-    return ValidatorDay.objects.create(validator=v, day=day, **(defaults | fields))
+    return ValidatorDayFactory(validator=v, day=day, **(defaults | fields))
 
 
 @pytest.fixture

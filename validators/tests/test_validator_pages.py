@@ -10,19 +10,20 @@ import pytest
 from django.db import connection
 
 from tests import test_browser
-from validators.models import (
-    BeaconNode,
-    EpochSummary,
-    Proposal,
-    StatusChange,
-    SyncDuty,
-    Validator,
-    ValidatorDay,
-    ValidatorEpoch,
-    ValidatorGroup,
-    ValidatorSync,
-    Withdrawal,
+from tests.factories import (
+    BeaconNodeFactory,
+    EpochSummaryFactory,
+    ProposalFactory,
+    StatusChangeFactory,
+    SyncDutyFactory,
+    ValidatorDayFactory,
+    ValidatorEpochFactory,
+    ValidatorFactory,
+    ValidatorGroupFactory,
+    ValidatorSyncFactory,
+    WithdrawalFactory,
 )
+from validators.models import Validator, ValidatorDay
 from validators.services.chain import Flag
 from validators.services.figures import CSV_HEADER, utc_today
 
@@ -42,7 +43,7 @@ def day_row(v, day, **fields):
         "end_balance": 32 * GWEI, "effective_balance_sum": 32 * GWEI * 225,
         "attestation_reward": 2_000_000, "attestation_ideal": 2_000_000, "attestations": 225,
     }  # fmt: skip
-    return ValidatorDay.objects.create(validator=v, day=day, **(defaults | fields))
+    return ValidatorDayFactory(validator=v, day=day, **(defaults | fields))
 
 
 @pytest.fixture
@@ -50,14 +51,13 @@ def staked(alpha):
     """Alpha with a ready beacon node, a group, a validator with a proposal (MEV payment and a
     relay claiming more), an imperfect epoch, a sync period, a withdrawal and a status change."""
     farm = alpha.farm
-    BeaconNode.objects.create(
-        farm=farm, name="lighthouse-1", url="http://127.0.0.1:5052", health="ready",
-        head_slot=3_200_100, sync_distance=0, genesis_time=1_606_824_023, seconds_per_slot=12,
-        slots_per_epoch=32,
+    BeaconNodeFactory(
+        farm=farm, name="lighthouse-1", health="ready", head_slot=3_200_100, sync_distance=0,
+        genesis_time=1_606_824_023, seconds_per_slot=12, slots_per_epoch=32,
     )  # fmt: skip
-    ValidatorSync.objects.create(farm=farm, next_epoch=99_990, head_epoch=100_001)
-    group = ValidatorGroup.objects.create(farm=farm, name="Lido set")
-    v = Validator.objects.create(
+    ValidatorSyncFactory(farm=farm, next_epoch=99_990, head_epoch=100_001)
+    group = ValidatorGroupFactory(farm=farm, name="Lido set")
+    v = ValidatorFactory(
         farm=farm, index=424242, pubkey="0x" + "a1" * 48, label="home staker", group=group,
         status="active_ongoing", balance=32_010_000_000, effective_balance=32 * GWEI,
         last_duty="attested", last_duty_epoch=100_000,
@@ -65,25 +65,25 @@ def staked(alpha):
     day_row(v, days_ago(1), income=3_000_000, execution_income=45_000_000_000_000_001,
             proposals=1, withdrawals=17_000_000)  # fmt: skip
     day_row(v, days_ago(0), income=1_000_000)
-    Proposal.objects.create(
+    ProposalFactory(
         validator=v, slot=3_200_000, epoch=100_000, outcome="proposed", consensus_reward=41_000_000,
         execution="done", priority_fees=5_000_000_000_000_001, mev_payment=40_000_000_000_000_000,
         execution_reward=45_000_000_000_000_001, relay="flashbots",
         relay_value=41_000_000_000_000_000, relay_mismatch=True,
     )  # fmt: skip
-    Proposal.objects.create(validator=v, slot=3_100_000, epoch=96_875, outcome="missed")
-    ValidatorEpoch.objects.create(
+    ProposalFactory(validator=v, slot=3_100_000, epoch=96_875, outcome="missed")
+    ValidatorEpochFactory(
         validator=v, epoch=99_999, income=-9_000, head=0, target=-5_000, source=-4_000,
         inactivity=0, ideal_head=3_000, ideal_target=5_000, ideal_source=4_000,
         flags=Flag.MISSED | Flag.NEGATIVE,
     )  # fmt: skip
-    SyncDuty.objects.create(validator=v, period=1300, from_epoch=99_840, until_epoch=100_095,
-                            slots=500, missed=3, reward=9_000_000)  # fmt: skip
-    Withdrawal.objects.create(validator=v, withdrawal_index=77, slot=3_199_999, epoch=99_999,
-                              address="0x" + "b2" * 20, amount=17_000_000)  # fmt: skip
-    StatusChange.objects.create(validator=v, epoch=90_000, status="active_ongoing")
-    EpochSummary.objects.create(farm=farm, epoch=99_999, validators=1, active=1, income=13_337)
-    EpochSummary.objects.create(farm=farm, epoch=100_000, validators=1, active=1, income=14_000)
+    SyncDutyFactory(validator=v, period=1300, from_epoch=99_840, until_epoch=100_095,
+                    slots=500, missed=3, reward=9_000_000)  # fmt: skip
+    WithdrawalFactory(validator=v, withdrawal_index=77, slot=3_199_999, epoch=99_999,
+                      address="0x" + "b2" * 20, amount=17_000_000)  # fmt: skip
+    StatusChangeFactory(validator=v, epoch=90_000, status="active_ongoing")
+    EpochSummaryFactory(farm=farm, epoch=99_999, validators=1, active=1, income=13_337)
+    EpochSummaryFactory(farm=farm, epoch=100_000, validators=1, active=1, income=14_000)
     alpha.validator, alpha.group = v, group
     return alpha
 
@@ -140,7 +140,7 @@ def test_group_page(owner_client, staked):
     page = owner_client.get(f"/validators/groups/{staked.group.pk}/").content.decode()
     assert "Lido set" in page and "#424242" in page
     assert f"/validators/groups/{staked.group.pk}/income.csv" in page
-    empty = ValidatorGroup.objects.create(farm=staked.farm, name="empty")
+    empty = ValidatorGroupFactory(farm=staked.farm, name="empty")
     assert (
         "No validators in this group."
         in owner_client.get(f"/validators/groups/{empty.pk}/").content.decode()
@@ -255,7 +255,7 @@ def test_list_pages_and_sorts_in_sql_with_totals_over_all(owner_client, staked):
     ValidatorDay.objects.filter(validator=top).update(income=30_000_000)
     ValidatorDay.objects.filter(validator=second).update(income=26_000_000)
     ValidatorDay.objects.filter(validator=low).update(income=-1_000)
-    idle = Validator.objects.create(farm=farm, index=1, status="pending_queued")
+    idle = ValidatorFactory(farm=farm, index=1, status="pending_queued")
     by_index = _table_indexes(owner_client.get("/validators/").content.decode())
     assert by_index[:3] == [1, 424242, 500_000] and len(by_index) == 100
     page2 = _table_indexes(owner_client.get("/validators/?page=2").content.decode())
@@ -289,8 +289,8 @@ def test_list_pages_and_sorts_in_sql_with_totals_over_all(owner_client, staked):
 
 def test_list_sorts_by_validator_columns_with_unknown_last(owner_client, staked):
     farm = staked.farm
-    Validator.objects.create(farm=farm, index=7, balance=40 * GWEI, label="zz")
-    Validator.objects.create(farm=farm, index=8)  # no balance, no label: last both ways
+    ValidatorFactory(farm=farm, index=7, balance=40 * GWEI, label="zz")
+    ValidatorFactory(farm=farm, index=8)  # no balance, no label: last both ways
     for sort, expected in [
         ("-balance", [7, 424242, 8]), ("balance", [424242, 7, 8]),
         ("label", [424242, 7, 8]), ("-label", [7, 424242, 8]), ("-index", [424242, 8, 7]),
@@ -357,13 +357,14 @@ def test_schema_lists_validator_endpoints(owner_client):
 
 def test_owner_reaches_every_validator_url_that_intruders_cannot(owner_client, alpha):
     # The isolation test's 404s mean something only if the owner gets the object itself.
-    from tests.test_isolation import FARM_OBJECT_URLS
+    from tests.test_isolation import OBJECT_ROUTES, farm_objects, url_of
 
-    names = [name for name in FARM_OBJECT_URLS if name.startswith("validator")]
-    assert len(names) >= 9
-    for name in names:
-        response = owner_client.get(FARM_OBJECT_URLS[name](alpha))
-        assert response.status_code == 200, name
+    objects = farm_objects(alpha)
+    routes = [r for r in OBJECT_ROUTES if r.name.startswith("validator") and "GET" in r.methods]
+    assert len(routes) >= 9
+    for route in routes:
+        response = owner_client.get(url_of(route, objects))
+        assert response.status_code == 200, route.label
 
 
 @pytest.mark.browser
