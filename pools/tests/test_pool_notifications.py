@@ -8,7 +8,7 @@ import pytest
 import websockets
 from django.utils import timezone
 
-from pools.models import PoolAccount, PoolBlock
+from pools.models import Pool, PoolAccount, PoolBlock
 from pools.services.notifications import apply_notification, listen
 from tests.factories import PoolAccountFactory, PoolFactory
 
