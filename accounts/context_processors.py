@@ -4,7 +4,8 @@ from accounts.models import Membership
 def managed_farms(request):
     """The farms whose settings the user may change, for the header: one query per page."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    # A token whose creator was deleted authenticates as a stand-in with no pk: it manages nothing.
+    if user is None or not user.is_authenticated or user.pk is None:
         return {}
     memberships = Membership.objects.filter(
         user=user, role__in=[Membership.Role.OWNER, Membership.Role.MANAGER]

@@ -77,27 +77,8 @@ QUERY_OBJECTS = {
 # the reason. Admin routes are left out as a whole: the
 # admin is for the site's staff, who see every farm by design; tests/test_admin.py checks that
 # nobody else gets in.
-EXEMPT = {
-    "api-docs": "the Swagger UI page shows no farm data (it is public, see PUBLIC); asked with the "
-    "Bearer token of a token nobody created it answers 500 (the managed_farms context processor "
-    "takes the token's stand-in user for a user), which is not an isolation question",
-    **{
-        f"{name}.{FORMAT}": "the format suffix variant of a viewset @action answers 500 to "
-        "everyone (the action takes no `format` argument), so it shows no farm anything; once "
-        "the action takes `format=None`, remove it from here"
-        for name in (
-            "rig-samples",
-            "rig-series",
-            "rig-telemetry",
-            "gpu-series",
-            "pool-account-payouts",
-            "pool-account-samples",
-            "validator-api-days",
-            "validator-api-epochs",
-            "validator-api-proposals",
-        )
-    },
-}
+EXEMPT: dict[str, str] = {}
+
 # Routes that answer anonymous requests by design, with the reason.
 PUBLIC = {
     "login": "the login page itself",

@@ -35,7 +35,7 @@ class PoolAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     @extend_schema(responses=PayoutSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=PayoutPagination)
-    def payouts(self, request, pk=None):
+    def payouts(self, request, pk=None, format=None):
         """The account's payouts, newest first, with their state on chain."""
         account = self.get_object()
         page = self.paginate_queryset(account.payouts.order_by("-paid_at", "id"))
@@ -43,7 +43,7 @@ class PoolAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     @extend_schema(responses=PoolSampleSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=TimeSeriesPagination)
-    def samples(self, request, pk=None):
+    def samples(self, request, pk=None, format=None):
         """What the pool reported for the account over a range (default: the last hour)."""
         account = self.get_object()
         since, until = parse_range(request.query_params)

@@ -70,7 +70,7 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         responses=GpuSampleSerializer(many=True),
     )
     @action(detail=True, methods=["get"], pagination_class=TimeSeriesPagination)
-    def samples(self, request, pk=None):
+    def samples(self, request, pk=None, format=None):
         """The rig's GPU samples in a time range, oldest first, cursor-paginated."""
         rig = self.get_object()
         since, until = parse_range(request.query_params)
@@ -85,7 +85,7 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"], pagination_class=None)
-    def series(self, request, pk=None):
+    def series(self, request, pk=None, format=None):
         """The rig's totals and every GPU's hashrate and temperature over a range, as parallel
         lists, raw or rolled up (averages) per `resolution`."""
         rig = self.get_object()
@@ -101,7 +101,7 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(request=TelemetryBatchSerializer, responses=TelemetryResultSerializer)
     @action(detail=True, methods=["post"], pagination_class=None)
-    def telemetry(self, request, pk=None):
+    def telemetry(self, request, pk=None, format=None):
         """Stores telemetry from a rig agent (token scope `telemetry` or `write`): a batch of GPU
         samples in ethdash's format, or a Hive OS agent's stats body unchanged.
 
@@ -144,7 +144,7 @@ class GpuViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"], pagination_class=None)
-    def series(self, request, pk=None):
+    def series(self, request, pk=None, format=None):
         """One GPU's hashrate, temperature, power and fan over a range; rolled-up series add
         hashrate_min and hashrate_max."""
         gpu = self.get_object()

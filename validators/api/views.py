@@ -112,7 +112,7 @@ class ValidatorViewSet(_FiguresMixin, viewsets.ReadOnlyModelViewSet):
         ],
     )
     @action(detail=True, methods=["get"], pagination_class=DayPagination)
-    def days(self, request, pk=None):
+    def days(self, request, pk=None, format=None):
         """The validator's UTC days, newest first: income, duties and balances per day."""
         validator = self.get_object()
         try:
@@ -129,7 +129,7 @@ class ValidatorViewSet(_FiguresMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(responses=ValidatorEpochSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=EpochPagination)
-    def epochs(self, request, pk=None):
+    def epochs(self, request, pk=None, format=None):
         """The validator's imperfect epochs, newest first (perfect epochs keep no row)."""
         validator = self.get_object()
         page = self.paginate_queryset(ValidatorEpoch.objects.filter(validator=validator))
@@ -137,7 +137,7 @@ class ValidatorViewSet(_FiguresMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(responses=ProposalSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=ProposalPagination)
-    def proposals(self, request, pk=None):
+    def proposals(self, request, pk=None, format=None):
         """The validator's proposals, newest first, with consensus and execution rewards, the MEV
         payment and what the relay claims beside it."""
         validator = self.get_object()
