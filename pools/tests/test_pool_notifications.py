@@ -92,3 +92,31 @@ def test_listener_follows_the_websocket_and_reconnects(pool):
         PoolAccount.objects.filter(pool=pool).exclude(login=LOGIN).get().next_poll_at
         > timezone.now()
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notifications_url_whose_name_resolves_to_loopback_is_refused(monkeypatch, settings):
+    """The websocket's socket comes from the outbound transport: a name answering 127.0.0.1 is
+    judged when the listener connects, and refused unless ETHDASH_OUTBOUND_ALLOW has it."""
+    from ethdash import outbound
+
+    settings.ETHDASH_OUTBOUND_ALLOW = []
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: ["127.0.0.1"])
+    pool = Pool.objects.create(
+        name="mc", api_format="miningcore", base_url="http://pool.example", coin="ETC",
+        notifications_url="ws://pool.example:1/notifications",
+    )  # fmt: skip
+    stop = asyncio.Event()
+    connected = []
+
+    async def fake_connect(*args, **kwargs):
+        connected.append(kwargs)
+        raise AssertionError("the policy should have refused before the websocket")
+
+    async def stop_after_first(seconds):
+        stop.set()
+
+    asyncio.run(listen(pool, stop=stop, connect=fake_connect, sleep=stop_after_first))
+    pool.refresh_from_db()
+    assert pool.last_error.startswith("Notifications: forbidden_address: pool.example resolves")
+    assert connected == []

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from ethdash.outbound import OutboundError, check_destination
 from validators.formats.client import (
     BeaconClient,
     BeaconError,
@@ -82,8 +81,7 @@ def chain_constants(genesis: dict, spec: dict) -> dict:
 
 
 def client_for(node: BeaconNode, **kwargs) -> BeaconClient:
-    """A client for the node, after the outbound policy allowed its address."""
-    check_destination(node.url)
+    """A client for the node; the outbound policy judges its address when a request connects."""
     kwargs.setdefault("timeout", settings.ETHDASH_BEACON_TIMEOUT_S)
     kwargs.setdefault("batch_size", settings.ETHDASH_BEACON_BATCH_SIZE)
     return BeaconClient(node.url, headers=auth_headers(node), **kwargs)
@@ -109,11 +107,7 @@ class Check:
 
 
 async def check_node(node: BeaconNode) -> Check:
-    try:
-        client = client_for(node, retries=0)
-    except OutboundError as exc:
-        return Check(BeaconNode.Health.DOWN, error=str(exc))
-    async with client:
+    async with client_for(node, retries=0) as client:
         try:
             health = await client.health()
             syncing = await client.syncing()
@@ -122,7 +116,7 @@ async def check_node(node: BeaconNode) -> Check:
                 genesis, spec = await asyncio.gather(client.genesis(), client.spec())
                 constants = chain_constants(genesis, spec)
         except BeaconError as exc:
-            return Check(BeaconNode.Health.DOWN, error=str(exc)[:500])
+            return Check(BeaconNode.Health.DOWN, error=exc.shown[:500])
         except (KeyError, TypeError, ValueError) as exc:
             return Check(BeaconNode.Health.DOWN, error=f"unexpected answer: {exc!r}"[:500])
     return Check(
@@ -154,7 +148,9 @@ def save_check(node: BeaconNode, check: Check, *, now=None) -> None:
 
 
 def record_failure(node: BeaconNode, error: str, *, now=None) -> None:
-    """A request failed mid-epoch: the node is down until its next successful check."""
+    """A request failed mid-epoch: the node is down until its next successful check. `error`
+    is an OutboundError (shown with its kind) or a message."""
+    error = getattr(error, "shown", None) or str(error)
     now = now or timezone.now()
     BeaconNode.objects.filter(pk=node.pk).update(
         health=BeaconNode.Health.DOWN, last_error=error[:500], last_error_at=now

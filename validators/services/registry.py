@@ -312,13 +312,12 @@ def try_node(url: str, auth_header: str = "", *, timeout: float = 10.0, transpor
     /eth/v1/config/spec asked once, under the outbound policy, as the poller would ask them."""
     try:
         headers = parse_auth_header(auth_header)
-        outbound.check_destination(url)
         return async_to_sync(_atry_node)(url.rstrip("/"), headers, timeout, transport), None
     except ValueError as exc:
         return None, f"Auth header: {exc}."
-    except outbound.OutboundError as exc:
-        return None, str(exc)
     except BeaconError as exc:
+        if exc.status is None:  # not reached: refused by the policy, unresolvable, timed out
+            return None, f"{exc.kind}: {exc.message}"
         where = f" ({exc.path})" if exc.path else ""
         if exc.status == 404 and exc.path.endswith("/genesis"):
             return None, "The node does not know its genesis yet (still starting?)."
@@ -367,40 +366,38 @@ def _node_refs(farm) -> list[_NodeRef]:
 
 
 class _Nodes:
-    """The farm's nodes in priority order; a call goes to the node that answered last, and on a
-    failure to the next one, so a node dying half-way through a walk does not end it."""
+    """The farm's nodes in priority order (an outbound.Failover): a call goes to the first node
+    that has not failed in this walk, so a node dying half-way through does not end it."""
 
     def __init__(self, refs: list[_NodeRef], http, timeout: float, batch_size: int):
-        self.refs = refs
+        self.failover = outbound.Failover(refs)
         self.http = http
         self.timeout = timeout
         self.batch_size = batch_size
-        self.current = 0
-        self.errors: list[str] = []
 
     @property
     def node(self) -> _NodeRef | None:
-        return self.refs[self.current] if self.current < len(self.refs) else None
+        return self.failover.answered_by
 
     async def call(self, ask: Callable[[BeaconClient], Any]):
-        if not self.refs:
+        if not self.failover.nodes:
             raise NoNodeAnswered("the farm has no beacon node")
-        while self.current < len(self.refs):
-            ref = self.refs[self.current]
-            try:
-                await sync_to_async(outbound.check_destination)(ref.url)
-                client = BeaconClient(
-                    ref.url,
-                    headers=ref.headers,
-                    timeout=self.timeout,
-                    client=self.http,
-                    batch_size=self.batch_size,
-                )
-                return await ask(client)
-            except (BeaconError, outbound.OutboundError) as exc:
-                self.errors.append(f"{ref.name}: {exc}")
-                self.current += 1
-        raise NoNodeAnswered("no beacon node answered: " + "; ".join(self.errors[-3:]))
+
+        def on(ref: _NodeRef):
+            client = BeaconClient(
+                ref.url,
+                headers=ref.headers,
+                timeout=self.timeout,
+                client=self.http,
+                batch_size=self.batch_size,
+            )
+            return ask(client)
+
+        try:
+            return await self.failover.call(on)
+        except outbound.AllNodesFailed as exc:
+            message = "no beacon node answered: " + "; ".join(exc.failures[-3:])
+            raise NoNodeAnswered(message) from None
 
 
 @dataclass

@@ -7,7 +7,6 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from ethdash import outbound
 from pools.models import Pool
 from pools.services.notifications import listen
 
@@ -16,14 +15,9 @@ class Command(BaseCommand):
     help = "Follow pools' /notifications websockets; their events make accounts due at once."
 
     def handle(self, *args, **options):
-        pools = []
-        for pool in Pool.objects.exclude(notifications_url=""):
-            try:
-                outbound.check_destination(pool.notifications_url)
-            except outbound.OutboundError as exc:
-                self.stderr.write(f"{pool.name}: {exc}")
-                continue
-            pools.append(pool)
+        # The outbound policy judges each address when its listener connects; a refused one
+        # shows on the pool's row (last_error) like any other failure.
+        pools = list(Pool.objects.exclude(notifications_url=""))
         if not pools:
             self.stdout.write("No pool has a notifications URL; nothing to follow.")
             return
