@@ -131,9 +131,13 @@ def url_problem(url: str, schemes=("http", "https")) -> str | None:
     """Why `url` cannot be a destination (scheme, host, port), or None."""
     try:
         parts = urlsplit((url or "").strip())
-        port = parts.port  # raises ValueError when out of range or not a number
     except ValueError as exc:
         return f"{url!r} is not a valid URL ({exc})"
+    try:
+        port = parts.port
+    except ValueError:  # out of range or not a number
+        raw = parts.netloc.rpartition(":")[2]
+        return port_problem(int(raw) if raw.isdigit() else raw)
     if parts.scheme not in schemes:
         wanted = " or ".join(f"{s}://" for s in schemes)
         return f"{url!r} must start with {wanted}"
