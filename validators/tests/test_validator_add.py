@@ -390,13 +390,12 @@ def test_another_farm_sees_none_of_the_nodes_and_cannot_remove_them(intruder_cli
     assert BeaconNode.objects.exists() and MevRelay.objects.exists()
 
 
+def _relay_form(world, url):
+    return {"action": "relay-add", "relay-farm": world.farm.pk, "relay-name": "", "relay-url": url}
+
+
 def test_relays_are_added_once_and_removed(owner_client, alpha):
-    form = {
-        "action": "relay-add",
-        "relay-farm": alpha.farm.pk,
-        "relay-name": "",
-        "relay-url": "https://boost-relay.flashbots.net/",
-    }
+    form = _relay_form(alpha, "https://boost-relay.flashbots.net/")
     assert owner_client.post("/validators/nodes/", form).status_code == 302
     relay = MevRelay.objects.get()
     assert (relay.name, relay.url) == ("boost-relay.flashbots.net", form["relay-url"][:-1])
@@ -510,12 +509,7 @@ def test_the_in_process_worker_runs_a_discovery_started_on_the_page(alpha, beaco
 
 
 def test_a_relay_url_with_a_port_out_of_range_is_refused_with_a_message(owner_client, alpha):
-    form = {
-        "action": "relay-add",
-        "relay-farm": alpha.farm.pk,
-        "relay-name": "",
-        "relay-url": "https://relay.example:99999",
-    }
+    form = _relay_form(alpha, "https://relay.example:99999")
     response = owner_client.post("/validators/nodes/", form)
     assert response.status_code == 400
     assert not MevRelay.objects.exists()
