@@ -49,8 +49,8 @@ class WrongChain(NodeAnswerError):
 class AllNodesFailed(outbound.AllNodesFailed):
     """Every node of the chain failed; str() lists each one's failure, fit to show the user."""
 
-    def __init__(self, chain_id: int, failures: list[str]):
-        super().__init__(failures, f"execution node of chain {chain_id}")
+    def __init__(self, chain_id: int, failures: list[str], kind: str = "refused"):
+        super().__init__(failures, f"execution node of chain {chain_id}", kind)
         self.chain_id = chain_id
 
 
@@ -201,7 +201,7 @@ class ExecutionChain:
         except outbound.AllNodesFailed as exc:
             for message in self.failed.values():
                 logger.warning("execution node failed: %s", message[1])
-            raise AllNodesFailed(self.chain_id, exc.failures) from None
+            raise AllNodesFailed(self.chain_id, exc.failures, exc.kind) from None
 
     async def _try(self, node: ExecutionNode, work):
         try:

@@ -418,10 +418,10 @@ async def send(client: httpx.AsyncClient, method: str, url: str, **kwargs) -> ht
 class AllNodesFailed(OutboundError):
     """Every node failed; str() lists each one's failure."""
 
-    def __init__(self, failures: list[str], what: str = "node"):
+    def __init__(self, failures: list[str], what: str = "node", kind: str = "refused"):
         self.failures = failures
         super().__init__(
-            "refused",
+            kind,
             f"No {what} answered: " + "; ".join(failures) if failures else f"No {what} to ask.",
         )
 
@@ -460,11 +460,12 @@ class Failover:
         """work(node) on the first live node that can do it. An error in `failures` for which
         `node_is_down` says no (the node answered, but not for this item) moves to the next node
         without burying this one. Raises AllNodesFailed when no node could."""
-        answers = []
+        answers, kind = [], "refused"
         for node in self.alive():
             try:
                 result = await work(node)
             except failures as exc:
+                kind = getattr(exc, "kind", kind)  # the last failure's, for the whole
                 if node_is_down(exc):
                     self.mark_dead(node, exc)
                 else:
@@ -472,4 +473,4 @@ class Failover:
                 continue
             self.answered_by = node
             return result
-        raise AllNodesFailed(answers + [message for _, message in self.dead.values()], what)
+        raise AllNodesFailed(answers + [m for _, m in self.dead.values()], what, kind)

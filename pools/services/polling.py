@@ -140,7 +140,7 @@ def update_breaker(result, *, now):
             fields["last_success_at"] = now
     elif result.polled:
         failures = pool.breaker_failures + 1
-        fields = {"breaker_failures": failures, "last_error": str(host_failures[0])[:500],
+        fields = {"breaker_failures": failures, "last_error": host_failures[0].shown[:500],
                   "last_error_at": now}  # fmt: skip
         if failures >= BREAKER_THRESHOLD or pool.breaker == Pool.Breaker.HALF_OPEN:
             pause = min(
