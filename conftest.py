@@ -15,6 +15,13 @@ def _no_persistent_db_connections():
 
 
 @pytest.fixture(autouse=True)
+def _outbound_reaches_loopback(settings):
+    # Every outside world of the tests is a simulator on 127.0.0.1, and the outbound transport
+    # enforces its policy on every connection; tests of the policy set their own list.
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8", "::1/128"]
+
+
+@pytest.fixture(autouse=True)
 def _static_from_finders(settings):
     # Tests never run collectstatic; serve static files straight from the finders.
     settings.STORAGES = {

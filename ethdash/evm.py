@@ -3,12 +3,13 @@
 Shared by pools (payouts checked on chain) and validators (execution rewards of proposals). The
 rules, in one place:
 
-- nodes of the chain id are tried in priority order; each one's address passes the outbound
-  policy first, and its eth_chainId must be the chain's (a node of another chain never answers);
+- nodes of the chain id are tried in priority order (outbound.Failover); JSON-RPC goes through
+  the one outbound transport (address policy at connect time), and a node's eth_chainId must
+  be the chain's (a node of another chain never answers);
 - every request has a timeout (ETHDASH_EXECUTION_TIMEOUT_S, 10 s by default);
 - a node that cannot be reached, times out or fails at the HTTP level is asked again a bounded
-  number of times with jittered backoff; a node that answers wrongly (a JSON-RPC error, another
-  chain, a block it lacks) is not asked again but the next node is;
+  number of times under the outbound retry policy; a node that answers wrongly (a JSON-RPC
+  error, another chain, a block it lacks) is not asked again but the next node is;
 - a node that is down is skipped for the rest of the run, so a batch of work fails over once
   instead of waiting out the dead node for every item;
 - what went wrong with each node is kept, for `record_node_errors` to show on the node's row.
@@ -21,10 +22,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.utils import timezone
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import BadResponseFormat, Web3RPCError
+from web3.types import RPCEndpoint
 
 from ethdash import outbound
 from ethdash.models import ExecutionNode
@@ -43,13 +46,49 @@ class WrongChain(NodeAnswerError):
     pass
 
 
-class AllNodesFailed(Exception):
+class AllNodesFailed(outbound.AllNodesFailed):
     """Every node of the chain failed; str() lists each one's failure, fit to show the user."""
 
-    def __init__(self, chain_id: int, failures: list[str]):
+    def __init__(self, chain_id: int, failures: list[str], kind: str = "refused"):
+        super().__init__(failures, f"execution node of chain {chain_id}", kind)
         self.chain_id = chain_id
-        self.failures = failures
-        super().__init__(f"No execution node of chain {chain_id} answered: " + "; ".join(failures))
+
+
+class OutboundProvider(AsyncHTTPProvider):
+    """web3's async HTTP provider posting its JSON-RPC through the one outbound transport (httpx
+    with the address policy at connect time) instead of an aiohttp session of its own. One try
+    per request: ExecutionChain retries under the outbound retry policy."""
+
+    def __init__(self, url: str, *, timeout_s: float):
+        super().__init__(url, exception_retry_configuration=None)
+        self._http = outbound.async_client(timeout=httpx.Timeout(timeout_s, connect=3.0))
+
+    async def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
+        return await self._post(request_data)
+
+    async def make_batch_request(self, batch_requests):
+        response = self.decode_rpc_response(
+            await self._post(self.encode_batch_rpc_request(batch_requests))
+        )
+        return response if not isinstance(response, list) else sorted(response, key=_rpc_id)
+
+    async def _post(self, data: bytes) -> bytes:
+        response = await outbound.request(
+            self._http,
+            "POST",
+            str(self.endpoint_uri),
+            content=data,
+            headers=self.get_request_headers(),
+            attempts=1,
+        )
+        return response.content
+
+    async def disconnect(self) -> None:
+        await self._http.aclose()
+
+
+def _rpc_id(response):
+    return response.get("id") or 0
 
 
 def node_timeout_s() -> float:
@@ -61,20 +100,12 @@ def nodes_for_chain(chain_id: int) -> list[ExecutionNode]:
 
 
 def open_web3(url: str, *, timeout_s: float | None = None) -> AsyncWeb3:
-    """An async web3 for one node URL, after the outbound policy allowed its address. web3's own
-    retries are off: ExecutionChain bounds and paces the retries itself."""
-    outbound.check_destination(url)
+    """An async web3 for one node URL, talking through the outbound transport."""
     timeout = node_timeout_s() if timeout_s is None else timeout_s
-    return AsyncWeb3(
-        AsyncHTTPProvider(
-            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
-        )
-    )
+    return AsyncWeb3(OutboundProvider(url, timeout_s=timeout))
 
 
-def describe(exc: BaseException, timeout_s: float) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"timed out after {timeout_s:g} s"
+def describe(exc: BaseException) -> str:
     text = str(exc).strip() or exc.__class__.__name__
     return text[:200]
 
@@ -103,9 +134,7 @@ class ExecutionChain:
         self.attempts = max(1, ATTEMPTS_PER_NODE if attempts is None else attempts)
         self.backoff_s = BACKOFF_S if backoff_s is None else backoff_s
         self.sleep = sleep
-        # node pk -> (node, message): the nodes that failed in this run and why.
-        self.failed: dict[int, tuple[ExecutionNode, str]] = {}
-        self.answered_by: ExecutionNode | None = None
+        self.failover = outbound.Failover(self.nodes)
         self._web3: dict[int, AsyncWeb3] = {}
 
     async def __aenter__(self) -> ExecutionChain:
@@ -140,43 +169,61 @@ class ExecutionChain:
             except Exception:
                 logger.debug("closing an execution node session failed", exc_info=True)
 
+    @property
+    def failed(self) -> dict[int, tuple[ExecutionNode, str]]:
+        """node pk -> (node, message): the nodes that failed in this run and why."""
+        return self.failover.dead
+
+    @property
+    def answered_by(self) -> ExecutionNode | None:
+        return self.failover.answered_by
+
     async def call(self, work: Callable[[AsyncWeb3], Awaitable[Any]]) -> Any:
         """work(w3) on the first node that can do it; raises AllNodesFailed when none can.
 
         A node that is down (or serves another chain) is skipped for the rest of the run. A node
         that answered but could not do this piece of work (a JSON-RPC error, a block it lacks)
         stays in use for the next piece: the problem may be the item's, not the node's."""
-        answers = []
-        for node in self.nodes:
-            if node.pk in self.failed:
-                continue
-            problem = None
-            for attempt in range(1, self.attempts + 1):
-                try:
-                    w3 = await self._connected(node)
-                    result = await work(w3)
-                except (WrongChain, BadResponseFormat, outbound.OutboundError) as exc:
-                    # Refused by policy, another chain, or not speaking JSON-RPC: down for the run.
-                    problem = describe(exc, self.timeout_s)
-                    await self._drop(node)
-                    break
-                except (NodeAnswerError, Web3RPCError) as exc:
-                    answers.append(f"{node.name}: {describe(exc, self.timeout_s)}")
-                    problem = None
-                    break
-                except Exception as exc:  # unreachable, timed out, HTTP error: worth a retry
-                    problem = describe(exc, self.timeout_s)
-                    await self._drop(node)
-                    if attempt < self.attempts:
-                        await self.sleep(outbound.backoff_delay(attempt, self.backoff_s))
-                else:
-                    self.answered_by = node
-                    return result
-            if problem is not None:
-                logger.warning("execution node %s failed: %s", node.name, problem)
-                self.failed[node.pk] = (node, f"{node.name}: {problem}")
-        down = [message for _, message in self.failed.values()]
-        raise AllNodesFailed(self.chain_id, answers + down)
+
+        async def on(node: ExecutionNode):
+            policy = outbound.retrying(
+                attempts=self.attempts, backoff_s=self.backoff_s, sleep=self.sleep
+            )
+            async for attempt in policy:
+                with attempt:
+                    return await self._try(node, work)
+            raise AssertionError("unreachable")  # pragma: no cover: retrying() re-raises
+
+        try:
+            return await self.failover.call(
+                on, failures=(outbound.OutboundError, NodeAnswerError), node_is_down=_node_is_down
+            )
+        except outbound.AllNodesFailed as exc:
+            for message in self.failed.values():
+                logger.warning("execution node failed: %s", message[1])
+            raise AllNodesFailed(self.chain_id, exc.failures, exc.kind) from None
+
+    async def _try(self, node: ExecutionNode, work):
+        try:
+            return await work(await self._connected(node))
+        except (NodeAnswerError, Web3RPCError) as exc:
+            if isinstance(exc, WrongChain):
+                await self._drop(node)
+            if isinstance(exc, NodeAnswerError):
+                raise
+            raise NodeAnswerError(describe(exc)) from None
+        except outbound.OutboundError as exc:
+            await self._drop(node)
+            raise outbound.OutboundError(exc.kind, exc.shown, status=exc.status) from None
+        except (BadResponseFormat, Exception) as exc:  # not speaking JSON-RPC as web3 expects
+            await self._drop(node)
+            raise outbound.OutboundError("bad_answer", f"bad_answer: {describe(exc)}") from None
+
+
+def _node_is_down(exc: BaseException) -> bool:
+    # Refused, unreachable, timed out after retries, another chain, not JSON-RPC: down for the
+    # run. A JSON-RPC error or a missing block is the item's problem, not the node's.
+    return isinstance(exc, WrongChain) or not isinstance(exc, NodeAnswerError)
 
 
 def record_node_errors(failed, *, now=None) -> None:

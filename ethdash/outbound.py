@@ -1,97 +1,476 @@
-"""Outbound HTTP policy: every call ethdash makes to a miner, pool or node goes through here.
+"""The one outbound transport: every call ethdash makes to a miner, pool, node or relay goes
+through here, over HTTP (httpx), a websocket or a plain TCP socket.
 
+- Address policy, on the address actually connected to: the host is resolved once, every
+  address it gives must be public or inside ETHDASH_OUTBOUND_ALLOW, and the socket is opened to
+  that checked address (TLS still verifies the host name). A DNS answer that changes between a
+  check and the connection therefore cannot slip past: there is no separate check.
 - Every request has a timeout (connect 3 s, whole request 10 s by default).
-- Retries are bounded, with exponential backoff and jitter, honouring a bounded Retry-After.
-- A URL whose host resolves to a loopback, private, link-local or otherwise non-public address is
-  refused unless the address is inside ETHDASH_OUTBOUND_ALLOW, so a user-given URL cannot make the
-  server probe its own network.
-- Failures raise OutboundError with a message fit to show the user on the object that failed.
+- One retry policy (tenacity): bounded attempts, exponential backoff with jitter, a bounded
+  Retry-After (seconds or an HTTP date) honoured.
+- One failover over an ordered list of nodes, remembering the dead ones for a run.
+- Every failure is an OutboundError whose `kind` is one of KINDS and whose str() is fit to show
+  the user on the object that failed.
 """
+
+from __future__ import annotations
 
 import asyncio
 import ipaddress
 import random
+import re
 import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
+import tenacity
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
+ATTEMPTS = 3
+BACKOFF_S = 0.5
+
+KINDS = (
+    "dns",
+    "refused",
+    "timeout",
+    "tls",
+    "http_status",
+    "bad_answer",
+    "rate_limited",
+    "forbidden_address",
+    "bad_address",
+)
+# Kinds worth asking the same destination again for, after a pause.
+TRANSIENT_KINDS = frozenset({"refused", "timeout", "rate_limited"})
 
 
 class OutboundError(Exception):
-    """A call that failed for good; str() is what the user sees."""
+    """A call that failed; `kind` is one of KINDS, str() is what the user sees. App errors
+    (MinerError, PoolError, BeaconError, RelayError) derive from it and may add kinds of their
+    own domain (a wrong password, an account the pool does not know)."""
+
+    KINDS: tuple[str, ...] = KINDS
+
+    def __init__(self, kind, message, *, status=None, retry_after_s=None):
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown error kind {kind!r}")
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+    @property
+    def transient(self):
+        return self.kind in TRANSIENT_KINDS or (self.status or 0) in (500, 502, 503, 504)
+
+    @property
+    def shown(self):
+        """The kind and the message, for a last_error field that has no kind column."""
+        return f"{self.kind}: {self}"
+
+    @classmethod
+    def from_outbound(cls, error, message=None, **kwargs):
+        """This class's error for a transport failure: same kind, status and Retry-After."""
+        kwargs.setdefault("status", error.status)
+        kwargs.setdefault("retry_after_s", error.retry_after_s)
+        return cls(error.kind, message or str(error), **kwargs)
 
 
 class OutboundRefused(OutboundError):
-    """The policy forbids this destination."""
+    """The policy forbids this destination (or it is no destination at all)."""
+
+    def __init__(self, message, kind="forbidden_address"):
+        super().__init__(kind, message)
+
+
+# -- address policy ----------------------------------------------------------------------------
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 
 def allowed_networks():
     return [ipaddress.ip_network(cidr, strict=False) for cidr in settings.ETHDASH_OUTBOUND_ALLOW]
 
 
-def check_destination(url):
-    """Raises OutboundRefused unless every address the URL's host resolves to may be reached."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https", "ws", "wss", "tcp"):
-        raise OutboundRefused(f"Unsupported URL scheme {parts.scheme!r} in {url!r}.")
-    if not parts.hostname:
-        raise OutboundRefused(f"No host in {url!r}.")
+def host_problem(host: str) -> str | None:
+    """Why `host` is not a host name or an IP address, or None when it is one."""
+    host = (host or "").strip()
+    if not host:
+        return "no host given"
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 0, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise OutboundError(f"Cannot resolve {parts.hostname!r}: {exc.strerror}.") from None
-    allowed = allowed_networks()
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if address.is_global or any(address in network for network in allowed):
-            continue
-        raise OutboundRefused(
-            f"{parts.hostname} resolves to {address}, a non-public address that "
-            "ETHDASH_OUTBOUND_ALLOW does not include."
+        ipaddress.ip_address(host.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
+        return f"{host!r} is not a host name or an IP address"
+    return None
+
+
+def port_problem(port) -> str | None:
+    if port is None:
+        return None
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        return f"port {port!r} is not between 1 and 65535"
+    return None
+
+
+def url_problem(url: str, schemes=("http", "https")) -> str | None:
+    """Why `url` cannot be a destination (scheme, host, port), or None."""
+    try:
+        parts = urlsplit((url or "").strip())
+    except ValueError as exc:
+        return f"{url!r} is not a valid URL ({exc})"
+    try:
+        port = parts.port
+    except ValueError:  # out of range or not a number
+        raw = parts.netloc.rpartition(":")[2]
+        return port_problem(int(raw) if raw.isdigit() else raw)
+    if parts.scheme not in schemes:
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        return f"{url!r} must start with {wanted}"
+    if not parts.hostname:
+        return f"{url!r} has no host"
+    return host_problem(parts.hostname) or port_problem(port)
+
+
+def validate_host(value):
+    """Model and form validator: a host name or an IP address."""
+    if problem := host_problem(value):
+        raise ValidationError(f"Not a valid host: {problem}.", code="bad_address")
+
+
+def validate_port(value):
+    if problem := port_problem(value):
+        raise ValidationError(f"Not a valid port: {problem}.", code="bad_address")
+
+
+def validate_http_url(value):
+    if problem := url_problem(value):
+        raise ValidationError(f"Not a valid address: {problem}.", code="bad_address")
+
+
+def validate_ws_url(value):
+    if value and (problem := url_problem(value, ("ws", "wss"))):
+        raise ValidationError(f"Not a valid address: {problem}.", code="bad_address")
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to. Tests replace this to play a DNS that changes its
+    answer; the transport calls it once per connection and connects to what it returned."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
+def check_address(host: str, address: str) -> None:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if ip.is_global or any(ip in network for network in allowed_networks()):
+        return
+    raise OutboundRefused(
+        f"{host} resolves to {ip}, a non-public address that ETHDASH_OUTBOUND_ALLOW "
+        "does not include."
+    )
+
+
+async def checked_address(host: str, port: int) -> str:
+    """The address to connect to for host:port: resolved once, every answer checked against the
+    policy (a name that answers one public and one private address is refused)."""
+    host = host.strip("[]")
+    if problem := host_problem(host) or port_problem(port):
+        raise OutboundRefused(f"Bad address: {problem}.", kind="bad_address")
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        try:
+            addresses = await asyncio.to_thread(resolve, host, port)
+        except (socket.gaierror, UnicodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise OutboundError("dns", f"Cannot resolve {host!r}: {reason}.") from None
+    if not addresses:
+        raise OutboundError("dns", f"{host!r} resolves to no address.")
+    for address in addresses:
+        check_address(host, address)
+    return addresses[0]
+
+
+async def open_socket(host: str, port: int, *, timeout_s: float) -> socket.socket:
+    """A connected, non-blocking TCP socket to host:port under the policy, for the protocols that
+    are not HTTP (miners' JSON-RPC over TCP, pool websockets)."""
+    address = await checked_address(host, port)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        async with asyncio.timeout(timeout_s):
+            await asyncio.get_running_loop().sock_connect(sock, (address, port))
+    except TimeoutError:
+        sock.close()
+        message = f"{host}:{port} did not accept within {timeout_s:g} s."
+        raise OutboundError("timeout", message) from None
+    except OSError as exc:
+        sock.close()
+        raise error_from(exc, host) from None
+    return sock
+
+
+class PolicyBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend with the address policy at connect time: the host is resolved
+    here, checked, and the TCP connection made to that checked address. httpcore starts TLS
+    with the origin's host name, so certificates and SNI still name the host, not the IP."""
+
+    def __init__(self):
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        address = await checked_address(host, port)
+        return await self._backend.connect_tcp(
+            address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
         )
 
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise OutboundRefused("Unix sockets are not an outbound destination.")
 
-def async_client(**kwargs):
-    """A pooled client with the policy's timeout; redirects are not followed (a redirect could
-    lead to a refused address)."""
+    async def sleep(self, seconds):
+        await self._backend.sleep(seconds)
+
+
+class PolicyTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # httpx takes no network backend argument; its pool is the one place to put it.
+        self._pool._network_backend = PolicyBackend()
+
+
+def async_client(*, transport=None, **kwargs):
+    """A pooled client under the policy, with its timeout. Redirects are not followed (a
+    redirect may point anywhere) and proxies from the environment are not used (the policy
+    would then judge the proxy, not the destination). A `transport` given for tests (an
+    httpx.MockTransport) opens no connection and needs no policy."""
+    limits = kwargs.pop("limits", httpx.Limits(max_connections=100, max_keepalive_connections=20))
     kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
     kwargs.setdefault("follow_redirects", False)
-    return httpx.AsyncClient(**kwargs)
+    return httpx.AsyncClient(
+        transport=transport or PolicyTransport(limits=limits), trust_env=False, **kwargs
+    )
+
+
+# -- error kinds -------------------------------------------------------------------------------
+
+
+def _in_chain(exc, types):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, types):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def error_from(exc: BaseException, host: str) -> OutboundError:
+    """The OutboundError for a failure raised by httpx, a socket or a websocket library."""
+    if isinstance(exc, OutboundError):
+        return exc
+    if _in_chain(exc, (httpx.TimeoutException, TimeoutError)):
+        return OutboundError("timeout", f"{host} timed out.")
+    if tls := _in_chain(exc, ssl.SSLError):
+        return OutboundError("tls", f"TLS with {host} failed: {tls.reason or tls}.")
+    if _in_chain(exc, socket.gaierror):
+        return OutboundError("dns", f"Cannot resolve {host!r}.")
+    if _in_chain(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
+        return OutboundError("refused", f"{host} refused the connection.")
+    reason = getattr(exc, "strerror", None) or str(exc) or exc.__class__.__name__
+    return OutboundError("refused", f"Cannot reach {host}: {reason}.")
+
+
+def status_error(response: httpx.Response, host: str, detail: str = "") -> OutboundError:
+    """The error for an HTTP answer that is not a success: rate_limited for 429 (with its
+    Retry-After), http_status otherwise."""
+    status = response.status_code
+    if status == 429:
+        wait_s = retry_after_s(response)
+        return OutboundError(
+            "rate_limited",
+            f"{host} asked to slow down (429, retry after {wait_s:g} s){detail}.",
+            status=status,
+            retry_after_s=wait_s,
+        )
+    return OutboundError("http_status", f"{host} answered HTTP {status}{detail}.", status=status)
+
+
+def retry_after_s(response: httpx.Response | None, default_s: float = 5.0) -> float:
+    """Retry-After in seconds (a number or an HTTP date), bounded by MAX_RETRY_AFTER_S."""
+    raw = (response.headers.get("Retry-After", "") if response is not None else "").strip()
+    if not raw:
+        return default_s
+    if raw.isdigit():
+        return min(float(raw), MAX_RETRY_AFTER_S)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return default_s
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_AFTER_S)
+
+
+# -- the retry policy --------------------------------------------------------------------------
 
 
 def backoff_delay(attempt, base_s, response=None):
     """Seconds to wait before retry number `attempt` (1-based): Retry-After when the server
     gives one (bounded), else exponential with jitter so many workers do not retry in step."""
-    if response is not None:
-        retry_after = response.headers.get("Retry-After", "")
-        if retry_after.strip().isdigit():
-            return min(float(retry_after), MAX_RETRY_AFTER_S)
+    if response is not None and response.headers.get("Retry-After"):
+        return retry_after_s(response)
     return base_s * (2 ** (attempt - 1)) * (1 + random.random() / 2)
 
 
-async def request(client, method, url, *, attempts=3, backoff_s=0.5, sleep=asyncio.sleep, **kw):
-    """One HTTP call under the policy. Returns the response (2xx-4xx other than 429); raises
-    OutboundError after `attempts` tries of timeouts, connection errors, 429 or 5xx."""
-    check_destination(url)
-    last_problem = "no attempt made"
-    for attempt in range(1, attempts + 1):
-        response = None
-        try:
-            response = await client.request(method, url, **kw)
-        except httpx.TimeoutException:
-            last_problem = "timed out"
-        except httpx.TransportError as exc:
-            last_problem = f"connection failed ({exc.__class__.__name__})"
-        else:
-            if response.status_code not in RETRY_STATUSES:
-                return response
-            last_problem = f"answered HTTP {response.status_code}"
-        if attempt < attempts:
-            await sleep(backoff_delay(attempt, backoff_s, response))
-    host = urlsplit(url).hostname
-    raise OutboundError(f"{host} {last_problem} after {attempts} attempts.")
+class _Wait(tenacity.wait.wait_base):
+    def __init__(self, base_s):
+        self.base_s = base_s
+
+    def __call__(self, retry_state):
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None and outcome.failed else None
+        if isinstance(error, OutboundError) and error.retry_after_s is not None:
+            return error.retry_after_s
+        return backoff_delay(retry_state.attempt_number, self.base_s)
+
+
+def retrying(
+    *,
+    attempts: int = ATTEMPTS,
+    backoff_s: float = BACKOFF_S,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    retry_if: Callable[[BaseException], bool] = lambda exc: getattr(exc, "transient", False),
+) -> tenacity.AsyncRetrying:
+    """The one retry policy: `async for attempt in retrying(...): with attempt: ...`. Retries
+    the errors `retry_if` accepts (transient OutboundErrors by default) at most `attempts`
+    times in all, waiting Retry-After or an exponential, jittered backoff; the last error is
+    raised as it is."""
+    return tenacity.AsyncRetrying(
+        stop=tenacity.stop_after_attempt(max(1, attempts)),
+        wait=_Wait(backoff_s),
+        retry=tenacity.retry_if_exception(retry_if),
+        sleep=sleep,
+        reraise=True,
+    )
+
+
+async def request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    attempts: int = ATTEMPTS,
+    backoff_s: float = BACKOFF_S,
+    sleep=asyncio.sleep,
+    ok_statuses=(),
+    **kwargs,
+) -> httpx.Response:
+    """One HTTP call under the policy, retried under the retry policy. Returns a 2xx response
+    (or one of `ok_statuses`); raises OutboundError otherwise, after the retries for the
+    transient failures (timeouts, refused connections, 429, 5xx)."""
+    host = urlsplit(url).hostname or url
+    try:
+        async for attempt in retrying(attempts=attempts, backoff_s=backoff_s, sleep=sleep):
+            with attempt:
+                response = await send(client, method, url, **kwargs)
+                if not (response.is_success or response.status_code in ok_statuses):
+                    raise status_error(response, host)
+    except OutboundError as exc:
+        if exc.transient and attempts > 1:  # retried until the attempts ran out
+            exc.message = f"{exc.message.rstrip('.')} after {attempts} attempts."
+            exc.args = (exc.message,)
+        raise
+    return response
+
+
+async def send(client: httpx.AsyncClient, method: str, url: str, **kwargs) -> httpx.Response:
+    """One try, every transport failure an OutboundError."""
+    try:
+        return await client.request(method, url, **kwargs)
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise OutboundError("bad_address", f"Bad address {url!r}: {exc}.") from None
+    except httpx.HTTPError as exc:
+        raise error_from(exc, urlsplit(url).hostname or url) from None
+
+
+# -- failover ----------------------------------------------------------------------------------
+
+
+class AllNodesFailed(OutboundError):
+    """Every node failed; str() lists each one's failure."""
+
+    def __init__(self, failures: list[str], what: str = "node", kind: str = "refused"):
+        self.failures = failures
+        super().__init__(
+            kind,
+            f"No {what} answered: " + "; ".join(failures) if failures else f"No {what} to ask.",
+        )
+
+
+class Failover:
+    """Nodes in priority order, for one run of work. A call goes to the first node not known to
+    be dead; a node that fails as a node (unreachable, refused by policy, another chain) is
+    remembered as dead for the rest of the run, so a batch of work fails over once instead of
+    waiting out the dead node for every item."""
+
+    def __init__(self, nodes, *, name=lambda node: node.name, key=lambda node: node.pk):
+        self.nodes = list(nodes)
+        self.name = name
+        self.key = key
+        self.dead: dict[Any, tuple[Any, str]] = {}  # key -> (node, why)
+        self.answered_by = None
+
+    def alive(self) -> Iterator[Any]:
+        for node in self.nodes:
+            if self.key(node) not in self.dead:
+                yield node
+
+    def mark_dead(self, node, problem) -> str:
+        message = f"{self.name(node)}: {problem}"
+        self.dead[self.key(node)] = (node, message)
+        return message
+
+    async def call(
+        self,
+        work: Callable[[Any], Awaitable[Any]],
+        *,
+        failures: type[BaseException] | tuple[type[BaseException], ...] = OutboundError,
+        node_is_down: Callable[[BaseException], bool] = lambda exc: True,
+        what: str = "node",
+    ):
+        """work(node) on the first live node that can do it. An error in `failures` for which
+        `node_is_down` says no (the node answered, but not for this item) moves to the next node
+        without burying this one. Raises AllNodesFailed when no node could."""
+        answers, kind = [], "refused"
+        for node in self.alive():
+            try:
+                result = await work(node)
+            except failures as exc:
+                kind = getattr(exc, "kind", kind)  # the last failure's, for the whole
+                if node_is_down(exc):
+                    self.mark_dead(node, exc)
+                else:
+                    answers.append(f"{self.name(node)}: {exc}")
+                continue
+            self.answered_by = node
+            return result
+        raise AllNodesFailed(answers + [m for _, m in self.dead.values()], what, kind)

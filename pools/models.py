@@ -6,6 +6,7 @@ from django.db import models
 
 from accounts.models import Farm
 from ethdash.db import BaseUnitField
+from ethdash.outbound import validate_http_url, validate_ws_url
 
 
 def money_field(**kwargs):
@@ -26,7 +27,10 @@ class Pool(models.Model):
 
     name = models.CharField(max_length=120, unique=True)
     api_format = models.CharField(max_length=30, choices=ApiFormat.choices)
-    base_url = models.URLField(help_text="e.g. https://etc.2miners.com (without /api)")
+    base_url = models.URLField(
+        validators=[validate_http_url],
+        help_text="e.g. https://etc.2miners.com (without /api)",
+    )
     pool_id = models.CharField(max_length=60, blank=True, help_text="Miningcore's pool id")
     coin = models.CharField(max_length=20, help_text="Ticker, e.g. ETC")
     coin_decimals = models.PositiveSmallIntegerField(
@@ -45,6 +49,7 @@ class Pool(models.Model):
     notifications_url = models.CharField(
         max_length=300,
         blank=True,
+        validators=[validate_ws_url],
         help_text="Miningcore's ws(s)://host:port/notifications: block, payment and hashrate "
         "events make accounts due at once. Blank: polling only.",
     )

@@ -1,6 +1,7 @@
 from django.db import models
 
 from accounts.models import Farm
+from ethdash.outbound import validate_host, validate_port
 
 
 class Rig(models.Model):
@@ -30,8 +31,13 @@ class Rig(models.Model):
     )
     # Polling the miner's own API (LAN deployments); blank protocol: the rig's agent pushes.
     protocol = models.CharField(max_length=20, choices=Protocol.choices, blank=True, default="")
-    host = models.CharField(max_length=255, blank=True, help_text="The miner API's host or IP.")
-    port = models.PositiveIntegerField(null=True, blank=True)
+    host = models.CharField(
+        max_length=255,
+        blank=True,
+        validators=[validate_host],
+        help_text="The miner API's host or IP.",
+    )
+    port = models.PositiveIntegerField(null=True, blank=True, validators=[validate_port])
     api_password = models.CharField(
         max_length=200, blank=True, help_text="Claymore/ethminer API password or xmrig token."
     )

@@ -4,6 +4,7 @@ user may change, so a farm of someone else is never a valid choice."""
 from django import forms
 from django.core.validators import URLValidator
 
+from ethdash.outbound import validate_http_url
 from validators.models import MevRelay
 from validators.services.adding import MAX_ENTRIES, InvalidEntries, parse_entries
 from validators.services.nodes import parse_auth_header
@@ -70,6 +71,7 @@ class DiscoverForm(FarmForm):
 def clean_http_url(value: str) -> str:
     value = value.strip()
     URLValidator(schemes=["http", "https"])(value)
+    validate_http_url(value)  # the port's range, which URLValidator leaves open
     return value.rstrip("/")
 
 

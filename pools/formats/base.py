@@ -19,6 +19,9 @@ smallest unit (wei for the ETH family), times as aware UTC datetimes.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ethdash.outbound import KINDS as OUTBOUND_KINDS
+from ethdash.outbound import OutboundError
+
 
 @dataclass(frozen=True)
 class PoolEndpoint:
@@ -79,27 +82,12 @@ class AccountSnapshot:
     blocks: list[BlockRecord] = field(default_factory=list)
 
 
-class PoolError(Exception):
-    """A fetch that failed; `kind` is one of KINDS, str() is what the account page shows."""
+class PoolError(OutboundError):
+    """A fetch that failed; `kind` is a transport kind (ethdash.outbound.KINDS) or one of the
+    pool's own (an account it does not know, a breaker holding requests back); str() is what the
+    account page shows."""
 
-    KINDS = (
-        "unreachable",
-        "timeout",
-        "rate_limited",
-        "http_error",
-        "bad_answer",
-        "not_found",
-        "refused",
-        "circuit_open",
-    )
-
-    def __init__(self, kind, message, *, retry_after_s=None, status=None):
-        if kind not in self.KINDS:
-            raise ValueError(kind)
-        super().__init__(message)
-        self.kind = kind
-        self.retry_after_s = retry_after_s
-        self.status = status
+    KINDS = (*OUTBOUND_KINDS, "not_found", "circuit_open")
 
 
 def bad_answer(what):

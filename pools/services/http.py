@@ -5,6 +5,7 @@ import asyncio
 import json
 import time
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -12,7 +13,7 @@ from ethdash import outbound
 from pools.formats import PoolError
 
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
-ATTEMPTS = 3
+ATTEMPTS = outbound.ATTEMPTS
 BACKOFF_S = 1.0
 
 
@@ -48,74 +49,57 @@ class RateLimiter:
 
 def json_getter(client, base_url, limiter, *, attempts=ATTEMPTS, backoff_s=BACKOFF_S, sleep=None):
     """The `get_json(path, params=None)` a pool format uses: every call waits its turn at the
-    limiter, and is retried (timeouts, connection errors, 429, 5xx) at most `attempts` times."""
+    limiter and goes through the outbound retry policy (timeouts, refused connections, 429, 5xx;
+    at most `attempts` tries)."""
     sleep = sleep or asyncio.sleep
+    host = urlsplit(base_url).hostname or base_url
 
     async def get_json(path, params=None):
         url = base_url.rstrip("/") + path
-        error = None
-        for attempt in range(1, attempts + 1):
-            await limiter.acquire()
-            response = None
-            try:
-                response = await client.get(url, params=params, timeout=TIMEOUT)
-            except httpx.TimeoutException:
-                error = PoolError("timeout", "The pool did not answer within 10 s.")
-            except httpx.TransportError as exc:
-                error = PoolError(
-                    "unreachable", f"Cannot reach the pool ({exc.__class__.__name__})."
-                )
-            else:
-                status = response.status_code
-                if status == 429:
-                    retry_after = _retry_after(response)
-                    limiter.pause(retry_after)
-                    error = PoolError(
-                        "rate_limited",
-                        f"The pool asked to slow down (429, retry after {retry_after:g} s).",
-                        retry_after_s=retry_after,
-                        status=status,
-                    )
-                elif status == 204:
-                    raise PoolError(
-                        "not_found", "The pool has no data for this account.", status=204
-                    )
-                elif status == 404:
-                    raise PoolError(
-                        "not_found", "The pool does not know this account (404).", status=404
-                    )
-                elif status >= 500:
-                    error = PoolError(
-                        "http_error", f"The pool answered HTTP {status}.", status=status
-                    )
-                elif status != 200:
-                    raise PoolError(
-                        "http_error", f"The pool answered HTTP {status}.", status=status
-                    )
-                else:
-                    try:
-                        # Decimal, not float: pools send amounts like 0.123456789012345678 coin,
-                        # which a float would round before they become wei.
-                        return json.loads(response.content, parse_float=Decimal)
-                    except ValueError:
-                        kind = (
-                            "an HTML page"
-                            if b"<html" in response.content[:500].lower()
-                            else "no JSON"
-                        )
-                        raise PoolError(
-                            "bad_answer", f"The pool answered {kind} instead of JSON."
-                        ) from None
-            # After a 429 the limiter already holds every request back by Retry-After.
-            if attempt < attempts and (response is None or response.status_code != 429):
-                await sleep(outbound.backoff_delay(attempt, backoff_s, response))
-        raise error
+        policy = outbound.retrying(attempts=attempts, backoff_s=backoff_s, sleep=sleep)
+        async for attempt in policy:
+            with attempt:
+                await limiter.acquire()
+                return _decoded(await _get(client, url, params, host, limiter))
+        raise AssertionError("unreachable")  # pragma: no cover: retrying() re-raises
 
     return get_json
 
 
-def _retry_after(response):
-    raw = response.headers.get("Retry-After", "").strip()
-    if raw.isdigit():
-        return min(float(raw), outbound.MAX_RETRY_AFTER_S)
-    return 5.0
+async def _get(client, url, params, host, limiter):
+    try:
+        response = await outbound.send(client, "GET", url, params=params, timeout=TIMEOUT)
+    except outbound.OutboundError as exc:
+        raise PoolError.from_outbound(exc, _POOL_SAYS.get(exc.kind)) from None
+    status = response.status_code
+    if status == 204:
+        raise PoolError("not_found", "The pool has no data for this account.", status=204)
+    if status == 404:
+        raise PoolError("not_found", "The pool does not know this account (404).", status=404)
+    if status != 200:
+        error = outbound.status_error(response, host)
+        if error.kind == "rate_limited":
+            # Every later request of this pool waits it out too, not only this one.
+            limiter.pause(error.retry_after_s)
+            raise PoolError.from_outbound(
+                error,
+                f"The pool asked to slow down (429, retry after {error.retry_after_s:g} s).",
+            )
+        raise PoolError.from_outbound(error, f"The pool answered HTTP {status}.")
+    return response
+
+
+def _decoded(response):
+    try:
+        # Decimal, not float: pools send amounts like 0.123456789012345678 coin, which a float
+        # would round before they become wei.
+        return json.loads(response.content, parse_float=Decimal)
+    except ValueError:
+        kind = "an HTML page" if b"<html" in response.content[:500].lower() else "no JSON"
+        raise PoolError("bad_answer", f"The pool answered {kind} instead of JSON.") from None
+
+
+_POOL_SAYS = {
+    "timeout": "The pool did not answer within 10 s.",
+    "refused": "Cannot reach the pool (connection refused or dropped).",
+}

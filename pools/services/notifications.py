@@ -6,6 +6,7 @@ the events only say when to look."""
 import asyncio
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import websockets
 from asgiref.sync import sync_to_async
@@ -14,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ethdash import outbound
+from ethdash.outbound import OutboundError
 from pools.formats import PoolError
 from pools.formats.miningcore import parse_notification
 from pools.models import Pool, PoolAccount, PoolBlock
@@ -59,7 +61,12 @@ async def _listen(pool, *, stop, connect, sleep):
     apply = sync_to_async(apply_notification, thread_sensitive=True)
     while not stop.is_set():
         try:
-            async with connect(pool.notifications_url, open_timeout=5, ping_interval=20) as ws:
+            # The socket comes from the outbound transport (address policy at connect time);
+            # websockets speaks TLS (with the URL's host name) and the protocol over it.
+            sock = await outbound.open_socket(*_host_port(pool.notifications_url), timeout_s=5)
+            async with connect(
+                pool.notifications_url, sock=sock, open_timeout=5, ping_interval=20
+            ) as ws:
                 backoff = 1
                 async for message in ws:
                     try:
@@ -70,7 +77,7 @@ async def _listen(pool, *, stop, connect, sleep):
                     await apply(pool, event)
                     if stop.is_set():
                         return
-        except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+        except (OSError, TimeoutError, websockets.WebSocketException, OutboundError) as exc:
             logger.warning("%s notifications: %s; reconnecting in %s s", pool.name, exc, backoff)
             await sync_to_async(_record_error, thread_sensitive=True)(pool, exc)
         if not stop.is_set():
@@ -78,22 +85,22 @@ async def _listen(pool, *, stop, connect, sleep):
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
+def _host_port(url):
+    parts = urlsplit(url)
+    return parts.hostname, parts.port or (443 if parts.scheme == "wss" else 80)
+
+
 def _record_error(pool, exc):
+    shown = exc.shown if isinstance(exc, OutboundError) else str(exc)
     Pool.objects.filter(pk=pool.pk).update(
-        last_error=f"Notifications: {exc}"[:500], last_error_at=timezone.now()
+        last_error=f"Notifications: {shown}"[:500], last_error_at=timezone.now()
     )
 
 
 def _followable_pools():
-    pools = []
-    for pool in Pool.objects.exclude(notifications_url=""):
-        try:
-            outbound.check_destination(pool.notifications_url)
-        except outbound.OutboundError as exc:
-            logger.error("%s: notifications not followed: %s", pool.name, exc)
-            continue
-        pools.append(pool)
-    return pools
+    # The outbound policy judges each address when its listener connects; a refused one shows on
+    # the pool's row (last_error) like any other failure.
+    return list(Pool.objects.exclude(notifications_url=""))
 
 
 async def listen_all(*, stop):

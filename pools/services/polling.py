@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import httpx
 from asgiref.sync import sync_to_async
 from django.db import connections, transaction
 from django.db.models import Q
@@ -24,7 +23,7 @@ BREAKER_THRESHOLD = 3  # cycles in a row in which every account of a pool failed
 BREAKER_OPEN_S = 60
 BREAKER_MAX_OPEN_S = 900
 # Failures that say something about the host rather than about one account.
-HOST_FAILURES = {"unreachable", "timeout", "http_error", "rate_limited", "bad_answer", "refused"}
+HOST_FAILURES = set(outbound.KINDS)
 
 
 @dataclass
@@ -123,7 +122,7 @@ async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep):
 
 async def _poll_all(work, *, transport=None, sleep=asyncio.sleep):
     try:
-        async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
+        async with outbound.async_client(transport=transport) as client:
             return await asyncio.gather(
                 *(_poll_pool(pool, accounts, client, sleep=sleep) for pool, accounts in work)
             )
@@ -141,7 +140,7 @@ def update_breaker(result, *, now):
             fields["last_success_at"] = now
     elif result.polled:
         failures = pool.breaker_failures + 1
-        fields = {"breaker_failures": failures, "last_error": str(host_failures[0])[:500],
+        fields = {"breaker_failures": failures, "last_error": host_failures[0].shown[:500],
                   "last_error_at": now}  # fmt: skip
         if failures >= BREAKER_THRESHOLD or pool.breaker == Pool.Breaker.HALF_OPEN:
             pause = min(
@@ -159,27 +158,12 @@ def update_breaker(result, *, now):
 def poll_due_accounts(*, now=None, transport=None, sleep=asyncio.sleep):
     """One cycle over every pool this caller can lease. Returns a PoolResult per pool."""
     now = now or timezone.now()
-    work, refused = [], []
-    for pool in lease_pools(now=now):
-        accounts = claim_accounts(pool, now=now)
-        try:
-            outbound.check_destination(pool.base_url)
-        except outbound.OutboundError as exc:
-            error = PoolError("refused", str(exc))
-            for account in accounts:
-                record_failure(account, error, now=now)
-            refused.append(
-                PoolResult(pool=pool, polled=len(accounts), errors=[error] * len(accounts))
-            )
-            continue
-        work.append((pool, accounts))
+    work = [(pool, claim_accounts(pool, now=now)) for pool in lease_pools(now=now)]
     try:
         results = asyncio.run(_poll_all(work, transport=transport, sleep=sleep)) if work else []
     finally:
         for pool, _ in work:
             release(pool)
-        for result in refused:
-            release(result.pool)
-    for result in [*results, *refused]:
+    for result in results:
         update_breaker(result, now=timezone.now())
-    return [*results, *refused]
+    return results

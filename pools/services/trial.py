@@ -3,8 +3,6 @@ it does not) instead of a silent first poll failure later."""
 
 import asyncio
 
-import httpx
-
 from ethdash import outbound
 from pools.formats import FORMATS, PoolEndpoint, PoolError
 from pools.services.http import RateLimiter, json_getter
@@ -13,10 +11,6 @@ from pools.services.http import RateLimiter, json_getter
 def try_account(pool, login, *, transport=None):
     """(AccountSnapshot, None) or (None, PoolError) for one fetch of `login` on `pool`, with the
     pool's own limits and the outbound policy, as a poll would do it."""
-    try:
-        outbound.check_destination(pool.base_url)
-    except outbound.OutboundError as exc:
-        return None, PoolError("refused", str(exc))
     module = FORMATS[pool.api_format]
     endpoint = PoolEndpoint(
         format=pool.api_format,
@@ -33,7 +27,7 @@ def try_account(pool, login, *, transport=None):
     )
 
     async def fetch():
-        async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
+        async with outbound.async_client(transport=transport) as client:
             get_json = json_getter(client, pool.base_url, RateLimiter(requests, window), attempts=1)
             return await module.fetch_account(get_json, endpoint)
 

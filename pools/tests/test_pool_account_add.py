@@ -92,7 +92,7 @@ def test_try_account_uses_the_pools_format_for_real(pool, settings):
 def test_try_account_refuses_a_private_pool_url(pool, settings):
     settings.ETHDASH_OUTBOUND_ALLOW = []
     snapshot, error = try_account(pool, "0x" + "ab" * 20)
-    assert snapshot is None and error.kind == "refused"
+    assert snapshot is None and error.kind == "forbidden_address"
 
 
 @pytest.mark.parametrize("login", ["../../admin", "0xab?x=1", "a b", "0x/../stats"])

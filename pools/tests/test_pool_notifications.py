@@ -132,3 +132,33 @@ def test_the_embedded_server_follows_pool_notifications(pool, settings):
 
     asyncio.run(scenario())
     assert account_due()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notifications_url_whose_name_resolves_to_loopback_is_refused(monkeypatch, settings):
+    """The websocket's socket comes from the outbound transport: a name answering 127.0.0.1 is
+    judged when the listener connects, and refused unless ETHDASH_OUTBOUND_ALLOW has it."""
+    from ethdash import outbound
+
+    settings.ETHDASH_OUTBOUND_ALLOW = []
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: ["127.0.0.1"])
+    pool = PoolFactory(
+        name="mc",
+        api_format="miningcore",
+        base_url="http://pool.example",
+        notifications_url="ws://pool.example:1/notifications",
+    )
+    stop = asyncio.Event()
+    connected = []
+
+    async def fake_connect(*args, **kwargs):
+        connected.append(kwargs)
+        raise AssertionError("the policy should have refused before the websocket")
+
+    async def stop_after_first(seconds):
+        stop.set()
+
+    asyncio.run(listen(pool, stop=stop, connect=fake_connect, sleep=stop_after_first))
+    pool.refresh_from_db()
+    assert pool.last_error.startswith("Notifications: forbidden_address: pool.example resolves")
+    assert connected == []

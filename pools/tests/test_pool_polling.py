@@ -130,14 +130,14 @@ def test_429_with_retry_after_is_honoured(alpha, fake_format, sleeps):
 @pytest.mark.parametrize(
     ("answers", "kind"),
     [
-        ([(500, b"oops", None)], "http_error"),
-        ([(502, b"<html><body>Bad gateway</body></html>", None)], "http_error"),
+        ([(500, b"oops", None)], "http_status"),
+        ([(502, b"<html><body>Bad gateway</body></html>", None)], "http_status"),
         ([(200, b"<html>maintenance</html>", None)], "bad_answer"),
         ([(200, b"{not json", None)], "bad_answer"),
         ([(200, {"unexpected": True}, None)], "bad_answer"),
         ([(404, b"", None)], "not_found"),
         ([(200, httpx.ReadTimeout("slow"), None)], "timeout"),
-        ([(200, httpx.ConnectError("refused"), None)], "unreachable"),
+        ([(200, httpx.ConnectError("refused"), None)], "refused"),
     ],
 )
 def test_failures_are_recorded_on_the_account(alpha, fake_format, sleeps, answers, kind):
@@ -150,7 +150,7 @@ def test_failures_are_recorded_on_the_account(alpha, fake_format, sleeps, answer
     assert (account.status, account.last_error_kind) == ("error", kind)
     assert account.last_error
     assert PoolSample.objects.count() == 0
-    retried = kind in {"http_error", "timeout", "unreachable"}
+    retried = kind in {"http_status", "timeout", "refused"}
     assert len(transport.calls) == (3 if retried else 1)
 
 
@@ -185,12 +185,11 @@ def test_outbound_policy_refuses_a_private_pool_url(alpha, fake_format, settings
     settings.ETHDASH_OUTBOUND_ALLOW = []
     account = _account(alpha, _pool())
 
-    polling.poll_due_accounts(
-        transport=_transport([(200, {"hr": 1, "unpaid": 0}, None)]), sleep=sleeps
-    )
+    # The real transport: the policy is enforced where the socket is opened.
+    polling.poll_due_accounts(sleep=sleeps)
 
     account.refresh_from_db()
-    assert account.last_error_kind == "refused"
+    assert account.last_error_kind == "forbidden_address"
     assert "ETHDASH_OUTBOUND_ALLOW" in account.last_error
 
 

@@ -158,7 +158,7 @@ async def test_miningcore_no_content_is_not_found(pool_of):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(
     ("fault", "kind"),
-    [("down", "unreachable"), ("html", "http_error"), ("http500", "http_error"),
+    [("down", "refused"), ("html", "http_status"), ("http500", "http_status"),
      ("garbage", "bad_answer")],
 )  # fmt: skip
 async def test_fault_maps_to_pool_error(pool_of, fmt, fault, kind):

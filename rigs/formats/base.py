@@ -11,6 +11,9 @@ edge: hashrate in H/s, temperatures in °C, power in W, uptime in seconds.
 
 from dataclasses import dataclass, field
 
+from ethdash.outbound import KINDS as OUTBOUND_KINDS
+from ethdash.outbound import OutboundError
+
 
 @dataclass(frozen=True)
 class MinerEndpoint:
@@ -54,16 +57,12 @@ class RigReading:
     gpus: list[GpuReading] = field(default_factory=list)
 
 
-class MinerError(Exception):
-    """A poll that failed; `kind` is one of KINDS, str() is what the rig page shows."""
+class MinerError(OutboundError):
+    """A poll that failed; `kind` is a transport kind (ethdash.outbound.KINDS) or one of the
+    miner's own (a wrong API password, an error the miner reports); str() is what the rig page
+    shows."""
 
-    KINDS = ("unreachable", "refused", "timeout", "bad_answer", "auth", "miner_error")
-
-    def __init__(self, kind, message):
-        if kind not in self.KINDS:
-            raise ValueError(kind)
-        super().__init__(message)
-        self.kind = kind
+    KINDS = (*OUTBOUND_KINDS, "auth", "miner_error")
 
 
 def bad_answer(what):

@@ -1,4 +1,6 @@
-"""Bounded I/O for miner APIs: one TCP exchange or one HTTP GET, each under a hard deadline."""
+"""Bounded I/O for miner APIs: one TCP exchange or one HTTP GET, each under a hard deadline,
+both through the one outbound transport (address policy on the address connected to, the same
+error kinds)."""
 
 import asyncio
 import contextlib
@@ -6,6 +8,7 @@ import json
 
 import httpx
 
+from ethdash import outbound
 from rigs.formats.base import MinerError, bad_answer
 
 MAX_ANSWER_BYTES = 1 << 20
@@ -18,21 +21,24 @@ async def tcp_connection(endpoint, *, limit=MAX_ANSWER_BYTES):
     in the exchange, leaves as a MinerError."""
     try:
         async with asyncio.timeout(endpoint.timeout_s):
-            reader, writer = await asyncio.open_connection(
-                endpoint.host, endpoint.port, limit=limit
+            sock = await outbound.open_socket(
+                endpoint.host, endpoint.port, timeout_s=endpoint.timeout_s
             )
+            reader, writer = await asyncio.open_connection(sock=sock, limit=limit)
             try:
                 yield reader, writer
             finally:
                 writer.close()
     except TimeoutError:
         raise MinerError("timeout", f"No answer within {endpoint.timeout_s:g} s.") from None
-    except ConnectionRefusedError:
-        raise MinerError("refused", "Connection refused: is the miner's API enabled?") from None
+    except MinerError:
+        raise
+    except outbound.OutboundError as exc:
+        raise _miner_error(exc) from None
     except ValueError:  # a reply line over the reader's limit
         raise bad_answer("a reply longer than 1 MiB") from None
     except OSError as exc:
-        raise MinerError("unreachable", f"Cannot reach the miner: {exc.strerror or exc}.") from None
+        raise _miner_error(outbound.error_from(exc, endpoint.host)) from None
 
 
 async def tcp_exchange(endpoint, payload: bytes) -> bytes:
@@ -67,15 +73,11 @@ def decode_json(raw: bytes):
 async def http_get_json(http: httpx.AsyncClient, endpoint, path, *, headers=None):
     url = f"http://{endpoint.host}:{endpoint.port}{path}"
     try:
-        response = await http.get(url, headers=headers, timeout=endpoint.timeout_s)
-    except httpx.TimeoutException:
-        raise MinerError("timeout", f"No answer within {endpoint.timeout_s:g} s.") from None
-    except httpx.ConnectError as exc:
-        if _refused(exc):
-            raise MinerError("refused", "Connection refused: is the miner's API enabled?") from None
-        raise MinerError("unreachable", f"Cannot reach the miner: {exc}.") from None
-    except httpx.TransportError as exc:
-        raise MinerError("unreachable", f"Connection failed: {exc.__class__.__name__}.") from None
+        response = await outbound.send(
+            http, "GET", url, headers=headers, timeout=endpoint.timeout_s
+        )
+    except outbound.OutboundError as exc:
+        raise _miner_error(exc, endpoint.timeout_s) from None
     if response.status_code in (401, 403):
         raise MinerError("auth", f"The miner refused the API token (HTTP {response.status_code}).")
     if response.status_code != 200:
@@ -83,11 +85,9 @@ async def http_get_json(http: httpx.AsyncClient, endpoint, path, *, headers=None
     return decode_json(response.content)
 
 
-def _refused(exc):
-    # httpx 0.28 reports a closed port as "All connection attempts failed"; the refusal itself
-    # is further down the exception chain.
-    while exc is not None:
-        if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+def _miner_error(error, timeout_s=None):
+    if error.kind == "refused" and "refused" in str(error):
+        return MinerError("refused", "Connection refused: is the miner's API enabled?")
+    if error.kind == "timeout" and timeout_s is not None:
+        return MinerError("timeout", f"No answer within {timeout_s:g} s.")
+    return MinerError.from_outbound(error)

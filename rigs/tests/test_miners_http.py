@@ -506,7 +506,7 @@ FAULT_KINDS = {
     "empty": "bad_answer",
     "truncated": "bad_answer",
     "http500": "bad_answer",
-    "close": "unreachable",
+    "close": "refused",
 }
 
 

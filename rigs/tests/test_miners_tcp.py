@@ -439,7 +439,7 @@ FAULT_KINDS = {
     "truncated": {"bad_answer"},
     "rpc_error": {"miner_error"},
     # Closing before reading the request can reach the client as EOF or as a reset (RST).
-    "close": {"bad_answer", "unreachable"},
+    "close": {"bad_answer", "refused"},
 }
 
 

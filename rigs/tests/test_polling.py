@@ -110,16 +110,37 @@ def test_failures_are_recorded_on_the_rig(alpha, fake, action, kind):
     assert GpuSample.objects.count() == 0
 
 
-def test_outbound_policy_refuses_addresses_not_allowed(alpha, fake, settings):
+@pytest.mark.parametrize("protocol", ["trex", "claymore"])  # HTTP and TCP miners
+def test_outbound_policy_refuses_addresses_not_allowed(alpha, settings, protocol):
     settings.ETHDASH_OUTBOUND_ALLOW = []
-    fake[4001] = "ok"
-    _polled_rig(alpha, 4001)
+    Rig.objects.filter(pk=alpha.rig.pk).update(
+        protocol=protocol, host="127.0.0.1", port=4001, next_poll_at=timezone.now()
+    )
 
     polling.poll_due_rigs()
 
     rig = Rig.objects.get(pk=alpha.rig.pk)
-    assert rig.last_error_kind == "refused"
+    assert rig.last_error_kind == "forbidden_address"
     assert "ETHDASH_OUTBOUND_ALLOW" in rig.last_error
+
+
+@pytest.mark.parametrize(("host", "port"), [("127.0.0.1", 99999), ("not a host!!", 4028)])
+@pytest.mark.parametrize("protocol", ["trex", "claymore"])
+def test_a_malformed_address_saved_around_validation_fails_only_its_rig(
+    alpha, bravo, fake, protocol, host, port
+):
+    fake[1001] = "ok"
+    _polled_rig(bravo, 1001)
+    # update() skips the model's validators, as a row written before them would have.
+    Rig.objects.filter(pk=alpha.rig.pk).update(
+        protocol=protocol, host=host, port=port, next_poll_at=timezone.now()
+    )
+
+    summary = polling.poll_due_rigs()
+
+    assert (summary.stored, summary.failed) == (1, 1)
+    rig = Rig.objects.get(pk=alpha.rig.pk)
+    assert rig.last_error_kind == "bad_address", rig.last_error
 
 
 def test_admin_poll_now_makes_rigs_due(alpha, fake, admin_client):

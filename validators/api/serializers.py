@@ -213,7 +213,9 @@ class BeaconNodeSerializer(serializers.ModelSerializer):
     def validate_url(self, value):
         try:
             return clean_http_url(value)
-        except DjangoValidationError:
+        except DjangoValidationError as exc:
+            if exc.code == "bad_address":  # a URL, but not one that can be reached
+                raise serializers.ValidationError(exc.messages) from None
             raise serializers.ValidationError("An http or https URL is required.") from None
 
     def validate_auth_header(self, value):

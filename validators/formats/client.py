@@ -7,15 +7,17 @@ share it without pulling Django in. Every decimal-string number the API sends co
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import json
-import random
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+
+from ethdash import outbound
+from ethdash.outbound import OutboundError
 
 DEFAULT_BATCH_SIZE = 1000
 FAR_FUTURE_EPOCH = 2**64 - 1
@@ -39,16 +41,21 @@ _BLOCK_REWARD_FIELDS = (
 _EVENT_INT_FIELDS = ("slot", "epoch", "depth", "current_slot")
 
 
-class BeaconError(Exception):
-    """Any failure talking to the node; `kind` tells transport failures from HTTP answers."""
+class BeaconError(OutboundError):
+    """Any failure talking to the node; `kind` is a transport kind (ethdash.outbound.KINDS):
+    http_status for an HTTP error answer, bad_answer for one not in the API's shape."""
 
     def __init__(
-        self, status: int | None, message: str, *, kind: str = "http", path: str = ""
-    ) -> None:
-        super().__init__(f"{path}: {status or kind}: {message}" if path else message)
-        self.status = status
+        self, status: int | None, message: str, *, kind: str = "http_status", path: str = "",
+        retry_after_s: float | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(
+            kind,
+            f"{path}: {status or kind}: {message}" if path else message,
+            status=status,
+            retry_after_s=retry_after_s,
+        )
         self.message = message
-        self.kind = kind
         self.path = path
 
     @property
@@ -59,11 +66,6 @@ class BeaconError(Exception):
     @property
     def unavailable(self) -> bool:
         return self.status == 503
-
-    @property
-    def transient(self) -> bool:
-        """Worth asking again after a pause: the node was unreachable, slow or overloaded."""
-        return self.kind in ("timeout", "unreachable") or self.status in (500, 502, 503, 504)
 
 
 class NodeHealth(enum.StrEnum):
@@ -265,7 +267,7 @@ class SSEParser:
         try:
             payload = json.loads("\n".join(data))
         except ValueError as exc:
-            raise BeaconError(None, f"bad event data: {exc}", kind="invalid") from exc
+            raise BeaconError(None, f"bad event data: {exc}", kind="bad_answer") from exc
         if not isinstance(payload, dict):
             payload = {"value": payload}
         return Event(event=event, data=_convert_event_data(payload))
@@ -302,7 +304,7 @@ class BeaconClient:
         self.timeout = timeout
         self.batch_size = batch_size
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._client = client or outbound.async_client(timeout=timeout)
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -330,24 +332,18 @@ class BeaconClient:
             kwargs["params"] = params
         if body is not None:
             kwargs["json"] = body
-        for attempt in range(self.retries + 1):
-            try:
+        policy = outbound.retrying(attempts=self.retries + 1, backoff_s=self.backoff_s)
+        async for attempt in policy:
+            with attempt:
                 return await self._send_once(method, path, kwargs, accept_statuses)
-            except BeaconError as exc:
-                if attempt == self.retries or not exc.transient:
-                    raise
-            # Jittered so that several workers do not retry a struggling node in step.
-            await asyncio.sleep(self.backoff_s * 2**attempt * (1 + random.random() / 2))
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise AssertionError("unreachable")  # pragma: no cover: retrying() re-raises
 
     async def _send_once(self, method, path, kwargs, accept_statuses) -> httpx.Response:
         self.requests += 1
         try:
-            response = await self._client.request(method, self.base_url + path, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise BeaconError(None, str(exc) or "timed out", kind="timeout", path=path) from exc
-        except httpx.HTTPError as exc:
-            raise BeaconError(None, str(exc) or repr(exc), kind="unreachable", path=path) from exc
+            response = await outbound.send(self._client, method, self.base_url + path, **kwargs)
+        except OutboundError as exc:
+            raise BeaconError(exc.status, str(exc), kind=exc.kind, path=path) from None
         if response.is_success or response.status_code in accept_statuses:
             return response
         raise _error_from(response, path)
@@ -358,11 +354,11 @@ class BeaconClient:
             payload = response.json()
         except ValueError as exc:
             raise BeaconError(
-                response.status_code, "response is not JSON", kind="invalid", path=path
+                response.status_code, "response is not JSON", kind="bad_answer", path=path
             ) from exc
         if not isinstance(payload, dict) or "data" not in payload:
             raise BeaconError(
-                response.status_code, "no data in response", kind="invalid", path=path
+                response.status_code, "no data in response", kind="bad_answer", path=path
             )
         return payload
 
@@ -371,7 +367,9 @@ class BeaconClient:
         try:
             data = convert(payload["data"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise BeaconError(200, f"unexpected shape: {exc!r}", kind="invalid", path=path) from exc
+            raise BeaconError(
+                200, f"unexpected shape: {exc!r}", kind="bad_answer", path=path
+            ) from exc
         finalized = payload.get("finalized")
         return Response(
             data=data,
@@ -407,7 +405,7 @@ class BeaconClient:
             return _HEALTH_BY_STATUS[response.status_code]
         except KeyError:
             raise BeaconError(
-                response.status_code, "unexpected health status", kind="invalid", path=path
+                response.status_code, "unexpected health status", kind="bad_answer", path=path
             ) from None
 
     async def syncing(self) -> dict[str, Any]:
@@ -567,7 +565,9 @@ class BeaconClient:
                 finalized=payload.get("finalized"),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise BeaconError(200, f"unexpected shape: {exc!r}", kind="invalid", path=path) from exc
+            raise BeaconError(
+                200, f"unexpected shape: {exc!r}", kind="bad_answer", path=path
+            ) from exc
 
     async def pending_deposits(self, state_id: str | int) -> Response:
         """The state's queue of deposits waiting to be credited (Electra and later)."""
@@ -595,7 +595,9 @@ class BeaconClient:
             payload = response.json()
             data = {"validators": [int(v) for v in payload["data"]["validators"]]}
         except (KeyError, TypeError, ValueError) as exc:
-            raise BeaconError(200, f"unexpected shape: {exc!r}", kind="invalid", path=path) from exc
+            raise BeaconError(
+                200, f"unexpected shape: {exc!r}", kind="bad_answer", path=path
+            ) from exc
         return Response(
             data=data,
             execution_optimistic=bool(payload.get("execution_optimistic", False)),
@@ -623,10 +625,11 @@ class BeaconClient:
                     event = parser.feed(line)
                     if event is not None:
                         yield event
-        except httpx.TimeoutException as exc:
-            raise BeaconError(None, str(exc) or "timed out", kind="timeout", path=path) from exc
-        except httpx.HTTPError as exc:
-            raise BeaconError(None, str(exc) or repr(exc), kind="unreachable", path=path) from exc
+        except BeaconError:
+            raise
+        except (httpx.HTTPError, OutboundError) as exc:
+            error = outbound.error_from(exc, urlsplit(self.base_url).hostname or self.base_url)
+            raise BeaconError(None, str(error), kind=error.kind, path=path) from None
 
 
 def _error_from(response: httpx.Response, path: str) -> BeaconError:
@@ -641,7 +644,14 @@ def _error_from(response: httpx.Response, path: str) -> BeaconError:
     else:
         if isinstance(payload, dict) and payload.get("message"):
             message = str(payload["message"])
-    return BeaconError(response.status_code, message, path=path)
+    transport = outbound.status_error(response, path)
+    return BeaconError(
+        response.status_code,
+        message,
+        kind=transport.kind,
+        path=path,
+        retry_after_s=transport.retry_after_s,
+    )
 
 
 def _merge_flags(parts: list[Response]) -> dict[str, Any]:

@@ -152,8 +152,8 @@ async def follow_farm(
                         if stop.is_set():
                             return
                 problem = "the stream ended"
-            except (BeaconError, OutboundError, KeyError, TypeError) as exc:
-                problem = str(exc) or exc.__class__.__name__
+            except (OutboundError, KeyError, TypeError) as exc:
+                problem = getattr(exc, "shown", None) or str(exc) or exc.__class__.__name__
             except Exception as exc:  # a broker or database hiccup must not end the listener
                 log.exception("farm %s: listener failed", farm_id)
                 problem = f"{exc.__class__.__name__}: {exc}"

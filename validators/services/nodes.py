@@ -15,7 +15,6 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.utils import timezone
 
-from ethdash.outbound import OutboundError, check_destination
 from validators.formats.client import (
     BeaconClient,
     BeaconError,
@@ -83,8 +82,7 @@ def chain_constants(genesis: dict, spec: dict) -> dict:
 
 
 def client_for(node: BeaconNode, **kwargs) -> BeaconClient:
-    """A client for the node, after the outbound policy allowed its address."""
-    check_destination(node.url)
+    """A client for the node; the outbound policy judges its address when a request connects."""
     kwargs.setdefault("timeout", settings.ETHDASH_BEACON_TIMEOUT_S)
     kwargs.setdefault("batch_size", settings.ETHDASH_BEACON_BATCH_SIZE)
     return BeaconClient(node.url, headers=auth_headers(node), **kwargs)
@@ -116,6 +114,8 @@ class Check:
 
 def describe_failure(exc: BeaconError) -> str:
     """What a user is told when a node failed a check."""
+    if exc.status is None:  # not reached: refused by the policy, unresolvable, timed out
+        return exc.shown
     where = f" ({exc.path})" if exc.path else ""
     if exc.status == 404 and exc.path.endswith("/genesis"):
         return "The node does not know its genesis yet (still starting?)."
@@ -129,11 +129,7 @@ async def check_node(node: BeaconNode) -> Check:
     """Asks the node once (health, syncing; genesis and spec when the row has no chain constants
     yet, as a node being added has not), under the outbound policy. Never raises: a node that
     fails is DOWN with `error` saying why."""
-    try:
-        client = client_for(node, retries=0)
-    except OutboundError as exc:
-        return Check(BeaconNode.Health.DOWN, error=str(exc))
-    async with client:
+    async with client_for(node, retries=0) as client:
         try:
             health = await client.health()
             syncing = await client.syncing()
@@ -185,7 +181,9 @@ def save_check(node: BeaconNode, check: Check, *, now=None) -> None:
 
 
 def record_failure(node: BeaconNode, error: str, *, now=None) -> None:
-    """A request failed mid-epoch: the node is down until its next successful check."""
+    """A request failed mid-epoch: the node is down until its next successful check. `error`
+    is an OutboundError (shown with its kind) or a message."""
+    error = getattr(error, "shown", None) or str(error)
     now = now or timezone.now()
     BeaconNode.objects.filter(pk=node.pk).update(
         health=BeaconNode.Health.DOWN, last_error=error[:500], last_error_at=now

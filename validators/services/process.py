@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from ethdash.outbound import OutboundError
+from ethdash.outbound import Failover, OutboundError
 from validators.formats.client import BeaconError
 from validators.models import BeaconNode, EpochSummary, SyncDuty, Validator, ValidatorSync
 from validators.services import nodes as node_service
@@ -131,6 +131,8 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
     ValidatorSync.objects.filter(pk=sync.pk).update(
         head_epoch=final, backfill_from=sync.backfill_from
     )
+    # A node that fails mid-run is not asked again for the later epochs of this run.
+    failover = Failover(usable)
     for epoch in range(first, min(final, first + max_epochs - 1) + 1):
         if not renew(sync):
             run.error = "Another worker took over this farm's epochs (lease expired)."
@@ -138,7 +140,7 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
         # Only nodes whose head is past E+1 can have E's final rewards: a 404 from one behind
         # would not mean a pruned state.
         ready = [n for n in usable if n.head_slot // n.slots_per_epoch >= epoch + 2]
-        outcome = process_epoch(sync, epoch, ready)
+        outcome = process_epoch(sync, epoch, ready, failover=failover)
         if outcome == "nothing":
             return
         if outcome == "stored":
@@ -187,9 +189,14 @@ def tracked_validators(farm_id: int) -> dict[int, Tracked]:
     return out
 
 
-def process_epoch(sync: ValidatorSync, epoch: int, nodes: list[BeaconNode]) -> str:
+def process_epoch(
+    sync: ValidatorSync, epoch: int, nodes: list[BeaconNode], *, failover: Failover | None = None
+) -> str:
     """Reads the epoch from the first node that can answer and stores it. Returns "stored",
-    "skipped" (no node still holds its states) or the error to show."""
+    "skipped" (no node still holds its states) or the error to show. A node that fails is marked
+    dead in `failover` (the run's memory); one that lacks the epoch's states is not."""
+    failover = failover or Failover(nodes)
+    nodes = [node for node in failover.alive() if node in nodes]
     validators = tracked_validators(sync.farm_id)
     if not validators:  # all added by pubkey and not known to the node yet
         return "nothing"
@@ -209,17 +216,13 @@ def process_epoch(sync: ValidatorSync, epoch: int, nodes: list[BeaconNode]) -> s
         started = time.monotonic()
         try:
             read = asyncio.run(_fetch(node, epoch, indices, known_start, members))
-        except BeaconError as exc:
-            if exc.not_found:
+        except (UntrustedAnswer, OutboundError) as exc:
+            if isinstance(exc, BeaconError) and exc.not_found:
                 pruned += 1  # the state is gone from this node; another may still hold it
                 errors.append(f"{node.name}: {exc}")
                 continue
-            node_service.record_failure(node, str(exc))
-            errors.append(f"{node.name}: {exc}")
-            continue
-        except (UntrustedAnswer, OutboundError) as exc:
-            node_service.record_failure(node, str(exc))
-            errors.append(f"{node.name}: {exc}")
+            node_service.record_failure(node, exc)
+            errors.append(failover.mark_dead(node, getattr(exc, "shown", exc)))
             continue
         slashed = frozenset(i for i, v in validators.items() if v.slashed)
         result = compute_epoch(read, start_balances, slashed)
@@ -237,6 +240,10 @@ def process_epoch(sync: ValidatorSync, epoch: int, nodes: list[BeaconNode]) -> s
             sync.sync_period_checked = period
             ValidatorSync.objects.filter(pk=sync.pk).update(sync_period_checked=period)
         return "stored"
+    if not nodes:
+        return f"Epoch {epoch} could not be read: every node failed earlier in this run: " + (
+            "; ".join(message for _, message in failover.dead.values()) or "no node is ready"
+        )
     if pruned == len(nodes):
         _skip(sync, epoch, "states pruned on every node: " + "; ".join(errors))
         return "skipped"

@@ -32,9 +32,9 @@ _PUBKEY = re.compile(r"^0x[0-9a-fA-F]{96}$")
 _DIGITS = re.compile(r"^[0-9]+$")
 
 
-class RelayError(Exception):
+class RelayError(outbound.OutboundError):
     """The relay could not be asked, or answered something that is not the data API's shape;
-    str() is fit to show the user."""
+    `kind` is a transport kind, str() is fit to show the user."""
 
 
 @dataclass(frozen=True)
@@ -134,19 +134,22 @@ async def relay_delivered(
             attempts=ATTEMPTS if attempts is None else attempts,
             backoff_s=BACKOFF_S if backoff_s is None else backoff_s,
             sleep=sleep,
+            # A client error is not retried, and its message is worth showing.
+            ok_statuses=range(400, 429),
         )
     except outbound.OutboundError as exc:
-        raise RelayError(str(exc)) from None
+        raise RelayError.from_outbound(exc) from None
     if response.status_code != 200:
-        raise RelayError(f"{host} answered HTTP {response.status_code}{_error_message(response)}.")
+        message = f"{host} answered HTTP {response.status_code}{_error_message(response)}."
+        raise RelayError("http_status", message, status=response.status_code)
     try:
         payload = response.json()
     except ValueError:
-        raise RelayError(f"{host} did not answer JSON.") from None
+        raise RelayError("bad_answer", f"{host} did not answer JSON.") from None
     try:
         traces = parse_bid_traces(payload)
     except ValueError as exc:
-        raise RelayError(f"{host} answered an unexpected shape ({exc}).") from None
+        raise RelayError("bad_answer", f"{host} answered an unexpected shape ({exc}).") from None
     pubkey = (proposer_pubkey or "").lower()
     wanted_hash = (block_hash or "").lower()
     for trace in traces:

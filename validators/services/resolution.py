@@ -26,7 +26,6 @@ from ethdash import outbound
 from validators.formats.client import (
     FAR_FUTURE_EPOCH,
     BeaconClient,
-    BeaconError,
 )
 from validators.models import BeaconNode, Status, Validator
 from validators.services.adding import InvalidEntries, add_validators, chunks
@@ -71,40 +70,38 @@ def _node_refs(farm) -> list[_NodeRef]:
 
 
 class _Nodes:
-    """The farm's nodes in priority order; a call goes to the node that answered last, and on a
-    failure to the next one, so a node dying half-way through a walk does not end it."""
+    """The farm's nodes in priority order (an outbound.Failover): a call goes to the first node
+    that has not failed in this walk, so a node dying half-way through does not end it."""
 
     def __init__(self, refs: list[_NodeRef], http, timeout: float, batch_size: int):
-        self.refs = refs
+        self.failover = outbound.Failover(refs)
         self.http = http
         self.timeout = timeout
         self.batch_size = batch_size
-        self.current = 0
-        self.errors: list[str] = []
 
     @property
     def node(self) -> _NodeRef | None:
-        return self.refs[self.current] if self.current < len(self.refs) else None
+        return self.failover.answered_by
 
     async def call(self, ask: Callable[[BeaconClient], Any]):
-        if not self.refs:
+        if not self.failover.nodes:
             raise NoNodeAnswered("the farm has no beacon node")
-        while self.current < len(self.refs):
-            ref = self.refs[self.current]
-            try:
-                await sync_to_async(outbound.check_destination)(ref.url)
-                client = BeaconClient(
-                    ref.url,
-                    headers=ref.headers,
-                    timeout=self.timeout,
-                    client=self.http,
-                    batch_size=self.batch_size,
-                )
-                return await ask(client)
-            except (BeaconError, outbound.OutboundError) as exc:
-                self.errors.append(f"{ref.name}: {exc}")
-                self.current += 1
-        raise NoNodeAnswered("no beacon node answered: " + "; ".join(self.errors[-3:]))
+
+        def on(ref: _NodeRef):
+            client = BeaconClient(
+                ref.url,
+                headers=ref.headers,
+                timeout=self.timeout,
+                client=self.http,
+                batch_size=self.batch_size,
+            )
+            return ask(client)
+
+        try:
+            return await self.failover.call(on)
+        except outbound.AllNodesFailed as exc:
+            message = "no beacon node answered: " + "; ".join(exc.failures[-3:])
+            raise NoNodeAnswered(message) from None
 
 
 @dataclass

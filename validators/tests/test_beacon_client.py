@@ -366,7 +366,7 @@ async def test_404_is_not_found():
     err = info.value
     assert err.status == 404 and err.not_found and not err.unavailable
     assert err.message == "State not found"
-    assert err.kind == "http"
+    assert err.kind == "http_status"
 
 
 @pytest.mark.asyncio
@@ -420,8 +420,8 @@ async def test_500_and_html_error_bodies():
     [
         (httpx.ReadTimeout("read timed out"), "timeout"),
         (httpx.ConnectTimeout("connect timed out"), "timeout"),
-        (httpx.ConnectError("connection refused"), "unreachable"),
-        (httpx.RemoteProtocolError("peer closed connection"), "unreachable"),
+        (httpx.ConnectError("connection refused"), "refused"),
+        (httpx.RemoteProtocolError("peer closed connection"), "refused"),
     ],
 )
 async def test_transport_failures_become_beacon_errors(exc, kind):
@@ -441,7 +441,7 @@ async def test_non_json_success_is_invalid():
     client, _ = make({("GET", "/eth/v1/node/syncing"): "not json"})
     with pytest.raises(BeaconError) as info:
         await client.syncing()
-    assert info.value.kind == "invalid"
+    assert info.value.kind == "bad_answer"
 
 
 def test_parse_sse_spec_frames_with_comments():

@@ -202,12 +202,19 @@ def test_a_failing_relay_is_retried_a_bounded_number_of_times(allow_loopback):
 
 
 def test_a_private_address_is_refused_without_asking(settings):
+    """Through the real transport (the policy is judged where the socket opens)."""
+    from ethdash import outbound
+
     settings.ETHDASH_OUTBOUND_ALLOW = []
-    seen = []
+
+    async def go():
+        async with outbound.async_client() as http:
+            return await relay_delivered(http, RELAY, SLOT, sleep=_no_sleep)
+
     with pytest.raises(RelayError) as caught:
-        ask(lambda r: seen.append(r) or httpx.Response(200, json=[]))
+        asyncio.run(go())
+    assert caught.value.kind == "forbidden_address"
     assert "non-public address" in str(caught.value)
-    assert seen == []
 
 
 def test_a_real_socket_relay_answers_through_the_stub(allow_loopback):

@@ -352,7 +352,12 @@ def test_a_private_node_address_needs_the_outbound_allow_list(owner_client, alph
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("node-url", "ftp://10.0.0.5/"), ("node-url", "not a url"), ("node-auth_header", "token")],
+    [
+        ("node-url", "ftp://10.0.0.5/"),
+        ("node-url", "not a url"),
+        ("node-url", "http://10.0.0.5:99999"),
+        ("node-auth_header", "token"),
+    ],
 )
 def test_a_bad_node_url_or_header_is_refused(owner_client, alpha, field, value):
     form = _node_form(alpha, "http://10.0.0.5:5052", **{field: value})
@@ -383,13 +388,12 @@ def test_another_farm_sees_none_of_the_nodes_and_cannot_remove_them(intruder_cli
     assert BeaconNode.objects.exists() and MevRelay.objects.exists()
 
 
+def _relay_form(world, url):
+    return {"action": "relay-add", "relay-farm": world.farm.pk, "relay-name": "", "relay-url": url}
+
+
 def test_relays_are_added_once_and_removed(owner_client, alpha):
-    form = {
-        "action": "relay-add",
-        "relay-farm": alpha.farm.pk,
-        "relay-name": "",
-        "relay-url": "https://boost-relay.flashbots.net/",
-    }
+    form = _relay_form(alpha, "https://boost-relay.flashbots.net/")
     assert owner_client.post("/validators/nodes/", form).status_code == 302
     relay = MevRelay.objects.get()
     assert (relay.name, relay.url) == ("boost-relay.flashbots.net", form["relay-url"][:-1])
@@ -500,3 +504,19 @@ def test_the_in_process_worker_runs_a_discovery_started_on_the_page(alpha, beaco
         celery.stop()
     assert resolution.discovery_state(alpha.farm.pk)["state"] == "done"
     assert Validator.objects.get(farm=alpha.farm).pubkey.endswith(f"{42:016x}")
+
+
+def test_a_relay_url_with_a_port_out_of_range_is_refused_with_a_message(owner_client, alpha):
+    form = _relay_form(alpha, "https://relay.example:99999")
+    response = owner_client.post("/validators/nodes/", form)
+    assert response.status_code == 400
+    assert not MevRelay.objects.exists()
+    assert "between 1 and 65535" in response.content.decode()
+
+
+def test_the_beacon_nodes_api_refuses_a_port_out_of_range_with_a_message(api, alpha):
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha.token('read', 'write')}")
+    response = api.post("/api/v1/beacon-nodes/", {"url": "http://10.0.0.5:99999"}, format="json")
+    assert response.status_code == 400
+    assert "between 1 and 65535" in str(response.json()["errors"]["url"])
+    assert not BeaconNode.objects.exists()
