@@ -11,11 +11,9 @@ The baseline is what the limits allow: per host, the requests the formats needed
 limit_s is the largest. The last line is JSON with accounts, cycle_s, limit_s, ratio, 429s.
 """
 
-import asyncio
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from bench.ingest import (  # noqa: E402
     migrate_fresh,
     use_bench_database,
 )
+from simulators.http_server import LoopThread  # noqa: E402
 from simulators.pools import FORMATS, make_logins, start_pool_server, stop_pool_server  # noqa: E402
 
 
@@ -49,26 +48,12 @@ def parse_args():
     return args
 
 
-class SimulatorThread:
-    def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine, timeout=120):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
 def main():
     args = parse_args()
     admin_url = use_bench_database(args.db)
     formats = args.formats.split(",")
     per_host = args.accounts // args.hosts
-    simulators = SimulatorThread()
+    simulators = LoopThread().start()
     servers = []
     try:
         log(f"database {args.db}: drop, create, migrate")
