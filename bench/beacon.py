@@ -106,7 +106,7 @@ def measure_day(farm_model, count):
 
     from django.db import connection
 
-    from simulators.beacon_node import Chain
+    from simulators.beacon_chain import Chain
     from validators.models import Validator, ValidatorSync
     from validators.services.epochs import EpochRead, ValidatorState, compute_epoch
     from validators.services.store import store_epoch
