@@ -31,14 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import (  # noqa: E402
-    add_db_argument,
-    check_db_argument,
-    django_bench_database,
-    free_port,
-    logger,
-    print_result,
-)
+from bench import harness  # noqa: E402
 
 EPOCH_TABLES = [
     "validators_validatorepoch",
@@ -50,7 +43,7 @@ EPOCH_TABLES = [
     "validators_statuschange",
 ]
 
-log = logger("beacon")
+log = harness.logger("beacon")
 
 
 def parse_args():
@@ -61,9 +54,9 @@ def parse_args():
     parser.add_argument("--registry", type=int, default=1_000_000)
     parser.add_argument("--day-validators", type=int, default=2_000)
     parser.add_argument("--batch-size", type=int, default=None)
-    add_db_argument(parser, "ethdash_bench_beacon")
+    harness.add_db_argument(parser, "ethdash_bench_beacon")
     args = parser.parse_args()
-    check_db_argument(parser, args)
+    harness.check_db_argument(parser, args)
     return args
 
 
@@ -74,7 +67,7 @@ def template(path: str) -> str:
 
 
 def start_node(registry):
-    port = free_port()
+    port = harness.free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "simulators.beacon_node", "--registry", str(registry),
          "--port", str(port), "--seconds-per-slot", "12", "--slots-per-epoch", "32"],
@@ -184,7 +177,7 @@ def main():
         os.environ["ETHDASH_BEACON_BATCH_SIZE"] = str(args.batch_size)
     node, url = start_node(args.registry)
     try:
-        with django_bench_database(args.db, log, keep=args.keep_db):
+        with harness.django_bench_database(args.db, log, keep=args.keep_db):
             measure(args, url)
     finally:
         node.terminate()
@@ -259,7 +252,7 @@ def measure(args, url):
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     log(f"steady epoch {timings[1]:.1f} s (cold {timings[0]:.1f} s); node alone answers the "
         f"batched state and reward reads in {base_s:.1f} s; peak {peak_mb:.0f} MB")  # fmt: skip
-    print_result(
+    harness.print_result(
         {
             "bench": "beacon",
             "validators": args.validators,

@@ -23,15 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import (  # noqa: E402
-    add_db_argument,
-    check_db_argument,
-    django_bench_database,
-    logger,
-    print_result,
-)
+from bench import harness  # noqa: E402
 
-log = logger("poll")
+log = harness.logger("poll")
 
 
 def parse_args():
@@ -41,9 +35,9 @@ def parse_args():
     parser.add_argument("--endpoints", type=int, default=1000)
     parser.add_argument("--gpus", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=256)
-    add_db_argument(parser, "ethdash_bench_poll")
+    harness.add_db_argument(parser, "ethdash_bench_poll")
     args = parser.parse_args()
-    check_db_argument(parser, args)
+    harness.check_db_argument(parser, args)
     return args
 
 
@@ -86,7 +80,7 @@ def main():
     with tempfile.NamedTemporaryFile(prefix="ethdash-fleet-", suffix=".json", delete=False) as out:
         pass
     try:
-        with django_bench_database(args.db, log, keep=args.keep_db):
+        with harness.django_bench_database(args.db, log, keep=args.keep_db):
             log(f"starting {args.endpoints} simulated miners ({args.gpus} GPUs each)")
             fleet, endpoints = start_fleet(args, out.name)
             measure(args, endpoints)
@@ -136,7 +130,7 @@ def measure(args, endpoints):
     failures = list(Rig.objects.exclude(last_error="").values_list("name", "last_error")[:5])
     for name, error in failures:
         log(f"failed: {name}: {error}")
-    print_result(
+    harness.print_result(
         {
             "bench": "poll",
             "endpoints": len(endpoints),

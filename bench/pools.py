@@ -19,17 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import (  # noqa: E402
-    add_db_argument,
-    check_db_argument,
-    django_bench_database,
-    logger,
-    print_result,
-)
+from bench import harness  # noqa: E402
 from simulators.http_server import LoopThread  # noqa: E402
 from simulators.pools import FORMATS, make_logins, start_pool_server, stop_pool_server  # noqa: E402
 
-log = logger("pools")
+log = harness.logger("pools")
 
 
 def parse_args():
@@ -40,9 +34,9 @@ def parse_args():
     parser.add_argument("--accounts", type=int, default=10000)
     parser.add_argument("--rate", type=int, default=10, help="requests per second per host")
     parser.add_argument("--formats", default=",".join(FORMATS))
-    add_db_argument(parser, "ethdash_bench_pools")
+    harness.add_db_argument(parser, "ethdash_bench_pools")
     args = parser.parse_args()
-    check_db_argument(parser, args)
+    harness.check_db_argument(parser, args)
     return args
 
 
@@ -51,7 +45,7 @@ def main():
     simulators = LoopThread().start()
     servers = []
     try:
-        with django_bench_database(args.db, log, keep=args.keep_db):
+        with harness.django_bench_database(args.db, log, keep=args.keep_db):
             measure(args, simulators, servers)
     finally:
         for server, _ in servers:
@@ -118,7 +112,7 @@ def measure(args, simulators, servers):
         f"cycle {cycle_s:.1f} s; limits allow {limit_s:.1f} s; {stored} stored, {failed} "
         f"failed, {rate_limited} 429s; {PoolSample.objects.count()} samples"
     )
-    print_result(
+    harness.print_result(
         {
             "bench": "pools",
             "accounts": len(accounts),

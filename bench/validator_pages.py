@@ -26,18 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import (  # noqa: E402
-    add_db_argument,
-    check_db_argument,
-    django_bench_database,
-    logger,
-    print_result,
-)
+from bench import harness  # noqa: E402
 
 GWEI = 10**9
 EPOCHS_PER_DAY = 225
 
-log = logger("validator-pages")
+log = harness.logger("validator-pages")
 
 
 def parse_args():
@@ -48,9 +42,9 @@ def parse_args():
     parser.add_argument("--days", type=int, default=30, help="UTC days of day rows, today too")
     parser.add_argument("--runs", type=int, default=7, help="timed requests per URL")
     parser.add_argument("--budget-s", type=float, default=120.0, help="time cap per URL")
-    add_db_argument(parser, "ethdash_bench_validator_pages")
+    harness.add_db_argument(parser, "ethdash_bench_validator_pages")
     args = parser.parse_args()
-    check_db_argument(parser, args)
+    harness.check_db_argument(parser, args)
     if args.validators < 1 or not 1 <= args.days <= 400 or args.runs < 1:
         raise SystemExit("--validators and --runs must be at least 1, --days in [1, 400]")
     return args
@@ -200,7 +194,7 @@ def summary(timings):
 
 def main():
     args = parse_args()
-    with django_bench_database(args.db, log, keep=args.keep_db):
+    with harness.django_bench_database(args.db, log, keep=args.keep_db):
         measure_pages(args)
 
 
@@ -232,7 +226,7 @@ def measure_pages(args):
     base_ms = min(results["baseline_tokens_page"]["median_ms"], again["median_ms"])
     for entry in results.values():
         entry["ratio_to_baseline"] = round(entry["median_ms"] / base_ms, 1)
-    print_result(
+    harness.print_result(
         {
             "bench": "validator_pages",
             "validators": args.validators,

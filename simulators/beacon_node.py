@@ -34,14 +34,7 @@ from simulators.beacon_chain import (
     ApiError,
     Chain,
 )
-from simulators.http_server import (
-    HttpApp,
-    HttpConnection,
-    Request,
-    Response,
-    start_http_server,
-    stop_http_server,
-)
+from simulators.http_server import HttpApp, HttpConnection, Request, Response, close_server, serve
 
 TOPICS = ("head", "block", "finalized_checkpoint", "chain_reorg")
 
@@ -590,7 +583,7 @@ async def start_beacon_node(
         chain.attach_execution(execution, chain.current_slot())
         chain.mine_el_until(chain.current_slot())
     app = _BeaconApp(chain)
-    server = await start_http_server(app, host, port)
+    server = await serve(app, host, port)
     server.chain, server.stats = chain, app.stats
     server._ticker = asyncio.create_task(_ticker(server, chain))
     return server
@@ -599,7 +592,7 @@ async def start_beacon_node(
 async def stop_beacon_node(server: asyncio.Server) -> None:
     """Stops the clock, stops listening and drops open connections (SSE streams included)."""
     server._ticker.cancel()
-    await stop_http_server(server)
+    await close_server(server)
 
 
 async def _main(args) -> None:

@@ -14,7 +14,7 @@ from eth.vm.forks.shanghai.withdrawals import Withdrawal
 from eth_account import Account
 from web3 import EthereumTesterProvider, Web3
 
-from simulators.http_server import HttpApp, HttpConnection, Request, Response, start_http_server
+from simulators.http_server import HttpApp, HttpConnection, Request, Response, serve
 
 TRANSFER_GAS = 21_000
 
@@ -190,4 +190,4 @@ class _JsonRpcApp(HttpApp):
 
 
 async def start_execution_node(chain, *, host="127.0.0.1", port=0):
-    return await start_http_server(_JsonRpcApp(chain), host, port)
+    return await serve(_JsonRpcApp(chain), host, port)

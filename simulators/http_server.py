@@ -6,9 +6,9 @@ thousand simulated miners in one process.
         def handle(self, request, connection):
             return Response.json({"hello": request.path})
 
-    server = await start_http_server(Hello())       # 127.0.0.1, an ephemeral port
+    server = await serve(Hello())       # 127.0.0.1, an ephemeral port
     port = server.sockets[0].getsockname()[1]
-    await stop_http_server(server)
+    await close_server(server)
 
 `HttpApp.handle` returns the Response to send, or None when it deals with the connection itself:
 hanging on purpose (`connection.ignore_input()`), dropping it (`connection.close()`), answering
@@ -93,7 +93,7 @@ class HttpApp:
         """A client connected; may drop it at once (`connection.abort()`)."""
 
     def disconnected(self, connection: HttpConnection) -> None:
-        """The connection is gone (closed by either side, or by stop_http_server)."""
+        """The connection is gone (closed by either side, or by close_server)."""
 
 
 class HttpConnection(asyncio.Protocol):
@@ -204,7 +204,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport.abort()
 
 
-async def start_http_server(app: HttpApp, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
+async def serve(app: HttpApp, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
     """Serves `app`; port 0 takes an ephemeral one (read it from `server.sockets[0]`)."""
     connections: set[HttpConnection] = set()
     loop = asyncio.get_running_loop()
@@ -213,7 +213,7 @@ async def start_http_server(app: HttpApp, host: str = "127.0.0.1", port: int = 0
     return server
 
 
-async def stop_http_server(server: asyncio.Server) -> None:
+async def close_server(server: asyncio.Server) -> None:
     """Stops listening and drops open connections, hanging, slow and streaming ones included."""
     server.close()
     for connection in list(server.http_connections):
@@ -223,7 +223,7 @@ async def stop_http_server(server: asyncio.Server) -> None:
 
 class LoopThread:
     """An asyncio loop in a daemon thread, for synchronous code (tests, benchmarks) that starts
-    simulators and talks to them: `thread.run(start_http_server(app))`."""
+    simulators and talks to them: `thread.run(serve(app))`."""
 
     def __init__(self):
         self.loop = asyncio.new_event_loop()

@@ -33,8 +33,8 @@ from simulators.http_server import (
     HttpConnection,
     Request,
     Response,
-    start_http_server,
-    stop_http_server,
+    close_server,
+    serve,
 )
 
 PROTOCOLS = ("trex", "lolminer", "xmrig", "gminer", "nbminer")
@@ -655,11 +655,11 @@ async def start_server(
     if fault not in FAULTS:
         raise ValueError(f"unknown fault {fault!r}")
     miner = MinerState(protocol, rig, password, fault, uptime_s)
-    server = await start_http_server(_MinerApp(miner), host, port)
+    server = await serve(_MinerApp(miner), host, port)
     server.miner = miner
     return server
 
 
 async def stop_server(server: asyncio.Server) -> None:
     """Stops listening and drops open connections, including ones left hanging on purpose."""
-    await stop_http_server(server)
+    await close_server(server)

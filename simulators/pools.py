@@ -45,14 +45,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from simulators.http_server import (
-    HttpApp,
-    HttpConnection,
-    Request,
-    Response,
-    start_http_server,
-    stop_http_server,
-)
+from simulators.http_server import HttpApp, HttpConnection, Request, Response, close_server, serve
 from simulators.rig_agent import GPU_MODELS
 
 FORMATS = ("open-ethereum-pool", "miningcore", "ethermine-v1", "nanopool-v1")
@@ -784,7 +777,7 @@ async def start_pool_server(
         seed=seed,
         slow_s=slow_s,
     )
-    server = await start_http_server(_PoolApp(pool), host, port)
+    server = await serve(_PoolApp(pool), host, port)
     server.pool = pool
     server.stats = pool.stats
     return server
@@ -792,7 +785,7 @@ async def start_pool_server(
 
 async def stop_pool_server(server: asyncio.Server) -> None:
     """Stops listening and drops open connections, including slow ones."""
-    await stop_http_server(server)
+    await close_server(server)
 
 
 # ----------------------------------------------------------------------------------- CLI

@@ -19,14 +19,7 @@ import asyncio
 import re
 from urllib.parse import parse_qs
 
-from simulators.http_server import (
-    HttpApp,
-    HttpConnection,
-    Request,
-    Response,
-    start_http_server,
-    stop_http_server,
-)
+from simulators.http_server import HttpApp, HttpConnection, Request, Response, close_server, serve
 
 PATH = "/relay/v1/data/bidtraces/proposer_payload_delivered"
 DEFAULT_LIMIT = 100
@@ -136,11 +129,11 @@ class _RelayApp(HttpApp):
 async def start_relay(chain, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
     """Serves the relay's data API for `chain`; `server.relay.requests` counts the requests."""
     app = _RelayApp(chain)
-    server = await start_http_server(app, host, port)
+    server = await serve(app, host, port)
     server.relay = app
     return server
 
 
 async def stop_relay(server: asyncio.Server) -> None:
     """Stops listening and drops kept-alive connections."""
-    await stop_http_server(server)
+    await close_server(server)
