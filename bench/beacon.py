@@ -19,7 +19,6 @@ and bytes_per_validator_epoch.
 """
 
 import asyncio
-import json
 import os
 import re
 import resource
@@ -32,12 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import (  # noqa: E402
-    drop_database,
-    free_port,
-    migrate_fresh,
-    use_bench_database,
-)
+from bench import harness  # noqa: E402
 
 EPOCH_TABLES = [
     "validators_validatorepoch",
@@ -49,9 +43,7 @@ EPOCH_TABLES = [
     "validators_statuschange",
 ]
 
-
-def log(message):
-    print(f"[beacon] {message}", file=sys.stderr, flush=True)
+log = harness.logger("beacon")
 
 
 def parse_args():
@@ -62,10 +54,9 @@ def parse_args():
     parser.add_argument("--registry", type=int, default=1_000_000)
     parser.add_argument("--day-validators", type=int, default=2_000)
     parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--db", default="ethdash_bench_beacon")
+    harness.add_db_argument(parser, "ethdash_bench_beacon")
     args = parser.parse_args()
-    if "bench" not in args.db:
-        raise SystemExit("--db must contain 'bench': it is dropped")
+    harness.check_db_argument(parser, args)
     return args
 
 
@@ -76,7 +67,7 @@ def template(path: str) -> str:
 
 
 def start_node(registry):
-    port = free_port()
+    port = harness.free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "simulators.beacon_node", "--registry", str(registry),
          "--port", str(port), "--seconds-per-slot", "12", "--slots-per-epoch", "32"],
@@ -106,7 +97,7 @@ def measure_day(farm_model, count):
 
     from django.db import connection
 
-    from simulators.beacon_node import Chain
+    from simulators.beacon_chain import Chain
     from validators.models import Validator, ValidatorSync
     from validators.services.epochs import EpochRead, ValidatorState, compute_epoch
     from validators.services.store import store_epoch
@@ -182,110 +173,105 @@ async def baseline(url, indices, batch, spe):
 
 def main():
     args = parse_args()
-    admin_url = use_bench_database(args.db)
     if args.batch_size:
         os.environ["ETHDASH_BEACON_BATCH_SIZE"] = str(args.batch_size)
     node, url = start_node(args.registry)
     try:
-        log(f"database {args.db}: drop, create, migrate")
-        migrate_fresh(admin_url, args.db)
-        import django
-
-        django.setup()
-        import httpx
-        from django.conf import settings
-        from django.db import connection
-
-        from accounts.models import Farm
-        from validators.models import BeaconNode, ValidatorSync
-        from validators.services import nodes as node_service
-        from validators.services.process import process_farm
-
-        per_validator, unvacuumed, parts = measure_day(Farm, args.day_validators)
-        log(f"storage: {per_validator:.1f} B/validator-epoch after VACUUM "
-            f"({unvacuumed:.1f} before); by table {parts}")  # fmt: skip
-
-        farm = Farm.objects.create(name="beacon bench")
-        BeaconNode.objects.create(farm=farm, name="sim", url=url)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO validators_validator (farm_id, index, pubkey, label, created_at, "
-                "status, slashed, withdrawal_credentials, last_duty, last_error) "
-                "SELECT %s, i, '', '', now(), 'unknown', false, '', '', '' "
-                "FROM generate_series(0, %s) AS i",
-                [farm.pk, args.validators - 1],
-            )
-        ValidatorSync.objects.create(farm=farm, next_epoch=0)
-
-        counts = Counter()
-
-        async def count(request):
-            counts[f"{request.method} {template(request.url.path)}"] += 1
-
-        real_client_for = node_service.client_for
-
-        def counting_client_for(node, **kwargs):
-            kwargs.setdefault(
-                "client",
-                httpx.AsyncClient(timeout=settings.ETHDASH_BEACON_TIMEOUT_S * 6,
-                                  event_hooks={"request": [count]}),
-            )  # fmt: skip
-            kwargs.setdefault("timeout", settings.ETHDASH_BEACON_TIMEOUT_S * 6)
-            return real_client_for(node, **kwargs)
-
-        node_service.client_for = counting_client_for
-        timings, per_epoch_counts = [], []
-        for label in ("cold", "steady"):
-            counts.clear()
-            started = time.perf_counter()
-            run = process_farm(farm.pk, max_epochs=1)
-            seconds = time.perf_counter() - started
-            if run is None or run.error or not run.stored:
-                raise SystemExit(f"{label} epoch failed: {run}")
-            timings.append(seconds)
-            per_epoch_counts.append(dict(counts))
-            log(f"{label} epoch {run.stored[0]}: {seconds:.1f} s, {sum(counts.values())} requests")
-        node_service.client_for = real_client_for
-        batch = settings.ETHDASH_BEACON_BATCH_SIZE
-        base_s = asyncio.run(baseline(url, list(range(args.validators)), batch, 32))
-        steady = per_epoch_counts[1]
-        per_1000 = max(
-            v / max(1, args.validators / 1000)
-            for k, v in steady.items()
-            if "validators" in k or "rewards/attestations" in k or "balances" in k
-        )
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        log(f"steady epoch {timings[1]:.1f} s (cold {timings[0]:.1f} s); node alone answers the "
-            f"batched state and reward reads in {base_s:.1f} s; peak {peak_mb:.0f} MB")  # fmt: skip
-        print(
-            json.dumps(
-                {
-                    "bench": "beacon",
-                    "validators": args.validators,
-                    "registry": args.registry,
-                    "batch_size": batch,
-                    "epoch_s": round(timings[1], 1),
-                    "cold_epoch_s": round(timings[0], 1),
-                    "baseline_node_s": round(base_s, 1),
-                    "ratio": round(timings[1] / base_s, 2),
-                    "requests_per_endpoint": steady,
-                    "cold_requests_per_endpoint": per_epoch_counts[0],
-                    "max_batched_requests_per_1000_validators": round(per_1000, 2),
-                    "peak_mb": round(peak_mb),
-                    "bytes_per_validator_epoch": round(per_validator, 1),
-                    "bytes_per_validator_epoch_before_vacuum": round(unvacuumed, 1),
-                    "bytes_by_table": parts,
-                    "nproc": os.cpu_count(),
-                }
-            )
-        )
+        with harness.django_bench_database(args.db, log, keep=args.keep_db):
+            measure(args, url)
     finally:
         node.terminate()
         node.wait(10)
-        from django.db import connections
 
-        connections.close_all()
-        drop_database(admin_url, args.db)
+
+def measure(args, url):
+    """The bytes a validator-epoch takes, then a cold and a steady epoch of the farm's
+    validators against the simulated node, and the node's own answer time for the same reads."""
+    import httpx
+    from django.conf import settings
+    from django.db import connection
+
+    from accounts.models import Farm
+    from validators.models import BeaconNode, ValidatorSync
+    from validators.services import nodes as node_service
+    from validators.services.process import process_farm
+
+    per_validator, unvacuumed, parts = measure_day(Farm, args.day_validators)
+    log(f"storage: {per_validator:.1f} B/validator-epoch after VACUUM "
+        f"({unvacuumed:.1f} before); by table {parts}")  # fmt: skip
+
+    farm = Farm.objects.create(name="beacon bench")
+    BeaconNode.objects.create(farm=farm, name="sim", url=url)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO validators_validator (farm_id, index, pubkey, label, created_at, "
+            "status, slashed, withdrawal_credentials, last_duty, last_error) "
+            "SELECT %s, i, '', '', now(), 'unknown', false, '', '', '' "
+            "FROM generate_series(0, %s) AS i",
+            [farm.pk, args.validators - 1],
+        )
+    ValidatorSync.objects.create(farm=farm, next_epoch=0)
+
+    counts = Counter()
+
+    async def count(request):
+        counts[f"{request.method} {template(request.url.path)}"] += 1
+
+    real_client_for = node_service.client_for
+
+    def counting_client_for(node, **kwargs):
+        kwargs.setdefault(
+            "client",
+            httpx.AsyncClient(timeout=settings.ETHDASH_BEACON_TIMEOUT_S * 6,
+                              event_hooks={"request": [count]}),
+        )  # fmt: skip
+        kwargs.setdefault("timeout", settings.ETHDASH_BEACON_TIMEOUT_S * 6)
+        return real_client_for(node, **kwargs)
+
+    node_service.client_for = counting_client_for
+    timings, per_epoch_counts = [], []
+    for label in ("cold", "steady"):
+        counts.clear()
+        started = time.perf_counter()
+        run = process_farm(farm.pk, max_epochs=1)
+        seconds = time.perf_counter() - started
+        if run is None or run.error or not run.stored:
+            raise SystemExit(f"{label} epoch failed: {run}")
+        timings.append(seconds)
+        per_epoch_counts.append(dict(counts))
+        log(f"{label} epoch {run.stored[0]}: {seconds:.1f} s, {sum(counts.values())} requests")
+    node_service.client_for = real_client_for
+    batch = settings.ETHDASH_BEACON_BATCH_SIZE
+    base_s = asyncio.run(baseline(url, list(range(args.validators)), batch, 32))
+    steady = per_epoch_counts[1]
+    per_1000 = max(
+        v / max(1, args.validators / 1000)
+        for k, v in steady.items()
+        if "validators" in k or "rewards/attestations" in k or "balances" in k
+    )
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    log(f"steady epoch {timings[1]:.1f} s (cold {timings[0]:.1f} s); node alone answers the "
+        f"batched state and reward reads in {base_s:.1f} s; peak {peak_mb:.0f} MB")  # fmt: skip
+    harness.print_result(
+        {
+            "bench": "beacon",
+            "validators": args.validators,
+            "registry": args.registry,
+            "batch_size": batch,
+            "epoch_s": round(timings[1], 1),
+            "cold_epoch_s": round(timings[0], 1),
+            "baseline_node_s": round(base_s, 1),
+            "ratio": round(timings[1] / base_s, 2),
+            "requests_per_endpoint": steady,
+            "cold_requests_per_endpoint": per_epoch_counts[0],
+            "max_batched_requests_per_1000_validators": round(per_1000, 2),
+            "peak_mb": round(peak_mb),
+            "bytes_per_validator_epoch": round(per_validator, 1),
+            "bytes_per_validator_epoch_before_vacuum": round(unvacuumed, 1),
+            "bytes_by_table": parts,
+            "nproc": os.cpu_count(),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -19,29 +19,41 @@ import json
 import math
 import os
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_REDIS_URL,
+    Server,
+    add_db_argument,
+    check_db_argument,
+    cpu_cores,
+    cpu_snapshot,
+    drop_database,
+    free_port,
+    logger,
+    loopback_url,
+    manage,
+    migrate_fresh,
+    print_result,
+    process_cores,
+    stop_on_sigterm,
+    with_db,
+)
+
+log = logger("ingest")
+
 GPUS_PER_RIG = 8
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-# Not db 0: bench farms get ids 1, 2... and would push their events into the live groups of a
-# developer's browser watching farm 1 on the same Redis.
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 COPY_COLUMNS = (
     "gpu_id",
     "ts",
@@ -59,10 +71,6 @@ START_AGO = timedelta(days=12)
 MAX_TICKS = int(timedelta(days=11).total_seconds())
 
 
-def log(message):
-    print(message, flush=True)
-
-
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian")
@@ -74,8 +82,7 @@ def parse_args():
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--threads", type=int, default=0, help="threads per worker (0: auto)")
     parser.add_argument("--baseline-rounds", type=int, default=3, help="COPY rounds (median)")
-    parser.add_argument("--db", default="ethdash_bench", help="the bench's own database")
-    parser.add_argument("--keep-db", action="store_true", help="leave the bench database")
+    add_db_argument(parser, "ethdash_bench")
     args = parser.parse_args()
     counts = (args.agents, args.ticks, args.workers, args.max_requests, args.baseline_rounds)
     if min(counts) < 1:
@@ -86,209 +93,11 @@ def parse_args():
         parser.error("a batch holds at most 5000 samples: --ticks must be at most 625")
     if not 0 < args.seconds <= 600:
         parser.error("--seconds must be in (0, 600]")
-    if "bench" not in args.db:
-        # The database is dropped at start: refuse anything that is not obviously a bench's own.
-        parser.error("--db must contain 'bench'")
+    check_db_argument(parser, args)
     # Enough threads that every agent's request is served at once; more would only add DB
     # connections, since each thread keeps its own.
     args.threads = args.threads or math.ceil(args.agents / args.workers)
     return args
-
-
-def loopback_url(raw, what):
-    parts = urlsplit(raw)
-    if parts.hostname not in LOOPBACK:
-        raise SystemExit(f"{what} must point at loopback, not {parts.hostname!r}")
-    return parts
-
-
-def with_db(parts, name):
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-# --- process bookkeeping -------------------------------------------------------------------------
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat_fields(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        text = f.read()
-    # comm may contain spaces and parentheses: split after the last ')'.
-    comm = text[text.index("(") + 1 : text.rindex(")")]
-    return comm, text[text.rindex(")") + 2 :].split()
-
-
-def cpu_snapshot(server_pgid):
-    """CPU seconds so far per group: the server's process group, PostgreSQL, Redis, this client,
-    and the machine's busy total (which also counts other people's work on a shared box)."""
-    groups = {"server": 0.0, "postgres": 0.0, "redis": 0.0}
-    per_server_process = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            comm, fields = _stat_fields(entry)
-        except (OSError, ValueError):
-            continue
-        # Fields after comm: state is [0], pgrp [2], utime [11], stime [12].
-        seconds = (int(fields[11]) + int(fields[12])) / CLK_TCK
-        if server_pgid is not None and int(fields[2]) == server_pgid:
-            groups["server"] += seconds
-            per_server_process[entry] = seconds
-        elif comm == "postgres":
-            groups["postgres"] += seconds
-        elif comm.startswith("redis-server"):
-            groups["redis"] += seconds
-    groups["client"] = time.process_time()
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]
-    groups["machine_busy"] = (sum(values[:8]) - idle) / CLK_TCK
-    return groups, per_server_process
-
-
-def process_cores(before, after, wall):
-    """Cores per server process, busiest first: with keep-alive connections a worker that
-    accepted most of them stays the busiest for the whole run, which caps throughput at what one
-    GIL-bound process can do while the other idles."""
-    shared = before.keys() & after.keys()
-    return sorted((round((after[p] - before[p]) / wall, 2) for p in shared), reverse=True)
-
-
-def cpu_cores(before, after, wall):
-    """Average cores each group kept busy over the interval; `other` is the rest of the machine
-    (other users, kernel networking): when it is large the run was disturbed."""
-    cores = {k: (after[k] - before[k]) / wall for k in before}
-    ours = sum(v for k, v in cores.items() if k != "machine_busy")
-    cores["other"] = max(0.0, cores["machine_busy"] - ours)
-    return cores
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A WSGI server in its own process group, so stopping it reaches every worker it forked."""
-
-    def __init__(self, kind, port, workers, threads, env):
-        self.kind = kind
-        self.port = port
-        self.workers = workers
-        self.threads = threads
-        self.env = env
-        self.proc = None
-        fd, path = tempfile.mkstemp(prefix=f"bench-{kind}-", suffix=".log")
-        os.close(fd)
-        self.log_path = Path(path)
-
-    def command(self):
-        app = "ethdash.wsgi:application"
-        if self.kind == "gunicorn":
-            return [
-                str(BIN / "gunicorn"), app, "-b", f"127.0.0.1:{self.port}", "-k", "gthread",
-                "--workers", str(self.workers), "--threads", str(self.threads),
-                "--log-level", "warning",
-            ]  # fmt: skip
-        return [
-            str(BIN / "granian"), "--interface", "wsgi", app, "--host", "127.0.0.1",
-            "--port", str(self.port), "--workers", str(self.workers),
-            "--blocking-threads", str(self.threads), "--no-ws", "--log-level", "warning",
-            "--no-access-log",
-        ]  # fmt: skip
-
-    def start(self, timeout=60):
-        with self.log_path.open("wb") as log_file:
-            self.proc = subprocess.Popen(
-                self.command(),
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        url = f"http://127.0.0.1:{self.port}/healthz"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}\n{self.tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.kind} did not answer /healthz within {timeout} s\n{self.tail()}")
-
-    def tail(self, lines=30):
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        pgid = self.proc.pid  # start_new_session: the group is the one this process leads
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
-        # Workers that outlived their master would keep the port and DB connections.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
-
-    def version(self):
-        out = subprocess.run(
-            [str(BIN / self.kind), "--version"], capture_output=True, text=True, check=False
-        )
-        return (out.stdout or out.stderr).strip().split("\n")[0]
-
-
-# --- database ------------------------------------------------------------------------------------
-
-
-def drop_database(admin_url, name):
-    # FORCE: a server killed mid-run may leave backends behind for a moment.
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(drop)
-
-
-def recreate_database(admin_url, name):
-    drop_database(admin_url, name)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def use_bench_database(name):
-    """Points this process (and the manage.py commands it runs) at database `name` on the
-    loopback PostgreSQL of DATABASE_URL, for a bench that runs Django in-process: production
-    settings, no Redis (live pushes go to the in-process layer, which nobody listens to here),
-    simulators on loopback allowed. Returns the admin URL that creates and drops `name`."""
-    parts = loopback_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, "DATABASE_URL")
-    os.environ.pop("REDIS_URL", None)
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "ethdash.settings",
-            "DATABASE_URL": with_db(parts, name),
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "ETHDASH_OUTBOUND_ALLOW": "127.0.0.0/8",
-            "ETHDASH_MANIFEST_STATIC": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    return with_db(parts, "postgres")
-
-
-def migrate_fresh(admin_url, name):
-    """Drops and recreates the bench database, then migrates it."""
-    recreate_database(admin_url, name)
-    manage({**os.environ}, "migrate", "--noinput", "-v", "0")
 
 
 SEED = """
@@ -306,15 +115,6 @@ for i in range({agents}):
 token, raw = ApiToken.issue(farm=farm, name="bench", scopes=["telemetry"])
 print("SEED " + json.dumps({{"rigs": rigs, "token": raw}}))
 """
-
-
-def manage(env, *args):
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if done.returncode:
-        raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
 
 
 def seed(env, agents):
@@ -522,13 +322,11 @@ def main():
         "PYTHONUNBUFFERED": "1",
     }
 
-    # SIGTERM (a CI timeout, `kill`) takes the same path as Ctrl-C so the server is stopped.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stop_on_sigterm()
     server = None
     try:
         log(f"database {args.db}: drop, create, migrate, seed {args.agents} rigs")
-        recreate_database(admin_url, args.db)
-        manage(env, "migrate", "--noinput", "-v", "0")
+        migrate_fresh(admin_url, args.db, env)
         seeded = seed(env, args.agents)
         start = (datetime.now(UTC) - START_AGO).replace(microsecond=0)
         agents = [Agent(rig, start) for rig in seeded["rigs"]]
@@ -603,7 +401,7 @@ def main():
         log(f"WARNING: {load.errors} requests failed; figures are not comparable")
     if cpu["other"] > 0.3:
         log(f"note: other work kept {cpu['other']:.2f} cores busy during the run; expect drift")
-    print(json.dumps(result), flush=True)
+    print_result(result)
     return 1 if load.errors else 0
 
 

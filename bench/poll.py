@@ -23,15 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import (  # noqa: E402
-    drop_database,
-    migrate_fresh,
-    use_bench_database,
-)
+from bench import harness  # noqa: E402
 
-
-def log(message):
-    print(f"[poll] {message}", file=sys.stderr, flush=True)
+log = harness.logger("poll")
 
 
 def parse_args():
@@ -41,11 +35,9 @@ def parse_args():
     parser.add_argument("--endpoints", type=int, default=1000)
     parser.add_argument("--gpus", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=256)
-    parser.add_argument("--db", default="ethdash_bench_poll")
-    parser.add_argument("--keep-db", action="store_true")
+    harness.add_db_argument(parser, "ethdash_bench_poll")
     args = parser.parse_args()
-    if "bench" not in args.db:
-        raise SystemExit("--db must contain 'bench': it is dropped")
+    harness.check_db_argument(parser, args)
     return args
 
 
@@ -84,76 +76,14 @@ def seed_rigs(endpoints, gpus):
 
 def main():
     args = parse_args()
-    admin_url = use_bench_database(args.db)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     fleet = None
     with tempfile.NamedTemporaryFile(prefix="ethdash-fleet-", suffix=".json", delete=False) as out:
         pass
     try:
-        log(f"database {args.db}: drop, create, migrate")
-        migrate_fresh(admin_url, args.db)
-        log(f"starting {args.endpoints} simulated miners ({args.gpus} GPUs each)")
-        fleet, endpoints = start_fleet(args, out.name)
-
-        import asyncio
-
-        import django
-
-        django.setup()
-        from django.utils import timezone
-
-        from rigs.models import GpuSample, Rig
-        from rigs.services.polling import endpoint_for, fetch_all, poll_due_rigs
-
-        seed_rigs(endpoints, args.gpus)
-        rigs = list(Rig.objects.all())
-        # Warm-up: one fetch pass registers nothing but opens the OS's socket paths.
-        asyncio.run(fetch_all([endpoint_for(r) for r in rigs[:20]], concurrency=20))
-
-        started = time.perf_counter()
-        results = asyncio.run(
-            fetch_all([endpoint_for(r) for r in rigs], concurrency=args.concurrency)
-        )
-        fetch_only_s = time.perf_counter() - started
-        fetch_errors = sum(1 for r in results if isinstance(r, Exception))
-
-        # Cycle 1 registers every GPU (a fleet's first poll); cycle 2 is the steady state.
-        cycles = []
-        for _ in range(2):
-            Rig.objects.update(next_poll_at=timezone.now())
-            started = time.perf_counter()
-            summary = poll_due_rigs(concurrency=args.concurrency)
-            cycles.append((time.perf_counter() - started, summary))
-            log(
-                f"cycle {len(cycles)}: {summary.polled} polled, {summary.stored} stored, "
-                f"{summary.failed} failed in {cycles[-1][0]:.2f} s"
-            )
-        (first_s, _), (cycle_s, summary) = cycles
-        stored = GpuSample.objects.count()
-        log(f"fetch only {fetch_only_s:.2f} s; {stored} GPU samples stored over both cycles")
-        failures = list(Rig.objects.exclude(last_error="").values_list("name", "last_error")[:5])
-        for name, error in failures:
-            log(f"failed: {name}: {error}")
-        print(
-            json.dumps(
-                {
-                    "bench": "poll",
-                    "endpoints": len(endpoints),
-                    "gpus_per_endpoint": args.gpus,
-                    "cycle_s": round(cycle_s, 2),
-                    "first_cycle_s": round(first_s, 2),
-                    "fetch_only_s": round(fetch_only_s, 2),
-                    "ratio": round(fetch_only_s / cycle_s, 3),
-                    "polled": summary.polled,
-                    "stored_rigs": summary.stored,
-                    "stored_samples": stored,
-                    "failed": summary.failed,
-                    "fetch_only_errors": fetch_errors,
-                    "concurrency": args.concurrency,
-                    "nproc": os.cpu_count(),
-                }
-            )
-        )
+        with harness.django_bench_database(args.db, log, keep=args.keep_db):
+            log(f"starting {args.endpoints} simulated miners ({args.gpus} GPUs each)")
+            fleet, endpoints = start_fleet(args, out.name)
+            measure(args, endpoints)
     finally:
         if fleet is not None:
             os.killpg(fleet.pid, signal.SIGTERM)
@@ -162,11 +92,62 @@ def main():
             except subprocess.TimeoutExpired:
                 os.killpg(fleet.pid, signal.SIGKILL)
         os.unlink(out.name)
-        if not args.keep_db:
-            from django.db import connections
 
-            connections.close_all()
-            drop_database(admin_url, args.db)
+
+def measure(args, endpoints):
+    """Seeds a rig per endpoint, times the fetches alone, then two poll cycles."""
+    import asyncio
+
+    from django.utils import timezone
+
+    from rigs.models import GpuSample, Rig
+    from rigs.services.polling import endpoint_for, fetch_all, poll_due_rigs
+
+    seed_rigs(endpoints, args.gpus)
+    rigs = list(Rig.objects.all())
+    # Warm-up: one fetch pass registers nothing but opens the OS's socket paths.
+    asyncio.run(fetch_all([endpoint_for(r) for r in rigs[:20]], concurrency=20))
+
+    started = time.perf_counter()
+    results = asyncio.run(fetch_all([endpoint_for(r) for r in rigs], concurrency=args.concurrency))
+    fetch_only_s = time.perf_counter() - started
+    fetch_errors = sum(1 for r in results if isinstance(r, Exception))
+
+    # Cycle 1 registers every GPU (a fleet's first poll); cycle 2 is the steady state.
+    cycles = []
+    for _ in range(2):
+        Rig.objects.update(next_poll_at=timezone.now())
+        started = time.perf_counter()
+        summary = poll_due_rigs(concurrency=args.concurrency)
+        cycles.append((time.perf_counter() - started, summary))
+        log(
+            f"cycle {len(cycles)}: {summary.polled} polled, {summary.stored} stored, "
+            f"{summary.failed} failed in {cycles[-1][0]:.2f} s"
+        )
+    (first_s, _), (cycle_s, summary) = cycles
+    stored = GpuSample.objects.count()
+    log(f"fetch only {fetch_only_s:.2f} s; {stored} GPU samples stored over both cycles")
+    failures = list(Rig.objects.exclude(last_error="").values_list("name", "last_error")[:5])
+    for name, error in failures:
+        log(f"failed: {name}: {error}")
+    harness.print_result(
+        {
+            "bench": "poll",
+            "endpoints": len(endpoints),
+            "gpus_per_endpoint": args.gpus,
+            "cycle_s": round(cycle_s, 2),
+            "first_cycle_s": round(first_s, 2),
+            "fetch_only_s": round(fetch_only_s, 2),
+            "ratio": round(fetch_only_s / cycle_s, 3),
+            "polled": summary.polled,
+            "stored_rigs": summary.stored,
+            "stored_samples": stored,
+            "failed": summary.failed,
+            "fetch_only_errors": fetch_errors,
+            "concurrency": args.concurrency,
+            "nproc": os.cpu_count(),
+        }
+    )
 
 
 if __name__ == "__main__":

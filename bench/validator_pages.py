@@ -17,7 +17,6 @@ one request. The baseline, measured in the same run, is a trivial logged-in page
 tokens page), so a slower or busier machine shows in both. The last line is one JSON object.
 """
 
-import json
 import os
 import statistics
 import sys
@@ -27,18 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import (  # noqa: E402
-    drop_database,
-    migrate_fresh,
-    use_bench_database,
-)
+from bench import harness  # noqa: E402
 
 GWEI = 10**9
 EPOCHS_PER_DAY = 225
 
-
-def log(message):
-    print(f"[validator-pages] {message}", file=sys.stderr, flush=True)
+log = harness.logger("validator-pages")
 
 
 def parse_args():
@@ -49,10 +42,9 @@ def parse_args():
     parser.add_argument("--days", type=int, default=30, help="UTC days of day rows, today too")
     parser.add_argument("--runs", type=int, default=7, help="timed requests per URL")
     parser.add_argument("--budget-s", type=float, default=120.0, help="time cap per URL")
-    parser.add_argument("--db", default="ethdash_bench_validator_pages")
+    harness.add_db_argument(parser, "ethdash_bench_validator_pages")
     args = parser.parse_args()
-    if "bench" not in args.db:
-        raise SystemExit("--db must contain 'bench': it is dropped")
+    harness.check_db_argument(parser, args)
     if args.validators < 1 or not 1 <= args.days <= 400 or args.runs < 1:
         raise SystemExit("--validators and --runs must be at least 1, --days in [1, 400]")
     return args
@@ -202,57 +194,49 @@ def summary(timings):
 
 def main():
     args = parse_args()
-    admin_url = use_bench_database(args.db)
-    try:
-        log(f"database {args.db}: drop, create, migrate")
-        migrate_fresh(admin_url, args.db)
-        import django
+    with harness.django_bench_database(args.db, log, keep=args.keep_db):
+        measure_pages(args)
 
-        django.setup()
-        from django.test import Client
 
-        _, owner, validator_pk, day_rows = seed(args)
-        client = Client(SERVER_NAME="127.0.0.1")
-        client.force_login(owner)
-        urls = {
-            "baseline_tokens_page": "/accounts/tokens/",
-            "list_default": "/validators/",
-            "list_sort_30d": "/validators/?sort=-30d",
-            "list_page_50": "/validators/?page=50",
-            "api_list": "/api/v1/validators/",
-            "validator_detail": f"/validators/{validator_pk}/",
-            "baseline_tokens_page_again": "/accounts/tokens/",
+def measure_pages(args):
+    """Seeds the operator, then times each page and the baseline page around them."""
+    from django.test import Client
+
+    _, owner, validator_pk, day_rows = seed(args)
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.force_login(owner)
+    urls = {
+        "baseline_tokens_page": "/accounts/tokens/",
+        "list_default": "/validators/",
+        "list_sort_30d": "/validators/?sort=-30d",
+        "list_page_50": "/validators/?page=50",
+        "api_list": "/api/v1/validators/",
+        "validator_detail": f"/validators/{validator_pk}/",
+        "baseline_tokens_page_again": "/accounts/tokens/",
+    }
+    results = {}
+    for name, url in urls.items():
+        timings, queries, size = measure(client, url, args.runs, args.budget_s)
+        results[name] = {"url": url, **summary(timings), "queries": queries, "bytes": size}
+        log(f"{name:28} {url:34} median {results[name]['median_ms']:9.1f} ms, p95 "
+            f"{results[name]['p95_ms']:9.1f} ms, {queries} queries, {size} bytes")  # fmt: skip
+    again = results.pop("baseline_tokens_page_again")
+    # The baseline before and after the pages: the better of the two, so that a burst of
+    # someone else's work during one of them does not flatter the ratios.
+    base_ms = min(results["baseline_tokens_page"]["median_ms"], again["median_ms"])
+    for entry in results.values():
+        entry["ratio_to_baseline"] = round(entry["median_ms"] / base_ms, 1)
+    harness.print_result(
+        {
+            "bench": "validator_pages",
+            "validators": args.validators,
+            "days": args.days,
+            "day_rows": day_rows,
+            "baseline_ms": base_ms,
+            "pages": results,
+            "nproc": os.cpu_count(),
         }
-        results = {}
-        for name, url in urls.items():
-            timings, queries, size = measure(client, url, args.runs, args.budget_s)
-            results[name] = {"url": url, **summary(timings), "queries": queries, "bytes": size}
-            log(f"{name:28} {url:34} median {results[name]['median_ms']:9.1f} ms, p95 "
-                f"{results[name]['p95_ms']:9.1f} ms, {queries} queries, {size} bytes")  # fmt: skip
-        again = results.pop("baseline_tokens_page_again")
-        # The baseline before and after the pages: the better of the two, so that a burst of
-        # someone else's work during one of them does not flatter the ratios.
-        base_ms = min(results["baseline_tokens_page"]["median_ms"], again["median_ms"])
-        for entry in results.values():
-            entry["ratio_to_baseline"] = round(entry["median_ms"] / base_ms, 1)
-        print(
-            json.dumps(
-                {
-                    "bench": "validator_pages",
-                    "validators": args.validators,
-                    "days": args.days,
-                    "day_rows": day_rows,
-                    "baseline_ms": base_ms,
-                    "pages": results,
-                    "nproc": os.cpu_count(),
-                }
-            )
-        )
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        drop_database(admin_url, args.db)
+    )
 
 
 if __name__ == "__main__":

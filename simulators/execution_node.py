@@ -7,13 +7,14 @@ real web3.py client talks to it exactly as to a node.
     server = await start_execution_node(chain)  # port from server.sockets[0]
 """
 
-import asyncio
 import json
 import os
 
 from eth.vm.forks.shanghai.withdrawals import Withdrawal
 from eth_account import Account
 from web3 import EthereumTesterProvider, Web3
+
+from simulators.http_server import HttpApp, HttpConnection, Request, Response, serve
 
 TRANSFER_GAS = 21_000
 
@@ -168,36 +169,25 @@ def _to_rpc(value, key=None):
     return value
 
 
-async def start_execution_node(chain, *, host="127.0.0.1", port=0):
-    async def handle(reader, writer):
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.decode("latin-1").split("\r\n"):
-                    if line.lower().startswith("content-length:"):
-                        length = int(line.split(":", 1)[1])
-                body = json.loads(await reader.readexactly(length)) if length else {}
-                calls = body if isinstance(body, list) else [body]
-                answers = [
-                    {
-                        "jsonrpc": "2.0",
-                        "id": call.get("id"),
-                        "result": chain.call(call["method"], call.get("params", [])),
-                    }
-                    for call in calls
-                ]
-                payload = json.dumps(answers if isinstance(body, list) else answers[0]).encode()
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    + f"Content-Length: {len(payload)}\r\n\r\n".encode()
-                    + payload
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            # A kept-alive client, or the loop shutting down: nothing left to answer.
-            pass
-        finally:
-            writer.close()
+class _JsonRpcApp(HttpApp):
+    """JSON-RPC over HTTP POST, single calls and batches alike, whatever the path."""
 
-    return await asyncio.start_server(handle, host, port)
+    def __init__(self, chain):
+        self.chain = chain
+
+    def handle(self, request: Request, connection: HttpConnection) -> Response:
+        body = json.loads(request.body) if request.body else {}
+        calls = body if isinstance(body, list) else [body]
+        answers = [
+            {
+                "jsonrpc": "2.0",
+                "id": call.get("id"),
+                "result": self.chain.call(call["method"], call.get("params", [])),
+            }
+            for call in calls
+        ]
+        return Response.json(answers if isinstance(body, list) else answers[0])
+
+
+async def start_execution_node(chain, *, host="127.0.0.1", port=0):
+    return await serve(_JsonRpcApp(chain), host, port)

@@ -15,8 +15,8 @@ restart with `rig.restart()`. `fault` makes every request fail one way: "garbage
 "empty", "truncated" (JSON cut in half), "http500", "hang" (never answers), "close" (drops the
 connection without an answer).
 
-Each server is one listening socket and a small asyncio.Protocol per connection, with no task or
-thread of its own, so a benchmark can run a thousand of them in one process. Deliberately
+Each server is one simulators.http_server, with no task or thread of its own, so a benchmark can
+run a thousand of them in one process. Deliberately
 independent of Django and of the ethdash code, so it tests the wire format and nothing else.
 """
 
@@ -27,10 +27,19 @@ import json
 import time
 from datetime import UTC, datetime
 
+from simulators.http_server import (
+    REASONS,
+    HttpApp,
+    HttpConnection,
+    Request,
+    Response,
+    close_server,
+    serve,
+)
+
 PROTOCOLS = ("trex", "lolminer", "xmrig", "gminer", "nbminer")
 FAULTS = (None, "garbage", "html", "empty", "truncated", "http500", "hang", "close")
 
-MAX_HEAD_BYTES = 16384
 WALLET = "0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c"
 
 # model -> (display name, memory MiB, has a memory temperature sensor)
@@ -54,15 +63,6 @@ HTML_PAGE = (
     b"</form></body></html>\n"
 )
 GARBAGE = b'\x1f\x8b\x08\x00\xff\xfe{"hashrate\x00\x93\x12\xc8garbage'
-REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    500: "Internal Server Error",
-}
 
 
 def pci_bus(index: int) -> int:
@@ -86,7 +86,6 @@ class MinerState:
         self.started = time.monotonic() - uptime_s  # tests may move it back to age the miner
         self.requests = 0
         self.sampled = False
-        self.connections: set[asyncio.Transport] = set()
 
     @property
     def uptime_s(self) -> int:
@@ -609,58 +608,23 @@ ROUTES = {
 # --------------------------------------------------------------------------------- HTTP server
 
 
-class _Connection(asyncio.Protocol):
-    """HTTP/1.1 with keep-alive, GET only: enough for miner APIs, nothing more."""
+class _MinerApp(HttpApp):
+    """GET only: enough for miner APIs, nothing more; `fault` applies to every request."""
 
     def __init__(self, miner: MinerState):
         self.miner = miner
-        self.buffer = b""
-        self.transport: asyncio.Transport | None = None
-        self.silent = False
 
-    def connection_made(self, transport):
-        self.transport = transport
-        self.miner.connections.add(transport)
-
-    def connection_lost(self, exc):
-        self.miner.connections.discard(self.transport)
-
-    def data_received(self, data):
-        if self.silent:
-            return
-        self.buffer += data
-        while not self.transport.is_closing():
-            head, found, rest = self.buffer.partition(b"\r\n\r\n")
-            if not found:
-                if len(self.buffer) > MAX_HEAD_BYTES:
-                    self.transport.close()
-                return
-            self.buffer = rest
-            self.handle(head)
-
-    def handle(self, head: bytes):
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if len(parts) != 3:
-            self.respond(400, "text/plain", b"Bad Request", keep_alive=False)
-            return
-        method, target, version = parts
-        keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+    def handle(self, request: Request, connection: HttpConnection) -> Response | None:
         fault = self.miner.fault
         if fault == "hang":
-            self.silent = True  # read and ignore everything until the client gives up
-            return
+            connection.ignore_input()  # read and ignore everything until the client gives up
+            return None
         if fault == "close":
-            self.transport.close()
-            return
-        if method != "GET":
-            self.respond(405, "text/plain", b"Method Not Allowed", keep_alive)
-            return
-        status, content_type, body = self.miner.answer(target.split("?", 1)[0], headers)
+            connection.close()
+            return None
+        if request.method != "GET":
+            return Response(405, "text/plain", b"Method Not Allowed")
+        status, content_type, body = self.miner.answer(request.path, request.headers)
         if fault == "garbage":
             status, content_type, body = 200, "application/json", GARBAGE
         elif fault == "html":
@@ -671,19 +635,7 @@ class _Connection(asyncio.Protocol):
             body = body[: len(body) // 2]
         elif fault == "http500":
             status, content_type, body = 500, "text/plain", b"Internal Server Error"
-        self.respond(status, content_type, body, keep_alive)
-
-    def respond(self, status: int, content_type: str, body: bytes, keep_alive: bool):
-        head = (
-            f"HTTP/1.1 {status} {REASONS[status]}\r\n"
-            f"Content-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            + ("" if keep_alive else "Connection: close\r\n")
-            + "\r\n"
-        )
-        self.transport.write(head.encode("latin-1") + body)
-        if not keep_alive:
-            self.transport.close()
+        return Response(status, content_type, body)
 
 
 async def start_server(
@@ -703,15 +655,11 @@ async def start_server(
     if fault not in FAULTS:
         raise ValueError(f"unknown fault {fault!r}")
     miner = MinerState(protocol, rig, password, fault, uptime_s)
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Connection(miner), host, port)
+    server = await serve(_MinerApp(miner), host, port)
     server.miner = miner
     return server
 
 
 async def stop_server(server: asyncio.Server) -> None:
     """Stops listening and drops open connections, including ones left hanging on purpose."""
-    server.close()
-    for transport in list(server.miner.connections):
-        transport.close()
-    await server.wait_closed()
+    await close_server(server)

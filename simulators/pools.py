@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from simulators.http_server import HttpApp, HttpConnection, Request, Response, close_server, serve
 from simulators.rig_agent import GPU_MODELS
 
 FORMATS = ("open-ethereum-pool", "miningcore", "ethermine-v1", "nanopool-v1")
@@ -62,7 +63,6 @@ NANOPOOL_UNIT = {"eth": 1e6, "etc": 1e6, "ethw": 1e6}
 SHARE_DIFFICULTY = 4e9
 WEI = 10**18
 SHANNON = 10**9
-MAX_HEAD_BYTES = 16384
 OEP_PAGE_SIZE = 30
 
 HTML_PAGE = (
@@ -71,16 +71,6 @@ HTML_PAGE = (
     b"</body></html>\n"
 )
 GARBAGE = b'\x1f\x8b\x08\x00{"status":tr\x00\x93ue,"data":garbage'
-REASONS = {
-    200: "OK",
-    204: "No Content",
-    400: "Bad Request",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-}
 _HEX40 = re.compile(r"^(0x)?([0-9a-fA-F]{40})$")
 _RAW_NUMBER = re.compile(rb'"\x00(-?[0-9.]+)\x00"')
 
@@ -262,7 +252,6 @@ class PoolState:
         self.stats = PoolStats()
         self.rate_limit = rate_limit
         self.served_at: deque[float] = deque()
-        self.connections: set[asyncio.Transport] = set()
         self.unknown_miningcore = "zeros"  # or "no-content" (HTTP 204)
 
     def account(self, login: str) -> Account | None:
@@ -695,102 +684,59 @@ ROUTERS = {
 
 # --------------------------------------------------------------------------------- HTTP
 
+# Every pool answer carries these, as the real pools' (nginx or Cloudflare fronted) do.
+POOL_HEADERS = (("Cache-Control", "no-cache"), ("Access-Control-Allow-Origin", "*"))
 
-class _Connection(asyncio.Protocol):
-    """HTTP/1.1 with keep-alive, GET only, as simulators.miners_http."""
+
+class _PoolApp(HttpApp):
+    """GET only; the rate limit, then the configured fault, then the pool's answer."""
 
     def __init__(self, pool: PoolState):
         self.pool = pool
-        self.buffer = b""
-        self.transport: asyncio.Transport | None = None
-        self.pending: list[asyncio.TimerHandle] = []
 
-    def connection_made(self, transport):
-        self.transport = transport
+    def connected(self, connection: HttpConnection) -> None:
         if self.pool.fault == "down":
             self.pool.stats.faults += 1
-            transport.abort()
-            return
-        self.pool.connections.add(transport)
+            connection.abort()
 
-    def connection_lost(self, exc):
-        self.pool.connections.discard(self.transport)
-        for handle in self.pending:
-            handle.cancel()
+    def bad_request(self, reason: str) -> Response:
+        self.pool.stats.requests += 1
+        return self.counted(400, "text/plain", b"Bad Request")
 
-    def data_received(self, data):
-        self.buffer += data
-        while not self.transport.is_closing():
-            head, found, rest = self.buffer.partition(b"\r\n\r\n")
-            if not found:
-                if len(self.buffer) > MAX_HEAD_BYTES:
-                    self.transport.close()
-                return
-            self.buffer = rest
-            self.handle(head)
-
-    def handle(self, head: bytes):
+    def handle(self, request: Request, connection: HttpConnection) -> Response | None:
         pool, stats = self.pool, self.pool.stats
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
         stats.requests += 1
-        if len(parts) != 3:
-            self.respond(400, "text/plain", b"Bad Request", keep_alive=False)
-            return
-        method, target, version = parts
-        keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
         retry_after = pool.throttle(time.monotonic())
         if retry_after is not None:
             stats.rate_limited += 1
             body = _dumps({"error": "Too many requests", "retryAfter": retry_after})
-            self.respond(429, "application/json", body, keep_alive, retry_after=retry_after)
-            return
+            return self.counted(429, "application/json", body, ("Retry-After", str(retry_after)))
         stats.served += 1
         fault = pool.fault
         if fault == "slow":
             stats.faults += 1
-            handle = asyncio.get_running_loop().call_later(
-                pool.slow_s, self.respond_late, target, keep_alive
-            )
-            self.pending.append(handle)
-            return
-        if method != "GET":
-            self.respond(405, "text/plain", b"Method Not Allowed", keep_alive)
-            return
+            connection.call_later(pool.slow_s, self.respond_late, request, connection)
+            return None
+        if request.method != "GET":
+            return self.counted(405, "text/plain", b"Method Not Allowed")
         if fault == "html":
             stats.faults += 1
-            self.respond(502, "text/html", HTML_PAGE, keep_alive)
-        elif fault == "http500":
+            return self.counted(502, "text/html", HTML_PAGE)
+        if fault == "http500":
             stats.faults += 1
-            self.respond(500, "text/plain", b"Internal Server Error", keep_alive)
-        elif fault == "garbage":
+            return self.counted(500, "text/plain", b"Internal Server Error")
+        if fault == "garbage":
             stats.faults += 1
-            self.respond(200, "application/json", GARBAGE, keep_alive)
-        else:
-            self.respond(*pool.answer(target), keep_alive)
+            return self.counted(200, "application/json", GARBAGE)
+        return self.counted(*pool.answer(request.target))
 
-    def respond_late(self, target, keep_alive):
-        if not self.transport.is_closing():
-            self.respond(*self.pool.answer(target), keep_alive)
+    def respond_late(self, request: Request, connection: HttpConnection) -> None:
+        if not connection.is_closing:
+            connection.respond(self.counted(*self.pool.answer(request.target)), request.keep_alive)
 
-    def respond(self, status, content_type, body, keep_alive, *, retry_after=None):
+    def counted(self, status, content_type, body, *headers) -> Response:
         self.pool.stats.statuses[status] += 1
-        head = (
-            f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}\r\n"
-            f"Content-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            "Cache-Control: no-cache\r\nAccess-Control-Allow-Origin: *\r\n"
-            + (f"Retry-After: {retry_after}\r\n" if retry_after is not None else "")
-            + ("" if keep_alive else "Connection: close\r\n")
-            + "\r\n"
-        )
-        self.transport.write(head.encode("latin-1") + body)
-        if not keep_alive:
-            self.transport.close()
+        return Response(status, content_type, body, POOL_HEADERS + headers)
 
 
 async def start_pool_server(
@@ -831,8 +777,7 @@ async def start_pool_server(
         seed=seed,
         slow_s=slow_s,
     )
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Connection(pool), host, port)
+    server = await serve(_PoolApp(pool), host, port)
     server.pool = pool
     server.stats = pool.stats
     return server
@@ -840,10 +785,7 @@ async def start_pool_server(
 
 async def stop_pool_server(server: asyncio.Server) -> None:
     """Stops listening and drops open connections, including slow ones."""
-    server.close()
-    for transport in list(server.pool.connections):
-        transport.close()
-    await server.wait_closed()
+    await close_server(server)
 
 
 # ----------------------------------------------------------------------------------- CLI

@@ -1,5 +1,5 @@
 """A simulated MEV-Boost relay: the data API of flashbots/relay-specs on loopback, reporting the
-payloads it delivered to validator 7 of a simulated beacon chain (simulators.beacon_node.Chain
+payloads it delivered to validator 7 of a simulated beacon chain (simulators.beacon_chain.Chain
 with an execution chain attached), as BidTraceV2 objects with every number a decimal string.
 
     relay = await start_relay(beacon_server.chain)   # port from relay.sockets[0]
@@ -16,9 +16,10 @@ Deliberately independent of Django and of the ethdash code.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from urllib.parse import parse_qs
+
+from simulators.http_server import HttpApp, HttpConnection, Request, Response, close_server, serve
 
 PATH = "/relay/v1/data/bidtraces/proposer_payload_delivered"
 DEFAULT_LIMIT = 100
@@ -108,59 +109,31 @@ def delivered(chain, query: dict) -> list[dict]:
     return traces[: limit or DEFAULT_LIMIT]
 
 
-async def start_relay(chain, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
-    """Serves the relay's data API for `chain`; `server.requests` counts the requests."""
+class _RelayApp(HttpApp):
+    def __init__(self, chain):
+        self.chain = chain
+        self.requests = 0
 
-    async def handle(reader, writer):
-        server.writers.add(writer)
+    def handle(self, request: Request, connection: HttpConnection) -> Response:
+        self.requests += 1
+        if request.path != PATH:
+            return Response.json({"code": 404, "message": f"no route for {request.path}"}, 404)
+        if request.method != "GET":
+            return Response.json({"code": 405, "message": f"{request.method} not allowed"}, 405)
         try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                length = 0
-                for line in lines[1:]:
-                    name, _, value = line.partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value.strip() or 0)
-                if length:
-                    await reader.readexactly(length)
-                method, target, _ = [*lines[0].split(" "), "", ""][:3]
-                path, _, raw_query = target.partition("?")
-                server.requests += 1
-                if path != PATH:
-                    status, document = 404, {"code": 404, "message": f"no route for {path}"}
-                elif method != "GET":
-                    status, document = 405, {"code": 405, "message": f"{method} not allowed"}
-                else:
-                    try:
-                        status, document = 200, delivered(chain, parse_qs(raw_query))
-                    except RelayError as error:
-                        status, document = 400, {"code": 400, "message": error.message}
-                payload = json.dumps(document).encode()
-                reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
-                writer.write(
-                    f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n".encode()
-                    + f"Content-Length: {len(payload)}\r\n\r\n".encode()
-                    + payload
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-            pass  # the client left
-        except asyncio.CancelledError:
-            pass  # the loop is shutting down
-        finally:
-            server.writers.discard(writer)
-            writer.close()
+            return Response.json(delivered(self.chain, parse_qs(request.query)))
+        except RelayError as error:
+            return Response.json({"code": 400, "message": error.message}, 400)
 
-    server = await asyncio.start_server(handle, host, port)
-    server.requests = 0
-    server.writers = set()
+
+async def start_relay(chain, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
+    """Serves the relay's data API for `chain`; `server.relay.requests` counts the requests."""
+    app = _RelayApp(chain)
+    server = await serve(app, host, port)
+    server.relay = app
     return server
 
 
 async def stop_relay(server: asyncio.Server) -> None:
     """Stops listening and drops kept-alive connections."""
-    server.close()
-    for writer in list(server.writers):
-        writer.close()
-    await server.wait_closed()
+    await close_server(server)

@@ -2,17 +2,16 @@
 
 import asyncio
 import contextlib
-import threading
+
+from simulators.http_server import LoopThread
 
 
-class LoopThread:
+class ServerLoopThread(LoopThread):
+    """A LoopThread that remembers the servers to close when the test ends."""
+
     def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        super().__init__()
         self.servers = []
-
-    def run(self, coroutine, timeout=10):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def close_on_exit(self, server):
         self.servers.append(server)
@@ -21,22 +20,23 @@ class LoopThread:
 
 @contextlib.contextmanager
 def loop_thread():
-    """A LoopThread; on exit its servers are closed, and handlers still waiting on kept-alive
-    connections ended, before the loop closes."""
-    threaded = LoopThread()
-    threaded.thread.start()
+    """A ServerLoopThread; on exit its servers are closed, their open connections dropped, and
+    handlers still waiting on kept-alive connections ended, before the loop closes."""
+    threaded = ServerLoopThread().start()
     try:
         yield threaded
     finally:
         threaded.run(_shutdown(threaded.servers))
-        threaded.loop.call_soon_threadsafe(threaded.loop.stop)
-        threaded.thread.join(5)
+        threaded.stop(5)
         threaded.loop.close()
 
 
 async def _shutdown(servers):
     for server in servers:
         server.close()
+        # Simulators on simulators.http_server keep their connections in the server.
+        for connection in list(getattr(server, "http_connections", ())):
+            connection.close()
     tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     for task in tasks:
         task.cancel()

@@ -9,9 +9,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from simulators.beacon_chain import ApiError, Chain
 from simulators.beacon_node import (
-    ApiError,
-    Chain,
     slot_events,
     sse_frame,
     start_beacon_node,

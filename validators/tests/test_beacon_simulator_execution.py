@@ -10,9 +10,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from simulators.beacon_chain import SYNC_COMMITTEE_SIZE, Chain
 from simulators.beacon_node import (
-    SYNC_COMMITTEE_SIZE,
-    Chain,
     slot_events,
     start_beacon_node,
     stop_beacon_node,
