@@ -174,7 +174,7 @@ def seed_demo(*, cadence_s=5):
     return farm, rigs, raw
 
 
-# The simulated beacon node's scenario validators (simulators/beacon_node.py), labelled.
+# The simulated beacon node's scenario validators (simulators/beacon_chain.py), labelled.
 DEMO_VALIDATOR_LABELS = {
     3: "slashed in epoch 2",
     5: "voluntary exit",
