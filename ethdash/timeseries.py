@@ -1,6 +1,6 @@
 """Time-series helpers shared by the apps: time ranges from query strings, ISO timestamps."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -38,7 +38,3 @@ def parse_range(params, *, default=DEFAULT_RANGE, now=None):
     if since > until:
         raise ValidationError({"from": ["'from' must not be after 'to'."]})
     return since, until
-
-
-def utcnow():
-    return datetime.now(UTC)

@@ -1,10 +1,12 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from django.db import connection
+from django.db.models import Sum
 from django.utils import timezone
 
-from ethdash.db import bulk_update_columns, update_by_pk
-from rigs.models import Rig
+from ethdash.db import bulk_update_columns, insert_rows, sums_base_units, update_by_pk
+from rigs.models import Rig, RigSample
 from tests.factories import make_farm
 
 
@@ -62,3 +64,56 @@ def test_base_unit_amounts_stay_exact_past_2_to_the_63(alpha):
     )
     assert Payout.objects.get().amount == Decimal(huge)
     assert Payout.objects.filter(amount=huge).exists()
+
+
+RIG_SAMPLE_COLUMNS = ["rig_id", "ts", "hashrate_hs", "gpus_reporting"]
+RIG_SAMPLE_TYPES = ["bigint", "timestamptz", "double precision", "smallint"]
+
+
+def test_insert_rows_prepares_batches_and_applies_the_conflict_clause(alpha):
+    rig, to_db = alpha.rig, connection.ops.adapt_datetimefield_value
+    start = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    times = [start + timedelta(seconds=5 * i) for i in range(5)]
+
+    def insert(hashrates, on_conflict=""):
+        batches = []
+
+        def prepare(batch):
+            batches.append(len(batch))
+            return [(rig.pk, to_db(ts), hashrate_hs, 4) for ts, hashrate_hs in batch]
+
+        insert_rows(
+            RigSample,
+            RIG_SAMPLE_COLUMNS,
+            list(zip(times, hashrates, strict=True)),
+            prepare=prepare,
+            array_types=RIG_SAMPLE_TYPES,
+            on_conflict=on_conflict,
+            batch_size=2,
+        )
+        # One slice of the rows at a time: batches of 2 on SQLite, of 10,000 on PostgreSQL.
+        assert batches == ([5] if connection.vendor == "postgresql" else [2, 2, 1])
+        return list(RigSample.objects.order_by("ts").values_list("hashrate_hs", flat=True))
+
+    assert insert([1.0] * 5) == [1.0] * 5
+    # The same natural keys again: DO NOTHING keeps every row, DO UPDATE ... WHERE only some.
+    assert insert([2.0] * 5, "ON CONFLICT (rig_id, ts) DO NOTHING") == [1.0] * 5
+    table = connection.ops.quote_name(RigSample._meta.db_table)
+    upward = (
+        "ON CONFLICT (rig_id, ts) DO UPDATE SET hashrate_hs = excluded.hashrate_hs "
+        f"WHERE excluded.hashrate_hs > {table}.hashrate_hs"
+    )
+    assert insert([0.5, 0.5, 0.5, 3.0, 3.0], upward) == [1.0, 1.0, 1.0, 3.0, 3.0]
+    assert list(RigSample.objects.order_by("ts").values_list("ts", flat=True)) == times
+
+
+def test_sums_base_units_says_whether_sql_sums_amounts_exactly(alpha):
+    from pools.models import Payout
+
+    huge = 123_456_789_012_345_678_901_234_567  # past 2^63 and 15 significant digits
+    for i, amount in enumerate([huge, huge + 1]):
+        Payout.objects.create(
+            account=alpha.pool_account, tx_hash=f"0x{i:064x}", amount=amount, paid_at=timezone.now()
+        )
+    total = Payout.objects.aggregate(total=Sum("amount"))["total"]
+    assert sums_base_units() == (total == Decimal(2 * huge + 1))

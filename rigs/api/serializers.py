@@ -1,5 +1,4 @@
 import math
-from datetime import UTC, datetime
 
 from django.conf import settings
 from rest_framework import serializers
@@ -23,34 +22,6 @@ class FiniteFloatField(serializers.FloatField):
         if not math.isfinite(value):
             self.fail("invalid")
         return super().to_internal_value(value)
-
-
-class IsoDateTimeField(serializers.DateTimeField):
-    """ISO 8601 parsed by the standard library, UTC when no zone is given.
-
-    DRF's generic parser (formats, locale time zones) was a third of the CPU of a telemetry batch;
-    a batch repeats the same few timestamps for every GPU, so each distinct string is parsed once.
-    """
-
-    default_error_messages = {"invalid": "An ISO 8601 date-time is required."}
-
-    def to_internal_value(self, value):
-        if isinstance(value, datetime):
-            parsed = value
-        else:
-            cache = self.root.__dict__.setdefault("_parsed_times", {})
-            parsed = cache.get(value)
-            if parsed is None:
-                if not isinstance(value, str):
-                    self.fail("invalid")
-                try:
-                    parsed = datetime.fromisoformat(value)
-                except ValueError:
-                    self.fail("invalid")
-                cache[value] = parsed
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed
 
 
 class StrictIntegerField(serializers.IntegerField):

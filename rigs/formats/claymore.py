@@ -155,14 +155,6 @@ def parse_getstat(result) -> RigReading:
     )
 
 
-def parse_getstat1(result) -> RigReading:
-    return parse_getstat(result)
-
-
-def parse_getstat2(result) -> RigReading:
-    return parse_getstat(result)
-
-
 def stat_result(answer, *, tolerate_unknown: bool):
     """The `result` of a getstat answer. Raises MinerError for auth or miner errors; returns None
     when `tolerate_unknown` and the miner signals that it doesn't know the method (an error

@@ -78,7 +78,7 @@ async def servers():
 
 def test_claymore_getstat1_fixture_field_by_field():
     answer = claymore.decode(fixture_bytes("claymore_getstat1.json"))
-    reading = claymore.parse_getstat1(claymore.stat_result(answer, tolerate_unknown=False))
+    reading = claymore.parse_getstat(claymore.stat_result(answer, tolerate_unknown=False))
 
     assert (reading.miner, reading.version, reading.algorithm) == ("Claymore", "15.0", "ethash")
     assert reading.pool_url == "eu1.ethermine.org:4444"
@@ -105,7 +105,7 @@ def test_claymore_getstat1_fixture_field_by_field():
 
 def test_claymore_getstat2_fixture_field_by_field():
     answer = claymore.decode(fixture_bytes("claymore_getstat2.json"))
-    reading = claymore.parse_getstat2(claymore.stat_result(answer, tolerate_unknown=True))
+    reading = claymore.parse_getstat(claymore.stat_result(answer, tolerate_unknown=True))
 
     assert (reading.miner, reading.version, reading.algorithm) == ("PhoenixMiner", "6.2c", "ethash")
     assert reading.uptime_s == 2891 * 60

@@ -6,7 +6,6 @@ import enum
 
 SECONDS_PER_YEAR = 365.25 * 86400
 GWEI_PER_ETH = 10**9
-WEI_PER_GWEI = 10**9
 
 
 class Flag(enum.IntFlag):
@@ -36,7 +35,3 @@ def epoch_day(epoch: int, genesis_time: int, seconds_per_slot: float, slots_per_
 
 def epochs_per_year(seconds_per_slot: float, slots_per_epoch: int) -> float:
     return SECONDS_PER_YEAR / (seconds_per_slot * slots_per_epoch)
-
-
-def epochs_per_day(seconds_per_slot: float, slots_per_epoch: int) -> float:
-    return 86400 / (seconds_per_slot * slots_per_epoch)

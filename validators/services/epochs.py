@@ -26,7 +26,6 @@ from validators.formats.client import FAR_FUTURE_EPOCH, BeaconClient, BeaconErro
 from validators.services.chain import Flag
 
 BLOCK_CONCURRENCY = 8
-ACTIVE_STATUSES = ("active_ongoing", "active_exiting", "active_slashed")
 
 
 class UntrustedAnswer(Exception):

@@ -22,12 +22,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import Count, F, Sum, Value
 from django.db.models.functions import NullIf
 from django.utils import timezone
 
-from accounts.models import Farm
+from validators.db import DAY_SUMS, sum_days, validator_ids_by_day_sums
 from validators.models import BeaconNode, Status, StatusChange, Validator, ValidatorDay
 from validators.services.chain import GWEI_PER_ETH, epochs_per_year
 
@@ -39,13 +38,8 @@ WINDOW_LABELS = {
     "7d": "7 days",
     "30d": "30 days",
 }
-# Summed per window from the day rows, in SQL (all plain integers; execution_income is not).
-DAY_SUMS = (
-    "income", "effective_balance_sum", "epochs", "attestation_reward", "attestation_ideal",
-    "attestations", "attestations_missed", "head_missed", "target_missed", "source_missed",
-    "missed_cost", "proposals", "proposals_missed", "proposals_orphaned", "proposal_reward",
-    "sync_duties", "sync_missed", "sync_reward", "withdrawals", "deposits",
-)  # fmt: skip
+# What a window adds up from the day rows: DAY_SUMS are plain integers, execution_income is not.
+SUMMED = (*DAY_SUMS, "execution_income")
 
 
 @dataclass(frozen=True)
@@ -197,11 +191,10 @@ def figures_by(validators, key: str | None = "validator_id", *, today=None, chai
     """Figures of the validators' day rows, grouped by `key` (a ValidatorDay lookup such as
     "validator_id" or "validator__group_id"; None for the whole set, under the key None).
 
-    A fixed number of queries whatever the number of validators: the sums in SQL (grouped by
-    key and farm, so each farm's chain constants apply to its own epochs), the farms' chain
-    constants (unless the caller passes `chains`, from chains_for_farms), and on SQLite the
-    non-zero execution incomes, summed here because SQLite stores them as text; PostgreSQL
-    stores them as numeric(40, 0) and sums them exactly in the same query.
+    A fixed number of queries whatever the number of validators: the sums (validators.db.sum_days:
+    grouped by key and farm, so each farm's chain constants apply to its own epochs; one query,
+    two on SQLite, execution income exact on both) and the farms' chain constants (unless the
+    caller passes `chains`, from chains_for_farms).
     Per validator, each window is a filtered sum (one row per validator); for a key that
     gathers many validators (a group, the whole set) the rows are summed per day and the days
     added into their windows here, which reads the day rows once instead of once per window.
@@ -213,20 +206,9 @@ def figures_by(validators, key: str | None = "validator_id", *, today=None, chai
     days = ValidatorDay.objects.filter(
         validator__in=validators.order_by().values("pk"), day__gte=earliest, day__lte=today
     )
-    exact_sql = connection.vendor == "postgresql"
-    columns = (*DAY_SUMS, "execution_income") if exact_sql else DAY_SUMS
     group = ["validator__farm_id"] if key is None else [key, "validator__farm_id"]
     per_day = key != "validator_id"
-    if per_day:
-        aggregates = {column: Sum(column) for column in columns}
-        rows = list(days.order_by().values(*group, "day").annotate(**aggregates))
-    else:
-        aggregates = {}
-        for name, (first, last) in spans.items():
-            condition = Q(day__gte=first, day__lte=last)
-            for column in columns:
-                aggregates[f"{name}__{column}"] = Sum(column, filter=condition)
-        rows = list(days.order_by().values(*group).annotate(**aggregates))
+    rows = sum_days(days, group, windows=None if per_day else spans)
     if chains is None:
         chains = chains_for_farms({row["validator__farm_id"] for row in rows})
     result = defaultdict(Figures)
@@ -241,24 +223,10 @@ def figures_by(validators, key: str | None = "validator_id", *, today=None, chai
                     continue
                 sums = row
             else:
-                sums = {column: row[f"{name}__{column}"] for column in columns}
+                sums = {column: row.get(f"{name}__{column}") for column in SUMMED}
             window = figures.window(name)
             window.add_days(sums, per_year)
-            if exact_sql:
-                window.execution_income += int(sums["execution_income"] or 0)
-    if exact_sql:
-        return dict(result)
-    # Days without a proposal hold "0"; only the few with one are read, and summed exactly.
-    execution = (
-        days.exclude(execution_income=0)
-        .order_by()
-        .values_list(key or "validator__farm_id", "day", "execution_income")
-    )
-    for group_key, day, amount in execution:
-        figures = result[group_key if key else None]
-        for name, (first, last) in spans.items():
-            if first <= day <= last:
-                figures.window(name).execution_income += int(amount)
+            window.execution_income += int(sums.get("execution_income") or 0)
     return dict(result)
 
 
@@ -326,57 +294,21 @@ SORT_KEYS = (*FIELD_SORTS, *FIGURE_SORTS)
 
 def validator_page_ids(validators, sort: str, start: int, stop: int, *, chains, today=None):
     """The pks of the validators at positions [start, stop) when ordered by a figure column
-    (a key of FIGURE_SORTS, "-" first for descending), in that order.
-
-    One query: the window's day rows summed per validator (a grouped subquery, LEFT JOINed so
-    validators without rows stay, last), ordered and cut in SQL. The orders are those of the
-    figures: income is consensus × 10^9 + execution in wei; APR is income over Σ effective
-    balance × the farm's epochs per year (a farm without chain constants has none); income and
-    APR are unknown without epochs or effective balance, effectiveness without ideal reward.
-    On SQLite, where execution amounts are text and never summed in SQL, income and APR are
-    ordered by consensus income alone (execution income is a few proposals' worth; the figures
-    shown are still exact)."""
+    (a key of FIGURE_SORTS, "-" first for descending), in that order: ordered and cut in SQL in
+    one query (validators.db.validator_ids_by_day_sums), in the figures' own orders, validators
+    without a value last."""
     key = sort.lstrip("-")
     first, last = window_days(today or utc_today())[FIGURE_SORTS[key]]
-    exact_sql = connection.vendor == "postgresql"
-    quote = connection.ops.quote_name
-    members, member_params = validators.order_by().values("pk").query.sql_with_params()
-    execution = ", SUM(d.execution_income) AS execution" if exact_sql else ""
-    income = "s.income * 1000000000 + s.execution" if exact_sql else "s.income"
-    if key == "effectiveness":
-        value = "CASE WHEN s.ideal > 0 THEN CAST(s.reward AS DOUBLE PRECISION) / s.ideal END"
-        value_params = []
-    elif key == "apr":
-        per_year = " ".join("WHEN %s THEN %s" for _ in chains)
-        value_params = [x for farm, chain in chains.items() for x in (farm, chain.epochs_per_year)]
-        gwei = "s.income + s.execution / 1000000000.0" if exact_sql else "s.income"
-        value = (
-            f"CASE WHEN s.balance > 0 THEN CAST({gwei} AS DOUBLE PRECISION) "
-            f"* (CASE v.farm_id {per_year} END) / s.balance END"
-            if chains
-            else "NULL"
-        )
-    else:
-        value, value_params = f"CASE WHEN s.epochs > 0 THEN {income} END", []
-    direction = "DESC" if sort.startswith("-") else "ASC"
-    day = connection.ops.adapt_datefield_value
-    sql = (
-        f"SELECT v.id FROM {quote(Validator._meta.db_table)} v "
-        f"INNER JOIN {quote(Farm._meta.db_table)} f ON f.id = v.farm_id "
-        "LEFT JOIN (SELECT d.validator_id, SUM(d.epochs) AS epochs, SUM(d.income) AS income, "
-        "SUM(d.effective_balance_sum) AS balance, SUM(d.attestation_reward) AS reward, "
-        f"SUM(d.attestation_ideal) AS ideal{execution} "
-        f"FROM {quote(ValidatorDay._meta.db_table)} d "
-        f"WHERE d.day >= %s AND d.day <= %s AND d.validator_id IN ({members}) "
-        "GROUP BY d.validator_id) s ON s.validator_id = v.id "
-        f"WHERE v.id IN ({members}) "
-        f"ORDER BY {value} {direction} NULLS LAST, f.name ASC, v.{quote('index')} ASC, v.id ASC "
-        "LIMIT %s OFFSET %s"
+    return validator_ids_by_day_sums(
+        validators,
+        key,
+        descending=sort.startswith("-"),
+        first_day=first,
+        last_day=last,
+        epochs_per_year={farm: chain.epochs_per_year for farm, chain in chains.items()},
+        start=start,
+        stop=stop,
     )
-    params = [day(first), day(last), *member_params, *member_params, *value_params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, max(0, stop - start), start])
-        return [row[0] for row in cursor.fetchall()]
 
 
 class SortedRows:
@@ -487,7 +419,7 @@ def combine(figures_list) -> Figures:
     for figures in figures_list:
         for name in WINDOWS:
             window, part = total.window(name), figures.window(name)
-            for column in (*DAY_SUMS, "execution_income"):
+            for column in SUMMED:
                 setattr(window, column, getattr(window, column) + getattr(part, column))
             if window.balance_years is not None:
                 if part.balance_years is None:

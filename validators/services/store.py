@@ -8,17 +8,17 @@ summary lost by hand cannot make a day count an epoch twice.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from ethdash import live
 from ethdash.db import update_by_pk
+from validators.db import upsert_validator_days
 from validators.models import (
     EpochSummary,
     Proposal,
     StatusChange,
     SyncDuty,
     Validator,
-    ValidatorDay,
     ValidatorEpoch,
     ValidatorSync,
     Withdrawal,
@@ -41,32 +41,10 @@ VALIDATOR_FIELDS = [
     "last_duty_epoch",
     "last_error",
 ]
-# Columns an epoch adds to its day row (ValidatorDay), in insert order after the fixed ones.
-DAY_SUMS = [
-    "epochs",
-    "effective_balance_sum",
-    "income",
-    "attestation_reward",
-    "attestation_ideal",
-    "attestations",
-    "attestations_missed",
-    "head_missed",
-    "target_missed",
-    "source_missed",
-    "missed_cost",
-    "proposals",
-    "proposals_missed",
-    "proposals_orphaned",
-    "proposal_reward",
-    "sync_duties",
-    "sync_missed",
-    "sync_reward",
-    "withdrawals",
-    "deposits",
-]
 
 
 def _day_sums(record) -> list[int]:
+    """What the epoch adds to the validator's day row, in the order of validators.db.DAY_SUMS."""
     counted = record.income is not None
     missed = record.missed
     return [
@@ -92,69 +70,6 @@ def _day_sums(record) -> list[int]:
         record.withdrawals,
         record.deposits,
     ]
-
-
-DAY_COLUMNS = [
-    "validator_id",
-    "day",
-    "first_epoch",
-    "last_epoch",
-    "start_balance",
-    "end_balance",
-    "execution_income",
-    *DAY_SUMS,
-]
-
-
-def upsert_days(rows: list[tuple], *, batch_size: int = 1000) -> None:
-    """rows: (validator_id, day, epoch, start_balance, end_balance, *DAY_SUMS values). Adds each
-    row to the validator's day; an epoch not newer than the day's last one changes nothing."""
-    if not rows:
-        return
-    table = quote(ValidatorDay._meta.db_table)
-    columns = ", ".join(quote(c) for c in DAY_COLUMNS)
-    updates = ", ".join(
-        [
-            f"{quote('last_epoch')} = excluded.{quote('last_epoch')}",
-            f"{quote('end_balance')} = excluded.{quote('end_balance')}",
-            *(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in DAY_SUMS),
-        ]
-    )
-    conflict = (
-        f"ON CONFLICT ({quote('validator_id')}, {quote('day')}) DO UPDATE SET {updates} "
-        f"WHERE {table}.{quote('last_epoch')} < excluded.{quote('last_epoch')}"
-    )
-    zero = ValidatorDay._meta.get_field("execution_income").get_db_prep_save(0, connection)
-    day_value = connection.ops.adapt_datefield_value
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        # One array parameter per column: no statement with a placeholder per value to parse
-        # (that alone took psycopg 2 s for 20,000 rows). Batches bound the worker's memory.
-        types = ["bigint", "date", *["bigint"] * 4, "numeric", *["bigint"] * len(DAY_SUMS)]
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
-        sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict}"
-    row_sql = "(" + ", ".join(["%s"] * len(DAY_COLUMNS)) + ")"
-    batch_size = 10_000 if postgres else batch_size
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch_size):
-            full = [
-                (validator_id, day_value(day), epoch, epoch, start_balance, end, zero, *sums)
-                for validator_id, day, epoch, start_balance, end, *sums in rows[
-                    start : start + batch_size
-                ]
-            ]
-            if postgres:
-                cursor.execute(sql, [list(column) for column in zip(*full, strict=True)])
-                continue
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(full))} "
-                f"{conflict}",
-                [value for row in full for value in row],
-            )
-
-
-def quote(name: str) -> str:
-    return connection.ops.quote_name(name)
 
 
 def store_epoch(
@@ -256,7 +171,7 @@ def store_epoch(
             [v.pk for v in changed],
             {name: [getattr(v, name) for v in changed] for name in VALIDATOR_FIELDS},
         )
-        upsert_days(day_rows)
+        upsert_validator_days(day_rows)
         ValidatorEpoch.objects.bulk_create(epoch_rows, batch_size=1000, ignore_conflicts=True)
         StatusChange.objects.bulk_create(status_changes, ignore_conflicts=True)
         _store_proposals(read, validators)

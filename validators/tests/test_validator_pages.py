@@ -273,7 +273,7 @@ def test_list_pages_and_sorts_in_sql_with_totals_over_all(owner_client, staked):
     yesterday = _table_indexes(owner_client.get("/validators/?sort=-24h").content.decode())
     if connection.vendor == "postgresql":
         # Yesterday's MEV payment puts the staked validator first; SQLite, where execution
-        # amounts are text, orders by consensus income (figures.validator_page_ids).
+        # amounts are text, orders by consensus income (validators.db.validator_ids_by_day_sums).
         assert yesterday[:3] == [424242, top.index, second.index]
     else:
         assert yesterday[:2] == [top.index, second.index]
