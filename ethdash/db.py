@@ -6,6 +6,12 @@ from decimal import Decimal
 from django.db import connection, models
 
 
+def ping():
+    """One round trip to the database (the health check's); raises what the driver raises."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
 def update_by_pk(model, pks, values, *, batch_size=None):
     """UPDATE rows of `model` by primary key: `values` maps a field name to one value per pk.
     One pass joined on the key, instead of a CASE per column that scans the whole batch for

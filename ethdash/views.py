@@ -1,10 +1,9 @@
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
-from ethdash import registry
+from ethdash import db, registry
 
 
 @login_required
@@ -29,8 +28,7 @@ def placeholder(request, *, title, coming):
 def healthz(request):
     """Liveness for load balancers: the process answers and the database does too."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        db.ping()
     except Exception as exc:
         return JsonResponse({"status": "error", "database": str(exc)}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
