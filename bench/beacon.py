@@ -54,10 +54,7 @@ def parse_args():
     parser.add_argument("--registry", type=int, default=1_000_000)
     parser.add_argument("--day-validators", type=int, default=2_000)
     parser.add_argument("--batch-size", type=int, default=None)
-    harness.add_db_argument(parser, "ethdash_bench_beacon")
-    args = parser.parse_args()
-    harness.check_db_argument(parser, args)
-    return args
+    return harness.parse_bench_args(parser, "ethdash_bench_beacon")
 
 
 def template(path: str) -> str:

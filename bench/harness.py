@@ -45,15 +45,15 @@ def print_result(document):
     print(json.dumps(document), flush=True)
 
 
-def add_db_argument(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--db", default=default, help="the bench's own database (dropped)")
+def parse_bench_args(parser: argparse.ArgumentParser, default_db: str, argv=None):
+    """The bench's arguments, with --db (its own database, dropped at start) and --keep-db added;
+    a --db that is not obviously a bench's own is refused before anything is dropped."""
+    parser.add_argument("--db", default=default_db, help="the bench's own database (dropped)")
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database")
-
-
-def check_db_argument(parser: argparse.ArgumentParser, args) -> None:
+    args = parser.parse_args(argv)
     if "bench" not in args.db:
-        # The database is dropped at start: refuse anything that is not obviously a bench's own.
         parser.error("--db must contain 'bench': it is dropped")
+    return args
 
 
 def stop_on_sigterm():

@@ -35,8 +35,6 @@ from bench.harness import (
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
     Server,
-    add_db_argument,
-    check_db_argument,
     cpu_cores,
     cpu_snapshot,
     drop_database,
@@ -45,6 +43,7 @@ from bench.harness import (
     loopback_url,
     manage,
     migrate_fresh,
+    parse_bench_args,
     print_result,
     process_cores,
     stop_on_sigterm,
@@ -82,8 +81,7 @@ def parse_args():
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--threads", type=int, default=0, help="threads per worker (0: auto)")
     parser.add_argument("--baseline-rounds", type=int, default=3, help="COPY rounds (median)")
-    add_db_argument(parser, "ethdash_bench")
-    args = parser.parse_args()
+    args = parse_bench_args(parser, "ethdash_bench")
     counts = (args.agents, args.ticks, args.workers, args.max_requests, args.baseline_rounds)
     if min(counts) < 1:
         parser.error(
@@ -93,7 +91,6 @@ def parse_args():
         parser.error("a batch holds at most 5000 samples: --ticks must be at most 625")
     if not 0 < args.seconds <= 600:
         parser.error("--seconds must be in (0, 600]")
-    check_db_argument(parser, args)
     # Enough threads that every agent's request is served at once; more would only add DB
     # connections, since each thread keeps its own.
     args.threads = args.threads or math.ceil(args.agents / args.workers)

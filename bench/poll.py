@@ -35,10 +35,7 @@ def parse_args():
     parser.add_argument("--endpoints", type=int, default=1000)
     parser.add_argument("--gpus", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=256)
-    harness.add_db_argument(parser, "ethdash_bench_poll")
-    args = parser.parse_args()
-    harness.check_db_argument(parser, args)
-    return args
+    return harness.parse_bench_args(parser, "ethdash_bench_poll")
 
 
 def start_fleet(args, out_path):

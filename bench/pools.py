@@ -34,10 +34,7 @@ def parse_args():
     parser.add_argument("--accounts", type=int, default=10000)
     parser.add_argument("--rate", type=int, default=10, help="requests per second per host")
     parser.add_argument("--formats", default=",".join(FORMATS))
-    harness.add_db_argument(parser, "ethdash_bench_pools")
-    args = parser.parse_args()
-    harness.check_db_argument(parser, args)
-    return args
+    return harness.parse_bench_args(parser, "ethdash_bench_pools")
 
 
 def main():

@@ -42,9 +42,7 @@ def parse_args():
     parser.add_argument("--days", type=int, default=30, help="UTC days of day rows, today too")
     parser.add_argument("--runs", type=int, default=7, help="timed requests per URL")
     parser.add_argument("--budget-s", type=float, default=120.0, help="time cap per URL")
-    harness.add_db_argument(parser, "ethdash_bench_validator_pages")
-    args = parser.parse_args()
-    harness.check_db_argument(parser, args)
+    args = harness.parse_bench_args(parser, "ethdash_bench_validator_pages")
     if args.validators < 1 or not 1 <= args.days <= 400 or args.runs < 1:
         raise SystemExit("--validators and --runs must be at least 1, --days in [1, 400]")
     return args

@@ -12,10 +12,10 @@ import argparse
 import asyncio
 import json
 import resource
-import signal
 import sys
 
 from simulators import miners_http, miners_tcp
+from simulators.http_server import stop_on_signals
 from simulators.rig_agent import SimulatedRig
 
 PROTOCOLS = {
@@ -74,10 +74,7 @@ async def _main(args):
             handle.write(document)
     else:
         print(document, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     await stop.wait()
     for task in tasks:
         task.cancel()

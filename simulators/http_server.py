@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import threading
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -219,6 +220,16 @@ async def close_server(server: asyncio.Server) -> None:
     for connection in list(server.http_connections):
         connection.close()
     await server.wait_closed()
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, for a simulator run from the command line: it awaits
+    the event, then closes its servers itself, so a benchmark's kill ends it cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 class LoopThread:

@@ -125,6 +125,14 @@ class MinerState:
         return 200 if header == f"Bearer {self.password}" else 403
 
 
+def _gpu_readings(miner: MinerState, samples: list[dict]):
+    """Each sample with what every miner's per-GPU entry is built from: the GPU index, the card's
+    name, whether it has a memory temperature sensor, and its core temperature in whole degrees."""
+    name, _, has_memory_sensor = miner.gpu_info()
+    for s in samples:
+        yield s, s["gpu"], name, has_memory_sensor, round(s["temperature_c"])
+
+
 def _json_answer(status: int, document) -> tuple[int, str, bytes]:
     return status, "application/json", json.dumps(document).encode()
 
@@ -135,12 +143,9 @@ def _json_answer(status: int, document) -> tuple[int, str, bytes]:
 def trex_summary(miner: MinerState, samples: list[dict]) -> dict:
     now, uptime = int(time.time()), miner.uptime_s
     gpus = []
-    for s in samples:
-        i = s["gpu"]
-        name, _, has_memory_sensor = miner.gpu_info()
+    for s, i, name, has_memory_sensor, temp in _gpu_readings(miner, samples):
         hashrate = int(s["hashrate_hs"])
         power = int(s["power_w"])
-        temp = round(s["temperature_c"])
         gpus.append(
             {
                 "cclock": 1440,
@@ -235,10 +240,7 @@ def lolminer_summary(miner: MinerState, samples: list[dict]) -> dict:
     now, uptime = int(time.time()), miner.uptime_s
     unit, factor = LOLMINER_UNITS[(miner.requests - 1) % len(LOLMINER_UNITS)]
     workers = []
-    for s in samples:
-        i = s["gpu"]
-        name, _, has_memory_sensor = miner.gpu_info()
-        temp = round(s["temperature_c"])
+    for s, i, name, has_memory_sensor, temp in _gpu_readings(miner, samples):
         workers.append(
             {
                 "Index": i,
@@ -486,10 +488,7 @@ def xmrig_backends(miner: MinerState, samples: list[dict]) -> list[dict]:
 def gminer_stat(miner: MinerState, samples: list[dict]) -> dict:
     uptime = miner.uptime_s
     devices = []
-    for s in samples:
-        i = s["gpu"]
-        name, _, has_memory_sensor = miner.gpu_info()
-        temp = round(s["temperature_c"])
+    for s, i, name, has_memory_sensor, temp in _gpu_readings(miner, samples):
         devices.append(
             {
                 "gpu_id": i,
@@ -539,10 +538,7 @@ def nbminer_status(miner: MinerState, samples: list[dict]) -> dict:
     # Builds disagree on the per-device rejected key; alternate so clients meet both.
     rejected_key = "reject_shares" if miner.requests % 2 == 0 else "rejected_shares"
     devices = []
-    for s in samples:
-        i = s["gpu"]
-        name, _, has_memory_sensor = miner.gpu_info()
-        temp = round(s["temperature_c"])
+    for s, i, name, has_memory_sensor, temp in _gpu_readings(miner, samples):
         devices.append(
             {
                 "accepted_shares": s["shares_accepted"],

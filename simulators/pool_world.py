@@ -17,12 +17,12 @@ arguments} adds a simulated beacon node on the same chain and an MEV relay. worl
 import argparse
 import asyncio
 import json
-import signal
 import sys
 import time
 
 from simulators.beacon_node import start_beacon_node
 from simulators.execution_node import SimulatedChain, start_execution_node
+from simulators.http_server import stop_on_signals
 from simulators.pools import FORMATS, start_pool_server
 from simulators.relay import start_relay
 
@@ -96,10 +96,7 @@ async def _main(args):
     world, servers = await build_world(spec)
     with open(args.out, "w") as handle:
         json.dump(world, handle)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     await stop.wait()
     for server in servers:
         server.close()

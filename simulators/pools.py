@@ -36,7 +36,6 @@ import json
 import math
 import random
 import re
-import signal
 import sys
 import time
 from collections import Counter, deque
@@ -45,7 +44,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from simulators.http_server import HttpApp, HttpConnection, Request, Response, close_server, serve
+from simulators.http_server import (
+    HttpApp,
+    HttpConnection,
+    Request,
+    Response,
+    close_server,
+    serve,
+    stop_on_signals,
+)
 from simulators.rig_agent import GPU_MODELS
 
 FORMATS = ("open-ethereum-pool", "miningcore", "ethermine-v1", "nanopool-v1")
@@ -807,10 +814,7 @@ def _generated_accounts(count: int, seed: int) -> dict[str, dict]:
 
 
 async def _serve(args) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     specs = []
     if args.fleet:
         for i in range(args.fleet):

@@ -193,42 +193,45 @@ def test_outbound_policy_refuses_a_private_pool_url(alpha, fake_format, settings
     assert "ETHDASH_OUTBOUND_ALLOW" in account.last_error
 
 
+class FakeClock:
+    """A clock that moves only when slept on, by the seconds asked plus `late_by_s` (a busy
+    event loop wakes its sleepers late); it remembers every sleep."""
+
+    def __init__(self, now=0.0, late_by_s=0.0):
+        self.now, self.late_by_s, self.slept = now, late_by_s, []
+
+    def __call__(self):
+        return self.now
+
+    async def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds + self.late_by_s
+
+
 @pytest.mark.asyncio
 async def test_rate_limiter_spaces_requests_evenly():
-    now = [100.0]
-    slept = []
-
-    async def sleep(seconds):
-        slept.append(seconds)
-        now[0] += seconds
-
-    limiter = RateLimiter(10, 1.0, clock=lambda: now[0], sleep=sleep)
+    clock = FakeClock(100.0)
+    limiter = RateLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
     for _ in range(4):
         await limiter.acquire()
-    assert slept == pytest.approx([0.106, 0.106, 0.106])
-    now[0] += 1.0  # an idle second: the next request goes at once
+    assert clock.slept == pytest.approx([0.106, 0.106, 0.106])
+    clock.now += 1.0  # an idle second: the next request goes at once
     await limiter.acquire()
-    assert len(slept) == 3
+    assert len(clock.slept) == 3
     limiter.pause(5)
     await limiter.acquire()
-    assert slept[-1] == pytest.approx(5.0)
+    assert clock.slept[-1] == pytest.approx(5.0)
 
 
 @pytest.mark.asyncio
 async def test_a_late_wake_up_does_not_let_the_next_request_through_early():
-    now = [0.0]
-    slept = []
-
-    async def sleep(seconds):
-        slept.append(seconds)
-        now[0] += seconds + 0.5  # the loop was busy: woke half a second late
-
-    limiter = RateLimiter(10, 1.0, clock=lambda: now[0], sleep=sleep)
+    clock = FakeClock(0.0, late_by_s=0.5)  # the loop was busy: woke half a second late
+    limiter = RateLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
     await limiter.acquire()
     await limiter.acquire()
-    released_at = now[0]
+    released_at = clock.now
     await limiter.acquire()
-    assert now[0] - released_at >= 0.106 - 1e-9
+    assert clock.now - released_at >= 0.106 - 1e-9
 
 
 def test_pool_error_kinds_are_checked():

@@ -166,6 +166,11 @@ def client():
         yield c
 
 
+def buffer_tick(up, tick):
+    """Buffers the rig's reading of tick `tick` (5 s apart from T0), as the agent's loop does."""
+    up.buffer.append(up.rig.sample(T0 + timedelta(seconds=5 * tick)))
+
+
 def test_successful_push_sends_bearer_and_json_body(server, client):
     srv, url = server
     samples = SimulatedRig("5", 2, "rtx3070").sample(T0)
@@ -180,12 +185,12 @@ def test_503_keeps_batch_and_next_push_sends_both_ticks(server, client):
     srv, url = server
     srv.statuses = [503]
     up = RigUplink(SimulatedRig("6", 2, "rx6800"))
-    up.buffer.append(up.rig.sample(T0))
+    buffer_tick(up, 0)
     assert up.flush(client, url, "t", now=100.0) == RETRY
     assert len(up.buffer) == 1
     assert not up.due(100.0) and up.due(100.0 + up.rig.cadence)
 
-    up.buffer.append(up.rig.sample(T0 + timedelta(seconds=5)))
+    buffer_tick(up, 1)
     assert up.flush(client, url, "t", now=105.0) == OK
     sent = srv.requests[1]["body"]["samples"]
     assert [s["ts"] for s in sent] == ["2026-11-25T14:00:00Z"] * 2 + ["2026-11-25T14:00:05Z"] * 2
@@ -196,10 +201,10 @@ def test_400_drops_batch(server, client):
     srv, url = server
     srv.statuses = [400]
     up = RigUplink(SimulatedRig("6", 2, "rx6800"))
-    up.buffer.append(up.rig.sample(T0))
+    buffer_tick(up, 0)
     assert up.flush(client, url, "t", now=0.0) == DROPPED
     assert not up.buffer
-    up.buffer.append(up.rig.sample(T0 + timedelta(seconds=5)))
+    buffer_tick(up, 1)
     assert up.flush(client, url, "t", now=5.0) == OK
     assert len(srv.requests[1]["body"]["samples"]) == 2
 
@@ -212,7 +217,7 @@ def test_connection_errors_back_off_exponentially_and_buffer_is_bounded():
     delays = []
     with httpx.Client(transport=httpx.MockTransport(refuse)) as c:
         for i in range(8):
-            up.buffer.append(up.rig.sample(T0 + timedelta(seconds=5 * i)))
+            buffer_tick(up, i)
             assert up.flush(c, "http://agent.invalid", "t", now=0.0) == RETRY
             delays.append(up.retry_at)
     assert delays == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0, 60.0, 60.0]
@@ -230,7 +235,7 @@ def test_batches_are_capped_at_max_samples(monkeypatch):
 
     up = RigUplink(SimulatedRig("9", 2, "rtx3070"))
     for i in range(3):
-        up.buffer.append(up.rig.sample(T0 + timedelta(seconds=5 * i)))
+        buffer_tick(up, i)
     with httpx.Client(transport=httpx.MockTransport(accept)) as c:
         assert up.flush(c, "http://x", "t", now=0.0) == OK
         assert up.flush(c, "http://x", "t", now=0.0) == OK

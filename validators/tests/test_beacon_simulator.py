@@ -16,21 +16,9 @@ from simulators.beacon_node import (
     start_beacon_node,
     stop_beacon_node,
 )
+from validators.tests.beacon_shapes import DECIMAL, PUBKEY, ROOT, all_integers_are_strings
 
 pytestmark = pytest.mark.asyncio
-
-DECIMAL = re.compile(r"^-?\d+$")
-ROOT = re.compile(r"^0x[0-9a-f]{64}$")
-PUBKEY = re.compile(r"^0x[0-9a-f]{96}$")
-
-
-def _all_integers_are_strings(value):
-    """No JSON number anywhere: every integer is a decimal string (booleans allowed)."""
-    if isinstance(value, dict):
-        return all(_all_integers_are_strings(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_all_integers_are_strings(v) for v in value)
-    return isinstance(value, str | bool) or value is None
 
 
 async def _node(**kwargs):
@@ -65,7 +53,7 @@ async def test_genesis_spec_health_syncing(node):
     assert spec["SLOTS_PER_EPOCH"] == "4"
     assert "SECONDS_PER_SLOT" not in spec  # 0.25 s has no whole-second form
     assert spec["SLOT_DURATION_MS"] == "250"
-    assert _all_integers_are_strings(spec)
+    assert all_integers_are_strings(spec)
 
     assert (await client.get("/eth/v1/node/health")).status_code == 200
     server.chain.syncing = True
@@ -108,7 +96,7 @@ async def test_validators_shape_statuses_and_pubkey_ids(node):
     answer = (await client.post("/eth/v1/beacon/states/head/validators", json={"ids": ids})).json()
     assert set(answer) == {"execution_optimistic", "finalized", "data"}
     assert answer["execution_optimistic"] is False
-    assert _all_integers_are_strings(answer)
+    assert all_integers_are_strings(answer)
     by_index = {v["index"]: v for v in answer["data"]}
     assert set(by_index) == {"0", "3", "5", "9", "11", "42", "77"}  # unknown id dropped
     entry = by_index["42"]
@@ -163,12 +151,12 @@ async def test_balances_and_attestation_rewards(node):
     ).json()
     assert set(balances) == {"execution_optimistic", "finalized", "data"}
     assert [set(b) for b in balances["data"]] == [{"index", "balance"}] * 2
-    assert _all_integers_are_strings(balances)
+    assert all_integers_are_strings(balances)
 
     url = f"/eth/v1/beacon/rewards/attestations/{epoch}"
     rewards = (await client.post(url, json=[str(i) for i in range(20)])).json()
     assert set(rewards) == {"execution_optimistic", "finalized", "data"}
-    assert _all_integers_are_strings(rewards)
+    assert all_integers_are_strings(rewards)
     ideal = rewards["data"]["ideal_rewards"]
     assert {i["effective_balance"] for i in ideal} == {"32000000000", "64000000000"}
     assert set(ideal[0]) == {"effective_balance", "head", "target", "source", "inactivity"}
@@ -214,7 +202,7 @@ async def test_duties_liveness_block_rewards_headers(node):
     assert len(duties["data"]) == 4
     assert set(duties["data"][0]) == {"pubkey", "validator_index", "slot"}
     assert duties["data"][1]["validator_index"] == "7"
-    assert _all_integers_are_strings(duties)
+    assert all_integers_are_strings(duties)
 
     live = (await client.post(f"/eth/v1/validator/liveness/{epoch}", json=["0", "1", "5"])).json()
     assert set(live) == {"data"}
@@ -233,7 +221,7 @@ async def test_duties_liveness_block_rewards_headers(node):
         "proposer_slashings",
         "attester_slashings",
     }
-    assert _all_integers_are_strings(rewards)
+    assert all_integers_are_strings(rewards)
 
     header = (await client.get(f"/eth/v1/beacon/headers/{produced}")).json()
     assert header["data"]["canonical"] is True

@@ -19,23 +19,18 @@ from simulators.beacon_node import (
 from simulators.execution_node import SimulatedChain
 from simulators.relay import start_relay, stop_relay
 from validators.formats.client import BeaconClient
+from validators.tests.beacon_shapes import (
+    ADDRESS,
+    DECIMAL,
+    ROOT,
+    SIGNATURE,
+    all_integers_are_strings,
+)
 
 pytestmark = pytest.mark.asyncio
 
 SPE = 8
-ROOT = re.compile(r"^0x[0-9a-f]{64}$")
-ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
-SIGNATURE = re.compile(r"^0x[0-9a-f]{192}$")
-DECIMAL = re.compile(r"^-?\d+$")
 GWEI = 10**9
-
-
-def _all_integers_are_strings(value):
-    if isinstance(value, dict):
-        return all(_all_integers_are_strings(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_all_integers_are_strings(v) for v in value)
-    return isinstance(value, str | bool) or value is None
 
 
 class Node:
@@ -85,7 +80,7 @@ async def test_block_is_electra_shaped_field_by_field(node):
     document = answer.json()
     assert set(document) == {"version", "execution_optimistic", "finalized", "data"}
     assert document["version"] == "electra" and document["finalized"] is True
-    assert _all_integers_are_strings(document)
+    assert all_integers_are_strings(document)
     assert set(document["data"]) == {"message", "signature"}
     assert SIGNATURE.match(document["data"]["signature"])
     message = document["data"]["message"]
@@ -286,7 +281,7 @@ async def test_sync_committees_duties_and_rewards():
         url = "/eth/v1/beacon/rewards/sync_committee/{}"
         missed = (await node.http.post(url.format(miss), json=["12", "0"])).json()
         assert set(missed) == {"execution_optimistic", "finalized", "data"}
-        assert _all_integers_are_strings(missed)
+        assert all_integers_are_strings(missed)
         rows = {r["validator_index"]: r["reward"] for r in missed["data"]}
         assert set(missed["data"][0]) == {"validator_index", "reward"}
         assert rows["12"] == str(-reward * seats_of_12)
@@ -535,7 +530,7 @@ async def test_payloads_are_real_el_blocks_with_fees_mev_and_relay():
                 "block_number",
                 "num_tx",
             }
-            assert _all_integers_are_strings(trace)
+            assert all_integers_are_strings(trace)
             mev_block = chain.el_block(41)
             assert trace["block_hash"] == mev_block["hash"]
             assert trace["block_number"] == str(mev_block["number"])
