@@ -22,6 +22,7 @@ from pools.formats.base import (
     bad_answer,
 )
 from pools.formats.values import normalized_tx_hash, strict_float
+from rigs.formats.values import first
 
 FORMAT = "open-ethereum-pool"
 
@@ -171,9 +172,9 @@ def _workers(raw, now_s):
                 average_hashrate_hs=strict_float(w.get("hr2"), "hr2"),
                 last_share_at=last_beat,
                 online=online,
-                shares_valid=_int(_first(w, "sharesValid", "valid"), "sharesValid"),
-                shares_stale=_int(_first(w, "sharesStale", "stale"), "sharesStale"),
-                shares_invalid=_int(_first(w, "sharesInvalid", "invalid"), "sharesInvalid"),
+                shares_valid=_int(first(w, "sharesValid", "valid"), "sharesValid"),
+                shares_stale=_int(first(w, "sharesStale", "stale"), "sharesStale"),
+                shares_invalid=_int(first(w, "sharesInvalid", "invalid"), "sharesInvalid"),
             )
         )
     return workers
@@ -244,13 +245,6 @@ def _hashrate(data, scalar_key, map_key):
             rates = [strict_float(v, key) for v in value.values()]
             return float(sum(r for r in rates if r is not None))
         return strict_float(value, key)
-    return None
-
-
-def _first(obj, *keys):
-    for key in keys:
-        if obj.get(key) is not None:
-            return obj[key]
     return None
 
 
