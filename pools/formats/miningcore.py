@@ -22,6 +22,7 @@ from pools.formats.base import (
     PoolError,
     WorkerSnapshot,
     bad_answer,
+    unique_payouts,
 )
 from pools.formats.values import normalized_tx_hash, strict_float
 
@@ -111,7 +112,7 @@ def parse_miner(data, coin_decimals=18):
 
 def parse_payments(pages, coin_decimals=18):
     """Payouts from one or more pages; a payout seen twice (pages shift as new ones land) once."""
-    payouts, seen = [], set()
+    payouts = []
     for rows in pages:
         for p in _unwrap_list(rows):
             if not isinstance(p, dict):
@@ -121,12 +122,8 @@ def parse_payments(pages, coin_decimals=18):
             paid_at = parse_time(p.get("created"), "payment created")
             if amount is None or paid_at is None:
                 raise bad_answer("a payment lacks amount or created")
-            key = tx or (amount, paid_at)
-            if key in seen:
-                continue
-            seen.add(key)
             payouts.append(PayoutRecord(tx_hash=tx, amount=amount, paid_at=paid_at))
-    return payouts
+    return unique_payouts(payouts)
 
 
 def parse_notification(message, coin_decimals=18):

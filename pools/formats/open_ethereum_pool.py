@@ -20,8 +20,9 @@ from pools.formats.base import (
     PoolError,
     WorkerSnapshot,
     bad_answer,
+    unique_payouts,
 )
-from pools.formats.values import normalized_tx_hash, strict_float
+from pools.formats.values import ONLINE_WINDOW, normalized_tx_hash, strict_float
 from rigs.formats.values import first
 
 FORMAT = "open-ethereum-pool"
@@ -45,8 +46,6 @@ POOL_AMOUNT_DECIMALS = {
 }
 DEFAULT_POOL_AMOUNT_DECIMALS = 9
 
-# OEP calls a worker offline when its last share is older than half the 30-minute window.
-OFFLINE_AFTER_S = 15 * 60
 
 _ACCOUNT_KEYS = (
     "stats",
@@ -164,7 +163,9 @@ def _workers(raw, now_s):
         if w.get("offline") is not None:
             online = not _bool(w["offline"], "offline")
         elif last_beat is not None and now_s is not None:
-            online = last_beat.timestamp() >= now_s - OFFLINE_AFTER_S
+            # OEP calls a worker offline when its last share is older than half the
+            # 30-minute window: the window every format here judges by.
+            online = last_beat.timestamp() >= now_s - ONLINE_WINDOW.total_seconds()
         workers.append(
             WorkerSnapshot(
                 name=str(name),
@@ -185,7 +186,7 @@ def _payouts(raw, money):
         return []
     if not isinstance(raw, list):
         raise bad_answer("payments is not a list")
-    payouts, seen = [], set()
+    payouts = []
     for p in raw:
         if not isinstance(p, dict):
             raise bad_answer("a payment is not an object")
@@ -194,12 +195,9 @@ def _payouts(raw, money):
         amount = money(p.get("amount"))
         if not tx or paid_at is None or amount is None:
             raise bad_answer("a payment lacks tx, timestamp or amount")
-        if tx in seen:
-            continue
-        seen.add(tx)
         fee = money(p["txFee"]) if p.get("txFee") is not None else None
         payouts.append(PayoutRecord(tx_hash=tx, amount=amount, paid_at=paid_at, fee=fee))
-    return payouts
+    return unique_payouts(payouts)
 
 
 def _rewards(raw, money):
