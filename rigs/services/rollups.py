@@ -183,36 +183,45 @@ def _metric_columns(rows, metric):
     }
 
 
-def _gpu_bucket(key, rows, resolution):
-    owner, ts = key
-    columns = {}
-    for metric in GPU_METRICS:
+def _bucket(model, owner, metrics, key, rows, resolution, **columns):
+    """One rollup of `model` for the rows of one owner's bucket: the metrics' avg/min/max/last
+    and the sample count, plus the model's own `columns`."""
+    owner_id, ts = key
+    for metric in metrics:
         columns |= _metric_columns(rows, metric)
-    columns |= {f"{c}_last": _last(rows, f"{c}_last") for c in GPU_COUNTERS}
-    return GpuRollup(
-        gpu_id=owner,
+    return model(
+        **{f"{owner}_id": owner_id},
         resolution=resolution,
         ts=ts,
         samples=sum(r["n"] for r in rows),
-        fan_avg=_weighted_avg(rows, "fan_avg"),
         **columns,
     )
 
 
+def _gpu_bucket(key, rows, resolution):
+    return _bucket(
+        GpuRollup,
+        "gpu",
+        GPU_METRICS,
+        key,
+        rows,
+        resolution,
+        fan_avg=_weighted_avg(rows, "fan_avg"),
+        **{f"{c}_last": _last(rows, f"{c}_last") for c in GPU_COUNTERS},
+    )
+
+
 def _rig_bucket(key, rows, resolution):
-    owner, ts = key
-    columns = {}
-    for metric in RIG_METRICS:
-        columns |= _metric_columns(rows, metric)
-    return RigRollup(
-        rig_id=owner,
-        resolution=resolution,
-        ts=ts,
-        samples=sum(r["n"] for r in rows),
+    return _bucket(
+        RigRollup,
+        "rig",
+        RIG_METRICS,
+        key,
+        rows,
+        resolution,
         temperature_max_avg=_weighted_avg(rows, "temperature_max_avg"),
         temperature_max_max=_extreme(rows, "temperature_max_max", max),
         gpus_reporting_min=_extreme(rows, "gpus_reporting_min", min),
-        **columns,
     )
 
 
