@@ -24,6 +24,24 @@ def strict_float(value, what):
     raise bad_answer(f"{what} has type {type(value).__name__}")
 
 
+def strict_int(value, what):
+    """An integer field of a typed answer; a fraction, a boolean or junk is bad_answer. Integers
+    sent as strings are read exactly, even above 2**53."""
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass  # "1.0", "junk" and "" are judged below
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = strict_float(value, what)
+    if number is None:
+        return None
+    if not number.is_integer():
+        raise bad_answer(f"{what} is not an integer: {value}")
+    return int(number)
+
+
 def lenient_number(value) -> float | None:
     # Numbers may arrive as strings; junk is treated as "no reading", never as zero.
     if isinstance(value, bool) or value is None:
