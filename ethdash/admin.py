@@ -12,7 +12,10 @@ class ExecutionNodeAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """For what only ingest or polling writes (samples, blocks): the admin may look, never edit."""
+    """For what only ingest or polling writes (samples, blocks): the admin may look, never edit.
+    Such tables grow large, so the change list does not count all their rows."""
+
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

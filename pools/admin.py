@@ -82,11 +82,11 @@ class PoolSampleAdmin(ReadOnlyAdmin):
     list_display = ["account", "ts", "current_hashrate_hs", "average_hashrate_hs", "unpaid"]
     list_filter = ["account__pool"]
     date_hierarchy = "ts"
-    show_full_result_count = False
 
 
 @admin.register(PoolBlock)
 class PoolBlockAdmin(ReadOnlyAdmin):
+    show_full_result_count = True  # blocks are few next to samples: still counted
     list_display = ["pool", "height", "hash", "reward", "found_at", "status"]
     list_filter = ["pool", "status"]
     search_fields = ["hash"]

@@ -87,7 +87,6 @@ class GpuSampleAdmin(ReadOnlyAdmin):
     search_fields = ["gpu__rig__name"]
     date_hierarchy = "ts"
     list_select_related = ["gpu__rig"]
-    show_full_result_count = False
 
 
 @admin.register(RigSample)
@@ -97,4 +96,3 @@ class RigSampleAdmin(ReadOnlyAdmin):
     search_fields = ["rig__name"]
     date_hierarchy = "ts"
     list_select_related = ["rig"]
-    show_full_result_count = False

@@ -245,7 +245,6 @@ class EpochSummaryAdmin(ReadOnlyAdmin):
     list_filter = ["farm"]
     search_fields = ["=epoch"]
     list_select_related = ["farm"]
-    show_full_result_count = False
 
 
 @admin.register(Proposal)
@@ -257,7 +256,6 @@ class ProposalAdmin(ReadOnlyAdmin):
     list_filter = ["outcome", "execution", "relay_mismatch", "validator__farm"]
     search_fields = ["=slot", "block_root", "block_hash"]
     list_select_related = ["validator"]
-    show_full_result_count = False
 
 
 @admin.register(SyncDuty)
@@ -266,7 +264,6 @@ class SyncDutyAdmin(ReadOnlyAdmin):
     list_filter = ["validator__farm"]
     search_fields = ["=period"]
     list_select_related = ["validator"]
-    show_full_result_count = False
 
 
 @admin.register(Withdrawal)
@@ -275,7 +272,6 @@ class WithdrawalAdmin(ReadOnlyAdmin):
     list_filter = ["validator__farm"]
     search_fields = ["address", "=withdrawal_index"]
     list_select_related = ["validator"]
-    show_full_result_count = False
 
 
 @admin.register(StatusChange)
@@ -284,4 +280,3 @@ class StatusChangeAdmin(ReadOnlyAdmin):
     list_filter = ["status", "validator__farm"]
     search_fields = ["=epoch"]
     list_select_related = ["validator"]
-    show_full_result_count = False

@@ -92,3 +92,53 @@ class PoolError(OutboundError):
 
 def bad_answer(what):
     return PoolError("bad_answer", f"Unexpected answer from the pool: {what}")
+
+
+def unique_payouts(records: list[PayoutRecord]) -> list[PayoutRecord]:
+    """Each payout once, in the order given: pools list a transaction again as pages shift while
+    new payouts land. A payout without a hash is known by its time and amount."""
+    seen, unique = set(), []
+    for record in records:
+        key = record.tx_hash or (record.paid_at, record.amount)
+        if key not in seen:
+            seen.add(key)
+            unique.append(record)
+    return unique
+
+
+def newest_first(payouts: list[PayoutRecord]) -> list[PayoutRecord]:
+    return sorted(payouts, key=lambda payout: payout.paid_at, reverse=True)
+
+
+def online_counts(workers: list[WorkerSnapshot]) -> tuple[int | None, int | None]:
+    """(online, offline) over the workers whose state is known, so the totals match the worker
+    rows; (None, None) when none is."""
+    judged = [worker.online for worker in workers if worker.online is not None]
+    if not judged:
+        return None, None
+    return sum(judged), len(judged) - sum(judged)
+
+
+def unwrap_list(unwrap, answer, what: str) -> list:
+    """The list an envelope carries, through the format's own `unwrap`. Asked only once the
+    account is known, so the pool's "not found" here means an empty list."""
+    try:
+        data = unwrap(answer, what)
+    except PoolError as exc:
+        if exc.kind == "not_found":
+            return []
+        raise
+    if not isinstance(data, list):
+        raise bad_answer(f"{what} data is {type(data).__name__}, not a list")
+    return data
+
+
+async def get_json_or(get_json, path: str, missing):
+    """The answer at `path`, or `missing` where the pool answers 404: asked only once the account
+    is known, a 404 there can only mean an empty list."""
+    try:
+        return await get_json(path)
+    except PoolError as exc:
+        if exc.kind != "not_found":
+            raise
+        return missing

@@ -10,8 +10,7 @@ Sources: stylesuxx/python-ethermine tests (field names and types), the ethermine
 """
 
 import re
-from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from datetime import datetime
 
 from pools.formats.base import (
     AccountSnapshot,
@@ -20,8 +19,20 @@ from pools.formats.base import (
     PoolError,
     WorkerSnapshot,
     bad_answer,
+    get_json_or,
+    newest_first,
+    online_counts,
+    unique_payouts,
+    unwrap_list,
 )
-from pools.formats.values import lenient_number, text, tx_hash, unix_time
+from pools.formats.values import (
+    lenient_number,
+    text,
+    to_base_units,
+    tx_hash,
+    unix_time,
+    worker_online,
+)
 
 FORMAT = "ethermine-v1"
 # The API allows 100 requests per 15 minutes per IP and caches everything for 2 minutes. A poll
@@ -31,12 +42,6 @@ FORMAT = "ethermine-v1"
 DEFAULT_INTERVAL_S = 180
 RATE_LIMIT = (100, 900.0)
 
-# Ethermine's own dashboard greys a worker out after roughly this long without a share; 15 min is
-# also half of OEP's 30-minute window, so "online" means the same thing across pool formats.
-ONLINE_WINDOW = timedelta(minutes=15)
-
-# Coins whose transaction hashes are EVM-style 32-byte hex, normalised to "0x" + lower case.
-
 _HEX_ADDRESS = re.compile(r"^(0x)?([0-9a-fA-F]{40})$")
 _UNKNOWN_MINER = re.compile(r"no data|not found|unknown|invalid (miner|address|wallet)", re.I)
 
@@ -45,20 +50,8 @@ _UNKNOWN_MINER = re.compile(r"no data|not found|unknown|invalid (miner|address|w
 
 
 def _integer(value) -> int | None:
-    # Through Decimal so that wei amounts sent as strings (above 2**53) stay exact.
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float | str | Decimal):
-        try:
-            result = Decimal(str(value).strip())
-        except InvalidOperation:
-            return None
-        if not result.is_finite():
-            return None
-        return int(result.to_integral_value(rounding=ROUND_HALF_EVEN))
-    return None
+    # Exact, so that wei amounts sent as strings (above 2**53) stay exact.
+    return to_base_units(value, 0)
 
 
 def miner_id(login: str) -> str:
@@ -90,20 +83,6 @@ def unwrap(answer, what: str):
     raise bad_answer(f"{what}: {error}")
 
 
-def _unwrap_list(answer, what: str) -> list:
-    # Asked only once currentStats has shown that the miner exists, so "NO DATA" here just means
-    # no workers or payouts yet.
-    try:
-        data = unwrap(answer, what)
-    except PoolError as exc:
-        if exc.kind == "not_found":
-            return []
-        raise
-    if not isinstance(data, list):
-        raise bad_answer(f"{what} data is {type(data).__name__}, not a list")
-    return data
-
-
 # -- parsers ----------------------------------------------------------------------------------
 
 
@@ -131,22 +110,16 @@ def parse_current_stats(answer) -> AccountSnapshot:
 def parse_worker(item, snapshot_time: datetime | None) -> WorkerSnapshot:
     if not isinstance(item, dict):
         raise bad_answer(f"worker entry is {type(item).__name__}, not an object")
-    last_seen = unix_time(item.get("lastSeen"))
     # Judge against the pool's own clock (the record's time), so a slow poll or a skewed local
     # clock does not flip workers offline.
     reference = unix_time(item.get("time")) or snapshot_time
-    online = None
-    if last_seen is not None and reference is not None:
-        online = reference - last_seen <= ONLINE_WINDOW
-    elif last_seen is None and item.get("lastSeen") is not None:
-        online = False
     return WorkerSnapshot(
         name=text(item.get("worker")),
         current_hashrate_hs=lenient_number(item.get("currentHashrate")),
         average_hashrate_hs=lenient_number(item.get("averageHashrate")),
         reported_hashrate_hs=lenient_number(item.get("reportedHashrate")),
-        last_share_at=last_seen,
-        online=online,
+        last_share_at=unix_time(item.get("lastSeen")),
+        online=worker_online(item.get("lastSeen"), reference),
         shares_valid=_integer(item.get("validShares")),
         shares_stale=_integer(item.get("staleShares")),
         shares_invalid=_integer(item.get("invalidShares")),
@@ -155,15 +128,17 @@ def parse_worker(item, snapshot_time: datetime | None) -> WorkerSnapshot:
 
 def parse_workers(answer, snapshot_time: datetime | None = None) -> list[WorkerSnapshot]:
     """`/miner/{addr}/workers` → workers sorted by name."""
-    items = _unwrap_list(answer, "workers")
+    # Asked only once currentStats has shown that the miner exists, so "NO DATA" here just means
+    # no workers yet.
+    items = unwrap_list(unwrap, answer, "workers")
     workers = [parse_worker(item, snapshot_time) for item in items]
     return sorted(workers, key=lambda worker: worker.name)
 
 
 def parse_payouts(answer, coin: str = "ETC") -> list[PayoutRecord]:
     """`/miner/{addr}/payouts` → payouts, newest first, each transaction once."""
-    payouts, seen = [], set()
-    for item in _unwrap_list(answer, "payouts"):
+    payouts = []
+    for item in unwrap_list(unwrap, answer, "payouts"):
         if not isinstance(item, dict):
             raise bad_answer(f"payout entry is {type(item).__name__}, not an object")
         paid_at = unix_time(item.get("paidOn"))
@@ -171,15 +146,10 @@ def parse_payouts(answer, coin: str = "ETC") -> list[PayoutRecord]:
         # A payout without a time or an amount cannot be shown or summed; skip just that one.
         if paid_at is None or amount is None:
             continue
-        record = PayoutRecord(
-            tx_hash=tx_hash(item.get("txHash"), coin), amount=amount, paid_at=paid_at
+        payouts.append(
+            PayoutRecord(tx_hash=tx_hash(item.get("txHash"), coin), amount=amount, paid_at=paid_at)
         )
-        key = record.tx_hash or (record.paid_at, record.amount)
-        if key in seen:
-            continue
-        seen.add(key)
-        payouts.append(record)
-    return sorted(payouts, key=lambda payout: payout.paid_at, reverse=True)
+    return newest_first(unique_payouts(payouts))
 
 
 def parse_account(current, workers, payouts, coin: str = "ETC") -> AccountSnapshot:
@@ -188,23 +158,11 @@ def parse_account(current, workers, payouts, coin: str = "ETC") -> AccountSnapsh
     data = current["data"]
     snapshot.workers = parse_workers(workers, unix_time(data.get("time")))
     snapshot.payouts = parse_payouts(payouts, coin)
-    judged = [worker.online for worker in snapshot.workers if worker.online is not None]
-    if judged:
-        # Count from the list with the same rule as each worker row, so the totals match the rows.
-        snapshot.workers_online = sum(judged)
-        snapshot.workers_offline = len(judged) - snapshot.workers_online
+    online, offline = online_counts(snapshot.workers)
+    if online is not None:  # else currentStats' own activeWorkers stays
+        snapshot.workers_online, snapshot.workers_offline = online, offline
     # paid_total stays unknown: the payouts list is capped, so its sum is not the lifetime total.
     return snapshot
-
-
-async def _get_list(get_json, path):
-    try:
-        return await get_json(path)
-    except PoolError as exc:
-        # currentStats found the miner, so a 404 here can only mean an empty list.
-        if exc.kind != "not_found":
-            raise
-        return {"status": "OK", "data": []}
 
 
 async def fetch_account(get_json, endpoint: PoolEndpoint) -> AccountSnapshot:
@@ -212,6 +170,7 @@ async def fetch_account(get_json, endpoint: PoolEndpoint) -> AccountSnapshot:
     current = await get_json(f"/miner/{miner}/currentStats")
     # Fail before spending two more requests of a tight budget on a miner the pool does not know.
     parse_current_stats(current)
-    workers = await _get_list(get_json, f"/miner/{miner}/workers")
-    payouts = await _get_list(get_json, f"/miner/{miner}/payouts")
+    empty = {"status": "OK", "data": []}
+    workers = await get_json_or(get_json, f"/miner/{miner}/workers", empty)
+    payouts = await get_json_or(get_json, f"/miner/{miner}/payouts", empty)
     return parse_account(current, workers, payouts, endpoint.coin)

@@ -22,8 +22,9 @@ from pools.formats.base import (
     PoolError,
     WorkerSnapshot,
     bad_answer,
+    unique_payouts,
 )
-from pools.formats.values import normalized_tx_hash, strict_float
+from pools.formats.values import normalized_tx_hash, strict_float, strict_int
 
 FORMAT = "miningcore"
 
@@ -111,7 +112,7 @@ def parse_miner(data, coin_decimals=18):
 
 def parse_payments(pages, coin_decimals=18):
     """Payouts from one or more pages; a payout seen twice (pages shift as new ones land) once."""
-    payouts, seen = [], set()
+    payouts = []
     for rows in pages:
         for p in _unwrap_list(rows):
             if not isinstance(p, dict):
@@ -121,12 +122,8 @@ def parse_payments(pages, coin_decimals=18):
             paid_at = parse_time(p.get("created"), "payment created")
             if amount is None or paid_at is None:
                 raise bad_answer("a payment lacks amount or created")
-            key = tx or (amount, paid_at)
-            if key in seen:
-                continue
-            seen.add(key)
             payouts.append(PayoutRecord(tx_hash=tx, amount=amount, paid_at=paid_at))
-    return payouts
+    return unique_payouts(payouts)
 
 
 def parse_notification(message, coin_decimals=18):
@@ -146,7 +143,7 @@ def parse_notification(message, coin_decimals=18):
         return {
             "type": "block_found",
             "pool_id": message.get("poolId"),
-            "height": _int(message.get("blockHeight"), "blockHeight"),
+            "height": strict_int(message.get("blockHeight"), "blockHeight"),
             "symbol": message.get("symbol"),
             "miner": message.get("miner"),
             "source": message.get("source"),
@@ -162,7 +159,7 @@ def parse_notification(message, coin_decimals=18):
             "amount": decimal_to_base(message.get("amount"), coin_decimals),
             "fee": decimal_to_base(message.get("txFee"), coin_decimals),
             "tx_hashes": [normalized_tx_hash(t) for t in tx_ids if t],
-            "recipients": _int(message.get("recipientsCount"), "recipientsCount"),
+            "recipients": strict_int(message.get("recipientsCount"), "recipientsCount"),
             "error": message.get("error") or None,
         }
     if kind == "hashrateupdated":
@@ -248,12 +245,3 @@ def _workers_of(container, what):
         rate = strict_float(w.get("hashrate"), "hashrate") or 0.0
         result[str(name)] = (rate, strict_float(w.get("sharesPerSecond"), "sharesPerSecond") or 0.0)
     return result
-
-
-def _int(value, what):
-    number = strict_float(value, what)
-    if number is None:
-        return None
-    if not number.is_integer():
-        raise bad_answer(f"{what} is not an integer")
-    return int(number)

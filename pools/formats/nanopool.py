@@ -10,8 +10,7 @@ rodneymo/rig-monitor pool-monitor.sh (user and payments fields), roboyeti/wth an
 (worker `lastshare` spelt in lower case by some, `lastShare` by others).
 """
 
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from datetime import UTC, datetime
 
 from pools.formats.base import (
     AccountSnapshot,
@@ -20,8 +19,20 @@ from pools.formats.base import (
     PoolError,
     WorkerSnapshot,
     bad_answer,
+    get_json_or,
+    newest_first,
+    online_counts,
+    unique_payouts,
+    unwrap_list,
 )
-from pools.formats.values import lenient_number, text, tx_hash, unix_time
+from pools.formats.values import (
+    lenient_number,
+    text,
+    to_base_units,
+    tx_hash,
+    unix_time,
+    worker_online,
+)
 
 FORMAT = "nanopool-v1"
 # At most 30 calls a minute per client. A poll costs 2 calls (user, payments); every 120 s that
@@ -38,28 +49,7 @@ HASHRATE_UNIT = {
     "xmr": 1.0,  # H/s (CPU coin)
 }
 
-# Same rule as the Ethermine and OEP formats, so "online" reads alike across pools. Nanopool's
-# answer carries no server time, so the poll's own clock is the reference.
-ONLINE_WINDOW = timedelta(minutes=15)
-
-
 # -- values -----------------------------------------------------------------------------------
-
-
-def to_base_units(value, decimals: int) -> int | None:
-    """Decimal coins (number or string) → int smallest unit, exactly."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if not isinstance(value, int | float | str | Decimal):
-        return None
-    # str() of a float is its shortest repr, so 0.1 becomes 10**17 wei and not 10**17 - 5.
-    try:
-        coins = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    if not coins.is_finite():
-        return None
-    return int((coins.scaleb(decimals)).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def hashrate_unit(coin: str) -> float:
@@ -95,12 +85,6 @@ def parse_worker(item, unit: float, now: datetime) -> WorkerSnapshot:
     if not isinstance(item, dict):
         raise bad_answer(f"worker entry is {type(item).__name__}, not an object")
     raw_last = item.get("lastShare", item.get("lastshare"))
-    last_share = unix_time(raw_last)
-    online = None
-    if last_share is not None:
-        online = now - last_share <= ONLINE_WINDOW
-    elif raw_last is not None:
-        online = False  # 0: never sent a share
     current = lenient_number(item.get("hashrate"))
     average = lenient_number(item.get("h3"))
     # `rating` is not mapped: its meaning is undocumented (one client reads it as a share count).
@@ -108,8 +92,9 @@ def parse_worker(item, unit: float, now: datetime) -> WorkerSnapshot:
         name=text(item.get("id")),
         current_hashrate_hs=None if current is None else current * unit,
         average_hashrate_hs=None if average is None else average * unit,
-        last_share_at=last_share,
-        online=online,
+        last_share_at=unix_time(raw_last),
+        # Nanopool's answer carries no server time, so the poll's own clock is the reference.
+        online=worker_online(raw_last, now),
     )
 
 
@@ -134,13 +119,13 @@ def parse_user(
     workers = sorted(
         (parse_worker(item, unit, now) for item in items or []), key=lambda worker: worker.name
     )
-    judged = [worker.online for worker in workers if worker.online is not None]
+    online, offline = online_counts(workers)
     last_shares = [worker.last_share_at for worker in workers if worker.last_share_at]
     return AccountSnapshot(
         current_hashrate_hs=None if current is None else current * unit,
         average_hashrate_hs=None if average is None else average * unit,
-        workers_online=sum(judged) if judged else None,
-        workers_offline=len(judged) - sum(judged) if judged else None,
+        workers_online=online,
+        workers_offline=offline,
         unpaid=to_base_units(data.get("balance"), decimals),
         immature=to_base_units(data.get("unconfirmed_balance"), decimals),
         last_share_at=max(last_shares) if last_shares else None,
@@ -153,17 +138,9 @@ def parse_payments(answer, coin: str = "ETC", decimals: int = 18) -> list[Payout
 
     Payments not yet confirmed on chain are kept: the pool has sent them.
     """
-    try:
-        items = unwrap(answer, "payments")
-    except PoolError as exc:
-        # Asked only after `user` found the account; "not found" here means nothing paid yet.
-        if exc.kind == "not_found":
-            return []
-        raise
-    if not isinstance(items, list):
-        raise bad_answer(f"payments data is {type(items).__name__}, not a list")
-    payouts, seen = [], set()
-    for item in items:
+    # Asked only after `user` found the account; "not found" here means nothing paid yet.
+    payouts = []
+    for item in unwrap_list(unwrap, answer, "payments"):
         if not isinstance(item, dict):
             raise bad_answer(f"payment entry is {type(item).__name__}, not an object")
         paid_at = unix_time(item.get("date"))
@@ -171,15 +148,10 @@ def parse_payments(answer, coin: str = "ETC", decimals: int = 18) -> list[Payout
         # A payment without a time or an amount cannot be shown or summed; skip just that one.
         if paid_at is None or amount is None:
             continue
-        record = PayoutRecord(
-            tx_hash=tx_hash(item.get("txHash"), coin), amount=amount, paid_at=paid_at
+        payouts.append(
+            PayoutRecord(tx_hash=tx_hash(item.get("txHash"), coin), amount=amount, paid_at=paid_at)
         )
-        key = record.tx_hash or (record.paid_at, record.amount)
-        if key in seen:
-            continue
-        seen.add(key)
-        payouts.append(record)
-    return sorted(payouts, key=lambda payout: payout.paid_at, reverse=True)
+    return newest_first(unique_payouts(payouts))
 
 
 def parse_account(
@@ -203,11 +175,7 @@ async def fetch_account(get_json, endpoint: PoolEndpoint) -> AccountSnapshot:
     prefix = _prefix(endpoint.base_url)
     user = await get_json(f"{prefix}/{coin}/user/{address}")
     parse_user(user, coin, endpoint.coin_decimals)
-    try:
-        payments = await get_json(f"{prefix}/{coin}/payments/{address}")
-    except PoolError as exc:
-        # `user` found the account, so a 404 here can only mean nothing has been paid yet.
-        if exc.kind != "not_found":
-            raise
-        payments = {"status": True, "data": []}
+    payments = await get_json_or(
+        get_json, f"{prefix}/{coin}/payments/{address}", {"status": True, "data": []}
+    )
     return parse_account(user, payments, endpoint.coin, endpoint.coin_decimals)

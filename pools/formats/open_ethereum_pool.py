@@ -10,7 +10,6 @@ Shapes confirmed in sammy007/open-ethereum-pool (api/server.go, storage/redis.go
 """
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from urllib.parse import quote
 
 from pools.formats.base import (
@@ -20,8 +19,10 @@ from pools.formats.base import (
     PoolError,
     WorkerSnapshot,
     bad_answer,
+    unique_payouts,
 )
-from pools.formats.values import normalized_tx_hash, strict_float
+from pools.formats.values import ONLINE_WINDOW, normalized_tx_hash, strict_float, strict_int
+from rigs.formats.values import first
 
 FORMAT = "open-ethereum-pool"
 
@@ -44,8 +45,6 @@ POOL_AMOUNT_DECIMALS = {
 }
 DEFAULT_POOL_AMOUNT_DECIMALS = 9
 
-# OEP calls a worker offline when its last share is older than half the 30-minute window.
-OFFLINE_AFTER_S = 15 * 60
 
 _ACCOUNT_KEYS = (
     "stats",
@@ -64,7 +63,7 @@ def pool_amount_decimals(coin):
 
 def amount_to_base(value, coin_decimals, pool_decimals=9):
     """An integer amount in units of 10**-pool_decimals coin → the coin's smallest unit."""
-    value = _int(value, "amount")
+    value = strict_int(value, "amount")
     if value is None:
         return None
     shift = coin_decimals - pool_decimals
@@ -102,9 +101,9 @@ def parse_account(data, *, coin_decimals=18, pool_decimals=9):
     snap = AccountSnapshot()
     snap.current_hashrate_hs = _hashrate(data, "currentHashrate", "currentHashrates")
     snap.average_hashrate_hs = _hashrate(data, "hashrate", "hashrates")
-    snap.shares_valid = _int(data.get("sharesValid"), "sharesValid")
-    snap.shares_stale = _int(data.get("sharesStale"), "sharesStale")
-    snap.shares_invalid = _int(data.get("sharesInvalid"), "sharesInvalid")
+    snap.shares_valid = strict_int(data.get("sharesValid"), "sharesValid")
+    snap.shares_stale = strict_int(data.get("sharesStale"), "sharesStale")
+    snap.shares_invalid = strict_int(data.get("sharesInvalid"), "sharesInvalid")
 
     stats = data.get("stats")
     if stats is not None:
@@ -120,8 +119,8 @@ def parse_account(data, *, coin_decimals=18, pool_decimals=9):
 
     now_s = _now_s(data.get("now"))
     snap.workers = _workers(data.get("workers"), now_s)
-    online = _int(data.get("workersOnline"), "workersOnline")
-    offline = _int(data.get("workersOffline"), "workersOffline")
+    online = strict_int(data.get("workersOnline"), "workersOnline")
+    offline = strict_int(data.get("workersOffline"), "workersOffline")
     if online is None and offline is None and "workers" in data:
         online = sum(1 for w in snap.workers if w.online)
         offline = sum(1 for w in snap.workers if w.online is False)
@@ -163,7 +162,9 @@ def _workers(raw, now_s):
         if w.get("offline") is not None:
             online = not _bool(w["offline"], "offline")
         elif last_beat is not None and now_s is not None:
-            online = last_beat.timestamp() >= now_s - OFFLINE_AFTER_S
+            # OEP calls a worker offline when its last share is older than half the
+            # 30-minute window: the window every format here judges by.
+            online = last_beat.timestamp() >= now_s - ONLINE_WINDOW.total_seconds()
         workers.append(
             WorkerSnapshot(
                 name=str(name),
@@ -171,9 +172,9 @@ def _workers(raw, now_s):
                 average_hashrate_hs=strict_float(w.get("hr2"), "hr2"),
                 last_share_at=last_beat,
                 online=online,
-                shares_valid=_int(_first(w, "sharesValid", "valid"), "sharesValid"),
-                shares_stale=_int(_first(w, "sharesStale", "stale"), "sharesStale"),
-                shares_invalid=_int(_first(w, "sharesInvalid", "invalid"), "sharesInvalid"),
+                shares_valid=strict_int(first(w, "sharesValid", "valid"), "sharesValid"),
+                shares_stale=strict_int(first(w, "sharesStale", "stale"), "sharesStale"),
+                shares_invalid=strict_int(first(w, "sharesInvalid", "invalid"), "sharesInvalid"),
             )
         )
     return workers
@@ -184,7 +185,7 @@ def _payouts(raw, money):
         return []
     if not isinstance(raw, list):
         raise bad_answer("payments is not a list")
-    payouts, seen = [], set()
+    payouts = []
     for p in raw:
         if not isinstance(p, dict):
             raise bad_answer("a payment is not an object")
@@ -193,12 +194,9 @@ def _payouts(raw, money):
         amount = money(p.get("amount"))
         if not tx or paid_at is None or amount is None:
             raise bad_answer("a payment lacks tx, timestamp or amount")
-        if tx in seen:
-            continue
-        seen.add(tx)
         fee = money(p["txFee"]) if p.get("txFee") is not None else None
         payouts.append(PayoutRecord(tx_hash=tx, amount=amount, paid_at=paid_at, fee=fee))
-    return payouts
+    return unique_payouts(payouts)
 
 
 def _rewards(raw, money):
@@ -212,7 +210,7 @@ def _rewards(raw, money):
     for r in raw:
         if not isinstance(r, dict):
             raise bad_answer("a reward is not an object")
-        height = _int(r.get("blockheight"), "blockheight")
+        height = strict_int(r.get("blockheight"), "blockheight")
         if height is None:
             raise bad_answer("a reward lacks blockheight")
         if r.get("orphan"):
@@ -247,32 +245,6 @@ def _hashrate(data, scalar_key, map_key):
     return None
 
 
-def _first(obj, *keys):
-    for key in keys:
-        if obj.get(key) is not None:
-            return obj[key]
-    return None
-
-
-def _int(value, what):
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise bad_answer(f"{what} is a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float | Decimal):
-        if value != int(value):
-            raise bad_answer(f"{what} is not an integer: {value}")
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            raise bad_answer(f"{what} is not an integer: {value[:40]!r}") from None
-    raise bad_answer(f"{what} has type {type(value).__name__}")
-
-
 def _bool(value, what):
     if isinstance(value, bool):
         return value
@@ -282,7 +254,7 @@ def _bool(value, what):
 
 
 def _unix_s(value, what):
-    seconds = _int(value, what)
+    seconds = strict_int(value, what)
     if not seconds:  # 0 is how Go writes "never"
         return None
     try:
@@ -292,5 +264,5 @@ def _unix_s(value, what):
 
 
 def _now_s(value):
-    ms = _int(value, "now")
+    ms = strict_int(value, "now")
     return ms / 1000 if ms else None

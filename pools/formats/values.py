@@ -3,8 +3,8 @@ bad_answer (a pool whose every field is typed, where junk means a broken answer)
 ones return None (pools known to send junk for "no reading")."""
 
 import re
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 from pools.formats.base import bad_answer
 
@@ -24,6 +24,24 @@ def strict_float(value, what):
     raise bad_answer(f"{what} has type {type(value).__name__}")
 
 
+def strict_int(value, what):
+    """An integer field of a typed answer; a fraction, a boolean or junk is bad_answer. Integers
+    sent as strings are read exactly, even above 2**53."""
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass  # "1.0", "junk" and "" are judged below
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = strict_float(value, what)
+    if number is None:
+        return None
+    if not number.is_integer():
+        raise bad_answer(f"{what} is not an integer: {value}")
+    return int(number)
+
+
 def lenient_number(value) -> float | None:
     # Numbers may arrive as strings; junk is treated as "no reading", never as zero.
     if isinstance(value, bool) or value is None:
@@ -38,6 +56,27 @@ def lenient_number(value) -> float | None:
     else:
         return None
     return result if result == result and abs(result) != float("inf") else None
+
+
+# Wide enough that scaling any amount a pool sends by 10**decimals never rounds.
+_EXACT = Context(prec=80)
+
+
+def to_base_units(value, decimals: int) -> int | None:
+    """Decimal coins (number or string) → int smallest unit, exactly; None for junk. With
+    decimals=0, an integer amount sent as a number or a string (wei above 2**53) stays exact."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if not isinstance(value, int | float | str | Decimal):
+        return None
+    # str() of a float is its shortest repr, so 0.1 becomes 10**17 wei and not 10**17 - 5.
+    try:
+        coins = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not coins.is_finite():
+        return None
+    return int(coins.scaleb(decimals, context=_EXACT).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def text(value) -> str:
@@ -64,6 +103,23 @@ def unix_time(value) -> datetime | None:
         return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise bad_answer(f"time {value!r} is not unix seconds") from None
+
+
+# A worker is online while its last share is at most this old: pools' dashboards grey a worker out
+# after roughly this long, and it is half of OEP's 30-minute window, so "online" means the same
+# thing across pool formats.
+ONLINE_WINDOW = timedelta(minutes=15)
+
+
+def worker_online(last_share, reference: datetime | None) -> bool | None:
+    """Whether a worker whose last share is `last_share` (unix seconds as the pool sends it) is
+    online at `reference`; False for one that never sent a share (0), None when unknown."""
+    last = unix_time(last_share)
+    if last is None:
+        return None if last_share is None else False
+    if reference is None:
+        return None
+    return reference - last <= ONLINE_WINDOW
 
 
 def tx_hash(value, coin: str) -> str:

@@ -67,3 +67,10 @@ class MinerError(OutboundError):
 
 def bad_answer(what):
     return MinerError("bad_answer", f"Unexpected answer from the miner: {what}")
+
+
+def require_object(value, what) -> dict:
+    """`value` when it is a JSON object; otherwise the answer is unusable as a whole."""
+    if not isinstance(value, dict):
+        raise bad_answer(f"{what} is {type(value).__name__}, not an object")
+    return value

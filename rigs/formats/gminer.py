@@ -5,9 +5,9 @@ total of its own, so the rig's hashrate is the sum over devices. The `total_*_sh
 exist only in newer builds; older ones are summed from the devices.
 """
 
-from rigs.formats.base import GpuReading, RigReading, bad_answer
+from rigs.formats.base import GpuReading, RigReading, bad_answer, require_object
 from rigs.formats.transport import http_get_json
-from rigs.formats.values import integer, number, text
+from rigs.formats.values import integer, number, own_index, sensor, text
 
 PROTOCOL = "gminer"
 DEFAULT_PORT = 42010
@@ -31,18 +31,14 @@ def _total(data, key, gpus, attribute):
 
 
 def parse_gpu(device, position):
-    if not isinstance(device, dict):
-        raise bad_answer(f"Gminer device entry is {type(device).__name__}, not an object")
-    index = integer(device.get("gpu_id"))
-    memory_c = number(device.get("memory_temperature"))
+    require_object(device, "Gminer device entry")
     return GpuReading(
-        index=position if index is None else index,
+        index=own_index(position, device.get("gpu_id")),
         pci_bus=pci_bus(device.get("bus_id")),
         name=text(device.get("name")),
         hashrate_hs=number(device.get("speed")),
         temperature_c=number(device.get("temperature")),
-        # GPUs without a memory sensor report 0, which is no reading at all.
-        memory_temperature_c=memory_c if memory_c else None,
+        memory_temperature_c=sensor(device.get("memory_temperature")),
         fan_pct=number(device.get("fan")),
         power_w=number(device.get("power_usage")),
         shares_accepted=integer(device.get("accepted_shares")),
@@ -54,8 +50,7 @@ def parse_gpu(device, position):
 
 def parse_stat(data) -> RigReading:
     """The `/stat` object → RigReading."""
-    if not isinstance(data, dict):
-        raise bad_answer(f"Gminer stat is {type(data).__name__}, not an object")
+    require_object(data, "Gminer stat")
     devices = data.get("devices")
     if not isinstance(devices, list):
         raise bad_answer("Gminer stat has no 'devices' list")

@@ -9,9 +9,9 @@ session lists two algorithms; the first one is the main coin.
 
 import re
 
-from rigs.formats.base import GpuReading, RigReading, bad_answer
+from rigs.formats.base import GpuReading, RigReading, bad_answer, require_object
 from rigs.formats.transport import http_get_json
-from rigs.formats.values import as_dict, at, integer, number, text
+from rigs.formats.values import as_dict, at, integer, number, own_index, sensor, text
 
 PROTOCOL = "lolminer"
 DEFAULT_PORT = 44444
@@ -56,12 +56,6 @@ def _split_software(software):
     return name or "lolMiner", version
 
 
-def _memory_c(value):
-    # GPUs without a memory sensor report 0, which is no reading at all.
-    value = number(value)
-    return value if value else None
-
-
 def _parse_current(data):
     workers = data.get("Workers")
     if not isinstance(workers, list):
@@ -71,17 +65,15 @@ def _parse_current(data):
     factor = unit_factor(algo.get("Performance_Unit"), algo.get("Performance_Factor"))
     gpus = []
     for position, worker in enumerate(workers):
-        if not isinstance(worker, dict):
-            raise bad_answer(f"lolMiner worker entry is {type(worker).__name__}, not an object")
-        index = integer(worker.get("Index"))
+        require_object(worker, "lolMiner worker entry")
         gpus.append(
             GpuReading(
-                index=position if index is None else index,
+                index=own_index(position, worker.get("Index")),
                 pci_bus=pci_bus(worker.get("PCIE_Address")),
                 name=text(worker.get("Name")),
                 hashrate_hs=_scaled(at(algo.get("Worker_Performance"), position), factor),
                 temperature_c=number(worker.get("Core_Temp")),
-                memory_temperature_c=_memory_c(worker.get("Mem_Temp")),
+                memory_temperature_c=sensor(worker.get("Mem_Temp")),
                 fan_pct=number(worker.get("Fan_Speed")),
                 power_w=number(worker.get("Power")),
                 shares_accepted=integer(at(algo.get("Worker_Accepted"), position)),
@@ -113,19 +105,17 @@ def _parse_legacy(data):
     factor = unit_factor(unit) if unit else 1.0
     gpus = []
     for position, gpu in enumerate(data["GPUs"]):
-        if not isinstance(gpu, dict):
-            raise bad_answer(f"lolMiner GPU entry is {type(gpu).__name__}, not an object")
-        index = integer(gpu.get("Index"))
+        require_object(gpu, "lolMiner GPU entry")
         accepted = integer(gpu.get("Session_Accepted"))
         submitted = integer(gpu.get("Session_Submitted"))
         gpus.append(
             GpuReading(
-                index=position if index is None else index,
+                index=own_index(position, gpu.get("Index")),
                 pci_bus=pci_bus(gpu.get("PCIE_Address")),
                 name=text(gpu.get("Name")),
                 hashrate_hs=_scaled(gpu.get("Performance"), factor),
                 temperature_c=number(gpu.get("Temp (deg C)")),
-                memory_temperature_c=_memory_c(gpu.get("Mem Temp (deg C)")),
+                memory_temperature_c=sensor(gpu.get("Mem Temp (deg C)")),
                 fan_pct=number(gpu.get("Fan Speed (%)")),
                 power_w=number(gpu.get("Consumption (W)")),
                 shares_accepted=accepted,
@@ -158,8 +148,7 @@ def _rejected(submitted, accepted):
 
 def parse_summary(data) -> RigReading:
     """Either lolMiner summary format → RigReading."""
-    if not isinstance(data, dict):
-        raise bad_answer(f"lolMiner summary is {type(data).__name__}, not an object")
+    require_object(data, "lolMiner summary")
     if "Workers" in data or "Algorithms" in data:
         return _parse_current(data)
     if isinstance(data.get("GPUs"), list):

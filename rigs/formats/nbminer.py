@@ -9,9 +9,9 @@ build. Early builds append the memory size to `info` ("GeForce GTX 1080 Ti 11178
 import re
 import time
 
-from rigs.formats.base import GpuReading, RigReading, bad_answer
+from rigs.formats.base import GpuReading, RigReading, bad_answer, require_object
 from rigs.formats.transport import http_get_json
-from rigs.formats.values import as_dict, integer, number, text
+from rigs.formats.values import as_dict, first, integer, number, own_index, sensor, text
 
 PROTOCOL = "nbminer"
 DEFAULT_PORT = 22333
@@ -19,35 +19,24 @@ DEFAULT_PORT = 22333
 _INFO_MEMORY = re.compile(r"^(?P<name>.*?)\s+(?P<mb>\d+)\s*MB$")
 
 
-def _first(mapping, *keys):
-    for key in keys:
-        if mapping.get(key) is not None:
-            return mapping[key]
-    return None
-
-
 def parse_gpu(device, position):
-    if not isinstance(device, dict):
-        raise bad_answer(f"NBMiner device entry is {type(device).__name__}, not an object")
-    index = integer(device.get("id"))
+    require_object(device, "NBMiner device entry")
     name, memory_mb = text(device.get("info")).strip(), None
     match = _INFO_MEMORY.match(name)
     if match:
         name, memory_mb = match["name"], int(match["mb"])
-    memory_c = number(device.get("memTemperature"))
     return GpuReading(
-        index=position if index is None else index,
+        index=own_index(position, device.get("id")),
         pci_bus=integer(device.get("pci_bus_id")),
         name=name,
         memory_mb=memory_mb,
         hashrate_hs=number(device.get("hashrate_raw")),
         temperature_c=number(device.get("temperature")),
-        # GPUs without a memory sensor report 0, which is no reading at all.
-        memory_temperature_c=memory_c if memory_c else None,
+        memory_temperature_c=sensor(device.get("memTemperature")),
         fan_pct=number(device.get("fan")),
         power_w=number(device.get("power")),
         shares_accepted=integer(device.get("accepted_shares")),
-        shares_rejected=integer(_first(device, "rejected_shares", "reject_shares")),
+        shares_rejected=integer(first(device, "rejected_shares", "reject_shares")),
         shares_invalid=integer(device.get("invalid_shares")),
     )
 
@@ -55,8 +44,7 @@ def parse_gpu(device, position):
 def parse_status(data, now=None) -> RigReading:
     """The `/api/v1/status` object → RigReading; `now` (unix seconds) turns start_time into an
     uptime and defaults to the current time."""
-    if not isinstance(data, dict):
-        raise bad_answer(f"NBMiner status is {type(data).__name__}, not an object")
+    require_object(data, "NBMiner status")
     miner = data.get("miner")
     if not isinstance(miner, dict) or not isinstance(miner.get("devices"), list):
         raise bad_answer("NBMiner status has no 'miner.devices' list")
@@ -72,7 +60,7 @@ def parse_status(data, now=None) -> RigReading:
         uptime_s=None if start is None else max(0, int(now - start)),
         hashrate_hs=number(miner.get("total_hashrate_raw")),
         shares_accepted=integer(stratum.get("accepted_shares")),
-        shares_rejected=integer(_first(stratum, "rejected_shares", "reject_shares")),
+        shares_rejected=integer(first(stratum, "rejected_shares", "reject_shares")),
         shares_invalid=integer(stratum.get("invalid_shares")),
         gpus=[parse_gpu(device, position) for position, device in enumerate(miner["devices"])],
     )

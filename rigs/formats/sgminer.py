@@ -13,7 +13,7 @@ import re
 from rigs.formats import claymore
 from rigs.formats.base import GpuReading, MinerError, RigReading, bad_answer
 from rigs.formats.transport import tcp_exchange
-from rigs.formats.values import integer, number
+from rigs.formats.values import integer, number, own_index
 
 PROTOCOL = "sgminer"
 DEFAULT_PORT = 4028
@@ -73,9 +73,8 @@ def parse_version(description) -> tuple[str, str]:
 def parse_device(position: int, device, vendor: str) -> GpuReading:
     if not isinstance(device, dict):
         raise bad_answer(f"device {position} is {type(device).__name__}, expected an object")
-    index = integer(device.get("GPU"))
     return GpuReading(
-        index=position if index is None else index,
+        index=own_index(position, device.get("GPU")),
         vendor=vendor,
         hashrate_hs=_hashrate(device),
         temperature_c=number(device.get("Temperature")),

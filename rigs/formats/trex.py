@@ -4,31 +4,26 @@ Hashrates are integer H/s, uptime is seconds. API 1.0 builds list GPUs with only
 hashrate and intensity; newer ones add sensors, per-GPU shares and the PCI location (`pci_bus`).
 """
 
-from rigs.formats.base import GpuReading, RigReading, bad_answer
+from rigs.formats.base import GpuReading, RigReading, bad_answer, require_object
 from rigs.formats.transport import http_get_json
-from rigs.formats.values import as_dict, integer, number, text
+from rigs.formats.values import as_dict, integer, number, own_index, sensor, text
 
 PROTOCOL = "trex"
 DEFAULT_PORT = 4067
 
 
 def parse_gpu(gpu, position):
-    if not isinstance(gpu, dict):
-        raise bad_answer(f"T-Rex GPU entry is {type(gpu).__name__}, not an object")
-    index = integer(gpu.get("gpu_id"))
-    if index is None:
-        index = integer(gpu.get("device_id"))
+    require_object(gpu, "T-Rex GPU entry")
     shares = as_dict(gpu.get("shares"))
-    memory_c = number(gpu.get("memory_temperature"))
     return GpuReading(
-        index=position if index is None else index,
+        index=own_index(position, gpu.get("gpu_id"), gpu.get("device_id")),
         pci_bus=integer(gpu.get("pci_bus")),
         name=text(gpu.get("name")),
         vendor=text(gpu.get("vendor")),
         hashrate_hs=number(gpu.get("hashrate")),
         temperature_c=number(gpu.get("temperature")),
-        # Cards without a memory sensor (GDDR6 without X) report 0, which is no reading at all.
-        memory_temperature_c=memory_c if memory_c else None,
+        # Cards without a memory sensor (GDDR6 without X) report 0.
+        memory_temperature_c=sensor(gpu.get("memory_temperature")),
         fan_pct=number(gpu.get("fan_speed")),
         power_w=number(gpu.get("power")),
         shares_accepted=integer(shares.get("accepted_count")),
@@ -39,8 +34,7 @@ def parse_gpu(gpu, position):
 
 def parse_summary(data) -> RigReading:
     """The `/summary` object → RigReading."""
-    if not isinstance(data, dict):
-        raise bad_answer(f"T-Rex summary is {type(data).__name__}, not an object")
+    require_object(data, "T-Rex summary")
     gpus = data.get("gpus")
     if not isinstance(gpus, list):
         raise bad_answer("T-Rex summary has no 'gpus' list")

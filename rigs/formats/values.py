@@ -30,6 +30,31 @@ def integer(value) -> int | None:
     return None if result is None else int(result)
 
 
+def own_index(position: int, *values) -> int:
+    """The first index the miner gives a device (of the fields it may use), else the device's
+    position in the miner's list."""
+    for value in values:
+        index = integer(value)
+        if index is not None:
+            return index
+    return position
+
+
+def sensor(value) -> float | None:
+    """A sensor reading where 0 means the card has no such sensor (memory temperature on cards
+    without one), which is no reading at all."""
+    result = number(value)
+    return result if result else None
+
+
+def first(mapping: dict, *keys):
+    """The value of the first key present and not null, for a field builds spell differently."""
+    for key in keys:
+        if mapping.get(key) is not None:
+            return mapping[key]
+    return None
+
+
 def at(items, index):
     return items[index] if isinstance(items, list) and 0 <= index < len(items) else None
 

@@ -12,9 +12,9 @@ device; they are summed per device. A CPU-only miner shows as one device named a
 
 import re
 
-from rigs.formats.base import GpuReading, RigReading, bad_answer
+from rigs.formats.base import GpuReading, RigReading, bad_answer, require_object
 from rigs.formats.transport import http_get_json
-from rigs.formats.values import as_dict, as_list, integer, number, text
+from rigs.formats.values import as_dict, as_list, integer, number, own_index, text
 
 PROTOCOL = "xmrig"
 DEFAULT_PORT = 60050
@@ -53,10 +53,8 @@ def _gpu_devices(backends):
             continue
         devices = {}
         for position, thread in enumerate(as_list(backend.get("threads"))):
-            if not isinstance(thread, dict):
-                raise bad_answer(f"xmrig thread entry is {type(thread).__name__}, not an object")
-            index = integer(thread.get("index"))
-            key = offset + (position if index is None else index)
+            require_object(thread, "xmrig thread entry")
+            key = offset + own_index(position, thread.get("index"))
             health = as_dict(thread.get("health"))
             fans = as_list(health.get("fan_speed"))  # percent, CUDA only; OpenCL gives "rpm"
             memory = number(thread.get("global_mem"))
@@ -85,15 +83,13 @@ def _gpu_devices(backends):
 
 def parse_summary(summary, backends=None) -> RigReading:
     """`/2/summary` (and, when given, `/2/backends`) → RigReading."""
-    if not isinstance(summary, dict):
-        raise bad_answer(f"xmrig summary is {type(summary).__name__}, not an object")
+    require_object(summary, "xmrig summary")
     if not isinstance(summary.get("hashrate"), dict):
         raise bad_answer("xmrig summary has no 'hashrate' object")
     if backends is not None and not isinstance(backends, list):
         raise bad_answer(f"xmrig backends is {type(backends).__name__}, not a list")
     for backend in backends or []:
-        if not isinstance(backend, dict):
-            raise bad_answer(f"xmrig backend entry is {type(backend).__name__}, not an object")
+        require_object(backend, "xmrig backend entry")
     results = as_dict(summary.get("results"))
     connection = as_dict(summary.get("connection"))
     total = hashrate(summary["hashrate"].get("total"))

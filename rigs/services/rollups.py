@@ -75,8 +75,8 @@ def rebuild(resolution, *, since, until, rig_ids=None):
             gpu_rows = _raw_gpu_rows(start, until, rig_ids)
             rig_rows = _raw_rig_rows(start, until, rig_ids)
         else:
-            gpu_rows = _gpu_rollup_rows(source, start, until, rig_ids)
-            rig_rows = _rig_rollup_rows(source, start, until, rig_ids)
+            gpu_rows = _rollup_rows(GpuRollup, "gpu", source, start, until, rig_ids)
+            rig_rows = _rollup_rows(RigRollup, "rig", source, start, until, rig_ids)
         gpu_rollups = [
             _gpu_bucket(key, rows, resolution) for key, rows in _group(gpu_rows, seconds).items()
         ]
@@ -107,12 +107,22 @@ def _single(metric, value):
 # sample is a bucket of one.
 
 
-def _raw_gpu_rows(start, until, rig_ids):
-    queryset = GpuSample.objects.filter(ts__gte=start, ts__lte=until)
+# The lookup that narrows each owner's rows to some rigs.
+_RIG_LOOKUP = {"gpu": "gpu__rig_id__in", "rig": "rig_id__in"}
+
+
+def _rows(model, owner, start, until, rig_ids, fields=(), **filters):
+    """`model`'s rows in [start, until] (of `rig_ids` only, when given), by owner then time."""
+    queryset = model.objects.filter(ts__gte=start, ts__lte=until, **filters)
     if rig_ids is not None:
-        queryset = queryset.filter(gpu__rig_id__in=rig_ids)
+        queryset = queryset.filter(**{_RIG_LOOKUP[owner]: rig_ids})
+    ordered = queryset.order_by(f"{owner}_id", "ts")
+    return ordered.values(*fields).iterator(chunk_size=10000)
+
+
+def _raw_gpu_rows(start, until, rig_ids):
     fields = ["gpu_id", "ts", *GPU_METRICS.values(), "fan_pct", *GPU_COUNTERS]
-    for row in queryset.order_by("gpu_id", "ts").values(*fields).iterator(chunk_size=10000):
+    for row in _rows(GpuSample, "gpu", start, until, rig_ids, fields):
         out = {"owner": row["gpu_id"], "ts": row["ts"], "n": 1, "fan_avg": row["fan_pct"]}
         for metric, field in GPU_METRICS.items():
             out |= _single(metric, row[field])
@@ -121,11 +131,8 @@ def _raw_gpu_rows(start, until, rig_ids):
 
 
 def _raw_rig_rows(start, until, rig_ids):
-    queryset = RigSample.objects.filter(ts__gte=start, ts__lte=until)
-    if rig_ids is not None:
-        queryset = queryset.filter(rig_id__in=rig_ids)
     fields = ["rig_id", "ts", *RIG_METRICS.values(), "temperature_max_c", "gpus_reporting"]
-    for row in queryset.order_by("rig_id", "ts").values(*fields).iterator(chunk_size=10000):
+    for row in _rows(RigSample, "rig", start, until, rig_ids, fields):
         out = {"owner": row["rig_id"], "ts": row["ts"], "n": 1}
         for metric, field in RIG_METRICS.items():
             out |= _single(metric, row[field])
@@ -137,20 +144,9 @@ def _raw_rig_rows(start, until, rig_ids):
         yield out
 
 
-def _gpu_rollup_rows(source, start, until, rig_ids):
-    queryset = GpuRollup.objects.filter(resolution=source, ts__gte=start, ts__lte=until)
-    if rig_ids is not None:
-        queryset = queryset.filter(gpu__rig_id__in=rig_ids)
-    for row in queryset.order_by("gpu_id", "ts").values().iterator(chunk_size=10000):
-        yield row | {"owner": row["gpu_id"], "n": row["samples"]}
-
-
-def _rig_rollup_rows(source, start, until, rig_ids):
-    queryset = RigRollup.objects.filter(resolution=source, ts__gte=start, ts__lte=until)
-    if rig_ids is not None:
-        queryset = queryset.filter(rig_id__in=rig_ids)
-    for row in queryset.order_by("rig_id", "ts").values().iterator(chunk_size=10000):
-        yield row | {"owner": row["rig_id"], "n": row["samples"]}
+def _rollup_rows(model, owner, source, start, until, rig_ids):
+    for row in _rows(model, owner, start, until, rig_ids, resolution=source):
+        yield row | {"owner": row[f"{owner}_id"], "n": row["samples"]}
 
 
 def _group(rows, seconds):
@@ -187,36 +183,45 @@ def _metric_columns(rows, metric):
     }
 
 
-def _gpu_bucket(key, rows, resolution):
-    owner, ts = key
-    columns = {}
-    for metric in GPU_METRICS:
+def _bucket(model, owner, metrics, key, rows, resolution, **columns):
+    """One rollup of `model` for the rows of one owner's bucket: the metrics' avg/min/max/last
+    and the sample count, plus the model's own `columns`."""
+    owner_id, ts = key
+    for metric in metrics:
         columns |= _metric_columns(rows, metric)
-    columns |= {f"{c}_last": _last(rows, f"{c}_last") for c in GPU_COUNTERS}
-    return GpuRollup(
-        gpu_id=owner,
+    return model(
+        **{f"{owner}_id": owner_id},
         resolution=resolution,
         ts=ts,
         samples=sum(r["n"] for r in rows),
-        fan_avg=_weighted_avg(rows, "fan_avg"),
         **columns,
     )
 
 
+def _gpu_bucket(key, rows, resolution):
+    return _bucket(
+        GpuRollup,
+        "gpu",
+        GPU_METRICS,
+        key,
+        rows,
+        resolution,
+        fan_avg=_weighted_avg(rows, "fan_avg"),
+        **{f"{c}_last": _last(rows, f"{c}_last") for c in GPU_COUNTERS},
+    )
+
+
 def _rig_bucket(key, rows, resolution):
-    owner, ts = key
-    columns = {}
-    for metric in RIG_METRICS:
-        columns |= _metric_columns(rows, metric)
-    return RigRollup(
-        rig_id=owner,
-        resolution=resolution,
-        ts=ts,
-        samples=sum(r["n"] for r in rows),
+    return _bucket(
+        RigRollup,
+        "rig",
+        RIG_METRICS,
+        key,
+        rows,
+        resolution,
         temperature_max_avg=_weighted_avg(rows, "temperature_max_avg"),
         temperature_max_max=_extreme(rows, "temperature_max_max", max),
         gpus_reporting_min=_extreme(rows, "gpus_reporting_min", min),
-        **columns,
     )
 
 

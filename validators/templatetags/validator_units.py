@@ -1,32 +1,29 @@
 """Display of validator amounts: gwei and wei as ETH, ratios as percentages."""
 
-from decimal import Decimal
-
 from django import template
+
+from ethdash.templatetags.humanize_units import coins, dash_when_missing
 
 register = template.Library()
 
 
 @register.filter
+@dash_when_missing
 def gwei_eth(gwei, places=5):
     """A gwei amount in ETH (exact, rounded to `places`)."""
-    if gwei in (None, ""):
-        return "–"
-    return f"{Decimal(gwei) / 10**9:,.{int(places)}f}"
+    return coins(gwei, 9, places)
 
 
 @register.filter
+@dash_when_missing
 def wei_eth(wei, places=5):
-    if wei in (None, ""):
-        return "–"
-    return f"{Decimal(wei) / 10**18:,.{int(places)}f}"
+    return coins(wei, 18, places)
 
 
 @register.filter
+@dash_when_missing
 def pct(ratio, places=2):
     """A fraction (0.0345) as a percentage ("3.45 %")."""
-    if ratio in (None, ""):
-        return "–"
     return f"{ratio * 100:.{int(places)}f} %"
 
 
