@@ -21,8 +21,13 @@ from pools.formats.base import (
     bad_answer,
     unique_payouts,
 )
-from pools.formats.values import ONLINE_WINDOW, normalized_tx_hash, strict_float, strict_int
-from rigs.formats.values import first
+from pools.formats.values import (
+    ONLINE_WINDOW,
+    first,
+    normalized_tx_hash,
+    strict_float,
+    strict_int,
+)
 
 FORMAT = "open-ethereum-pool"
 

@@ -129,3 +129,9 @@ def tx_hash(value, coin: str) -> str:
     if match and coin.upper() in EVM_COINS:
         return "0x" + match.group(2).lower()
     return raw
+
+
+def first(mapping: dict, *keys):
+    """The value of the first key present and not null: pool forks spell some fields two ways.
+    (rigs.formats.values has its own for miners; the domains share no code but through the core.)"""
+    return next((mapping[key] for key in keys if mapping.get(key) is not None), None)
