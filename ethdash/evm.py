@@ -26,7 +26,7 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.exceptions import BadResponseFormat, Web3RPCError
+from web3.exceptions import Web3RPCError
 from web3.types import RPCEndpoint
 
 from ethdash import outbound
@@ -215,7 +215,7 @@ class ExecutionChain:
         except outbound.OutboundError as exc:
             await self._drop(node)
             raise outbound.OutboundError(exc.kind, exc.shown, status=exc.status) from None
-        except (BadResponseFormat, Exception) as exc:  # not speaking JSON-RPC as web3 expects
+        except Exception as exc:  # not speaking JSON-RPC as web3 expects (BadResponseFormat, ...)
             await self._drop(node)
             raise outbound.OutboundError("bad_answer", f"bad_answer: {describe(exc)}") from None
 

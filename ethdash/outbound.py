@@ -34,7 +34,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Statuses worth asking again after a pause (429 is the rate_limited kind).
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
 ATTEMPTS = 3
 BACKOFF_S = 0.5
@@ -72,7 +73,7 @@ class OutboundError(Exception):
 
     @property
     def transient(self):
-        return self.kind in TRANSIENT_KINDS or (self.status or 0) in (500, 502, 503, 504)
+        return self.kind in TRANSIENT_KINDS or self.status in RETRY_STATUSES
 
     @property
     def shown(self):
@@ -174,9 +175,29 @@ def resolve(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
+def _judged(ip):
+    """The address the policy judges: an IPv6 address that carries an IPv4 one (mapped,
+    IPv4-compatible, 6to4, NAT64's 64:ff9b::/96) reaches that IPv4 address, and Python calls
+    some of these forms global, so the IPv4 address inside is what is checked."""
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip.sixtofour is not None:
+            return ip.sixtofour
+        if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
 def check_address(host: str, address: str) -> None:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if ip.is_global or any(ip in network for network in allowed_networks()):
+    given = ipaddress.ip_address(address.split("%")[0])
+    ip = _judged(given)
+    allowed = allowed_networks()
+    if ip.is_global or any(ip in network or given in network for network in allowed):
         return
     raise OutboundRefused(
         f"{host} resolves to {ip}, a non-public address that ETHDASH_OUTBOUND_ALLOW "
@@ -184,9 +205,10 @@ def check_address(host: str, address: str) -> None:
     )
 
 
-async def checked_address(host: str, port: int) -> str:
-    """The address to connect to for host:port: resolved once, every answer checked against the
-    policy (a name that answers one public and one private address is refused)."""
+async def checked_addresses(host: str, port: int, *, timeout_s: float | None = None) -> list[str]:
+    """The addresses to try for host:port, in the resolver's order: resolved once (within
+    `timeout_s`, the connect timeout), every answer checked against the policy (a name that
+    answers one public and one private address is refused)."""
     host = host.strip("[]")
     if problem := host_problem(host) or port_problem(port):
         raise OutboundRefused(f"Bad address: {problem}.", kind="bad_address")
@@ -194,7 +216,10 @@ async def checked_address(host: str, port: int) -> str:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
         try:
-            addresses = await asyncio.to_thread(resolve, host, port)
+            async with asyncio.timeout(timeout_s):
+                addresses = await asyncio.to_thread(resolve, host, port)
+        except TimeoutError:
+            raise OutboundError("dns", f"Resolving {host!r} took over {timeout_s:g} s.") from None
         except (socket.gaierror, UnicodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise OutboundError("dns", f"Cannot resolve {host!r}: {reason}.") from None
@@ -202,27 +227,46 @@ async def checked_address(host: str, port: int) -> str:
         raise OutboundError("dns", f"{host!r} resolves to no address.")
     for address in addresses:
         check_address(host, address)
-    return addresses[0]
+    return list(dict.fromkeys(addresses))  # getaddrinfo repeats an address per socket type
+
+
+async def connect_each(addresses, connect):
+    """connect(address) for each address in turn until one connects, as happy-eyeballs-less
+    clients do (a dual-stack name whose IPv6 route is dead still reaches its IPv4 address);
+    the last failure is raised when none does."""
+    for index, address in enumerate(addresses):
+        try:
+            return await connect(address)
+        except (OSError, TimeoutError, httpcore.ConnectError, httpcore.ConnectTimeout):
+            if index == len(addresses) - 1:
+                raise
+    raise OutboundError("dns", "no address to connect to.")  # checked_addresses never gives none
 
 
 async def open_socket(host: str, port: int, *, timeout_s: float) -> socket.socket:
     """A connected, non-blocking TCP socket to host:port under the policy, for the protocols that
     are not HTTP (miners' JSON-RPC over TCP, pool websockets)."""
-    address = await checked_address(host, port)
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
+    addresses = await checked_addresses(host, port, timeout_s=timeout_s)
+
+    async def connect(address):
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await asyncio.get_running_loop().sock_connect(sock, (address, port))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
     try:
-        async with asyncio.timeout(timeout_s):
-            await asyncio.get_running_loop().sock_connect(sock, (address, port))
+        return await connect_each(addresses, connect)
     except TimeoutError:
-        sock.close()
         message = f"{host}:{port} did not accept within {timeout_s:g} s."
         raise OutboundError("timeout", message) from None
     except OSError as exc:
-        sock.close()
         raise error_from(exc, host) from None
-    return sock
 
 
 class PolicyBackend(httpcore.AsyncNetworkBackend):
@@ -234,13 +278,16 @@ class PolicyBackend(httpcore.AsyncNetworkBackend):
         self._backend = httpcore.AnyIOBackend()
 
     async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        address = await checked_address(host, port)
-        return await self._backend.connect_tcp(
-            address,
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
+        addresses = await checked_addresses(host, port, timeout_s=timeout)
+        return await connect_each(
+            addresses,
+            lambda address: self._backend.connect_tcp(
+                address,
+                port,
+                timeout=timeout,
+                local_address=local_address,
+                socket_options=socket_options,
+            ),
         )
 
     async def connect_unix_socket(self, path, timeout=None, socket_options=None):
@@ -311,7 +358,14 @@ def status_error(response: httpx.Response, host: str, detail: str = "") -> Outbo
             status=status,
             retry_after_s=wait_s,
         )
-    return OutboundError("http_status", f"{host} answered HTTP {status}{detail}.", status=status)
+    # A 503 in maintenance may say how long too; then it is waited out like a 429's.
+    wait_s = retry_after_s(response) if response.headers.get("Retry-After") else None
+    return OutboundError(
+        "http_status",
+        f"{host} answered HTTP {status}{detail}.",
+        status=status,
+        retry_after_s=wait_s,
+    )
 
 
 def retry_after_s(response: httpx.Response | None, default_s: float = 5.0) -> float:
@@ -333,11 +387,9 @@ def retry_after_s(response: httpx.Response | None, default_s: float = 5.0) -> fl
 # -- the retry policy --------------------------------------------------------------------------
 
 
-def backoff_delay(attempt, base_s, response=None):
-    """Seconds to wait before retry number `attempt` (1-based): Retry-After when the server
-    gives one (bounded), else exponential with jitter so many workers do not retry in step."""
-    if response is not None and response.headers.get("Retry-After"):
-        return retry_after_s(response)
+def backoff_delay(attempt, base_s):
+    """Seconds to wait before retry number `attempt` (1-based) when the server named no time:
+    exponential with jitter, so many workers do not retry in step."""
     return base_s * (2 ** (attempt - 1)) * (1 + random.random() / 2)
 
 

@@ -5,6 +5,7 @@ produced by a real failure on a loopback socket."""
 import asyncio
 import json
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -262,7 +263,7 @@ async def test_a_name_with_one_private_answer_among_public_ones_is_refused(setti
     settings.ETHDASH_OUTBOUND_ALLOW = []
     monkeypatch.setattr(outbound, "resolve", lambda host, port: ["8.8.8.8", "10.0.0.1"])
     with pytest.raises(outbound.OutboundRefused, match=r"10\.0\.0\.1"):
-        await outbound.checked_address("mixed.example", 443)
+        await outbound.checked_addresses("mixed.example", 443)
 
 
 @pytest.mark.asyncio
@@ -386,9 +387,9 @@ def _reset_sleeps():
 
 def test_retry_after_is_honoured_but_bounded():
     response = httpx.Response(429, headers={"Retry-After": "7"})
-    assert outbound.backoff_delay(1, 0.5, response) == 7
+    assert outbound.retry_after_s(response) == 7
     huge = httpx.Response(429, headers={"Retry-After": "86400"})
-    assert outbound.backoff_delay(1, 0.5, huge) == outbound.MAX_RETRY_AFTER_S
+    assert outbound.retry_after_s(huge) == outbound.MAX_RETRY_AFTER_S
     assert 0.5 <= outbound.backoff_delay(1, 0.5) <= 0.75
     assert 2.0 <= outbound.backoff_delay(3, 0.5) <= 3.0
 
@@ -483,3 +484,74 @@ async def test_failover_keeps_a_node_whose_answer_was_the_items_problem():
         await failover.call(work, node_is_down=lambda exc: exc.status != 404)
     assert failover.dead == {}
     assert list(failover.alive()) == nodes
+
+
+def test_a_503_that_names_its_retry_after_is_waited_out_like_a_429():
+    request = httpx.Request("GET", "http://pool.example/")
+    maintenance = httpx.Response(503, headers={"Retry-After": "9"}, request=request)
+    error = outbound.status_error(maintenance, "pool.example")
+    assert (error.kind, error.transient, error.retry_after_s) == ("http_status", True, 9)
+    plain = outbound.status_error(httpx.Response(503, request=request), "pool.example")
+    assert plain.retry_after_s is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::ffff:127.0.0.1",  # IPv4-mapped
+        "::127.0.0.1",  # IPv4-compatible
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+    ],
+)
+def test_an_ipv6_form_of_a_private_ipv4_address_is_refused(settings, address):
+    settings.ETHDASH_OUTBOUND_ALLOW = []
+    with pytest.raises(outbound.OutboundRefused):
+        outbound.check_address("node.example", address)
+
+
+def test_the_allow_list_judges_the_ipv4_address_inside_an_ipv6_form(settings):
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8", "::1/128"]
+    outbound.check_address("node.example", "::ffff:127.0.0.1")
+    outbound.check_address("node.example", "::1")
+    outbound.check_address("node.example", "2001:4860:4860::8888")  # public IPv6
+
+
+@pytest.mark.asyncio
+async def test_every_address_of_a_name_is_tried_in_turn(settings, monkeypatch):
+    """A dual-stack name whose first address does not answer still reaches its second, over a
+    plain socket and over HTTP alike."""
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+
+    async def answer(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    # Nothing listens on 127.0.0.2 at that port: the first answer refuses the connection.
+    monkeypatch.setattr(outbound, "resolve", lambda host, p: ["127.0.0.2", "127.0.0.1"])
+    async with server:
+        sock = await outbound.open_socket("dual.example", port, timeout_s=2)
+        assert sock.getpeername() == ("127.0.0.1", port)
+        sock.close()
+        async with outbound.async_client() as http:
+            response = await outbound.send(http, "GET", f"http://dual.example:{port}/")
+        assert (response.status_code, response.text) == (200, "ok")
+
+
+@pytest.mark.asyncio
+async def test_a_slow_resolver_is_bounded_by_the_connect_timeout(settings, monkeypatch):
+    settings.ETHDASH_OUTBOUND_ALLOW = []
+
+    def slow(host, port):
+        time.sleep(1.0)
+        return ["8.8.8.8"]
+
+    monkeypatch.setattr(outbound, "resolve", slow)
+    with pytest.raises(outbound.OutboundError) as caught:
+        await outbound.checked_addresses("slow.example", 443, timeout_s=0.2)
+    assert caught.value.kind == "dns"

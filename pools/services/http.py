@@ -7,12 +7,9 @@ import time
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-import httpx
-
 from ethdash import outbound
 from pools.formats import PoolError
 
-TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 ATTEMPTS = outbound.ATTEMPTS
 BACKOFF_S = 1.0
 
@@ -68,7 +65,7 @@ def json_getter(client, base_url, limiter, *, attempts=ATTEMPTS, backoff_s=BACKO
 
 async def _get(client, url, params, host, limiter):
     try:
-        response = await outbound.send(client, "GET", url, params=params, timeout=TIMEOUT)
+        response = await outbound.send(client, "GET", url, params=params)
     except outbound.OutboundError as exc:
         raise PoolError.from_outbound(exc, _POOL_SAYS.get(exc.kind)) from None
     status = response.status_code
@@ -100,6 +97,6 @@ def _decoded(response):
 
 
 _POOL_SAYS = {
-    "timeout": "The pool did not answer within 10 s.",
+    "timeout": f"The pool did not answer within {outbound.DEFAULT_TIMEOUT.read:g} s.",
     "refused": "Cannot reach the pool (connection refused or dropped).",
 }

@@ -77,7 +77,15 @@ async def _listen(pool, *, stop, connect, sleep):
                     await apply(pool, event)
                     if stop.is_set():
                         return
-        except (OSError, TimeoutError, websockets.WebSocketException, OutboundError) as exc:
+        # ValueError: websockets refuses to follow a redirect over a socket it was handed (the
+        # transport's); like any other failure it is shown on the pool and retried.
+        except (
+            OSError,
+            TimeoutError,
+            ValueError,
+            websockets.WebSocketException,
+            OutboundError,
+        ) as exc:
             logger.warning("%s notifications: %s; reconnecting in %s s", pool.name, exc, backoff)
             await sync_to_async(_record_error, thread_sensitive=True)(pool, exc)
         if not stop.is_set():
@@ -111,4 +119,10 @@ async def listen_all(*, stop):
         logger.info("No pool has a notifications URL; nothing to follow.")
         return
     logger.info("Following notifications of %s.", ", ".join(pool.name for pool in pools))
-    await asyncio.gather(*(listen(pool, stop=stop) for pool in pools))
+    # One pool's listener failing for good leaves the others following theirs.
+    outcomes = await asyncio.gather(
+        *(listen(pool, stop=stop) for pool in pools), return_exceptions=True
+    )
+    for pool, outcome in zip(pools, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            logger.error("%s notifications stopped: %r", pool.name, outcome)

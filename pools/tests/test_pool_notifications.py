@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import websockets
+from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from pools.models import Pool, PoolAccount, PoolBlock
@@ -162,3 +163,42 @@ def test_a_notifications_url_whose_name_resolves_to_loopback_is_refused(monkeypa
     pool.refresh_from_db()
     assert pool.last_error.startswith("Notifications: forbidden_address: pool.example resolves")
     assert connected == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redirecting_notifications_url_is_shown_and_retried(settings):
+    """websockets cannot follow a redirect over the socket the transport handed it; the listener
+    shows that on the pool and tries again instead of dying."""
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    stop = asyncio.Event()
+    tries = []
+
+    class redirected:  # websockets.connect's shape: the handshake runs on entering
+        def __init__(self, url, **kwargs):
+            kwargs["sock"].close()
+            tries.append(url)
+
+        async def __aenter__(self):
+            raise ValueError("cannot follow redirect to ws://elsewhere/ with a preexisting socket")
+
+        async def __aexit__(self, *exc):
+            return False
+
+    async def stop_after_second(seconds):
+        if len(tries) >= 2:
+            stop.set()
+
+    async def scenario():
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = await sync_to_async(PoolFactory)(
+            name="mc", api_format="miningcore", notifications_url=f"ws://127.0.0.1:{port}/n"
+        )
+        async with server:
+            await listen(pool, stop=stop, connect=redirected, sleep=stop_after_second)
+        return pool
+
+    pool = asyncio.run(scenario())
+    pool.refresh_from_db()
+    assert len(tries) == 2
+    assert pool.last_error.startswith("Notifications: cannot follow redirect")

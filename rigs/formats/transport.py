@@ -71,7 +71,10 @@ def decode_json(raw: bytes):
 
 
 async def http_get_json(http: httpx.AsyncClient, endpoint, path, *, headers=None):
-    url = f"http://{endpoint.host}:{endpoint.port}{path}"
+    host = endpoint.host
+    if ":" in host and not host.startswith("["):  # an IPv6 literal goes in brackets in a URL
+        host = f"[{host}]"
+    url = f"http://{host}:{endpoint.port}{path}"
     try:
         response = await outbound.send(
             http, "GET", url, headers=headers, timeout=endpoint.timeout_s

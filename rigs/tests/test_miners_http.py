@@ -548,3 +548,23 @@ async def test_connection_refused(protocol):
         with pytest.raises(MinerError) as caught:
             await PROTOCOLS[protocol].fetch(endpoint, http)
     assert caught.value.kind == "refused"
+
+
+@pytest.mark.asyncio
+async def test_an_ipv6_miner_address_is_put_in_brackets():
+    from rigs.formats.transport import http_get_json
+
+    seen = []
+
+    def answer(request):
+        seen.append(request.url)
+        return httpx.Response(200, json={"ok": True})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        endpoint = MinerEndpoint(protocol="trex", host="fe80::1", port=4067)
+        assert await http_get_json(http, endpoint, "/summary") == {"ok": True}
+    assert (seen[0].host, seen[0].port, str(seen[0])) == (
+        "fe80::1",
+        4067,
+        "http://[fe80::1]:4067/summary",
+    )

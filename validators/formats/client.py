@@ -59,6 +59,11 @@ class BeaconError(OutboundError):
         self.path = path
 
     @property
+    def shown(self) -> str:
+        # A failure before any answer already names its kind after the path.
+        return str(self) if self.path and self.status is None else super().shown
+
+    @property
     def not_found(self) -> bool:
         # A pruned state, an empty slot and a not-yet-computable rewards epoch all answer 404.
         return self.status == 404

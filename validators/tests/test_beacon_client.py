@@ -519,3 +519,10 @@ async def test_events_bad_topic_is_beacon_error():
 async def test_owned_client_closes():
     async with BeaconClient(BASE) as client:
         assert client.base_url == BASE
+
+
+def test_a_failure_before_any_answer_names_its_kind_once():
+    error = BeaconError(None, "beacon.lan timed out.", kind="timeout", path="/eth/v1/node/health")
+    assert error.shown == "/eth/v1/node/health: timeout: beacon.lan timed out."
+    answered = BeaconError(503, "busy", path="/eth/v1/node/syncing")
+    assert answered.shown == "http_status: /eth/v1/node/syncing: 503: busy"
