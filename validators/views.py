@@ -5,13 +5,11 @@ write; viewers see the nodes read-only; another farm's objects are 404."""
 
 import csv
 import datetime as dt
-from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import (
     Http404,
     HttpResponseBadRequest,
@@ -19,11 +17,9 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 
 from accounts.models import Farm
 from accounts.scoping import WRITE_ROLES, farm_ids_for_request, farm_ids_for_user, scope_to_farms
-from validators import tasks
 from validators.filtersets import ValidatorFilterSet
 from validators.forms import BeaconNodeForm, DiscoverForm, MevRelayForm, ValidatorAddForm
 from validators.models import (
@@ -340,8 +336,6 @@ def group_income_csv(request, pk):
 
 # -- what the farm follows ---------------------------------------------------------------------
 
-# A discovery whose worker died stays "running" in the cache; after this long a new one may start.
-DISCOVERY_STALE = timedelta(hours=1)
 SHOWN = 200  # entries listed per outcome on the page; the counts are always complete
 
 
@@ -356,13 +350,6 @@ def _discoveries(farms):
         if state:
             out.append({"farm": farm, **state})
     return out
-
-
-def _running(state):
-    if not state or state.get("state") not in ("queued", "running"):
-        return False
-    started = state.get("started_at")
-    return started is not None and timezone.now() - started < DISCOVERY_STALE
 
 
 @login_required
@@ -402,24 +389,13 @@ def validator_add(request):
         if discover_form.is_valid():
             data = discover_form.cleaned_data
             farm = data["farm"]
-            if _running(resolution.discovery_state(farm.pk)):
+            started = resolution.start_discovery(
+                farm, data["address"], group=data["group"], label=data["label"]
+            )
+            if not started:
                 discover_form.add_error(None, "A discovery is already running for this farm.")
                 status = 409
             else:
-                resolution.set_discovery_state(
-                    farm.pk,
-                    state="queued",
-                    address=data["address"],
-                    scanned=0,
-                    found=0,
-                    added=0,
-                    skipped=0,
-                    error="",
-                    started_at=timezone.now(),
-                    finished_at=None,
-                )
-                args = (farm.pk, data["address"], data["group"], data["label"])
-                transaction.on_commit(lambda: tasks.discover_validators.delay(*args))
                 messages.success(
                     request, f"Looking for the validators of {data['address']} in the registry."
                 )
@@ -428,7 +404,9 @@ def validator_add(request):
             status = 400
     discoveries = _discoveries(farms)
     context["discoveries"] = discoveries
-    context["refresh"] = request.method == "GET" and any(_running(d) for d in discoveries)
+    context["refresh"] = request.method == "GET" and any(
+        resolution.discovery_running(d) for d in discoveries
+    )
     return render(request, "validators/add.html", context, status=status)
 
 

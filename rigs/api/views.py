@@ -19,10 +19,7 @@ from rigs.api.serializers import (
 )
 from rigs.formats import MinerError, hiveos
 from rigs.models import Gpu, GpuSample, Rig
-from rigs.services.ingest import (
-    ingest_telemetry,
-    store_readings,
-)
+from rigs.services.ingest import ingest_hiveos, ingest_telemetry
 from rigs.services.series import gpu_series, rig_series
 
 RESOLUTIONS = ("auto", "raw", "5m", "1h", "1d")
@@ -116,12 +113,10 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             )
         if hiveos.is_hiveos_body(request.data):
             try:
-                reading = hiveos.parse_stats(request.data)
+                result = ingest_hiveos(rig=rig, body=request.data)
             except MinerError as error:
                 raise serializers.ValidationError({"miner_stats": [str(error)]}) from None
-            store_readings([(rig, reading)])
-            rig.refresh_from_db(fields=["status"])
-            return Response({"received": len(reading.gpus), "status": rig.status})
+            return Response({"received": result.received, "status": result.status})
         serializer = TelemetryBatchSerializer(
             data=request.data,
             context={"gpus_by_index": {g.index: g for g in rig.gpus.all()}, "now": timezone.now()},

@@ -17,6 +17,7 @@ from django.utils import timezone
 from ethdash import live
 from ethdash.db import bulk_update_columns
 from ethdash.timeseries import iso
+from rigs.formats import hiveos
 from rigs.models import Gpu, GpuSample, Rig, RigSample
 from rigs.services import status_rules
 
@@ -100,6 +101,15 @@ def ingest_telemetry(*, rig, samples, now=None):
         Rig.objects.filter(pk=locked.pk).update(**_report_fields(locked))
         live.push(locked.farm_id, *events)
     return IngestResult(received=len(samples), status=locked.status)
+
+
+def ingest_hiveos(*, rig, body, now=None):
+    """Stores a Hive OS agent's stats body pushed for `rig`, as a whole-rig reading taken now.
+    Raises MinerError, storing nothing, when the body is not one the agent builds."""
+    reading = hiveos.parse_stats(body)
+    store_readings([(rig, reading)], now=now)
+    rig.refresh_from_db(fields=["status"])
+    return IngestResult(received=len(reading.gpus), status=rig.status)
 
 
 def store_readings(readings, *, now=None):

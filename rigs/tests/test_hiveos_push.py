@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rigs.formats import hiveos
+from rigs.formats import MinerError, hiveos
 from rigs.models import Gpu, GpuSample, Rig
+from rigs.services.ingest import ingest_hiveos
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hiveos_stats.json"
 
@@ -70,4 +71,19 @@ def test_bad_hive_body_is_a_400_and_stores_nothing(api, alpha):
 
     assert response.status_code == 400
     assert "hs_units" in response.json()["errors"]["miner_stats"][0]
+    assert GpuSample.objects.count() == 0
+
+
+def test_ingest_hiveos_stores_the_body_as_one_reading(alpha):
+    Gpu.objects.filter(rig=alpha.rig).delete()
+    result = ingest_hiveos(rig=alpha.rig, body=load())
+    assert (result.received, result.status) == (7, "online")
+    assert GpuSample.objects.filter(gpu__rig=alpha.rig).count() == 7
+
+
+def test_ingest_hiveos_refuses_a_body_the_agent_does_not_build_and_stores_nothing(alpha):
+    body = load()
+    body["params"]["miner_stats"]["hs_units"] = "furlongs"
+    with pytest.raises(MinerError):
+        ingest_hiveos(rig=alpha.rig, body=body)
     assert GpuSample.objects.count() == 0

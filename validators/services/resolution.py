@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -340,6 +341,43 @@ def set_discovery_state(farm_id: int, **changes) -> dict:
     state = {**(discovery_state(farm_id) or {}), **changes}
     cache.set(discovery_key(farm_id), state, DISCOVERY_TTL_S)
     return state
+
+
+# A discovery whose worker died stays "running" in the cache; after this long a new one may start.
+DISCOVERY_STALE = timedelta(hours=1)
+
+
+def discovery_running(state: dict | None) -> bool:
+    """Whether a discovery in this state is still under way (queued or running, and not stale)."""
+    if not state or state.get("state") not in ("queued", "running"):
+        return False
+    started = state.get("started_at")
+    return started is not None and timezone.now() - started < DISCOVERY_STALE
+
+
+def start_discovery(farm, address: str, *, group: str = "", label: str = "") -> bool:
+    """Queues a discovery by withdrawal address for the farm, run by a worker once the
+    transaction commits. False, and nothing queued, while one is already running for the farm."""
+    if discovery_running(discovery_state(farm.pk)):
+        return False
+    set_discovery_state(
+        farm.pk,
+        state="queued",
+        address=address,
+        scanned=0,
+        found=0,
+        added=0,
+        skipped=0,
+        error="",
+        started_at=timezone.now(),
+        finished_at=None,
+    )
+    # The app's own task, imported here: tasks import this module.
+    from validators.tasks import discover_validators
+
+    args = (farm.pk, address, group, label)
+    transaction.on_commit(lambda: discover_validators.delay(*args))
+    return True
 
 
 def run_discovery(farm, address: str, *, group: str = "", label: str = "") -> dict | None:

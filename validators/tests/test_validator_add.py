@@ -2,6 +2,7 @@
 against the farm's beacon node, and adding beacon nodes and MEV relays."""
 
 import pytest
+from django.core.cache import cache
 
 from simulators.beacon_node import start_beacon_node, stop_beacon_node
 from tests.factories import BeaconNodeFactory, MevRelayFactory, logged_in
@@ -520,3 +521,19 @@ def test_the_beacon_nodes_api_refuses_a_port_out_of_range_with_a_message(api, al
     assert response.status_code == 400
     assert "between 1 and 65535" in str(response.json()["errors"]["url"])
     assert not BeaconNode.objects.exists()
+
+
+def test_start_discovery_queues_once_per_farm(
+    alpha, monkeypatch, django_capture_on_commit_callbacks
+):
+    from validators.services import resolution
+
+    queued = []
+    monkeypatch.setattr(tasks.discover_validators, "delay", lambda *args: queued.append(args))
+    address = "0x" + "ab" * 20
+    with django_capture_on_commit_callbacks(execute=True):
+        assert resolution.start_discovery(alpha.farm, address, group="g", label="l")
+        assert not resolution.start_discovery(alpha.farm, address)  # already queued
+    assert queued == [(alpha.farm.pk, address, "g", "l")]
+    assert resolution.discovery_state(alpha.farm.pk)["state"] == "queued"
+    cache.delete(resolution.discovery_key(alpha.farm.pk))  # the cache outlives the test's database
