@@ -18,7 +18,6 @@ from pools.formats import (
     nanopool,
     open_ethereum_pool,
 )
-from pools.services import http as pool_http
 from pools.services.http import RateLimiter, json_getter
 from simulators.pools import FORMATS, make_logins, start_pool_server, stop_pool_server
 
@@ -173,12 +172,14 @@ async def test_fault_maps_to_pool_error(pool_of, fmt, fault, kind):
 
 
 @pytest.mark.asyncio
-async def test_slow_pool_times_out(pool_of, monkeypatch):
-    monkeypatch.setattr(pool_http, "TIMEOUT", httpx.Timeout(0.2))
-    pool = await pool_of("nanopool-v1", fault="slow", slow_s=15.0)
+async def test_slow_pool_times_out(pool_of):
+    slow = await pool_of("nanopool-v1", fault="slow", slow_s=15.0)
     started = time.monotonic()
-    with pytest.raises(PoolError) as caught:
-        await pool.fetch(get_json=pool.getter(attempts=1))
+    # The poller's client carries the timeout (outbound.DEFAULT_TIMEOUT); a short one here.
+    async with httpx.AsyncClient(timeout=0.2) as client:
+        pool = Pool(slow.server, client, slow.format)
+        with pytest.raises(PoolError) as caught:
+            await pool.fetch(get_json=pool.getter(attempts=1))
     assert caught.value.kind == "timeout"
     assert time.monotonic() - started < 2
 
