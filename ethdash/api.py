@@ -3,10 +3,12 @@
 import re
 
 from django.urls import URLPattern, URLResolver, get_resolver
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.routers import APIRootView
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from ethdash.fields import EndpointURLField
 
 
 def exception_handler(exc, context):
@@ -21,6 +23,17 @@ def exception_handler(exc, context):
         code = getattr(detail, "code", None) or exc.default_code
         response.data = {"detail": str(detail), "code": code}
     return response
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose address fields keep the model's outbound rules only: DRF's
+    URLField would add Django's URLValidator, which refuses a LAN host such as
+    http://beacon:5052 (ethdash.fields)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        EndpointURLField: serializers.CharField,
+    }
 
 
 class ListPagination(PageNumberPagination):

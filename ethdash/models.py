@@ -3,14 +3,14 @@ validators (execution rewards); apps import the core, never each other, so it li
 
 from django.db import models
 
-from ethdash.outbound import validate_http_url
+from ethdash.fields import EndpointURLField
 
 
 class ExecutionNode(models.Model):
     """An EVM JSON-RPC endpoint; several per chain fail over in priority order."""
 
     name = models.CharField(max_length=120)
-    url = models.URLField(validators=[validate_http_url])
+    url = EndpointURLField()
     chain_id = models.PositiveBigIntegerField(help_text="61 for Ethereum Classic, 1 for Ethereum.")
     priority = models.PositiveSmallIntegerField(default=0, help_text="Lower is tried first.")
     last_error = models.CharField(max_length=500, blank=True)

@@ -6,7 +6,7 @@ from django.db import models
 
 from accounts.models import Farm
 from ethdash.db import BaseUnitField
-from ethdash.outbound import validate_http_url, validate_ws_url
+from ethdash.fields import EndpointURLField
 
 
 def money_field(**kwargs):
@@ -27,8 +27,7 @@ class Pool(models.Model):
 
     name = models.CharField(max_length=120, unique=True)
     api_format = models.CharField(max_length=30, choices=ApiFormat.choices)
-    base_url = models.URLField(
-        validators=[validate_http_url],
+    base_url = EndpointURLField(
         help_text="e.g. https://etc.2miners.com (without /api)",
     )
     pool_id = models.CharField(max_length=60, blank=True, help_text="Miningcore's pool id")
@@ -46,10 +45,10 @@ class Pool(models.Model):
     poll_interval_s = models.PositiveIntegerField(
         null=True, blank=True, help_text="Blank: the format's default."
     )
-    notifications_url = models.CharField(
+    notifications_url = EndpointURLField(
+        schemes=("ws", "wss"),
         max_length=300,
         blank=True,
-        validators=[validate_ws_url],
         help_text="Miningcore's ws(s)://host:port/notifications: block, payment and hashrate "
         "events make accounts due at once. Blank: polling only.",
     )

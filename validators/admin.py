@@ -4,7 +4,6 @@ primary keys are not supported by Django's admin (docs/validators.md)."""
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db import models
 from django.db.models import Count, Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -33,13 +32,6 @@ from validators.services.nodes import parse_auth_header
 
 
 class BeaconNodeForm(forms.ModelForm):
-    # Nodes are usually on the local network, without TLS.
-    url = forms.URLField(
-        assume_scheme="http",
-        max_length=200,
-        help_text=BeaconNode._meta.get_field("url").help_text,
-    )
-
     class Meta:
         model = BeaconNode
         fields = ["farm", "name", "url", "auth_header", "priority"]
@@ -72,7 +64,6 @@ class BeaconNodeAdmin(admin.ModelAdmin):
 
 @admin.register(MevRelay)
 class MevRelayAdmin(admin.ModelAdmin):
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "farm", "url"]
     list_filter = ["farm"]
     search_fields = ["name", "url"]

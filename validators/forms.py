@@ -2,7 +2,6 @@
 user may change, so a farm of someone else is never a valid choice."""
 
 from django import forms
-from django.core.validators import URLValidator
 
 from ethdash.outbound import validate_http_url
 from validators.models import MevRelay
@@ -70,8 +69,7 @@ class DiscoverForm(FarmForm):
 
 def clean_http_url(value: str) -> str:
     value = value.strip()
-    URLValidator(schemes=["http", "https"])(value)
-    validate_http_url(value)  # the port's range, which URLValidator leaves open
+    validate_http_url(value)
     return value.rstrip("/")
 
 

@@ -15,7 +15,7 @@ from django.db import models
 
 from accounts.models import Farm
 from ethdash.db import BaseUnitField
-from ethdash.outbound import validate_http_url
+from ethdash.fields import EndpointURLField
 
 
 class BeaconNode(models.Model):
@@ -28,8 +28,7 @@ class BeaconNode(models.Model):
 
     farm = models.ForeignKey(Farm, on_delete=models.CASCADE, related_name="beacon_nodes")
     name = models.CharField(max_length=120)
-    url = models.URLField(
-        validators=[validate_http_url],
+    url = EndpointURLField(
         help_text="Base URL of the node's Beacon API, e.g. http://10.0.0.5:5052",
     )
     auth_header = models.CharField(
@@ -73,9 +72,7 @@ class MevRelay(models.Model):
 
     farm = models.ForeignKey(Farm, on_delete=models.CASCADE, related_name="mev_relays")
     name = models.CharField(max_length=120)
-    url = models.URLField(
-        validators=[validate_http_url], help_text="Base URL, e.g. https://boost-relay.flashbots.net"
-    )
+    url = EndpointURLField(help_text="Base URL, e.g. https://boost-relay.flashbots.net")
 
     class Meta:
         ordering = ["farm", "name"]

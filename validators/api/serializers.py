@@ -3,11 +3,10 @@ income, APR and duty figures of validators.services.figures. Consensus amounts a
 integers; execution amounts are wei as decimal strings, exact past what a JSON number holds. Then
 the bodies of the add and beacon node endpoints."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from validators.forms import clean_http_url
+from ethdash.api import ModelSerializer
 from validators.models import (
     BeaconNode,
     Proposal,
@@ -179,7 +178,7 @@ class ValidatorAddResultSerializer(serializers.Serializer):
     skipped = SkippedSerializer(many=True)
 
 
-class BeaconNodeSerializer(serializers.ModelSerializer):
+class BeaconNodeSerializer(ModelSerializer):
     farm = serializers.IntegerField(
         source="farm_id", required=False, help_text="Default: the only farm the caller can change."
     )
@@ -211,12 +210,7 @@ class BeaconNodeSerializer(serializers.ModelSerializer):
         return bool(node.auth_header)
 
     def validate_url(self, value):
-        try:
-            return clean_http_url(value)
-        except DjangoValidationError as exc:
-            if exc.code == "bad_address":  # a URL, but not one that can be reached
-                raise serializers.ValidationError(exc.messages) from None
-            raise serializers.ValidationError("An http or https URL is required.") from None
+        return value.rstrip("/")  # the field's validator (the model's) has checked it
 
     def validate_auth_header(self, value):
         try:

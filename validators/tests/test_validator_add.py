@@ -4,11 +4,14 @@ against the farm's beacon node, and adding beacon nodes and MEV relays."""
 import pytest
 from django.core.cache import cache
 
+from accounts.models import Farm
 from simulators.beacon_node import start_beacon_node, stop_beacon_node
 from tests.factories import BeaconNodeFactory, MevRelayFactory, logged_in
 from tests.loops import loop_thread
+from tests.test_address_entry import ACCEPTED_URLS, REFUSED_URLS
 from validators import tasks
 from validators.formats.client import BeaconClient
+from validators.forms import BeaconNodeForm, MevRelayForm
 from validators.models import BeaconNode, MevRelay, Validator, ValidatorGroup
 from validators.services import adding, nodes, resolution
 
@@ -367,6 +370,27 @@ def test_a_bad_node_url_or_header_is_refused(owner_client, alpha, field, value):
     assert field.removeprefix("node-") in response.context["node_form"].errors
 
 
+def _page_forms(world, url):
+    farms = Farm.objects.filter(pk=world.farm.pk)
+    node = {"farm": world.farm.pk, "name": "bn", "url": url, "auth_header": "", "priority": 0}
+    relay = {"farm": world.farm.pk, "name": "", "url": url}
+    return BeaconNodeForm(node, farms=farms), MevRelayForm(relay, farms=farms)
+
+
+@pytest.mark.parametrize("url", ACCEPTED_URLS)
+def test_the_node_and_relay_forms_accept_a_lan_address(alpha, url):
+    for form in _page_forms(alpha, url):
+        assert form.is_valid(), form.errors
+        assert form.cleaned_data["url"] == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", REFUSED_URLS)
+def test_the_node_and_relay_forms_refuse_what_is_no_destination_with_a_message(alpha, url):
+    for form in _page_forms(alpha, url):
+        assert not form.is_valid()
+        assert form.errors["url"][0].startswith("Not a valid address: "), form.errors
+
+
 def test_viewers_see_nodes_read_only(alpha):
     _node(alpha, "http://10.0.0.5:5052", name="alpha-bn")
     viewer = logged_in(alpha.viewer)
@@ -537,3 +561,30 @@ def test_start_discovery_queues_once_per_farm(
     assert queued == [(alpha.farm.pk, address, "g", "l")]
     assert resolution.discovery_state(alpha.farm.pk)["state"] == "queued"
     cache.delete(resolution.discovery_key(alpha.farm.pk))  # the cache outlives the test's database
+
+
+@pytest.mark.parametrize("url", ACCEPTED_URLS)
+def test_the_beacon_nodes_api_tries_a_lan_address(api, alpha, monkeypatch, url):
+    """The address passes validation and goes on to the trial, which here answers nothing (a
+    test asks no DNS): the 400 is the trial's, not the address's."""
+    tried = []
+
+    def try_node(url, auth_header=""):
+        tried.append(url)
+        return nodes.Check(health=BeaconNode.Health.DOWN, error="no answer (test)")
+
+    monkeypatch.setattr(nodes, "try_node", try_node)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha.token('read', 'write')}")
+    response = api.post("/api/v1/beacon-nodes/", {"url": url}, format="json")
+    assert tried == [url.rstrip("/")]
+    assert response.json()["errors"]["url"] == ["no answer (test)"]
+
+
+@pytest.mark.parametrize("url", REFUSED_URLS)
+def test_the_beacon_nodes_api_refuses_what_is_no_destination_with_a_message(api, alpha, url):
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha.token('read', 'write')}")
+    response = api.post("/api/v1/beacon-nodes/", {"url": url}, format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]["url"]
+    assert errors[0].startswith("Not a valid address: "), errors
+    assert not BeaconNode.objects.exists()
