@@ -377,7 +377,13 @@ def make_farm(name="Alpha", *, gpus=4, cadence_s=30):
         base_url="https://etc.2miners.com",
         coin="ETC",
     )
-    pool_account = PoolAccountFactory(farm=farm, pool=pool, login=f"0x{name.lower():0>40}")
+    # Polled a moment ago, as a farm in use is: a test that polls makes its own accounts due.
+    pool_account = PoolAccountFactory(
+        farm=farm,
+        pool=pool,
+        login=f"0x{name.lower():0>40}",
+        next_poll_at=timezone.now() + timedelta(hours=1),
+    )
     return FarmWorld(
         farm=farm, owner=owner, viewer=viewer, rig=rig, gpus=gpu_list, pool_account=pool_account
     )

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.db import connections, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ethdash import outbound
@@ -35,9 +35,14 @@ class PoolResult:
     seconds: float = 0.0  # how long this pool's part of the cycle took
 
 
+def _due(now):
+    # An account with no poll time yet (just added, however) is due at once.
+    return Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now)
+
+
 def lease_pools(*, now):
     """Pools with due accounts that no other worker is polling, each leased to this caller."""
-    due = PoolAccount.objects.filter(next_poll_at__lte=now).values("pool_id")
+    due = PoolAccount.objects.filter(_due(now)).values("pool_id")
     free = Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now)
     leased = []
     for pool in Pool.objects.filter(free, pk__in=due):
@@ -72,9 +77,9 @@ def claim_accounts(pool, *, now):
     with transaction.atomic():
         accounts = list(
             PoolAccount.objects.select_for_update(skip_locked=True)
-            .filter(pool=pool, next_poll_at__lte=now)
+            .filter(_due(now), pool=pool)
             .select_related("pool")
-            .order_by("next_poll_at")
+            .order_by(F("next_poll_at").asc(nulls_first=True))
         )
         if pool.breaker == Pool.Breaker.HALF_OPEN:
             accounts = accounts[:1]

@@ -262,3 +262,13 @@ def test_admin_poll_now_makes_accounts_due(alpha, admin_client):
     )
     account.refresh_from_db()
     assert account.next_poll_at <= timezone.now()
+
+
+def test_an_account_added_without_a_poll_time_is_due_at_once(alpha, fake_format):
+    """However an account is added (the page, the admin, an import), its pool is leased and the
+    account claimed in the next cycle."""
+    pool = _pool()
+    account = PoolAccountFactory(farm=alpha.farm, pool=pool, next_poll_at=None)
+    now = timezone.now()
+    assert polling.lease_pools(now=now) == [pool]
+    assert polling.claim_accounts(pool, now=now) == [account]

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import httpx
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ethdash import outbound
@@ -39,8 +40,10 @@ def claim_due_rigs(*, now, limit=CLAIM_LIMIT):
         due = list(
             Rig.objects.select_for_update(skip_locked=True)
             .exclude(protocol="")
-            .filter(next_poll_at__lte=now)
-            .order_by("next_poll_at")[:limit]
+            # A rig with no poll time yet (just added, however: admin, form, API, import) is
+            # due at once, first of all.
+            .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+            .order_by(F("next_poll_at").asc(nulls_first=True))[:limit]
         )
         for rig in due:
             rig.next_poll_at = now + timedelta(seconds=rig.cadence_s)

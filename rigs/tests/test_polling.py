@@ -12,6 +12,7 @@ from rigs import formats
 from rigs.formats import GpuReading, MinerError, RigReading
 from rigs.models import GpuSample, Rig
 from rigs.services import polling
+from tests.factories import RigFactory
 
 
 def _fake_protocol(behaviour):
@@ -150,3 +151,18 @@ def test_admin_poll_now_makes_rigs_due(alpha, fake, admin_client):
         "/admin/rigs/rig/", {"action": "poll_now", "_selected_action": [alpha.rig.pk]}
     )
     assert Rig.objects.get(pk=alpha.rig.pk).next_poll_at <= timezone.now()
+
+
+def test_a_rig_added_without_a_poll_time_is_due_at_once(alpha, fake):
+    """However a polled rig is created (the admin, a form, the API, an import), it is polled in
+    the next cycle: nobody has to press "Poll now"."""
+    fake[1003] = "ok"
+    rig = RigFactory(farm=alpha.farm, protocol="fake", host="127.0.0.1", port=1003)
+    assert rig.next_poll_at is None
+
+    summary = polling.poll_due_rigs()
+
+    assert (summary.polled, summary.stored, summary.failed) == (1, 1, 0)
+    assert GpuSample.objects.filter(gpu__rig=rig).count() == 2
+    rig.refresh_from_db()
+    assert rig.next_poll_at > timezone.now()
