@@ -87,15 +87,16 @@ def test_claymore_getstat1_fixture_field_by_field():
     assert (reading.shares_accepted, reading.shares_rejected) == (3861, 2)
     assert (reading.shares_invalid, reading.shares_stale) == (1, None)
     assert column(reading, "index") == [0, 1, 2, 3, 4, 5]
-    # GPU 4 is switched off: "off" in the per-GPU hashrates, not a zero.
+    # GPU 4 is switched off: "off" in the per-GPU hashrates, a device at 0 H/s marked off.
     assert column(reading, "hashrate_hs") == [
         31_620e3,
         31_588e3,
         31_702e3,
         31_650e3,
-        None,
+        0.0,
         31_654e3,
     ]
+    assert column(reading, "off") == [False, False, False, False, True, False]
     assert column(reading, "temperature_c") == [61, 64, 58, 63, 30, 60]
     assert column(reading, "fan_pct") == [55, 62, 49, 60, 0, 57]
     # getstat1 has no per-GPU shares and no bus numbers.
