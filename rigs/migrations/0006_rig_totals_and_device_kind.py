@@ -12,75 +12,76 @@ def device_sums_from_totals(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rigs', '0005_alter_rig_host_alter_rig_port'),
+        ("rigs", "0005_alter_rig_host_alter_rig_port"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='gpu',
-            name='kind',
-            field=models.CharField(choices=[('gpu', 'GPU'), ('cpu', 'CPU')], default='gpu', max_length=3),
+            model_name="gpu",
+            name="kind",
+            field=models.CharField(
+                choices=[("gpu", "GPU"), ("cpu", "CPU")], default="gpu", max_length=3
+            ),
         ),
         migrations.AddField(
-            model_name='rig',
-            name='hashrate_devices_hs',
+            model_name="rig",
+            name="hashrate_devices_hs",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rig',
-            name='hashrate_reported_hs',
+            model_name="rig",
+            name="hashrate_reported_hs",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rig',
-            name='shares_accepted',
+            model_name="rig",
+            name="shares_accepted",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rig',
-            name='shares_invalid',
+            model_name="rig",
+            name="shares_invalid",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rig',
-            name='shares_rejected',
+            model_name="rig",
+            name="shares_rejected",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rig',
-            name='shares_stale',
+            model_name="rig",
+            name="shares_stale",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rigrollup',
-            name='shares_accepted_last',
+            model_name="rigrollup",
+            name="shares_accepted_last",
             field=models.BigIntegerField(null=True),
         ),
         migrations.AddField(
-            model_name='rigrollup',
-            name='shares_invalid_last',
+            model_name="rigrollup",
+            name="shares_invalid_last",
             field=models.BigIntegerField(null=True),
         ),
         migrations.AddField(
-            model_name='rigrollup',
-            name='shares_rejected_last',
+            model_name="rigrollup",
+            name="shares_rejected_last",
             field=models.BigIntegerField(null=True),
         ),
         migrations.AddField(
-            model_name='rigrollup',
-            name='shares_stale_last',
+            model_name="rigrollup",
+            name="shares_stale_last",
             field=models.BigIntegerField(null=True),
         ),
         migrations.AddField(
-            model_name='rigsample',
-            name='hashrate_devices_hs',
+            model_name="rigsample",
+            name="hashrate_devices_hs",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rigsample',
-            name='hashrate_reported_hs',
+            model_name="rigsample",
+            name="hashrate_reported_hs",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.RunPython(device_sums_from_totals, migrations.RunPython.noop),
