@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from rigs.formats import claymore, ethminer, gminer, hiveos, lolminer, nbminer, sgminer, trex, xmrig
+from rigs.formats import claymore, ethminer, gminer, lolminer, nbminer, sgminer, trex, xmrig
 from rigs.models import Gpu, GpuSample, Rig, RigRollup, RigSample
 from rigs.services.efficiency import rig_figures
 from rigs.services.ingest import ingest_hiveos, store_readings
@@ -62,64 +62,118 @@ CASES = {
     # per-GPU shares and no stale count at all. GPU 4 is "off".
     "claymore_getstat1": (
         lambda: claymore.parse_getstat(fixture("claymore_getstat1.json")["result"]),
-        dict(hashrate_hs=158_214_000.0, hashrate_reported_hs=158_214_000.0,
-             hashrate_devices_hs=158_214_000.0, shares_accepted=3861, shares_rejected=2,
-             shares_stale=None, shares_invalid=1),
+        {
+            "hashrate_hs": 158_214_000.0,
+            "hashrate_reported_hs": 158_214_000.0,
+            "hashrate_devices_hs": 158_214_000.0,
+            "shares_accepted": 3861,
+            "shares_rejected": 2,
+            "shares_stale": None,
+            "shares_invalid": 1,
+        },
     ),
     # getstat2: totals "366846;9120;3" and [8] "0;2;0;0"; per-GPU counters in [9]-[11].
     "phoenixminer_getstat2": (
         lambda: claymore.parse_getstat(fixture("claymore_getstat2.json")["result"]),
-        dict(hashrate_hs=366_846_000.0, hashrate_reported_hs=366_846_000.0,
-             hashrate_devices_hs=366_846_000.0, shares_accepted=9120, shares_rejected=3,
-             shares_stale=None, shares_invalid=0),
+        {
+            "hashrate_hs": 366_846_000.0,
+            "hashrate_reported_hs": 366_846_000.0,
+            "hashrate_devices_hs": 366_846_000.0,
+            "shares_accepted": 9120,
+            "shares_rejected": 3,
+            "shares_stale": None,
+            "shares_invalid": 0,
+        },
     ),
     "ethminer": (
         lambda: ethminer.parse_getstatdetail(fixture("ethminer_getstatdetail.json")["result"]),
-        dict(hashrate_hs=121_986_470.0, hashrate_reported_hs=121_986_470.0,
-             hashrate_devices_hs=121_986_470.0, shares_accepted=409, shares_rejected=1,
-             shares_stale=None, shares_invalid=0),
+        {
+            "hashrate_hs": 121_986_470.0,
+            "hashrate_reported_hs": 121_986_470.0,
+            "hashrate_devices_hs": 121_986_470.0,
+            "shares_accepted": 409,
+            "shares_rejected": 1,
+            "shares_stale": None,
+            "shares_invalid": 0,
+        },
     ),
     # SUMMARY "KHS 30s" 248195.345, Accepted 5612, Rejected 7, Stale 41, Hardware Errors 1.
     "sgminer": (
         lambda: sgminer.parse_summary_devs(fixture("sgminer_summary_devs.json")),
-        dict(hashrate_hs=248_195_345.0, hashrate_reported_hs=248_195_345.0,
-             hashrate_devices_hs=248_195_345.0, shares_accepted=5612, shares_rejected=7,
-             shares_stale=41, shares_invalid=1),
+        {
+            "hashrate_hs": 248_195_345.0,
+            "hashrate_reported_hs": 248_195_345.0,
+            "hashrate_devices_hs": 248_195_345.0,
+            "shares_accepted": 5612,
+            "shares_rejected": 7,
+            "shares_stale": 41,
+            "shares_invalid": 1,
+        },
     ),
     "trex": (
         lambda: trex.parse_summary(fixture("trex_summary.json")),
-        dict(hashrate_hs=219_604_544.0, hashrate_reported_hs=219_604_544.0,
-             hashrate_devices_hs=219_604_544.0, shares_accepted=930, shares_rejected=3,
-             shares_stale=None, shares_invalid=1),
+        {
+            "hashrate_hs": 219_604_544.0,
+            "hashrate_reported_hs": 219_604_544.0,
+            "hashrate_devices_hs": 219_604_544.0,
+            "shares_accepted": 930,
+            "shares_rejected": 3,
+            "shares_stale": None,
+            "shares_invalid": 1,
+        },
     ),
     # Total_Performance 171.4 "Mh/s"; Total_Accepted 731, _Rejected 2, _Stales 5, _Errors 1.
     "lolminer": (
         lambda: lolminer.parse_summary(fixture("lolminer.json")),
-        dict(hashrate_hs=171_400_000.0, hashrate_reported_hs=171_400_000.0,
-             hashrate_devices_hs=171_400_000.0, shares_accepted=731, shares_rejected=2,
-             shares_stale=5, shares_invalid=1),
+        {
+            "hashrate_hs": 171_400_000.0,
+            "hashrate_reported_hs": 171_400_000.0,
+            "hashrate_devices_hs": 171_400_000.0,
+            "shares_accepted": 731,
+            "shares_rejected": 2,
+            "shares_stale": 5,
+            "shares_invalid": 1,
+        },
     ),
     # The summary's total is over every backend; xmrig counts only good and total shares.
     "xmrig": (
         lambda: xmrig.parse_summary(fixture("xmrig_summary.json"), fixture("xmrig_backends.json")),
-        dict(hashrate_hs=76_725_630.13, hashrate_reported_hs=76_725_630.13,
-             hashrate_devices_hs=pytest.approx(76_725_630.13), shares_accepted=1288,
-             shares_rejected=3, shares_stale=None, shares_invalid=None),
+        {
+            "hashrate_hs": 76_725_630.13,
+            "hashrate_reported_hs": 76_725_630.13,
+            "hashrate_devices_hs": pytest.approx(76_725_630.13),
+            "shares_accepted": 1288,
+            "shares_rejected": 3,
+            "shares_stale": None,
+            "shares_invalid": None,
+        },
     ),
     # Gminer gives no total hashrate: the rig's is the device sum, and none is "reported".
     "gminer": (
         lambda: gminer.parse_stat(fixture("gminer_stat.json")),
-        dict(hashrate_hs=158_905_350.0, hashrate_reported_hs=None,
-             hashrate_devices_hs=158_905_350.0, shares_accepted=660, shares_rejected=1,
-             shares_stale=4, shares_invalid=0),
+        {
+            "hashrate_hs": 158_905_350.0,
+            "hashrate_reported_hs": None,
+            "hashrate_devices_hs": 158_905_350.0,
+            "shares_accepted": 660,
+            "shares_rejected": 1,
+            "shares_stale": 4,
+            "shares_invalid": 0,
+        },
     ),
     "nbminer": (
         lambda: nbminer.parse_status(fixture("nbminer_status.json"), now=1717413919),
-        dict(hashrate_hs=159_265_651.40142274, hashrate_reported_hs=159_265_651.40142274,
-             hashrate_devices_hs=pytest.approx(159_265_651.40142274), shares_accepted=678,
-             shares_rejected=1, shares_stale=None, shares_invalid=1),
+        {
+            "hashrate_hs": 159_265_651.40142274,
+            "hashrate_reported_hs": 159_265_651.40142274,
+            "hashrate_devices_hs": pytest.approx(159_265_651.40142274),
+            "shares_accepted": 678,
+            "shares_rejected": 1,
+            "shares_stale": None,
+            "shares_invalid": 1,
+        },
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", CASES)
