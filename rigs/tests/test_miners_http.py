@@ -586,3 +586,27 @@ async def test_an_ipv6_miner_address_is_put_in_brackets():
         4067,
         "http://[fe80::1]:4067/summary",
     )
+
+
+@pytest.mark.asyncio
+async def test_xmrig_simulator_mining_on_cpu_and_gpus(serve):
+    _, endpoint = await serve("xmrig", uptime_s=120, cpu_hashrate_hs=9600.0)
+    async with httpx.AsyncClient() as http:
+        backends = (await http.get(f"http://127.0.0.1:{endpoint.port}/2/backends")).json()
+        reading = await xmrig.fetch(endpoint, http)
+    cpu_backend = backends[0]
+    assert (cpu_backend["type"], cpu_backend["enabled"], cpu_backend["algo"]) == (
+        "cpu", True, "rx/0",
+    )  # fmt: skip
+    assert [thread["hashrate"][0] for thread in cpu_backend["threads"]] == [4800.0, 4800.0]
+    assert [gpu.kind for gpu in reading.gpus] == ["gpu", "gpu", "gpu", "cpu"]
+    cpu = reading.gpus[3]
+    assert (cpu.index, cpu.name, cpu.hashrate_hs, cpu.pci_bus) == (
+        3, "Intel(R) Celeron(R) CPU G3930 @ 2.90GHz", 9600.0, None,
+    )  # fmt: skip
+    # The summary's total covers every backend, the CPU's included (summary and backends are two
+    # requests, each a fresh reading of the miner, so they agree only roughly).
+    assert reading.hashrate_hs == pytest.approx(
+        sum(gpu.hashrate_hs for gpu in reading.gpus), rel=0.05
+    )
+    assert reading.algorithm == "rx/0"

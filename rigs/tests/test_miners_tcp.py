@@ -543,3 +543,34 @@ def test_simulator_imports_neither_django_nor_the_app():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- GPUs switched off in the miner ------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_claymore_simulator_lists_a_switched_off_gpu_as_off(servers):
+    server = await servers("claymore", off_gpus=(1,))
+    raw = await claymore.call(endpoint(server, "claymore"), "miner_getstat2")
+    per_gpu = raw["result"][3].split(";")
+    assert per_gpu[1] == "off"
+    # The miner's total is over the GPUs that mine: the off one is not in it.
+    assert int(raw["result"][2].split(";")[0]) == sum(int(k) for k in per_gpu if k != "off")
+
+    reading = await poll(server, "claymore")
+    assert column(reading, "off") == [False, True, False, False, False, False]
+    assert reading.gpus[1].hashrate_hs == 0.0
+    assert reading.gpus[1].temperature_c is not None  # still listed with its sensors
+    assert reading.hashrate_hs == sum(column(reading, "hashrate_hs"))
+
+
+@pytest.mark.asyncio
+async def test_ethminer_simulator_reports_a_switched_off_gpu_as_paused(servers):
+    server = await servers("ethminer", off_gpus=(2,))
+    reading = await poll(server, "ethminer")
+    assert column(reading, "off") == [False, False, True, False, False, False]
+    assert (reading.gpus[2].hashrate_hs, reading.gpus[2].off_reason) == (
+        0.0,
+        "paused (Api request)",
+    )
+    assert reading.hashrate_hs == pytest.approx(sum(column(reading, "hashrate_hs")), abs=6)
