@@ -341,3 +341,29 @@ def test_a_gpu_switched_back_on_makes_the_rig_online_again(rig, pushed):
     )
     current = Rig.objects.get(pk=rig.pk)
     assert (current.status, current.status_reason, current.gpus_reporting) == ("online", "", 6)
+
+
+# -- shown on the pages and in the API ----------------------------------------------------------
+
+
+def test_rig_page_gpu_list_and_api_show_totals_and_the_cpu(rig, pushed, owner_client, api, alpha):
+    reading = xmrig.parse_summary(
+        fixture("xmrig_summary_mixed.json"), fixture("xmrig_backends_mixed.json")
+    )
+    store_readings([(rig, reading)])
+
+    page = owner_client.get(f"/rigs/{rig.pk}/").content.decode()
+    assert ">CPU 1</a> · AMD Ryzen 7 5800X 8-Core Processor" in page
+    assert ">GPU 0</a> · AMD Radeon RX 6800 · bus 10" in page
+    assert "miner's total · devices 41.45 kH/s" in page
+    assert '<span id="rig-shares-accepted">412</span>' in page
+    assert '<span id="rig-shares-stale">–</span>' in page
+    listing = owner_client.get("/rigs/gpus/").content.decode()
+    assert f"{rig.name} · CPU 1</a>" in listing
+
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha.token('read')}")
+    body = api.get(f"/api/v1/rigs/{rig.pk}/").json()
+    assert body["hashrate_hs"] == body["hashrate_reported_hs"] == 41448.58
+    assert body["hashrate_devices_hs"] == pytest.approx(41448.58)
+    assert [body[f] for f in SHARES] == [412, 2, None, None]
+    assert [(g["index"], g["kind"]) for g in body["gpus"]] == [(0, "gpu"), (1, "cpu")]
