@@ -10,9 +10,10 @@ miner_getstat2 adds [9] accepted, [10] rejected, [11] invalid per GPU, [12]-[14]
 dual coin and [15] the PCI bus (decimal) per GPU.
 
 Rig-level totals kept: [2] total hashrate, accepted and rejected, [8][0] invalid; the miner gives
-no stale count. A GPU switched off (with the 0-9 keys, `-di`, or `control_gpu`) is listed in [3]
-as "off" instead of a hashrate: Hive OS's claymore h-stats.sh reads it as 0, and so do we, with
-the GPU marked off. Deliberately ignored: the dual coin ([4], [5], [8][2]-[3], [12]-[14]; another
+no stale count. A GPU switched off in Claymore (with the 0-9 keys or `control_gpu`) is listed in
+[3] as "off" instead of a hashrate: Hive OS's claymore h-stats.sh reads it as 0, and so do we,
+with the GPU marked off. PhoenixMiner's getstat is Claymore's and is read alike (its own API
+text shows "off" only for the idle dual coin). Deliberately ignored: the dual coin ([4], [5], [8][2]-[3], [12]-[14]; another
 coin in another unit, which we do not store), the pool switch count [8][1], and anything after
 [15] (PhoenixMiner may append fields there, undocumented).
 """
