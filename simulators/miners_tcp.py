@@ -2,8 +2,9 @@
 answering in the real program's shape from a SimulatedRig, including the odd parts: numbers as
 strings, "off" for the idle dual coin, uptime in whole minutes, PCI buses that don't follow the
 miner's GPU order, a trailing NUL after sgminer-style answers. `off_gpus` switches GPUs off as a
-user does at the miner's console: Claymore/PhoenixMiner list "off" for their hashrate (and leave
-them out of the total), ethminer reports them paused with "Api request" as the reason.
+user does at the miner's console: the Claymore-protocol miner then answers as Claymore itself
+(whose "off" in the per-GPU hashrates is confirmed; PhoenixMiner's is not) and leaves them out of
+its total; ethminer reports them paused with "Api request" as the reason.
 
 Run: python -m simulators.miners_tcp --protocol claymore --gpus 6 [--port 3333] [--count 10]
 
@@ -37,6 +38,7 @@ IDLE_TIMEOUT_S = 30.0  # a client that connects and says nothing must not pin a 
 MAX_REQUEST_BYTES = 1 << 16
 
 PHOENIX_VERSION = "PM 6.2c - ETH"
+CLAYMORE_VERSION = "15.0 - ETH"
 ETHMINER_VERSION = "ethminer-0.19.0-18+commit.ce52c74b"
 TRM_DESCRIPTION = "TeamRedMiner 0.10.21"
 POOL = "etc.2miners.com:1010"
@@ -107,7 +109,7 @@ class SimulatedMiner:
         zeros = ";".join(["0"] * n)
         total_khs = sum(k for k in khs if k is not None)
         result = [
-            PHOENIX_VERSION,
+            CLAYMORE_VERSION if self.off_gpus else PHOENIX_VERSION,
             str(int(uptime // 60)),
             f"{total_khs};{sum(accepted)};{sum(rejected)}",
             ";".join(off_token if k is None else str(k) for k in khs),

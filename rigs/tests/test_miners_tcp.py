@@ -574,3 +574,9 @@ async def test_ethminer_simulator_reports_a_switched_off_gpu_as_paused(servers):
         "paused (Api request)",
     )
     assert reading.hashrate_hs == pytest.approx(sum(column(reading, "hashrate_hs")), abs=6)
+
+
+@pytest.mark.asyncio
+async def test_claymore_simulator_with_an_off_gpu_answers_as_claymore(servers):
+    reading = await poll(await servers("claymore", off_gpus=(0,)), "claymore")
+    assert (reading.miner, reading.version) == ("Claymore", "15.0")
