@@ -13,9 +13,9 @@ Rig-level totals kept: [2] total hashrate, accepted and rejected, [8][0] invalid
 no stale count. A GPU switched off in Claymore (with the 0-9 keys or `control_gpu`) is listed in
 [3] as "off" instead of a hashrate: Hive OS's claymore h-stats.sh reads it as 0, and so do we,
 with the GPU marked off. PhoenixMiner's getstat is Claymore's and is read alike (its own API
-text shows "off" only for the idle dual coin). Deliberately ignored: the dual coin ([4], [5], [8][2]-[3], [12]-[14]; another
-coin in another unit, which we do not store), the pool switch count [8][1], and anything after
-[15] (PhoenixMiner may append fields there, undocumented).
+text shows "off" only for the idle dual coin). Deliberately ignored: the dual coin ([4], [5],
+[8][2]-[3], [12]-[14]; another coin in another unit, which we do not store), the pool switch
+count [8][1], and anything after [15] (PhoenixMiner may append fields there, undocumented).
 """
 
 import json
