@@ -7,7 +7,7 @@ from rigs.models import Gpu, GpuSample, Rig, RigSample
 class GpuInline(admin.TabularInline):
     model = Gpu
     extra = 0
-    fields = ["index", "pci_bus", "name", "vendor", "memory_mb", "last_seen_at"]
+    fields = ["index", "kind", "pci_bus", "name", "vendor", "memory_mb", "last_seen_at"]
     readonly_fields = ["last_seen_at"]
 
 
@@ -74,7 +74,7 @@ class RigAdmin(admin.ModelAdmin):
 
 @admin.register(Gpu)
 class GpuAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "rig", "index", "name", "vendor", "pci_bus"]
+    list_display = ["__str__", "rig", "index", "kind", "name", "vendor", "pci_bus"]
     list_filter = ["vendor", "rig__farm"]
     search_fields = ["name", "rig__name"]
     list_select_related = ["rig"]
@@ -91,7 +91,10 @@ class GpuSampleAdmin(ReadOnlyAdmin):
 
 @admin.register(RigSample)
 class RigSampleAdmin(ReadOnlyAdmin):
-    list_display = ["rig", "ts", "hashrate_hs", "power_w", "temperature_max_c", "gpus_reporting"]
+    list_display = [
+        "rig", "ts", "hashrate_hs", "hashrate_reported_hs", "hashrate_devices_hs", "power_w",
+        "temperature_max_c", "gpus_reporting", "shares_accepted", "shares_rejected",
+    ]  # fmt: skip
     list_filter = ["rig__farm"]
     search_fields = ["rig__name"]
     date_hierarchy = "ts"

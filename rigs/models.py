@@ -75,9 +75,16 @@ class Rig(models.Model):
     stale_at = models.DateTimeField(
         null=True, blank=True, help_text="Offline if nothing arrives before this time."
     )
-    # The newest rig sample, kept on the rig so lists need no time-series query.
+    # The newest rig sample, kept on the rig so lists need no time-series query (see RigSample
+    # for what each figure is).
     last_sample_at = models.DateTimeField(null=True, blank=True)
     hashrate_hs = models.FloatField(null=True, blank=True)
+    hashrate_reported_hs = models.FloatField(null=True, blank=True)
+    hashrate_devices_hs = models.FloatField(null=True, blank=True)
+    shares_accepted = models.BigIntegerField(null=True, blank=True)
+    shares_rejected = models.BigIntegerField(null=True, blank=True)
+    shares_stale = models.BigIntegerField(null=True, blank=True)
+    shares_invalid = models.BigIntegerField(null=True, blank=True)
     power_w = models.FloatField(null=True, blank=True)
     temperature_max_c = models.FloatField(null=True, blank=True)
     gpus_reporting = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -104,10 +111,16 @@ class Rig(models.Model):
 
 
 class Gpu(models.Model):
-    """A GPU keeps its identity by PCI bus where the miner gives one (miners order GPUs
-    differently, and re-order them after a restart), else by its index."""
+    """A device of the rig: a GPU, or the CPU where the miner mines on it too (the model keeps
+    its historical name). A GPU keeps its identity by PCI bus where the miner gives one (miners
+    order GPUs differently, and re-order them after a restart), else by its index."""
+
+    class Kind(models.TextChoices):
+        GPU = "gpu", "GPU"
+        CPU = "cpu", "CPU"
 
     rig = models.ForeignKey(Rig, on_delete=models.CASCADE, related_name="gpus")
+    kind = models.CharField(max_length=3, choices=Kind.choices, default=Kind.GPU)
     index = models.PositiveSmallIntegerField(help_text="The GPU's index on the rig (0-based).")
     pci_bus = models.PositiveSmallIntegerField(null=True, blank=True, help_text="PCI bus number")
     name = models.CharField(max_length=120, blank=True)
@@ -133,7 +146,12 @@ class Gpu(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.rig} GPU {self.index}" + (f" ({self.name})" if self.name else "")
+        return f"{self.rig} {self.label}" + (f" ({self.name})" if self.name else "")
+
+    @property
+    def label(self):
+        """ "GPU 2" or "CPU 3": how pages and status reasons name the device."""
+        return f"{self.get_kind_display()} {self.index}"
 
 
 class GpuSample(models.Model):
@@ -161,11 +179,23 @@ class GpuSample(models.Model):
 
 
 class RigSample(models.Model):
-    """A rig's totals at one instant, summed over the GPUs that reported then."""
+    """A rig's figures at one instant.
+
+    - hashrate_reported_hs: the miner's own total (null where the miner gives none, and for
+      ethdash's own agent format, which sends devices only);
+    - hashrate_devices_hs: the sum over the devices that reported then (CPU included);
+    - hashrate_hs: the rig's hashrate as the pages show it: the miner's total where it gives
+      one, else the device sum (docs/miners.md says why);
+    - shares_*: cumulative counters, the miner's totals where it gives them, else the sums of its
+      per-device counters, figure by figure;
+    - gpus_reporting: devices the miner listed and did not report as off.
+    """
 
     rig = models.ForeignKey(Rig, on_delete=models.CASCADE, related_name="samples", db_index=False)
     ts = models.DateTimeField()
     hashrate_hs = models.FloatField()
+    hashrate_reported_hs = models.FloatField(null=True, blank=True)
+    hashrate_devices_hs = models.FloatField(null=True, blank=True)
     power_w = models.FloatField(null=True, blank=True)
     temperature_max_c = models.FloatField(null=True, blank=True)
     gpus_reporting = models.PositiveSmallIntegerField()
@@ -242,6 +272,11 @@ class RigRollup(models.Model):
     temperature_max_avg = models.FloatField(null=True)
     temperature_max_max = models.FloatField(null=True)
     gpus_reporting_min = models.PositiveSmallIntegerField(null=True)
+    # The rig's cumulative share counters (RigSample.shares_*): their last value in the bucket.
+    shares_accepted_last = models.BigIntegerField(null=True)
+    shares_rejected_last = models.BigIntegerField(null=True)
+    shares_stale_last = models.BigIntegerField(null=True)
+    shares_invalid_last = models.BigIntegerField(null=True)
 
     class Meta:
         constraints = [

@@ -138,7 +138,7 @@ def gpu_list(request):
     missing = [r for r in rows if GPU_SORTS[key](r) is None]
     present.sort(key=GPU_SORTS[key], reverse=sort.startswith("-"))
     columns = [
-        ("rig", "GPU"), ("hashrate", "Hashrate"), ("temperature", "Temp"), ("power", "Power"),
+        ("rig", "Device"), ("hashrate", "Hashrate"), ("temperature", "Temp"), ("power", "Power"),
         ("efficiency", "Efficiency"), ("energy", "Energy / day"), ("cost", "Cost / day"),
         ("rejected", "Rejected"), ("stale", "Stale"),
     ]  # fmt: skip

@@ -11,7 +11,10 @@ of the per-device rejected counter (alternating between answers); lolMiner's Per
 changing letter case and prefix; xmrig's hashrate windows that stay null until the miner has run
 for 10 s, 60 s and 15 min, and its 401/403 on a missing or wrong token; a PCI bus order that
 differs from the miner's GPU order (GPUs 0 and 1 sit on buses 2 and 1); counters and uptime that
-restart with `rig.restart()`. `fault` makes every request fail one way: "garbage", "html",
+restart with `rig.restart()`. `cpu_hashrate_hs` makes xmrig mine on the CPU too, as a mixed rig
+does: its cpu backend is enabled with its own hashrate and one thread per CPU thread, the
+summary's total includes it, and the algorithm is one both backends mine (RandomX).
+`fault` makes every request fail one way: "garbage", "html",
 "empty", "truncated" (JSON cut in half), "http500", "hang" (never answers), "close" (drops the
 connection without an answer).
 
@@ -81,8 +84,11 @@ def _si(value: float) -> str:
 class MinerState:
     """One simulated miner process: its rig, uptime clock and request counter."""
 
-    def __init__(self, protocol, rig, password=None, fault=None, uptime_s=0.0):
+    def __init__(
+        self, protocol, rig, password=None, fault=None, uptime_s=0.0, cpu_hashrate_hs=None
+    ):
         self.protocol, self.rig, self.password, self.fault = protocol, rig, password, fault
+        self.cpu_hashrate_hs = cpu_hashrate_hs  # xmrig: the CPU mines too, at this rate
         self.started = time.monotonic() - uptime_s  # tests may move it back to age the miner
         self.requests = 0
         self.sampled = False
@@ -300,9 +306,19 @@ def _windows(miner: MinerState, value: float) -> list[float | None]:
     return [value if miner.uptime_s >= w else None for w in XMRIG_WINDOWS_S]
 
 
+XMRIG_CPU_THREADS = 2  # the simulated Celeron G3930's, as in the summary's "cpu"
+
+
+def _xmrig_algo(miner: MinerState) -> str:
+    # xmrig mines one job's algorithm on every backend; its CPU backend cannot mine KawPow, so a
+    # rig mining on CPU and GPUs at once is on RandomX.
+    return "rx/0" if miner.cpu_hashrate_hs else "kawpow"
+
+
 def xmrig_summary(miner: MinerState, samples: list[dict]) -> dict:
     uptime = miner.uptime_s
-    total = sum(s["hashrate_hs"] for s in samples)
+    # Miner.cpp's getHashrate: the total is summed over every backend, the CPU's included.
+    total = sum(s["hashrate_hs"] for s in samples) + (miner.cpu_hashrate_hs or 0.0)
     good = sum(s["shares_accepted"] for s in samples)
     bad = sum(s["shares_rejected"] for s in samples)
     connection = {
@@ -314,7 +330,7 @@ def xmrig_summary(miner: MinerState, samples: list[dict]) -> dict:
         "failures": 0,
         "tls": None,
         "tls-fingerprint": None,
-        "algo": "kawpow",
+        "algo": _xmrig_algo(miner),
         "diff": 120000,
         "accepted": good,
         "rejected": bad,
@@ -353,7 +369,7 @@ def xmrig_summary(miner: MinerState, samples: list[dict]) -> dict:
                 170331,
             ],
         },
-        "algo": "kawpow",
+        "algo": _xmrig_algo(miner),
         "connection": connection,
         "version": "6.21.0",
         "kind": "miner",
@@ -462,6 +478,33 @@ def xmrig_backends(miner: MinerState, samples: list[dict]) -> list[dict]:
         "hashrate": _windows(miner, total),
         "threads": threads,
     }
+    algo = _xmrig_algo(miner)
+    gpu["algo"] = algo
+    gpu["profile"] = algo
+    if miner.cpu_hashrate_hs:
+        # CpuBackend::toJSON while mining: the backend's hashrate and one entry per thread.
+        per_thread = miner.cpu_hashrate_hs / XMRIG_CPU_THREADS
+        cpu.update(
+            {
+                "enabled": True,
+                "algo": algo,
+                "profile": "rx",
+                "hw-aes": True,
+                "msr": True,
+                "hugepages": [XMRIG_CPU_THREADS, XMRIG_CPU_THREADS],
+                "memory": 2097152 * XMRIG_CPU_THREADS,
+                "hashrate": _windows(miner, miner.cpu_hashrate_hs),
+                "threads": [
+                    {
+                        "intensity": 1,
+                        "affinity": i,
+                        "av": 1,
+                        "hashrate": _windows(miner, per_thread),
+                    }
+                    for i in range(XMRIG_CPU_THREADS)
+                ],
+            }
+        )
     if nvidia:
         gpu["versions"] = {
             "cuda-runtime": "11.4",
@@ -643,14 +686,18 @@ async def start_server(
     password: str | None = None,
     fault: str | None = None,
     uptime_s: float = 0.0,
+    cpu_hashrate_hs: float | None = None,
 ) -> asyncio.Server:
     """Serves `rig` as the miner `protocol` would; `uptime_s` is how long the miner has been
-    running already. `server.miner` is its MinerState."""
+    running already; `cpu_hashrate_hs` (xmrig only) has it mine on the CPU too.
+    `server.miner` is its MinerState."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     if fault not in FAULTS:
         raise ValueError(f"unknown fault {fault!r}")
-    miner = MinerState(protocol, rig, password, fault, uptime_s)
+    if cpu_hashrate_hs and protocol != "xmrig":
+        raise ValueError("only xmrig mines on the CPU")
+    miner = MinerState(protocol, rig, password, fault, uptime_s, cpu_hashrate_hs)
     server = await serve(_MinerApp(miner), host, port)
     server.miner = miner
     return server

@@ -1,7 +1,10 @@
 """Miner APIs over raw TCP (Claymore/PhoenixMiner, ethminer, TeamRedMiner's sgminer API), each
 answering in the real program's shape from a SimulatedRig, including the odd parts: numbers as
 strings, "off" for the idle dual coin, uptime in whole minutes, PCI buses that don't follow the
-miner's GPU order, a trailing NUL after sgminer-style answers.
+miner's GPU order, a trailing NUL after sgminer-style answers. `off_gpus` switches GPUs off as a
+user does at the miner's console: the Claymore-protocol miner then answers as Claymore itself
+(whose "off" in the per-GPU hashrates is confirmed; PhoenixMiner's is not) and leaves them out of
+its total; ethminer reports them paused with "Api request" as the reason.
 
 Run: python -m simulators.miners_tcp --protocol claymore --gpus 6 [--port 3333] [--count 10]
 
@@ -35,6 +38,7 @@ IDLE_TIMEOUT_S = 30.0  # a client that connects and says nothing must not pin a 
 MAX_REQUEST_BYTES = 1 << 16
 
 PHOENIX_VERSION = "PM 6.2c - ETH"
+CLAYMORE_VERSION = "15.0 - ETH"
 ETHMINER_VERSION = "ethminer-0.19.0-18+commit.ce52c74b"
 TRM_DESCRIPTION = "TeamRedMiner 0.10.21"
 POOL = "etc.2miners.com:1010"
@@ -75,9 +79,10 @@ def _dumps(payload) -> bytes:
 class SimulatedMiner:
     """What one miner process knows: its rig, start time, settings and misbehaviour."""
 
-    def __init__(self, protocol, rig, password, fault, variant, uptime_s, clock):
+    def __init__(self, protocol, rig, password, fault, variant, uptime_s, clock, off_gpus=()):
         self.protocol, self.rig, self.password = protocol, rig, password or None
         self.fault, self.variant, self.clock = fault, variant, clock
+        self.off_gpus = frozenset(off_gpus)
         self.started = clock() - uptime_s
         self._sampled = False
 
@@ -93,18 +98,21 @@ class SimulatedMiner:
 
     # -- Claymore / PhoenixMiner ---------------------------------------------------------------
 
-    def getstat(self, fields: int) -> list[str]:
+    def getstat(self, fields: int, off_token: str = "off") -> list[str]:
         _, uptime, samples = self.sample()
         n = len(samples)
-        khs = [round(s["hashrate_hs"] / 1000) for s in samples]
+        khs = [
+            None if s["gpu"] in self.off_gpus else round(s["hashrate_hs"] / 1000) for s in samples
+        ]
         accepted = [s["shares_accepted"] for s in samples]
         rejected = [s["shares_rejected"] for s in samples]
         zeros = ";".join(["0"] * n)
+        total_khs = sum(k for k in khs if k is not None)
         result = [
-            PHOENIX_VERSION,
+            CLAYMORE_VERSION if self.off_gpus else PHOENIX_VERSION,
             str(int(uptime // 60)),
-            f"{sum(khs)};{sum(accepted)};{sum(rejected)}",
-            ";".join(map(str, khs)),
+            f"{total_khs};{sum(accepted)};{sum(rejected)}",
+            ";".join(off_token if k is None else str(k) for k in khs),
             "0;0;0",
             ";".join(["off"] * n),
             ";".join(f"{round(s['temperature_c'])};{round(s['fan_pct'])}" for s in samples),
@@ -145,6 +153,7 @@ class SimulatedMiner:
         for position, s in enumerate(samples):
             bus = pci_bus(s["gpu"])
             start = 0xBCF0A663BFE75DAB + (position << 40)
+            paused = s["gpu"] in self.off_gpus
             devices.append(
                 {
                     "_index": position,
@@ -156,15 +165,15 @@ class SimulatedMiner:
                         "type": "GPU",
                     },
                     "mining": {
-                        "hashrate": f"0x{round(s['hashrate_hs']):016x}",
-                        "pause_reason": None,
-                        "paused": False,
+                        "hashrate": f"0x{0 if paused else round(s['hashrate_hs']):016x}",
+                        "pause_reason": "Api request" if paused else None,
+                        "paused": paused,
                         "segment": [f"0x{start:016x}", f"0x{start + (1 << 40):016x}"],
                         "shares": [s["shares_accepted"], s["shares_rejected"], 0, 7],
                     },
                 }
             )
-        total = round(sum(s["hashrate_hs"] for s in samples))
+        total = round(sum(s["hashrate_hs"] for s in samples if s["gpu"] not in self.off_gpus))
         return {
             "connection": {"connected": True, "switches": 1, "uri": POOL_URI},
             "devices": devices,
@@ -189,7 +198,8 @@ class SimulatedMiner:
         }
 
     def ethminer_getstat1(self) -> list[str]:
-        result = self.getstat(9)
+        # ethminer prints a paused GPU's hashrate as the number it has, 0, never "off".
+        result = self.getstat(9, off_token="0")
         result[0] = ETHMINER_VERSION  # ethminer fills [0] with its own build name, no coin
         return result
 
@@ -437,17 +447,19 @@ async def start_server(
     variant: str | None = None,
     uptime_s: float = 0.0,
     clock: Callable[[], float] = time.time,
+    off_gpus: tuple[int, ...] = (),
 ) -> asyncio.Server:
     """A listening miner API for `rig`; port 0 picks a free port (see `server_port`).
     `uptime_s` is how long the miner has been running already; `clock` (seconds) lets a test
-    move time forward without sleeping."""
+    move time forward without sleeping; `off_gpus` are the GPU indexes switched off in the
+    miner (Claymore/PhoenixMiner and ethminer)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     if fault not in FAULTS:
         raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
     if variant not in VARIANTS[protocol]:
         raise ValueError(f"unknown {protocol} variant {variant!r}; known: {VARIANTS[protocol]}")
-    miner = SimulatedMiner(protocol, rig, password, fault, variant, uptime_s, clock)
+    miner = SimulatedMiner(protocol, rig, password, fault, variant, uptime_s, clock, off_gpus)
 
     async def handle(reader, writer):
         await _serve(miner, reader, writer)
@@ -473,6 +485,7 @@ async def _main(args) -> None:
             fault=args.fault,
             variant=args.variant,
             uptime_s=args.uptime,
+            off_gpus=tuple(args.off_gpu),
         )
         servers.append(server)
         where = f"{args.host}:{server_port(server)}"
@@ -493,6 +506,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", default=None)
     p.add_argument("--uptime", type=float, default=0.0, help="seconds already running")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--off-gpu", type=int, action="append", default=[], help="GPU index switched off (repeat)"
+    )
     args = p.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(args))

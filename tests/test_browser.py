@@ -198,6 +198,14 @@ def test_rig_page_charts_grow_from_live_pushes(alpha_seeded, server, playwright_
                     "() => document.getElementById('rig-hashrate').textContent === '180.00 MH/s'"
                 )
                 assert page.text_content("#rig-gpus") == str(gpu_count)
+                # The agent's own format sends devices only: the hashrate is their sum, and the
+                # share counts are the sums of the GPUs' counters (10 accepted each, no invalid).
+                assert page.text_content("#rig-hashrate-source") == "sum of devices"
+                shares = [
+                    page.text_content(f"#rig-shares-{kind}")
+                    for kind in ("accepted", "rejected", "stale", "invalid")
+                ]
+                assert shares == [str(10 * gpu_count), "0", "0", "–"]
                 page.screenshot(path=str(SCREENSHOTS / "ethdash-rig-after.png"), full_page=True)
         finally:
             browser.close()

@@ -40,6 +40,7 @@ class GpuSerializer(serializers.ModelSerializer):
             "id",
             "rig",
             "index",
+            "kind",
             "pci_bus",
             "name",
             "vendor",
@@ -51,6 +52,23 @@ class GpuSerializer(serializers.ModelSerializer):
             "fan_pct",
             "power_w",
         ]
+        # The device's kind comes from what the miner reports, never from a client.
+        read_only_fields = ["kind"]
+
+
+# The rig's newest figures, as its miner reported them (RigSample says what each one is).
+RIG_FIGURE_FIELDS = [
+    "hashrate_hs",
+    "hashrate_reported_hs",
+    "hashrate_devices_hs",
+    "power_w",
+    "temperature_max_c",
+    "gpus_reporting",
+    "shares_accepted",
+    "shares_rejected",
+    "shares_stale",
+    "shares_invalid",
+]
 
 
 class RigSerializer(serializers.ModelSerializer):
@@ -78,12 +96,10 @@ class RigSerializer(serializers.ModelSerializer):
             "last_error_at",
             "last_seen_at",
             "last_sample_at",
-            "hashrate_hs",
-            "power_w",
-            "temperature_max_c",
-            "gpus_reporting",
+            *RIG_FIGURE_FIELDS,
             "gpus",
         ]
+        read_only_fields = RIG_FIGURE_FIELDS
 
 
 class GpuSampleSerializer(serializers.ModelSerializer):

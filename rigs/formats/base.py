@@ -26,6 +26,9 @@ class MinerEndpoint:
 
 @dataclass
 class GpuReading:
+    """One device of the rig as the miner lists it: a GPU, or the CPU where the miner mines on it
+    too (xmrig's cpu backend)."""
+
     index: int  # position in the miner's own list
     pci_bus: int | None = None  # PCI bus number (decimal), the identity kept across reorders
     name: str = ""
@@ -40,16 +43,25 @@ class GpuReading:
     shares_rejected: int | None = None
     shares_stale: int | None = None
     shares_invalid: int | None = None
+    kind: str = "gpu"  # "gpu" or "cpu" (rigs.models.Gpu.Kind)
+    # The miner says the device is switched off (Claymore's "off", ethminer's paused): it is
+    # stored at 0 H/s and makes the rig degraded, naming the device and `off_reason`.
+    off: bool = False
+    off_reason: str = ""
 
 
 @dataclass
 class RigReading:
+    """A whole rig at one instant. The rig-level figures are the miner's own totals, None where
+    the miner gives none; the store keeps them beside the per-device sums and falls back to
+    those sums figure by figure."""
+
     miner: str = ""  # program, e.g. "PhoenixMiner"
     version: str = ""
     algorithm: str = ""
     pool_url: str = ""
     uptime_s: int | None = None
-    hashrate_hs: float | None = None  # the miner's own total
+    hashrate_hs: float | None = None  # the miner's own total hashrate, H/s
     shares_accepted: int | None = None
     shares_rejected: int | None = None
     shares_stale: int | None = None

@@ -8,6 +8,14 @@ and Hive OS h-stats.sh for claymore/phoenixminer):
 [4]-[5] dual coin, [6] "temp;fan;temp;fan...", [7] pool(s), [8] "invalid;switches;...";
 miner_getstat2 adds [9] accepted, [10] rejected, [11] invalid per GPU, [12]-[14] the same for the
 dual coin and [15] the PCI bus (decimal) per GPU.
+
+Rig-level totals kept: [2] total hashrate, accepted and rejected, [8][0] invalid; the miner gives
+no stale count. A GPU switched off in Claymore (with the 0-9 keys or `control_gpu`) is listed in
+[3] as "off" instead of a hashrate: Hive OS's claymore h-stats.sh reads it as 0, and so do we,
+with the GPU marked off. PhoenixMiner's getstat is Claymore's and is read alike (its own API
+text shows "off" only for the idle dual coin). Deliberately ignored: the dual coin ([4], [5],
+[8][2]-[3], [12]-[14]; another coin in another unit, which we do not store), the pool switch
+count [8][1], and anything after [15] (PhoenixMiner may append fields there, undocumented).
 """
 
 import json
@@ -21,6 +29,7 @@ PROTOCOL = "claymore"
 DEFAULT_PORT = 3333
 
 GETSTAT1_FIELDS = 9
+OFF = "off"  # a GPU's hashrate in [3] when the GPU is switched off
 # ethminer's codes; "Method not found" is what a miner without getstat2 answers.
 METHOD_NOT_FOUND = -32601
 AUTH_CODES = (-401, -403)
@@ -101,6 +110,10 @@ def _khs(value) -> float | None:
     return None if khs is None else khs * 1000.0
 
 
+def _is_off(value) -> bool:
+    return isinstance(value, str) and value.strip().lower() == OFF
+
+
 def parse_getstat(result) -> RigReading:
     """The `result` array of miner_getstat1 (9 fields) or miner_getstat2 (16 or more)."""
     if not isinstance(result, list):
@@ -132,7 +145,8 @@ def parse_getstat(result) -> RigReading:
         GpuReading(
             index=i,
             pci_bus=integer(at(buses, i)),  # decimal, as Hive OS reads it into bus_numbers
-            hashrate_hs=_khs(at(per_gpu_khs, i)),
+            hashrate_hs=0.0 if _is_off(at(per_gpu_khs, i)) else _khs(at(per_gpu_khs, i)),
+            off=_is_off(at(per_gpu_khs, i)),
             temperature_c=number(at(temps, i)),
             fan_pct=number(at(fans, i)),
             shares_accepted=integer(at(accepted, i)),

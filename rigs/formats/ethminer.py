@@ -6,6 +6,13 @@ libapicore/ApiServer.cpp: hashrates are hex strings in H/s, `host.runtime` is in
 [accepted, rejected, failed, seconds since the last share]. A password-protected API needs
 `api_authorize` first on the same connection (-401 wrong password, -403 not authorised); the
 connection stays open and every request line gets one reply line.
+
+Rig-level totals kept: `mining.hashrate` and `mining.shares` [accepted, rejected, failed] (failed
+is stored as invalid); ethminer counts no stale shares. A device with `mining.paused` true is
+off (ApiServer.cpp sets `pause_reason`, e.g. overheating or an API request): stored at 0 H/s
+with that reason. Deliberately ignored: the seconds since the last share (shares[3]), the nonce
+`segment`, `epoch`, `epoch_changes`, `difficulty`, `connection.switches` and `monitors` (the
+miner's own pause/resume temperatures): none is a figure of the rig's work.
 """
 
 import json
@@ -86,13 +93,19 @@ def parse_device(position: int, device) -> GpuReading:
     power = power or None
     shares = _shares(mining.get("shares"))
     index = device.get("_index")
+    paused = mining.get("paused") is True
+    hashrate = hex_hashrate(mining.get("hashrate"))
     return GpuReading(
         index=index if isinstance(index, int) and not isinstance(index, bool) else position,
         pci_bus=pci_bus(hardware.get("pci")),
         name=name,
         vendor=vendor_of(device.get("_mode"), name),
         memory_mb=memory_mb,
-        hashrate_hs=hex_hashrate(mining.get("hashrate")),
+        hashrate_hs=0.0 if paused else hashrate,
+        off=paused,
+        off_reason=f"paused ({mining['pause_reason']})"
+        if paused and mining.get("pause_reason")
+        else ("paused" if paused else ""),
         temperature_c=temp,
         fan_pct=fan,
         power_w=power,

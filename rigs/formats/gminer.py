@@ -1,8 +1,11 @@
 """Gminer: HTTP `GET /stat` on `--api <port>` (no default; 42010 is Hive OS's).
 
 `speed` is in the algorithm's base unit per second (H/s, Sol/s for Equihash) and Gminer gives no
-total of its own, so the rig's hashrate is the sum over devices. The `total_*_shares` counters
-exist only in newer builds; older ones are summed from the devices.
+total hashrate of its own, so the reading has none and the rig's hashrate is the sum over its
+devices. The `total_*_shares` counters exist only in newer builds; where they are missing the
+store sums the devices' counters. Deliberately ignored: `pool_speed` (the hashrate the pool
+credits, estimated from shares; the pools app reads that from the pool itself),
+`shares_per_minute`, `electricity`, and per-device clocks and limits (settings, not readings).
 """
 
 from rigs.formats.base import GpuReading, RigReading, bad_answer, require_object
@@ -20,14 +23,6 @@ def pci_bus(bus_id):
         return int(parts[-2], 16) if len(parts) >= 2 else None
     except ValueError:
         return None
-
-
-def _total(data, key, gpus, attribute):
-    total = integer(data.get(key))
-    if total is not None:
-        return total
-    values = [getattr(gpu, attribute) for gpu in gpus]
-    return sum(values) if values and None not in values else None
 
 
 def parse_gpu(device, position):
@@ -57,18 +52,16 @@ def parse_stat(data) -> RigReading:
     gpus = [parse_gpu(device, position) for position, device in enumerate(devices)]
     # "GMiner 3.44" → ("GMiner", "3.44"); builds before 2.x send no "miner" at all.
     name, _, version = text(data.get("miner")).strip().partition(" ")
-    speeds = [gpu.hashrate_hs for gpu in gpus if gpu.hashrate_hs is not None]
     return RigReading(
         miner=name or "GMiner",
         version=version,
         algorithm=text(data.get("algorithm")),
         pool_url=text(data.get("server")),
         uptime_s=integer(data.get("uptime")),
-        hashrate_hs=sum(speeds) if speeds else None,
-        shares_accepted=_total(data, "total_accepted_shares", gpus, "shares_accepted"),
-        shares_rejected=_total(data, "total_rejected_shares", gpus, "shares_rejected"),
-        shares_stale=_total(data, "total_stale_shares", gpus, "shares_stale"),
-        shares_invalid=_total(data, "total_invalid_shares", gpus, "shares_invalid"),
+        shares_accepted=integer(data.get("total_accepted_shares")),
+        shares_rejected=integer(data.get("total_rejected_shares")),
+        shares_stale=integer(data.get("total_stale_shares")),
+        shares_invalid=integer(data.get("total_invalid_shares")),
         gpus=gpus,
     )
 

@@ -5,6 +5,12 @@ lolMiner answers the same document on `/` and `/summary`; `/summary` is the path
 `Performance_Unit`, whose letter case varies between releases and algorithms ("Mh/s", "MH/s",
 "kh/s", "g/s" for Cuckoo graphs); per-GPU arrays are index-aligned with `Workers`. A dual-mining
 session lists two algorithms; the first one is the main coin.
+
+Rig-level totals kept: `Total_Performance`, `Total_Accepted`, `Total_Rejected`, `Total_Stales`
+and `Total_Errors` (stored as invalid); legacy builds give `Performance_Summary`, `Accepted` and
+`Submitted` (rejected = submitted − accepted). Deliberately ignored: the second algorithm of a
+dual-mining session (another coin in another unit), `Juc_Temp` (the junction temperature; we keep
+the core and memory ones), clocks and `LHR_Unlock_Value` (settings, not readings).
 """
 
 import re

@@ -4,6 +4,13 @@ Hashrates to trust are the `*_raw` fields (H/s); `hashrate` and `total_hashrate`
 strings such as "30.2 M" in current builds. There is no uptime, only `start_time` (unix seconds).
 The per-device rejected counter is spelt `rejected_shares` or `reject_shares` depending on the
 build. Early builds append the memory size to `info` ("GeForce GTX 1080 Ti 11178 MB").
+
+Rig-level totals kept: `miner.total_hashrate_raw` (Hive OS's nbminer h-stats.sh reads it as
+total_khs) and `stratum.accepted_shares`, `rejected_shares`, `invalid_shares`; NBMiner counts no
+stale shares. Deliberately ignored: the dual coin (`total_hashrate2_raw`, `hashrate2_raw`;
+another coin in another unit), `total_power_consume` (the sum of the devices' `power`, which we
+sum ourselves), `reboot_times`, the stratum's `difficulty` and `latency`, and per-device clocks
+and utilisation.
 """
 
 import re

@@ -6,6 +6,12 @@ request in a one-element list (`{"summary":[{STATUS,SUMMARY,id}],"devs":[...],"i
 sgminer's API.md and the TeamRedMiner readers in Hive OS (`.summary.SUMMARY[0]`) use a bare
 object; both are read. Hashrates are "KHS ..." in kH/s (TeamRedMiner's window is 30 s),
 `Elapsed` is in seconds. A STATUS of "E" or "F" is the miner refusing the command.
+
+Rig-level totals kept: SUMMARY's hashrate, `Accepted`, `Rejected`, `Stale` and `Hardware Errors`
+(stored as invalid). Deliberately ignored: the `Difficulty *` sums, `Utility`, `Work Utility`,
+`Discarded`, `Getworks` and the percentages (derived from the counts we keep), and DEVS'
+`Enabled`/`Status` (cgminer's device flags), which we do not read as "off" because we could not
+confirm what TeamRedMiner reports in them.
 """
 
 import re

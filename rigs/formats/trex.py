@@ -2,6 +2,12 @@
 
 Hashrates are integer H/s, uptime is seconds. API 1.0 builds list GPUs with only device_id, gpu_id,
 hashrate and intensity; newer ones add sensors, per-GPU shares and the PCI location (`pci_bus`).
+
+Rig-level totals kept: `hashrate` (the current total; Hive OS's t-rex h-stats.sh sends it as
+total_khs), `accepted_count`, `rejected_count` and `invalid_count`; T-Rex counts no stale
+shares. Deliberately ignored: the longer windows `hashrate_minute`/`_hour`/`_day` (averages of
+the same figure), `solved_count` (blocks found solo), `sharerate`, `difficulty`, and the
+top-level `paused`, whose meaning per GPU we could not confirm in T-Rex's documentation.
 """
 
 from rigs.formats.base import GpuReading, RigReading, bad_answer, require_object

@@ -7,7 +7,20 @@ when a password is configured.
 
 Hashrates come as three windows [10 s, 60 s, 15 min], each null until the miner has run that
 long. GPU backends (cuda, opencl) list one thread per work queue, several of which may share a
-device; they are summed per device. A CPU-only miner shows as one device named after the CPU.
+device; they are summed per device. The cpu backend is one device of kind "cpu", named after
+the CPU (`cpu.brand` in the summary), with the backend's own hashrate (CpuBackend::toJSON gives
+`hashrate` and `threads` only while it mines), listed after the GPUs; a miner whose backends
+list no device at all shows as that one CPU device with the summary's total.
+
+The summary's `hashrate.total` is the miner's total over every backend (Miner.cpp getHashrate
+sums them), kept as the rig's reported total; `results.shares_good` and `shares_total` give
+accepted and rejected (total − good). xmrig counts no stale or invalid shares. `paused` (the
+whole miner paused by the user or on battery power) marks every device off.
+Deliberately ignored: `hashrate.highest` (a peak, not a reading), `connection.accepted` and
+`rejected` (the current pool connection only, already in `results`), the CPU backend's tuning
+fields (`profile`, `hw-aes`, `priority`, `asm`, `argon2-impl`, `hugepages`, `memory`, per-thread
+`intensity`, `affinity`, `av`: settings, not figures), and `resources` (the host's memory and
+load average, not mining).
 """
 
 import re
@@ -81,6 +94,22 @@ def _gpu_devices(backends):
     return gpus
 
 
+def _cpu_device(backends, summary, index):
+    """The cpu backend as one device, or None when it is not mining."""
+    for backend in backends:
+        if backend.get("type") != "cpu" or backend.get("enabled") is not True:
+            continue
+        if "hashrate" not in backend:
+            return None  # enabled but without threads: xmrig found no configuration to mine with
+        return GpuReading(
+            index=index,
+            kind="cpu",
+            name=text(as_dict(summary.get("cpu")).get("brand")),
+            hashrate_hs=hashrate(backend.get("hashrate")),
+        )
+    return None
+
+
 def parse_summary(summary, backends=None) -> RigReading:
     """`/2/summary` (and, when given, `/2/backends`) → RigReading."""
     require_object(summary, "xmrig summary")
@@ -95,14 +124,16 @@ def parse_summary(summary, backends=None) -> RigReading:
     total = hashrate(summary["hashrate"].get("total"))
     good, shares = integer(results.get("shares_good")), integer(results.get("shares_total"))
     gpus = _gpu_devices(backends or [])
+    cpu = _cpu_device(backends or [], summary, max((g.index for g in gpus), default=-1) + 1)
+    if cpu is not None:
+        gpus.append(cpu)
     if not gpus:
-        gpus = [
-            GpuReading(
-                index=0,
-                name=text(as_dict(summary.get("cpu")).get("brand")),
-                hashrate_hs=total,
-            )
-        ]
+        # No backends answer (an old build) or none lists a device yet: the CPU with the total.
+        cpu_name = text(as_dict(summary.get("cpu")).get("brand"))
+        gpus = [GpuReading(index=0, kind="cpu", name=cpu_name, hashrate_hs=total)]
+    if summary.get("paused") is True:
+        for device in gpus:
+            device.hashrate_hs, device.off, device.off_reason = 0.0, True, "xmrig is paused"
     return RigReading(
         miner="XMRig",
         version=text(summary.get("version")),

@@ -3,8 +3,10 @@
 - efficiency H/J: average hashrate over average power (H/s per W is H per J);
 - energy per day: average measured power × 86,400 s, in J;
 - cost per day: that energy in kWh × the rig's electricity price (else the farm's);
-- share quality: rejected and stale shares as a percentage of all shares submitted, from the
-  miners' cumulative counters (a counter going back is a miner restart, not negative shares);
+- share quality: rejected and stale shares as a percentage of all shares submitted, and invalid
+  ones as a percentage of all shares found (submitted + invalid), from the miners' cumulative
+  counters (a counter going back is a miner restart, not negative shares); a rig's come from its
+  own counters (the miner's totals, else its devices' sums), a GPU's from the GPU's;
 - uptime: the share of the window for which samples arrived at the rig's cadence.
 """
 
@@ -30,6 +32,7 @@ class Figures:
     cost_per_day: Decimal | None = None
     rejected_pct: float | None = None
     stale_pct: float | None = None
+    invalid_pct: float | None = None
     uptime_pct: float | None = None
 
 
@@ -63,14 +66,25 @@ def _figures(rows, price_per_kwh, *, shares=True):
             kwh = Decimal(str(figures.energy_j_per_day / J_PER_KWH))
             figures.cost_per_day = (kwh * price_per_kwh).quantize(Decimal("0.01"))
     if shares:
-        accepted = counter_increase(r.shares_accepted_last for r in rows)
-        rejected = counter_increase(r.shares_rejected_last for r in rows)
-        stale = counter_increase(r.shares_stale_last for r in rows)
-        submitted = accepted + rejected + stale
-        if submitted:
-            figures.rejected_pct = 100 * rejected / submitted
-            figures.stale_pct = 100 * stale / submitted
+        _share_quality(figures, [rows])
     return figures
+
+
+def _share_quality(figures, series):
+    """Sets the share percentages from the counters of one or more rollup series (a rig's own,
+    or each of its GPUs'), summing each series' increase."""
+
+    def increase(field):
+        return sum(counter_increase(getattr(r, field) for r in rows) for rows in series)
+
+    accepted, rejected = increase("shares_accepted_last"), increase("shares_rejected_last")
+    stale, invalid = increase("shares_stale_last"), increase("shares_invalid_last")
+    submitted = accepted + rejected + stale
+    if submitted:
+        figures.rejected_pct = 100 * rejected / submitted
+        figures.stale_pct = 100 * stale / submitted
+    if submitted + invalid:
+        figures.invalid_pct = 100 * invalid / (submitted + invalid)
 
 
 def gpu_figures(gpus, *, now=None):
@@ -86,7 +100,8 @@ def gpu_figures(gpus, *, now=None):
 
 
 def rig_figures(rigs, *, now=None, days=1):
-    """{rig_id: Figures} over the last `days` days, with uptime; shares are summed per GPU."""
+    """{rig_id: Figures} over the last `days` days, with uptime. Share quality comes from the
+    rig's own counters; rollups from before the rig kept them fall back to its GPUs' sums."""
     now = now or timezone.now()
     since = now - timedelta(days=days)
     rig_rows, gpu_rows = defaultdict(list), defaultdict(list)
@@ -102,14 +117,14 @@ def rig_figures(rigs, *, now=None, days=1):
         gpu_rows[(row.gpu.rig_id, row.gpu_id)].append(row)
     result = {}
     for rig in rigs:
-        figures = _figures(rig_rows[rig.pk], rig.price_per_kwh, shares=False)
-        per_gpu = [rows for (rig_id, _), rows in gpu_rows.items() if rig_id == rig.pk]
-        accepted = sum(counter_increase(r.shares_accepted_last for r in rows) for rows in per_gpu)
-        rejected = sum(counter_increase(r.shares_rejected_last for r in rows) for rows in per_gpu)
-        stale = sum(counter_increase(r.shares_stale_last for r in rows) for rows in per_gpu)
-        if accepted + rejected + stale:
-            figures.rejected_pct = 100 * rejected / (accepted + rejected + stale)
-            figures.stale_pct = 100 * stale / (accepted + rejected + stale)
+        own = rig_rows[rig.pk]
+        figures = _figures(own, rig.price_per_kwh, shares=False)
+        if any(r.shares_accepted_last is not None for r in own):
+            _share_quality(figures, [own])
+        else:
+            _share_quality(
+                figures, [rows for (rig_id, _), rows in gpu_rows.items() if rig_id == rig.pk]
+            )
         window_start = max(since, rig.created_at)
         hours = max((now - window_start).total_seconds() / 3600, 1 / 60)
         covered = sum(min(1.0, r.samples * rig.cadence_s / 3600) for r in rig_rows[rig.pk])

@@ -35,6 +35,8 @@ SAMPLE_FIELDS = (
 SHARE_FIELDS = ("shares_accepted", "shares_rejected", "shares_stale", "shares_invalid")
 RIG_TOTAL_FIELDS = (
     "hashrate_hs",
+    "hashrate_reported_hs",
+    "hashrate_devices_hs",
     "power_w",
     "temperature_max_c",
     "gpus_reporting",
@@ -140,23 +142,28 @@ def store_readings(readings, *, now=None):
             if locked.last_sample_at is not None and now <= locked.last_sample_at:
                 continue
             # A GPU the miner lists without a hashrate yet (xmrig's windows are null just after
-            # start) is reporting, but has no sample to store.
+            # start) is reporting, but has no sample to store. One the miner reports as off is
+            # stored at 0 H/s (the adapters set it so).
             samples += [
                 GpuSample(gpu=gpu, ts=now, **{f: getattr(g, f, None) for f in SAMPLE_FIELDS})
                 for gpu, g in pairs
                 if g.hashrate_hs is not None
             ]
-            total = _rig_totals_from_reading(locked, now, [g for _, g in pairs])
+            total = _rig_totals_from_reading(locked, now, reading, [g for _, g in pairs])
             totals.append(total)
             _apply_info(locked, reading)
             reporting = {gpu.pk for gpu, _ in pairs}
-            missing = [_gpu_label(g) for g in gpus_by_rig[rig.pk] if g.pk not in reporting]
+            known = gpus_by_rig[rig.pk]
+            missing = [_gpu_label(g) for g in known if g.pk not in reporting]
+            off = [_off_label(gpu, g) for gpu, g in pairs if g.off]
             _apply_report(
                 locked,
                 newest=total,
-                gpus_known=len(gpus_by_rig[rig.pk]),
+                gpus_known=len(known),
                 now=now,
                 missing=missing,
+                off=off,
+                noun="devices" if any(g.kind == Gpu.Kind.CPU for g in known) else "GPUs",
             )
             locked.last_poll_at = now
             locked.last_error = ""
@@ -215,10 +222,7 @@ _REPORT_FIELDS = (
     "last_seen_at",
     "stale_at",
     "last_sample_at",
-    "hashrate_hs",
-    "power_w",
-    "temperature_max_c",
-    "gpus_reporting",
+    *RIG_TOTAL_FIELDS,
     "status",
     "status_reason",
     "status_changed_at",
@@ -229,23 +233,23 @@ def _report_fields(rig):
     return {f: getattr(rig, f) for f in _REPORT_FIELDS}
 
 
-def _apply_report(rig, *, newest, gpus_known, now, missing=()):
+def _apply_report(rig, *, newest, gpus_known, now, missing=(), off=(), noun="GPUs"):
     """Updates the rig in memory from its newest totals: figures, last seen, status."""
     rig._previous_status = rig.status
     rig.last_seen_at = now
     rig.stale_at = now + timedelta(seconds=rig.cadence_s * settings.ETHDASH_OFFLINE_AFTER_CADENCES)
     if rig.last_sample_at is None or newest.ts >= rig.last_sample_at:
         rig.last_sample_at = newest.ts
-        rig.hashrate_hs = newest.hashrate_hs
-        rig.power_w = newest.power_w
-        rig.temperature_max_c = newest.temperature_max_c
-        rig.gpus_reporting = newest.gpus_reporting
+        for field in RIG_TOTAL_FIELDS:
+            setattr(rig, field, getattr(newest, field))
     status, reason = status_rules.evaluate(
         hashrate_hs=rig.hashrate_hs,
         median_24h_hs=rig.hashrate_median_24h_hs,
         gpus_reporting=rig.gpus_reporting or 0,
         gpus_known=gpus_known,
         missing=missing,
+        off=off,
+        noun=noun,
     )
     if status != rig.status:
         rig.status = status
@@ -283,7 +287,10 @@ def _match_gpus(rig, known, reading, created):
         gpu = by_bus.get(g.pci_bus) if g.pci_bus is not None else None
         if gpu is None and g.index in by_index and g.index not in seen:
             candidate = by_index[g.index]
-            if g.pci_bus is None or candidate.pci_bus is None:
+            # A device without a bus (the CPU) never takes over a GPU that has one.
+            if (g.pci_bus is None or candidate.pci_bus is None) and (
+                candidate.kind == g.kind or candidate.pci_bus is None
+            ):
                 gpu = candidate
         if gpu is None or gpu.pk in seen or gpu in created_here:
             gpu = _new_gpu(rig, known, g)
@@ -301,7 +308,7 @@ def _match_gpus(rig, known, reading, created):
         pairs.append((gpu, g))
     if moved:
         Gpu.objects.bulk_update(
-            moved, ["index", "pci_bus", "name", "vendor", "memory_mb"], batch_size=BATCH
+            moved, ["index", "kind", "pci_bus", "name", "vendor", "memory_mb"], batch_size=BATCH
         )
     return pairs
 
@@ -312,6 +319,7 @@ def _new_gpu(rig, known, g):
     gpu = Gpu(
         rig=rig,
         index=index,
+        kind=g.kind,
         pci_bus=g.pci_bus,
         name=g.name[:120],
         vendor=g.vendor[:40],
@@ -324,6 +332,7 @@ def _new_gpu(rig, known, g):
 def _refresh_gpu(gpu, g):
     changed = False
     for field, value in (
+        ("kind", g.kind),
         ("pci_bus", g.pci_bus),
         ("name", g.name[:120]),
         ("vendor", g.vendor[:40]),
@@ -351,7 +360,11 @@ def _update_current_gpus(items):
 
 
 def _gpu_label(gpu):
-    return f"GPU {gpu.index}" + (f" (bus {gpu.pci_bus})" if gpu.pci_bus is not None else "")
+    return gpu.label + (f" (bus {gpu.pci_bus})" if gpu.pci_bus is not None else "")
+
+
+def _off_label(gpu, reading):
+    return _gpu_label(gpu) + (f": {reading.off_reason}" if reading.off_reason else "")
 
 
 def _rig_totals_from_stored(rig, since, until):
@@ -369,11 +382,13 @@ def _rig_totals_from_stored(rig, since, until):
         )
         .order_by("ts")
     )
+    # ethdash's own agent format sends devices only: the rig's hashrate is their sum.
     return [
         RigSample(
             rig_id=rig.pk,
             ts=t["ts"],
             hashrate_hs=t["total_hashrate"],
+            hashrate_devices_hs=t["total_hashrate"],
             power_w=t["total_power"],
             temperature_max_c=t["max_temperature"],
             gpus_reporting=t["gpus"],
@@ -383,21 +398,37 @@ def _rig_totals_from_stored(rig, since, until):
     ]
 
 
-def _rig_totals_from_reading(rig, ts, gpus):
-    def total(field):
+def _rig_totals_from_reading(rig, ts, reading, gpus):
+    """The rig's figures from one reading: the miner's own totals kept as given, beside the sums
+    over its devices; each share counter is the miner's total where it gives one, else the sum
+    of its per-device counters."""
+
+    def device_sum(field):
         values = [getattr(g, field) for g in gpus if getattr(g, field) is not None]
         return sum(values) if values else None
 
+    def miner_else_devices(field):
+        value = getattr(reading, field)
+        return value if value is not None else device_sum(field)
+
     temperatures = [g.temperature_c for g in gpus if g.temperature_c is not None]
+    devices_hs = device_sum("hashrate_hs")
     return RigSample(
         rig_id=rig.pk,
         ts=ts,
-        hashrate_hs=total("hashrate_hs") or 0.0,
-        power_w=total("power_w"),
+        # What the miner and Hive OS show as the rig's hashrate (docs/miners.md says why).
+        hashrate_hs=_first_not_none(reading.hashrate_hs, devices_hs, 0.0),
+        hashrate_reported_hs=reading.hashrate_hs,
+        hashrate_devices_hs=devices_hs,
+        power_w=device_sum("power_w"),
         temperature_max_c=max(temperatures) if temperatures else None,
-        gpus_reporting=len(gpus),
-        **{f: total(f) for f in SHARE_FIELDS},
+        gpus_reporting=sum(1 for g in gpus if not g.off),
+        **{f: miner_else_devices(f) for f in SHARE_FIELDS},
     )
+
+
+def _first_not_none(*values):
+    return next(v for v in values if v is not None)
 
 
 def _upsert_rig_samples(rows):
@@ -428,6 +459,7 @@ def _gpu_event(gpu, ts, values):
         "id": gpu.pk,
         "rig": gpu.rig_id,
         "index": gpu.index,
+        "kind": gpu.kind,
         "ts": iso(ts),
         **{f: _value(values, f) for f in SAMPLE_FIELDS},
     }
@@ -441,10 +473,7 @@ def _rig_sample_event(rig):
         "last_seen_at": iso(rig.last_seen_at),
         "status": rig.status,
         "status_reason": rig.status_reason,
-        "hashrate_hs": rig.hashrate_hs,
-        "power_w": rig.power_w,
-        "temperature_max_c": rig.temperature_max_c,
-        "gpus_reporting": rig.gpus_reporting,
+        **{f: getattr(rig, f) for f in RIG_TOTAL_FIELDS},
     }
 
 

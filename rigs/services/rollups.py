@@ -29,6 +29,7 @@ MAX_POINTS = 1500
 
 # metric -> (raw field on GpuSample); the rollup columns are <metric>_avg/_min/_max/_last.
 GPU_METRICS = {"hashrate": "hashrate_hs", "temperature": "temperature_c", "power": "power_w"}
+# Cumulative share counters, on GPU and rig samples alike: rollups keep their last value.
 GPU_COUNTERS = ("shares_accepted", "shares_rejected", "shares_stale", "shares_invalid")
 RIG_METRICS = {"hashrate": "hashrate_hs", "power": "power_w"}
 
@@ -131,7 +132,10 @@ def _raw_gpu_rows(start, until, rig_ids):
 
 
 def _raw_rig_rows(start, until, rig_ids):
-    fields = ["rig_id", "ts", *RIG_METRICS.values(), "temperature_max_c", "gpus_reporting"]
+    fields = [
+        "rig_id", "ts", *RIG_METRICS.values(), "temperature_max_c", "gpus_reporting",
+        *GPU_COUNTERS,
+    ]  # fmt: skip
     for row in _rows(RigSample, "rig", start, until, rig_ids, fields):
         out = {"owner": row["rig_id"], "ts": row["ts"], "n": 1}
         for metric, field in RIG_METRICS.items():
@@ -140,6 +144,7 @@ def _raw_rig_rows(start, until, rig_ids):
             "temperature_max_avg": row["temperature_max_c"],
             "temperature_max_max": row["temperature_max_c"],
             "gpus_reporting_min": row["gpus_reporting"],
+            **{f"{c}_last": row[c] for c in GPU_COUNTERS},
         }
         yield out
 
@@ -222,6 +227,7 @@ def _rig_bucket(key, rows, resolution):
         temperature_max_avg=_weighted_avg(rows, "temperature_max_avg"),
         temperature_max_max=_extreme(rows, "temperature_max_max", max),
         gpus_reporting_min=_extreme(rows, "gpus_reporting_min", min),
+        **{f"{c}_last": _last(rows, f"{c}_last") for c in GPU_COUNTERS},
     )
 
 

@@ -14,6 +14,7 @@ def rig_series(rig, *, since, until, resolution="auto"):
         gpu.pk: {
             "id": gpu.pk,
             "index": gpu.index,
+            "kind": gpu.kind,
             "name": gpu.name,
             "ts": [],
             "hashrate_hs": [],

@@ -5,13 +5,20 @@ from rigs.models import Rig
 DEGRADED_HASHRATE_SHARE = 0.8
 
 
-def evaluate(*, hashrate_hs, median_24h_hs, gpus_reporting, gpus_known, missing=()):
-    """(status, reason) for a rig that just reported: degraded when its hashrate is under 80 %
-    of its own 24-hour median, or fewer GPUs report than it has; online otherwise."""
-    if gpus_known and gpus_reporting < gpus_known:
-        names = ", ".join(missing)
-        detail = f" (not reporting: {names})" if names else ""
-        return Rig.Status.DEGRADED, f"{gpus_reporting} of {gpus_known} GPUs reporting{detail}."
+def evaluate(
+    *, hashrate_hs, median_24h_hs, gpus_reporting, gpus_known, missing=(), off=(), noun="GPUs"
+):
+    """(status, reason) for a rig that just reported: degraded when a device the miner listed is
+    off (named in `off`), when fewer devices report than it has (`missing` names those that
+    did not), or when its hashrate is under 80 % of its own 24-hour median; online otherwise."""
+    if off or (gpus_known and gpus_reporting < gpus_known):
+        details = []
+        if missing:
+            details.append(f"not reporting: {', '.join(missing)}")
+        if off:
+            details.append(f"off in the miner: {', '.join(off)}")
+        detail = f" ({'; '.join(details)})" if details else ""
+        return Rig.Status.DEGRADED, f"{gpus_reporting} of {gpus_known} {noun} reporting{detail}."
     if (
         median_24h_hs
         and hashrate_hs is not None

@@ -279,15 +279,26 @@ def test_xmrig_first_window_that_has_a_value(windows, expected):
     assert reading.gpus[1].hashrate_hs == expected
 
 
-def test_xmrig_cpu_only_is_one_device_named_after_the_cpu():
+def test_xmrig_cpu_only_is_one_cpu_device_named_after_the_cpu():
     summary = fixture("xmrig_summary.json")
     backends = fixture("xmrig_backends.json")
-    cpu = dict(backends[0], enabled=True, hashrate=[812.4, 810.9, None], threads=[])
+    thread = {"intensity": 1, "affinity": 0, "av": 1, "hashrate": [812.4, 810.9, None]}
+    cpu = dict(backends[0], enabled=True, hashrate=[812.4, 810.9, None], threads=[thread])
     reading = xmrig.parse_summary(summary, [cpu, dict(backends[2], enabled=False)])
     (device,) = reading.gpus
-    assert (device.index, device.name) == (0, "Intel(R) Celeron(R) CPU G3930 @ 2.90GHz")
-    assert device.hashrate_hs == reading.hashrate_hs == 76725630.13
+    assert (device.index, device.kind) == (0, "cpu")
+    assert device.name == "Intel(R) Celeron(R) CPU G3930 @ 2.90GHz"
+    assert device.hashrate_hs == 812.4  # the cpu backend's own 10 s window, H/s
+    assert reading.hashrate_hs == 76725630.13  # the summary's total, kept as the miner gave it
     assert reading.shares_rejected == 3
+
+
+def test_xmrig_without_backend_devices_is_the_cpu_with_the_total():
+    summary = fixture("xmrig_summary.json")
+    backends = fixture("xmrig_backends.json")
+    reading = xmrig.parse_summary(summary, [backends[0]])  # the cpu backend, disabled
+    (device,) = reading.gpus
+    assert (device.kind, device.hashrate_hs) == ("cpu", 76725630.13)
 
 
 def test_gminer_stat_field_by_field():
@@ -295,7 +306,7 @@ def test_gminer_stat_field_by_field():
     assert (reading.miner, reading.version, reading.algorithm) == ("GMiner", "3.44", "Etchash")
     assert reading.pool_url == "stratum+tcp://etc.2miners.com:1010"
     assert reading.uptime_s == 86512
-    assert reading.hashrate_hs == 97611248 + 61294102
+    assert reading.hashrate_hs is None  # Gminer gives no total: the store sums the devices
     assert (reading.shares_accepted, reading.shares_rejected) == (660, 1)
     assert (reading.shares_stale, reading.shares_invalid) == (4, 0)
     first, second = reading.gpus
@@ -306,14 +317,18 @@ def test_gminer_stat_field_by_field():
     assert (second.index, second.pci_bus, second.memory_temperature_c) == (1, 2, None)
 
 
-def test_gminer_without_totals_sums_the_devices():
+def test_gminer_without_totals_leaves_them_to_the_device_sums():
     data = fixture("gminer_stat.json")
     for key in [key for key in data if key.startswith("total_")]:
         del data[key]
     del data["miner"]
     reading = gminer.parse_stat(data)
     assert (reading.miner, reading.version) == ("GMiner", "")
-    assert (reading.shares_accepted, reading.shares_rejected, reading.shares_stale) == (660, 1, 4)
+    # No miner totals: none is made up here; the store sums the devices' counters.
+    assert (reading.shares_accepted, reading.shares_rejected, reading.shares_stale) == (
+        None, None, None,
+    )  # fmt: skip
+    assert [gpu.shares_accepted for gpu in reading.gpus] == [407, 253]
 
 
 def test_nbminer_status_field_by_field():
@@ -396,7 +411,10 @@ async def test_fetch_from_the_simulator(serve, protocol):
     assert [gpu.pci_bus for gpu in reading.gpus] == [2, 1, 3]  # bus order differs from index
     assert [gpu.index for gpu in reading.gpus] == [0, 1, 2]
     assert 119 <= reading.uptime_s <= 122
-    assert reading.hashrate_hs == pytest.approx(3 * 61e6, rel=0.1)
+    if protocol == "gminer":
+        assert reading.hashrate_hs is None  # Gminer has no total of its own
+    else:
+        assert reading.hashrate_hs == pytest.approx(3 * 61e6, rel=0.1)
     for gpu in reading.gpus:
         assert gpu.hashrate_hs == pytest.approx(61e6, rel=0.1)
         assert 20 <= gpu.temperature_c <= 90
@@ -568,3 +586,27 @@ async def test_an_ipv6_miner_address_is_put_in_brackets():
         4067,
         "http://[fe80::1]:4067/summary",
     )
+
+
+@pytest.mark.asyncio
+async def test_xmrig_simulator_mining_on_cpu_and_gpus(serve):
+    _, endpoint = await serve("xmrig", uptime_s=120, cpu_hashrate_hs=9600.0)
+    async with httpx.AsyncClient() as http:
+        backends = (await http.get(f"http://127.0.0.1:{endpoint.port}/2/backends")).json()
+        reading = await xmrig.fetch(endpoint, http)
+    cpu_backend = backends[0]
+    assert (cpu_backend["type"], cpu_backend["enabled"], cpu_backend["algo"]) == (
+        "cpu", True, "rx/0",
+    )  # fmt: skip
+    assert [thread["hashrate"][0] for thread in cpu_backend["threads"]] == [4800.0, 4800.0]
+    assert [gpu.kind for gpu in reading.gpus] == ["gpu", "gpu", "gpu", "cpu"]
+    cpu = reading.gpus[3]
+    assert (cpu.index, cpu.name, cpu.hashrate_hs, cpu.pci_bus) == (
+        3, "Intel(R) Celeron(R) CPU G3930 @ 2.90GHz", 9600.0, None,
+    )  # fmt: skip
+    # The summary's total covers every backend, the CPU's included (summary and backends are two
+    # requests, each a fresh reading of the miner, so they agree only roughly).
+    assert reading.hashrate_hs == pytest.approx(
+        sum(gpu.hashrate_hs for gpu in reading.gpus), rel=0.05
+    )
+    assert reading.algorithm == "rx/0"

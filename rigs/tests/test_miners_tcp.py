@@ -87,15 +87,16 @@ def test_claymore_getstat1_fixture_field_by_field():
     assert (reading.shares_accepted, reading.shares_rejected) == (3861, 2)
     assert (reading.shares_invalid, reading.shares_stale) == (1, None)
     assert column(reading, "index") == [0, 1, 2, 3, 4, 5]
-    # GPU 4 is switched off: "off" in the per-GPU hashrates, not a zero.
+    # GPU 4 is switched off: "off" in the per-GPU hashrates, a device at 0 H/s marked off.
     assert column(reading, "hashrate_hs") == [
         31_620e3,
         31_588e3,
         31_702e3,
         31_650e3,
-        None,
+        0.0,
         31_654e3,
     ]
+    assert column(reading, "off") == [False, False, False, False, True, False]
     assert column(reading, "temperature_c") == [61, 64, 58, 63, 30, 60]
     assert column(reading, "fan_pct") == [55, 62, 49, 60, 0, 57]
     # getstat1 has no per-GPU shares and no bus numbers.
@@ -542,3 +543,40 @@ def test_simulator_imports_neither_django_nor_the_app():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- GPUs switched off in the miner ------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_claymore_simulator_lists_a_switched_off_gpu_as_off(servers):
+    server = await servers("claymore", off_gpus=(1,))
+    raw = await claymore.call(endpoint(server, "claymore"), "miner_getstat2")
+    per_gpu = raw["result"][3].split(";")
+    assert per_gpu[1] == "off"
+    # The miner's total is over the GPUs that mine: the off one is not in it.
+    assert int(raw["result"][2].split(";")[0]) == sum(int(k) for k in per_gpu if k != "off")
+
+    reading = await poll(server, "claymore")
+    assert column(reading, "off") == [False, True, False, False, False, False]
+    assert reading.gpus[1].hashrate_hs == 0.0
+    assert reading.gpus[1].temperature_c is not None  # still listed with its sensors
+    assert reading.hashrate_hs == sum(column(reading, "hashrate_hs"))
+
+
+@pytest.mark.asyncio
+async def test_ethminer_simulator_reports_a_switched_off_gpu_as_paused(servers):
+    server = await servers("ethminer", off_gpus=(2,))
+    reading = await poll(server, "ethminer")
+    assert column(reading, "off") == [False, False, True, False, False, False]
+    assert (reading.gpus[2].hashrate_hs, reading.gpus[2].off_reason) == (
+        0.0,
+        "paused (Api request)",
+    )
+    assert reading.hashrate_hs == pytest.approx(sum(column(reading, "hashrate_hs")), abs=6)
+
+
+@pytest.mark.asyncio
+async def test_claymore_simulator_with_an_off_gpu_answers_as_claymore(servers):
+    reading = await poll(await servers("claymore", off_gpus=(0,)), "claymore")
+    assert (reading.miner, reading.version) == ("Claymore", "15.0")

@@ -53,3 +53,50 @@ def test_every_protocol_is_polled_and_stored(fleet, settings):
             rig.name,
             [s.hashrate_hs for s in samples],
         )
+
+
+@pytest.mark.django_db
+def test_poll_keeps_the_miners_totals_an_off_gpu_and_the_cpu(settings):
+    from simulators import miners_http, miners_tcp
+    from simulators.rig_agent import SimulatedRig
+
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    world = make_farm("Totals", gpus=0)
+    with loop_thread() as threaded:
+        claymore = threaded.close_on_exit(
+            threaded.run(
+                miners_tcp.start_server("claymore", SimulatedRig("c", 4, "rtx3070"), off_gpus=(2,))
+            )
+        )
+        xmrig = threaded.close_on_exit(
+            threaded.run(
+                miners_http.start_server(
+                    "xmrig", SimulatedRig("x", 2, "rx6800"), uptime_s=120, cpu_hashrate_hs=9600.0
+                )
+            )
+        )
+        rigs = {
+            protocol: Rig.objects.create(
+                farm=world.farm, name=protocol, protocol=protocol, host="127.0.0.1",
+                port=server.sockets[0].getsockname()[1], next_poll_at=timezone.now(),
+            )
+            for protocol, server in (("claymore", claymore), ("xmrig", xmrig))
+        }  # fmt: skip
+        poll_due_rigs()
+
+    polled = Rig.objects.get(pk=rigs["claymore"].pk)
+    assert polled.last_error == ""
+    assert polled.status == Rig.Status.DEGRADED
+    assert polled.status_reason == "3 of 4 GPUs reporting (off in the miner: GPU 2 (bus 5))."
+    off = Gpu.objects.get(rig=polled, index=2)
+    assert GpuSample.objects.get(gpu=off).hashrate_hs == 0.0
+    # getstat2's totals: the rig's accepted shares are the miner's, its hashrate the miner's.
+    assert polled.shares_accepted is not None and polled.shares_invalid == 0
+    assert polled.hashrate_reported_hs == polled.hashrate_hs == polled.hashrate_devices_hs
+
+    mixed = Rig.objects.get(pk=rigs["xmrig"].pk)
+    assert (mixed.last_error, mixed.status) == ("", Rig.Status.ONLINE)
+    devices = list(Gpu.objects.filter(rig=mixed).order_by("index"))
+    assert [d.kind for d in devices] == ["gpu", "gpu", "cpu"]
+    assert GpuSample.objects.get(gpu=devices[2]).hashrate_hs == 9600.0
+    assert mixed.hashrate_reported_hs == pytest.approx(mixed.hashrate_devices_hs, rel=0.05)

@@ -94,6 +94,14 @@
     } else if (event.type === "rig.sample" && event.id === rigId && isNewest(rigChart, event.ts)) {
       Plotly.extendTraces(rigChart, { x: [[event.ts]], y: [[event.hashrate_hs / 1e6]] }, [0], maxPoints);
       setText("rig-hashrate", fmt.hashrate(event.hashrate_hs));
+      // The miner's own total where it gives one (what the tile shows), else the device sum.
+      setText("rig-hashrate-source", event.hashrate_reported_hs === null
+        ? "sum of devices"
+        : "miner's total · devices " + fmt.hashrate(event.hashrate_devices_hs));
+      ["accepted", "rejected", "stale", "invalid"].forEach((kind) => {
+        const count = event["shares_" + kind];
+        setText("rig-shares-" + kind, count === null || count === undefined ? "–" : String(count));
+      });
       setText("rig-power", fmt.watts(event.power_w));
       setText("rig-temperature", fmt.celsius(event.temperature_max_c));
       setText("rig-gpus", event.gpus_reporting);
