@@ -182,7 +182,8 @@ class ConnectionTrialSerializer(serializers.Serializer):
 
 
 class ConnectionTestSerializer(serializers.Serializer):
-    protocol = serializers.ChoiceField(choices=sorted(formats.PROTOCOLS))
+    # The model's choices (one enum in the schema); an agent-push rig has nothing to test.
+    protocol = serializers.ChoiceField(choices=Rig.Protocol.choices)
     host = serializers.CharField(max_length=255, validators=[validate_host])
     port = serializers.IntegerField(
         required=False, allow_null=True, validators=[validate_port], help_text="Blank: default"
@@ -194,6 +195,12 @@ class ConnectionTestSerializer(serializers.Serializer):
     rig = serializers.IntegerField(
         required=False, help_text="A rig of the caller's farms whose stored password to use."
     )
+
+
+    def validate_protocol(self, protocol):
+        if protocol not in formats.PROTOCOLS:
+            raise serializers.ValidationError("A rig whose agent pushes has no miner API to test.")
+        return protocol
 
 
 class RigSavedSerializer(RigSerializer):
