@@ -196,7 +196,6 @@ class ConnectionTestSerializer(serializers.Serializer):
         required=False, help_text="A rig of the caller's farms whose stored password to use."
     )
 
-
     def validate_protocol(self, protocol):
         if protocol not in formats.PROTOCOLS:
             raise serializers.ValidationError("A rig whose agent pushes has no miner API to test.")

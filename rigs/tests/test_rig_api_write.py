@@ -54,7 +54,10 @@ def test_post_adds_a_polled_rig_tried_first(writer, alpha, phoenix):
     assert SECRET not in response.content.decode()
     assert "api_password" not in data and data["has_api_password"] is True
     assert (data["farm"], data["name"], data["host"], data["port"]) == (
-        alpha.farm.pk, "phoenix-2", "127.0.0.1", phoenix
+        alpha.farm.pk,
+        "phoenix-2",
+        "127.0.0.1",
+        phoenix,
     )
     connection = data["connection"]
     assert connection["ok"] is True and connection["error_kind"] == ""

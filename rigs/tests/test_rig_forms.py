@@ -41,9 +41,7 @@ def messages_of(response):
 
 
 def test_owner_adds_a_polled_rig_that_answers(alpha, owner_client, trex):
-    response = owner_client.post(
-        "/rigs/add/", form_data(alpha.farm, port=str(trex)), follow=True
-    )
+    response = owner_client.post("/rigs/add/", form_data(alpha.farm, port=str(trex)), follow=True)
     rig = Rig.objects.get(farm=alpha.farm, name="rig-new")
     assert response.redirect_chain[-1][0] == f"/rigs/{rig.pk}/"
     assert (rig.protocol, rig.host, rig.port, rig.cadence_s) == ("trex", "127.0.0.1", trex, 30)
@@ -54,9 +52,7 @@ def test_owner_adds_a_polled_rig_that_answers(alpha, owner_client, trex):
 
 def test_an_unreachable_rig_is_saved_and_its_page_shows_the_warning(alpha, owner_client):
     port = closed_port()
-    response = owner_client.post(
-        "/rigs/add/", form_data(alpha.farm, port=str(port)), follow=True
-    )
+    response = owner_client.post("/rigs/add/", form_data(alpha.farm, port=str(port)), follow=True)
     rig = Rig.objects.get(farm=alpha.farm, name="rig-new")
     assert response.redirect_chain[-1][0] == f"/rigs/{rig.pk}/"
     [message] = messages_of(response)
@@ -74,7 +70,9 @@ def test_a_push_only_rig_needs_no_address(alpha, owner_client):
 
 
 def test_the_password_is_stored_and_never_rendered_back(alpha, owner_client):
-    owner_client.post("/rigs/add/", form_data(alpha.farm, api_password=SECRET, port=str(closed_port())))
+    owner_client.post(
+        "/rigs/add/", form_data(alpha.farm, api_password=SECRET, port=str(closed_port()))
+    )
     rig = Rig.objects.get(farm=alpha.farm, name="rig-new")
     assert rig.api_password == SECRET
     page = owner_client.get(f"/rigs/{rig.pk}/edit/").content.decode()
@@ -188,7 +186,9 @@ def admin_data(alpha, **changes):
 
 
 def test_the_admin_never_renders_the_password(alpha, admin_client):
-    Rig.objects.filter(pk=alpha.rig.pk).update(protocol="trex", host="10.0.0.5", api_password=SECRET)
+    Rig.objects.filter(pk=alpha.rig.pk).update(
+        protocol="trex", host="10.0.0.5", api_password=SECRET
+    )
     page = admin_client.get(f"/admin/rigs/rig/{alpha.rig.pk}/change/").content.decode()
     assert SECRET not in page
     assert 'name="api_password"' in page and 'type="password"' in page
