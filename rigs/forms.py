@@ -126,11 +126,9 @@ class RigAdminForm(RigFieldsMixin, forms.ModelForm):
 
     class Meta:
         model = Rig
-        # What the admin lets staff edit (its readonly_fields are the rest).
-        fields = [
-            "farm", "name", "cadence_s", "protocol", "host", "port", "api_password",
-            "electricity_price_per_kwh", "status",
-        ]  # fmt: skip
+        # The admin decides which fields it shows (its readonly_fields are left out), so a field
+        # added to the model appears there as it did before this form.
+        fields = "__all__"  # noqa: DJ007
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
