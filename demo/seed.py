@@ -44,24 +44,26 @@ def fleet_arguments():
     return [*arguments, "--lose-gpu", f"{DEGRADED_RIG}:{LOSE_GPU_AFTER_S}"]
 
 
-@transaction.atomic
 def seed_polled_rigs(farm, endpoints, *, cadence_s=10):
-    """Points the demo's polled rigs at the simulated miners (their ports change each run)."""
-    now = timezone.now()
+    """Adds the demo's polled rigs as an owner does on the rig form (rigs.forms.RigForm, the
+    page at /rigs/add/): each miner is tried once, and the rig is saved, due at once, with what
+    the miner answered on `rig.connection`. A later run points them at the simulated miners'
+    new ports through the same form, as /rigs/<id>/edit/ does."""
+    from rigs.forms import RigForm
+
+    farms = Farm.objects.filter(pk=farm.pk)
     rigs = []
     for (name, protocol, _, _), endpoint in zip(DEMO_POLLED, endpoints, strict=True):
-        rig, _ = Rig.objects.update_or_create(
-            farm=farm,
-            name=name,
-            defaults={
-                "protocol": protocol,
-                "host": "127.0.0.1",
-                "port": endpoint["port"],
-                "cadence_s": cadence_s,
-                "next_poll_at": now,
-            },
-        )
-        rigs.append(rig)
+        data = {"name": name, "protocol": protocol, "host": "127.0.0.1",
+                "port": endpoint["port"], "api_password": endpoint.get("password", ""),
+                "cadence_s": cadence_s, "farm": farm.pk}  # fmt: skip
+        existing = Rig.objects.filter(farm=farm, name=name).first()
+        form = RigForm(data, instance=existing, farms=farms)
+        saved = form.save_rig() if form.is_valid() else None
+        if saved is None:
+            raise ImproperlyConfigured(f"The demo rig {name} was refused: {form.errors.as_text()}")
+        saved.rig.connection = saved.trial
+        rigs.append(saved.rig)
     return rigs
 
 

@@ -219,6 +219,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # A rig's status is read by several serializers (a rig, a rig just saved) beside other
+    # "status" fields: named here, or drf-spectacular falls back to a hashed name.
+    "ENUM_NAME_OVERRIDES": {"RigStatusEnum": "rigs.models.Rig.Status"},
 }
 
 # Celery: the same tasks and schedule in both modes. Embedded mode uses the in-memory broker and

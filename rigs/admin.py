@@ -1,7 +1,9 @@
 from django.contrib import admin
 
 from ethdash.admin import ReadOnlyAdmin
+from rigs.forms import RigAdminForm
 from rigs.models import Gpu, GpuSample, Rig, RigSample
+from rigs.services import editing
 
 
 class GpuInline(admin.TabularInline):
@@ -13,6 +15,8 @@ class GpuInline(admin.TabularInline):
 
 @admin.register(Rig)
 class RigAdmin(admin.ModelAdmin):
+    # The miner's API password is never rendered back; blank keeps the stored one.
+    form = RigAdminForm
     list_display = [
         "name",
         "farm",
@@ -56,6 +60,11 @@ class RigAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["farm"]
     inlines = [GpuInline]
+
+    def save_model(self, request, obj, form, change):
+        # As the pages and the API save: a new or re-addressed rig is polled at once. No trial
+        # poll here; the rig's status shows the first poll's result within seconds.
+        editing.save_rig(obj, changed=form.changed_fields() if change else (), test=False)
 
     @admin.action(description="Poll now (polled rigs)")
     def poll_now(self, request, queryset):

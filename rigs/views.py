@@ -1,15 +1,26 @@
 from datetime import timedelta
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from accounts.scoping import farm_ids_for_request, scope_to_farms
+from accounts.models import Farm
+from accounts.scoping import (
+    WRITE_ROLES,
+    can_write,
+    farm_ids_for_request,
+    farm_ids_for_user,
+    scope_to_farms,
+)
 from ethdash.timeseries import iso
+from rigs.forms import RigForm
 from rigs.models import Gpu, Rig
 from rigs.services.efficiency import gpu_figures, rig_figures
+from rigs.services.freshness import figures_stale, stale_after_s
 from rigs.services.series import gpu_series, rig_series
 
 # The page's range buttons; "1h" is the live view that extends from websocket events.
@@ -48,9 +59,16 @@ def shows_farm(request):
 def with_figures(rigs):
     rigs = list(rigs)
     figures = rig_figures(rigs)
+    now = timezone.now()
     for rig in rigs:
         rig.figures = figures[rig.pk]
+        _mark_freshness(rig, now)
     return rigs
+
+
+def _mark_freshness(rig, now):
+    rig.stale = figures_stale(rig, now=now)
+    rig.stale_after_s = stale_after_s(rig)
 
 
 def overview_tile(request):
@@ -101,6 +119,7 @@ def rig_detail(request, pk):
     }
     day = rig_figures([rig])[rig.pk]
     month = rig_figures([rig], days=30)[rig.pk]
+    _mark_freshness(rig, timezone.now())
     gpus = list(rig.gpus.all())
     per_gpu = gpu_figures(gpus)
     for gpu in gpus:
@@ -113,6 +132,7 @@ def rig_detail(request, pk):
         "range": range_name,
         "day": day,
         "uptime_30d": month.uptime_pct,
+        "can_edit": can_write(request, rig.farm_id),
     }
     return render(request, "rigs/detail.html", context)
 
@@ -127,8 +147,16 @@ def gpu_list(request):
     find the worst card in a farm."""
     gpus = list(visible_gpus(request).order_by("rig__name", "index"))
     figures = gpu_figures(gpus)
+    now = timezone.now()
     rows = [
-        {"gpu": gpu, "figures": figures[gpu.pk], "temperature_c": gpu.temperature_c} for gpu in gpus
+        {
+            "gpu": gpu,
+            "figures": figures[gpu.pk],
+            "temperature_c": gpu.temperature_c,
+            "stale": figures_stale(gpu.rig, last_seen_at=gpu.last_seen_at, now=now),
+            "stale_after_s": stale_after_s(gpu.rig),
+        }
+        for gpu in gpus
     ]
     sort = request.GET.get("sort", "rig")
     key = sort.lstrip("-")
@@ -164,6 +192,8 @@ def gpu_detail(request, pk):
         "rigs/gpu_detail.html",
         {
             "gpu": gpu,
+            "stale": figures_stale(gpu.rig, last_seen_at=gpu.last_seen_at),
+            "stale_after_s": stale_after_s(gpu.rig),
             "figures": gpu_figures([gpu])[gpu.pk],
             "chart_data": {"gpu": gpu.pk, "rig": gpu.rig_id, "live": range_name == "1h"}
             | _iso_series(series),
@@ -171,3 +201,58 @@ def gpu_detail(request, pk):
             "range": range_name,
         },
     )
+
+
+def writable_farms(request):
+    return Farm.objects.filter(pk__in=farm_ids_for_user(request.user, roles=WRITE_ROLES))
+
+
+def _saved_message(request, saved):
+    rig, trial = saved.rig, saved.trial
+    verb = "added" if saved.created else "saved"
+    if trial is None:
+        polled = " It is polled within seconds." if rig.is_polled and saved.created else ""
+        messages.success(request, f"Rig {rig.name} {verb}.{polled}")
+    elif trial.ok:
+        messages.success(
+            request, f"Rig {rig.name} {verb}. {trial.summary()}; it is polled within seconds."
+        )
+    else:
+        messages.warning(
+            request,
+            f"Rig {rig.name} {verb}, but its miner did not answer: {trial.summary()}. ethdash "
+            f"keeps polling it every {rig.cadence_s} s; this page shows when it answers.",
+        )
+
+
+@login_required
+def rig_add(request):
+    """Adds a rig (polled, or pushed by its agent). Owners and managers of a farm only. The page's
+    "Test connection" asks the API (rigs.api.views RigViewSet.test_connection); saving tries the
+    miner once too, and saves even when it does not answer, with the warning shown."""
+    farms = writable_farms(request)
+    if not farms.exists():
+        raise PermissionDenied("Only owners and managers of a farm add its rigs.")
+    form = RigForm(request.POST or None, farms=farms)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save_rig()
+        if saved is not None:
+            _saved_message(request, saved)
+            return redirect("rigs:detail", pk=saved.rig.pk)
+    return render(request, "rigs/form.html", {"form": form, "rig": None})
+
+
+@login_required
+def rig_edit(request, pk):
+    """Changes a rig's name, source and cadence; owners and managers of its farm only."""
+    rig = get_object_or_404(visible_rigs(request), pk=pk)
+    if not can_write(request, rig.farm_id):
+        raise PermissionDenied("Only owners and managers of the farm change its rigs.")
+    name = rig.name  # the form changes the instance as it validates
+    form = RigForm(request.POST or None, instance=rig)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save_rig()
+        if saved is not None:
+            _saved_message(request, saved)
+            return redirect("rigs:detail", pk=saved.rig.pk)
+    return render(request, "rigs/form.html", {"form": form, "rig": rig, "rig_name": name})

@@ -232,3 +232,174 @@ def test_other_farms_rig_page_is_404(alpha, bravo, server, playwright_api):
 
     assert errors.errors == []
     assert errors.allowed, "Chromium did not report the 404 (is the console listener working?)"
+
+
+@pytest.fixture
+def trex_miner():
+    """A T-Rex miner API of 3 GPUs on loopback, in a thread of its own: (port, SimulatedRig)."""
+    from simulators import miners_http
+    from simulators.rig_agent import SimulatedRig
+    from tests.loops import loop_thread
+
+    with loop_thread() as threaded:
+        simulated = SimulatedRig("browser-trex", 3, model="rtx3080")
+        server = threaded.close_on_exit(threaded.run(miners_http.start_server("trex", simulated)))
+        yield server.sockets[0].getsockname()[1], simulated
+
+
+def test_owner_adds_a_rig_after_testing_its_connection(alpha, server, playwright_api, trex_miner):
+    import socket
+
+    from rigs.models import Rig
+
+    port, simulated = trex_miner
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+
+    with playwright_api() as p:
+        browser = launch(p)
+        try:
+            page = new_page(browser, viewport={"width": 1280, "height": 900})
+            errors = PageErrors(page)
+            with errors.shown_on_failure(page, "rig-add"):
+                log_in(page, server.url, alpha.owner.username)
+                page.goto(f"{server.url}/rigs/")
+                with page.expect_navigation():
+                    page.click("#add-rig")
+                assert page.url == f"{server.url}/rigs/add/"
+                page.fill("input[name=name]", "trex-browser")
+                page.select_option("select[name=protocol]", "trex")
+                page.fill("input[name=host]", "127.0.0.1")
+                page.fill("input[name=port]", str(port))
+
+                page.click("#test-connection")
+                page.wait_for_selector("#trial[data-result=ok]")
+                trial = page.text_content("#trial")
+                assert f"The miner at 127.0.0.1:{port} (trex) answered." in trial
+                assert page.text_content("#trial [data-field=miner]").startswith("T-Rex")
+                rows = page.locator("#trial tbody tr")
+                assert rows.count() == len(simulated.gpus) == 3
+                # Each device and the total in proper units (simulated RTX 3080s: tens of MH/s).
+                assert all(
+                    t.endswith(" MH/s")
+                    for t in page.locator("#trial tbody td.num:nth-child(4)").all_text_contents()
+                )
+                assert page.text_content("#trial [data-field=total_hashrate]").endswith(" MH/s")
+
+                # A miner that is not there: the kind and the message, and Save stays.
+                page.fill("input[name=port]", str(closed))
+                page.click("#test-connection")
+                page.wait_for_selector("#trial[data-result=error]")
+                assert page.get_attribute("#trial", "data-error-kind") == "refused"
+                assert "(refused)" in page.text_content("#trial")
+                assert page.is_enabled("#save-rig")
+                page.screenshot(
+                    path=str(SCREENSHOTS / "ethdash-rig-add-refused.png"), full_page=True
+                )
+
+                # Saved all the same, with the warning shown on the rig's page.
+                page.fill("input[name=port]", str(port))
+                with page.expect_navigation():
+                    page.click("#save-rig")
+                assert "/rigs/add/" not in page.url
+                assert "answered with 3 devices" in page.text_content(".messages")
+                page.screenshot(path=str(SCREENSHOTS / "ethdash-rig-added.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert errors.errors == []
+    rig = Rig.objects.get(farm=alpha.farm, name="trex-browser")
+    assert (rig.protocol, rig.host, rig.port, rig.next_poll_at) == ("trex", "127.0.0.1", port, None)
+
+
+def test_an_offline_rig_keeps_its_figures_marked_stale_and_last_seen_counts_up(
+    alpha_seeded, server, playwright_api
+):
+    import threading
+
+    from django.db import connections
+
+    from rigs.models import Rig
+    from rigs.services.status import mark_offline_rigs
+
+    alpha = alpha_seeded
+    rig = Rig.objects.get(pk=alpha.rig.pk)
+    assert rig.status == Rig.Status.ONLINE and rig.hashrate_hs
+    # Due for the offline sweep, though seen recently enough that the page starts current.
+    Rig.objects.filter(pk=rig.pk).update(stale_at=timezone.now() - timedelta(seconds=1))
+    swept = []
+
+    def sweep():
+        # In a thread of its own: Playwright's loop runs in this one, where Django refuses ORM
+        # calls. The sweep pushes rig.status to the farm's browsers, as beat's task does.
+        try:
+            swept.extend(mark_offline_rigs())
+        finally:
+            connections.close_all()
+
+    row = f"#rig-table tr[data-rig='{rig.pk}']"
+    with playwright_api() as p:
+        browser = launch(p)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            table_page = context.new_page()
+            table_page.set_default_timeout(TIMEOUT_MS)
+            detail = context.new_page()
+            detail.set_default_timeout(TIMEOUT_MS)
+            errors = PageErrors(table_page)
+            detail_errors = PageErrors(detail)
+            with errors.shown_on_failure(table_page, "rig-stale"):
+                log_in(table_page, server.url, alpha.owner.username)
+                table_page.goto(f"{server.url}/rigs/")
+                detail.goto(f"{server.url}/rigs/{rig.pk}/")
+                for page in (table_page, detail):
+                    page.wait_for_selector("#live-status[data-state=live]")
+                assert "stale" not in table_page.get_attribute(row, "class").split()
+                assert "stale" not in detail.get_attribute("#rig-live", "class").split()
+                hashrate = table_page.text_content(f"{row} [data-field=hashrate_hs]")
+                assert hashrate == "240.00 MH/s"
+
+                thread = threading.Thread(target=sweep)
+                thread.start()
+                thread.join(timeout=10)
+                table_page.wait_for_selector(f"{row}.stale")
+                detail.wait_for_selector("#rig-live.stale")
+
+                # Offline: the last figures stay, marked stale, with the sweep's reason.
+                assert table_page.text_content(f"{row} [data-field=status]") == "Offline"
+                reason = table_page.text_content(f"{row} [data-field=status_reason]")
+                assert reason == "Nothing received for 90 s (3 reporting intervals)."
+                assert table_page.text_content(f"{row} [data-field=hashrate_hs]") == hashrate
+                assert table_page.text_content(f"{row} [data-field=gpus_reporting]") == "4 / 4"
+                assert table_page.is_visible(f"{row} .stale-note")
+                grey = table_page.eval_on_selector(
+                    f"{row} [data-field=hashrate_hs]", "(el) => getComputedStyle(el).fontStyle"
+                )
+                assert grey == "italic"
+                assert detail.text_content("#rig-status") == "Offline"
+                assert detail.text_content("#rig-status-reason") == reason
+                assert detail.text_content("#rig-hashrate") == hashrate
+                assert detail.is_visible("#rig-stale-note")
+
+                # "Last seen" is a time that ages, not a label set once.
+                seen = f"{row} [data-field=last_seen_at]"
+                first = table_page.text_content(seen)
+                assert first.endswith(" s ago"), first
+                table_page.wait_for_function(
+                    "([sel, before]) => document.querySelector(sel).textContent !== before",
+                    arg=[seen, first],
+                )
+                later = table_page.text_content(seen)
+                assert int(later.split()[0]) > int(first.split()[0]), (first, later)
+                table_page.screenshot(
+                    path=str(SCREENSHOTS / "ethdash-rig-stale.png"), full_page=True
+                )
+                detail.screenshot(
+                    path=str(SCREENSHOTS / "ethdash-rig-detail-stale.png"), full_page=True
+                )
+        finally:
+            browser.close()
+
+    assert swept == [rig.pk]
+    assert errors.errors == [] and detail_errors.errors == []

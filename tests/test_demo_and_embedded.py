@@ -57,22 +57,40 @@ def test_in_process_worker_runs_the_scheduled_tasks(alpha):
 
 
 def test_demo_polls_at_least_three_protocols_and_loses_a_gpu(db, settings):
+    import socket
+
     from demo.seed import DEGRADED_RIG, DEMO_POLLED, fleet_arguments, seed_polled_rigs
+    from simulators.fleet import start_fleet
+    from tests.loops import loop_thread
 
     settings.DEBUG = True
     farm, _, _ = seed_demo()
-    endpoints = [{"port": 40000 + i} for i in range(len(DEMO_POLLED))]
+    with loop_thread() as threaded:
+        # The demo's own fleet (simulators.fleet with fleet_arguments' specs).
+        fleet = threaded.run(start_fleet([(p, gpus, model) for _, p, gpus, model in DEMO_POLLED]))
+        for server, _, _ in fleet:
+            threaded.close_on_exit(server)
 
-    rigs = seed_polled_rigs(farm, endpoints)
+        rigs = seed_polled_rigs(farm, [endpoint for _, endpoint, _ in fleet])
 
     assert len({rig.protocol for rig in rigs}) >= 3
-    assert all(rig.host == "127.0.0.1" and rig.next_poll_at for rig in rigs)
+    # Added through the rig form's flow: each miner tried once, and due at once.
+    assert all(rig.host == "127.0.0.1" and rig.next_poll_at is None for rig in rigs)
+    found = {rig.name: len(rig.connection.devices) for rig in rigs if rig.connection.ok}
+    assert found == {name: gpus for name, _, gpus, _ in DEMO_POLLED}
     assert "--lose-gpu" in fleet_arguments()
     assert f"{DEGRADED_RIG}:" in fleet_arguments()[-1]
-    # Re-running the demo points the same rigs at the new ports.
-    again = seed_polled_rigs(farm, [{"port": 50000 + i} for i in range(len(DEMO_POLLED))])
+    # Re-running the demo points the same rigs at the new ports (through the edit form); a
+    # miner that does not answer yet is saved all the same, with its error.
+    closed = []
+    for _ in DEMO_POLLED:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed.append({"port": sock.getsockname()[1]})
+    again = seed_polled_rigs(farm, closed)
     assert [r.pk for r in again] == [r.pk for r in rigs]
-    assert again[0].port == 50000
+    assert again[0].port == closed[0]["port"]
+    assert {r.connection.error_kind for r in again} == {"refused"}
 
 
 def test_demo_pool_world_pays_on_chain_and_seeds_pools(db, settings):

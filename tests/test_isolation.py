@@ -44,6 +44,7 @@ OBJECT_OF_PARAMETER = {
     ("farm-settings", "pk"): Farm,
     ("token-revoke", "pk"): ApiToken,
     ("rigs:detail", "pk"): Rig,
+    ("rigs:edit", "pk"): Rig,
     ("rigs:gpu-detail", "pk"): Gpu,
     ("pools:detail", "pk"): PoolAccount,
     ("validator-detail", "pk"): Validator,

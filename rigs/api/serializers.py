@@ -3,7 +3,11 @@ import math
 from django.conf import settings
 from rest_framework import serializers
 
+from ethdash import api
+from ethdash.outbound import validate_host, validate_port
+from rigs import formats
 from rigs.models import Gpu, GpuSample, Rig
+from rigs.services.editing import address_problems
 from rigs.services.ingest import (
     SAMPLE_FIELDS,
     sample_time_problem,
@@ -73,6 +77,9 @@ RIG_FIGURE_FIELDS = [
 
 class RigSerializer(serializers.ModelSerializer):
     gpus = GpuSerializer(many=True, read_only=True)
+    has_api_password = serializers.SerializerMethodField(
+        help_text="Whether a miner API password or token is stored; it is never shown."
+    )
 
     class Meta:
         model = Rig
@@ -85,6 +92,9 @@ class RigSerializer(serializers.ModelSerializer):
             "status_changed_at",
             "cadence_s",
             "protocol",
+            "host",
+            "port",
+            "has_api_password",
             "miner",
             "miner_version",
             "algorithm",
@@ -100,6 +110,124 @@ class RigSerializer(serializers.ModelSerializer):
             "gpus",
         ]
         read_only_fields = RIG_FIGURE_FIELDS
+
+    def get_has_api_password(self, rig) -> bool:
+        return bool(rig.api_password)
+
+
+PASSWORD_HELP = (
+    "The miner API's password (Claymore, ethminer) or access token (xmrig); write-only, never "
+    "shown. Omitted on PATCH: the stored one is kept; an empty string removes it."
+)
+
+
+class RigWriteSerializer(api.ModelSerializer):
+    """A rig added (POST) or changed (PATCH) by its farm: its name, source and cadence. The
+    host and port go through the model's validators (ethdash.outbound); a polled rig needs a
+    host, and a blank port means the protocol's default."""
+
+    farm = serializers.IntegerField(
+        source="farm_id",
+        required=False,
+        help_text="On POST only; default: the only farm the caller can change.",
+    )
+    api_password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        trim_whitespace=False,
+        help_text=PASSWORD_HELP,
+    )
+    cadence_s = serializers.IntegerField(
+        required=False,
+        min_value=5,
+        max_value=3600,
+        help_text="Poll or report interval in seconds (default 30); offline after 3 missed.",
+    )
+
+    class Meta:
+        model = Rig
+        fields = ["farm", "name", "protocol", "host", "port", "api_password", "cadence_s"]
+        # The (farm, name) uniqueness is checked by the view once the farm is known.
+        validators = []
+
+    def validate(self, attrs):
+        instance = self.instance
+
+        def value(name, default=""):
+            return attrs.get(name, getattr(instance, name) if instance else default)
+
+        if instance is not None and "farm_id" in attrs and attrs["farm_id"] != instance.farm_id:
+            raise serializers.ValidationError({"farm": ["A rig never moves to another farm."]})
+        problems = address_problems(value("protocol"), value("host"))
+        if problems:
+            raise serializers.ValidationError({k: [v] for k, v in problems.items()})
+        return attrs
+
+
+class DeviceFoundSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position in the miner's own list.")
+    name = serializers.CharField()
+    pci_bus = serializers.IntegerField(allow_null=True)
+    hashrate_hs = serializers.FloatField(allow_null=True, help_text="H/s")
+    temperature_c = serializers.FloatField(allow_null=True, help_text="°C")
+
+
+class ConnectionTrialSerializer(serializers.Serializer):
+    """What one poll of a miner found, or why it failed (rigs.services.trial.Trial)."""
+
+    ok = serializers.BooleanField(help_text="The miner answered and its answer was read.")
+    protocol = serializers.CharField()
+    host = serializers.CharField()
+    port = serializers.IntegerField(help_text="The port asked (the protocol's default if blank).")
+    miner = serializers.CharField()
+    version = serializers.CharField()
+    algorithm = serializers.CharField()
+    pool_url = serializers.CharField()
+    uptime_s = serializers.IntegerField(allow_null=True)
+    hashrate_hs = serializers.FloatField(
+        allow_null=True, help_text="The miner's own total in H/s, else the devices' sum."
+    )
+    devices = DeviceFoundSerializer(many=True)
+    error_kind = serializers.CharField(
+        help_text="Empty when ok; else dns, refused, timeout, auth, bad_answer, "
+        "forbidden_address, miner_error, ..."
+    )
+    error = serializers.CharField(help_text="What went wrong, fit to show the user.")
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    # The model's choices (one enum in the schema); an agent-push rig has nothing to test.
+    protocol = serializers.ChoiceField(choices=Rig.Protocol.choices)
+    host = serializers.CharField(max_length=255, validators=[validate_host])
+    port = serializers.IntegerField(
+        required=False, allow_null=True, validators=[validate_port], help_text="Blank: default"
+    )
+    api_password = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, trim_whitespace=False,
+        help_text="Omitted with `rig`: that rig's stored password is used.",
+    )  # fmt: skip
+    rig = serializers.IntegerField(
+        required=False, help_text="A rig of the caller's farms whose stored password to use."
+    )
+
+    def validate_protocol(self, protocol):
+        if protocol not in formats.PROTOCOLS:
+            raise serializers.ValidationError("A rig whose agent pushes has no miner API to test.")
+        return protocol
+
+
+class RigSavedSerializer(RigSerializer):
+    connection = ConnectionTrialSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The poll made before saving a new or re-addressed polled rig, else null. A "
+        "rig is saved even when its miner does not answer: this says why.",
+    )
+
+    class Meta(RigSerializer.Meta):
+        fields = [*RigSerializer.Meta.fields, "connection"]
 
 
 class GpuSampleSerializer(serializers.ModelSerializer):

@@ -1,26 +1,32 @@
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from accounts.models import ApiToken
-from accounts.scoping import can_write, scope_to_farms
+from accounts.models import ApiToken, Farm
+from accounts.scoping import can_write, farm_ids_for_request, scope_to_farms
 from ethdash.api import ListPagination, TimeSeriesPagination
 from ethdash.timeseries import iso, parse_range
 from rigs.api.serializers import (
+    ConnectionTestSerializer,
+    ConnectionTrialSerializer,
     GpuSampleSerializer,
     GpuSerializer,
+    RigSavedSerializer,
     RigSerializer,
+    RigWriteSerializer,
     TelemetryBatchSerializer,
     TelemetryResultSerializer,
 )
 from rigs.formats import MinerError, hiveos
 from rigs.models import Gpu, GpuSample, Rig
+from rigs.services import editing
 from rigs.services.ingest import ingest_hiveos, ingest_telemetry
 from rigs.services.series import gpu_series, rig_series
+from rigs.services.trial import try_rig
 
 RESOLUTIONS = ("auto", "raw", "5m", "1h", "1d")
 RANGE_PARAMETERS = [
@@ -46,15 +52,111 @@ def _iso_lists(series):
     return series | {"ts": [iso(ts) for ts in series["ts"]]}
 
 
+WRITE_DENIED = "Changing a farm's rigs needs a write token of the farm, or an owner or manager."
+
+
+def writable_farm(request, farm_id):
+    """The farm a new rig goes to: the one named, else the only one the caller may change. A farm
+    the caller cannot see is 404, one it may only read 403."""
+    visible = farm_ids_for_request(request)
+    if farm_id is None:
+        writable = [pk for pk in visible if can_write(request, pk)]
+        if len(writable) > 1:
+            raise serializers.ValidationError({"farm": ["Name the farm: you can change several."]})
+        if not writable:
+            raise PermissionDenied(WRITE_DENIED)
+        farm_id = writable[0]
+    if farm_id not in visible:
+        raise NotFound("No such farm.")
+    if not can_write(request, farm_id):
+        raise PermissionDenied(WRITE_DENIED)
+    return Farm.objects.get(pk=farm_id)
+
+
+def _saved_response(rig, *, changed=(), created=False):
+    try:
+        saved = editing.save_rig(rig, changed=changed)
+    except editing.DuplicateName as exc:
+        raise serializers.ValidationError({"name": [str(exc)]}) from None
+    saved.rig.connection = saved.trial
+    code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return Response(RigSavedSerializer(saved.rig).data, status=code)
+
+
 @extend_schema(tags=["rigs"])
 class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The rigs of the farms the caller can see."""
+    """The rigs of the farms the caller can see. Adding (POST) and changing (PATCH) a rig needs
+    a write token of its farm, or an owner or manager logged in."""
 
     serializer_class = RigSerializer
     pagination_class = ListPagination
 
     def get_queryset(self):
         return scope_to_farms(Rig.objects.prefetch_related("gpus"), self.request).order_by("id")
+
+    def get_serializer_class(self):
+        if self.action in ("create", "partial_update"):
+            return RigWriteSerializer
+        return super().get_serializer_class()
+
+    @extend_schema(request=RigWriteSerializer, responses={201: RigSavedSerializer})
+    def create(self, request, format=None):
+        """Adds a rig: polled (a protocol, the miner API's host, its port and password) or pushed
+        by its agent (no protocol). A polled rig's miner is tried once before saving and the
+        result returned as `connection`; the rig is saved even when the miner does not answer,
+        and is polled at once. Invalid input is 400 and saves nothing."""
+        serializer = RigWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        farm = writable_farm(request, data.pop("farm_id", None))
+        if editing.name_taken(farm.pk, data["name"]):
+            raise serializers.ValidationError({"name": [f"{farm} already has a rig of this name."]})
+        return _saved_response(Rig(farm=farm, **data), created=True)
+
+    @extend_schema(request=RigWriteSerializer, responses=RigSavedSerializer)
+    def partial_update(self, request, pk=None, format=None):
+        """Changes a rig's name, source or cadence. An omitted `api_password` keeps the stored
+        one. A changed address is tried once (`connection`) and polled at once."""
+        rig = self.get_object()
+        if not can_write(request, rig.farm_id):
+            raise PermissionDenied(WRITE_DENIED)
+        serializer = RigWriteSerializer(rig, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("farm_id", None)  # the same farm: validate() refused another
+        name = data.get("name", rig.name)
+        if editing.name_taken(rig.farm_id, name, exclude_pk=rig.pk):
+            raise serializers.ValidationError(
+                {"name": [f"{rig.farm} already has a rig named {name!r}."]}
+            )
+        changed = [field for field, value in data.items() if getattr(rig, field) != value]
+        for field, value in data.items():
+            setattr(rig, field, value)
+        return _saved_response(rig, changed=changed)
+
+    @extend_schema(request=ConnectionTestSerializer, responses=ConnectionTrialSerializer)
+    @action(detail=False, methods=["post"], url_path="test-connection", pagination_class=None)
+    def test_connection(self, request, format=None):
+        """Polls a miner once, as the poller would, and says what it found (miner, version,
+        devices with their hashrate, the total in H/s) or why it failed (`error_kind`,
+        `error`), with 200 either way. Stores nothing. Needs the right to change rigs of one of
+        the caller's farms (of the rig's farm, with `rig`)."""
+        serializer = ConnectionTestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        password = data.get("api_password")
+        if "rig" in data:
+            rig = self.get_queryset().filter(pk=data["rig"]).first()
+            if rig is None:
+                raise NotFound("No such rig.")
+            if not can_write(request, rig.farm_id):
+                raise PermissionDenied(WRITE_DENIED)
+            if password is None:
+                password = rig.api_password
+        elif not any(can_write(request, pk) for pk in farm_ids_for_request(request)):
+            raise PermissionDenied(WRITE_DENIED)
+        trial = try_rig(data["protocol"], data["host"], data.get("port"), password or "")
+        return Response(ConnectionTrialSerializer(trial).data)
 
     @extend_schema(
         parameters=[

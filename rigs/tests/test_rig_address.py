@@ -1,5 +1,6 @@
 """A rig's miner address is refused where it is entered (the model and the admin), never at
-poll time. The rigs API is read-only: it takes no address."""
+poll time. The page form and the API refuse it too: rigs/tests/test_rig_forms.py and
+rigs/tests/test_rig_api_write.py."""
 
 import pytest
 from django.contrib.auth import get_user_model

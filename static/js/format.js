@@ -1,4 +1,5 @@
-// Display of stored SI units, the same as the server's humanize_units filters.
+// Display of stored SI units, the same as the server's humanize_units filters, and the ageing of
+// live figures: relative times count up, and figures whose source has stopped turn stale.
 window.ethdashFormat = (function () {
   const prefixes = [[1e12, "TH/s"], [1e9, "GH/s"], [1e6, "MH/s"], [1e3, "kH/s"]];
   function hashrate(hs) {
@@ -20,5 +21,49 @@ window.ethdashFormat = (function () {
     unreachable: "Unreachable", offline: "Offline",
   };
   function status(s) { return statusLabels[s] || s; }
-  return { hashrate, watts, celsius, status };
+
+  // As the server's timesince_short filter.
+  function ago(iso) {
+    if (!iso) return "never";
+    const seconds = Math.floor((Date.now() - Date.parse(iso)) / 1000);
+    if (Number.isNaN(seconds)) return "never";
+    if (seconds < 60) return Math.max(seconds, 0) + " s ago";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
+    if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
+    return Math.floor(seconds / 86400) + " d ago";
+  }
+  function utc(iso) {
+    return iso ? iso.slice(0, 19).replace("T", " ") + " UTC" : "";
+  }
+
+  // A source has stopped when its rig is offline or unreachable (the server said so), or when
+  // nothing arrived for data-stale-after-s (the offline sweep, or the socket, may lag).
+  const STOPPED = ["offline", "unreachable"];
+  function isStale(el, now) {
+    if (STOPPED.includes(el.dataset.status)) return true;
+    const seen = Date.parse(el.dataset.lastSeen || "");
+    const after = Number(el.dataset.staleAfterS || 0);
+    return !Number.isNaN(seen) && after > 0 && now - seen > after * 1000;
+  }
+  function refresh(root) {
+    const scope = root || document;
+    const now = Date.now();
+    scope.querySelectorAll("[data-ago]").forEach((el) => {
+      el.textContent = ago(el.dataset.ago);
+      if (el.dataset.ago) el.title = utc(el.dataset.ago);
+    });
+    const sources = Array.from(scope.querySelectorAll(".live-source"));
+    if (scope.classList && scope.classList.contains("live-source")) sources.push(scope);
+    sources.forEach((el) => {
+      const stale = isStale(el, now);
+      el.classList.toggle("stale", stale);
+      el.querySelectorAll("[data-figure]").forEach((figure) => {
+        if (stale) figure.title = "Stale: the last figure received; its source has stopped";
+        else figure.removeAttribute("title");
+      });
+    });
+  }
+  setInterval(refresh, 1000);
+  document.addEventListener("DOMContentLoaded", () => refresh());
+  return { hashrate, watts, celsius, status, ago, utc, refresh };
 })();

@@ -1,6 +1,8 @@
 // GPU page: hashrate (with the min-max band when rolled up) and temperature, and power; the live
-// range extends from gpu.sample events.
+// range extends from gpu.sample events. The tiles follow the newest sample whatever the range,
+// and format.js marks them stale once the GPU or its rig stops reporting.
 (function () {
+  const fmt = window.ethdashFormat;
   const data = JSON.parse(document.getElementById("chart-data").textContent);
   const mhs = (values) => (values || []).map((v) => (v === null ? null : v / 1e6));
   const config = { displayModeBar: false, responsive: true };
@@ -28,15 +30,30 @@
   const powerChart = document.getElementById("gpu-power-chart");
   Plotly.newPlot(powerChart, [{ x: data.ts, y: data.power_w, mode: "lines", line: { color: "#58a6ff" } }],
     Object.assign({}, layout, { yaxis: { title: { text: "W" }, gridcolor: "#30363d", rangemode: "tozero" } }), config);
+  const live = document.getElementById("gpu-live");
+  let newest = live.dataset.lastSeen ? Date.parse(live.dataset.lastSeen) : 0;
 
   document.addEventListener("ethdash:live", (e) => {
     const event = e.detail;
-    if (!data.live || event.type !== "gpu.sample" || event.id !== data.gpu) return;
+    if ((event.type === "rig.status" || event.type === "rig.sample") && event.id === data.rig) {
+      live.dataset.status = event.status;
+      fmt.refresh(live);
+      return;
+    }
+    if (event.type !== "gpu.sample" || event.id !== data.gpu) return;
+    if (Date.parse(event.ts) > newest) {
+      newest = Date.parse(event.ts);
+      document.getElementById("gpu-hashrate").textContent = fmt.hashrate(event.hashrate_hs);
+      document.getElementById("gpu-temperature-now").textContent = fmt.celsius(event.temperature_c);
+      live.dataset.lastSeen = event.ts;
+      live.querySelectorAll('[data-field="as_of"]').forEach((el) => { el.dataset.ago = event.ts; });
+      fmt.refresh(live);
+    }
+    if (!data.live) return;
     const xs = main.data[hashrateTrace].x;
     if (xs.length && Date.parse(event.ts) <= Date.parse(xs[xs.length - 1])) return;
     Plotly.extendTraces(main, { x: [[event.ts], [event.ts]], y: [[event.hashrate_hs / 1e6], [event.temperature_c]] },
       [hashrateTrace, hashrateTrace + 1], 2000);
     Plotly.extendTraces(powerChart, { x: [[event.ts]], y: [[event.power_w]] }, [0], 2000);
-    document.getElementById("gpu-hashrate").textContent = window.ethdashFormat.hashrate(event.hashrate_hs);
   });
 })();

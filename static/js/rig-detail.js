@@ -78,21 +78,26 @@
     if (el) el.textContent = text;
   }
 
+  // The tiles show the rig's newest figures whatever the chart's range; format.js ages the
+  // times and marks the figures stale once the rig stops reporting.
+  const live = document.getElementById("rig-live");
+
+  function setAgo(id, iso) {
+    const el = document.getElementById(id);
+    if (el && iso) el.dataset.ago = iso;
+  }
+
   document.addEventListener("ethdash:live", (e) => {
     const event = e.detail;
-    // Longer ranges show rolled-up averages; raw live points would not belong on them.
-    if (!data.live && event.type !== "rig.status") return;
-    if (event.type === "gpu.sample" && event.rig === rigId) {
-      const el = gpuCharts.get(event.id);
-      if (!el || !isNewest(el, event.ts)) return;
-      Plotly.extendTraces(
-        el,
-        { x: [[event.ts], [event.ts]], y: [[event.hashrate_hs / 1e6], [event.temperature_c]] },
-        [0, 1],
-        maxPoints,
-      );
-    } else if (event.type === "rig.sample" && event.id === rigId && isNewest(rigChart, event.ts)) {
-      Plotly.extendTraces(rigChart, { x: [[event.ts]], y: [[event.hashrate_hs / 1e6]] }, [0], maxPoints);
+    const ofRig = event.id === rigId && (event.type === "rig.sample" || event.type === "rig.status");
+    if (ofRig) {
+      live.dataset.status = event.status;
+      const badge = document.getElementById("rig-status");
+      badge.textContent = fmt.status(event.status);
+      badge.className = "status status-" + event.status;
+      setText("rig-status-reason", (event.type === "rig.sample" ? event.status_reason : event.reason) || "");
+    }
+    if (event.type === "rig.sample" && event.id === rigId && isNewest(rigChart, event.ts)) {
       setText("rig-hashrate", fmt.hashrate(event.hashrate_hs));
       // The miner's own total where it gives one (what the tile shows), else the device sum.
       setText("rig-hashrate-source", event.hashrate_reported_hs === null
@@ -105,13 +110,24 @@
       setText("rig-power", fmt.watts(event.power_w));
       setText("rig-temperature", fmt.celsius(event.temperature_max_c));
       setText("rig-gpus", event.gpus_reporting);
-      setText("rig-last-seen", event.last_seen_at.slice(0, 19).replace("T", " ") + " UTC");
+      setText("rig-last-seen", fmt.utc(event.last_seen_at));
+      setAgo("rig-last-seen-ago", event.last_seen_at);
+      live.querySelectorAll('[data-field="as_of"]').forEach((el) => { el.dataset.ago = event.ts; });
+      if (event.last_seen_at) live.dataset.lastSeen = event.last_seen_at;
+      // Longer ranges show rolled-up averages; raw live points would not belong on them.
+      if (data.live) {
+        Plotly.extendTraces(rigChart, { x: [[event.ts]], y: [[event.hashrate_hs / 1e6]] }, [0], maxPoints);
+      }
+    } else if (data.live && event.type === "gpu.sample" && event.rig === rigId) {
+      const el = gpuCharts.get(event.id);
+      if (!el || !isNewest(el, event.ts)) return;
+      Plotly.extendTraces(
+        el,
+        { x: [[event.ts], [event.ts]], y: [[event.hashrate_hs / 1e6], [event.temperature_c]] },
+        [0, 1],
+        maxPoints,
+      );
     }
-    if ((event.type === "rig.sample" || event.type === "rig.status") && event.id === rigId) {
-      const badge = document.getElementById("rig-status");
-      badge.textContent = fmt.status(event.status);
-      badge.className = "status status-" + event.status;
-      setText("rig-status-reason", event.status_reason ?? event.reason ?? "");
-    }
+    if (ofRig) fmt.refresh();
   });
 })();

@@ -1,4 +1,6 @@
 // Keeps the rig table (overview and rig list) current from rig.sample and rig.status events.
+// Times are kept as timestamps (data-ago) that format.js renders and ages every second; a rig
+// whose source stops keeps its last figures, marked stale, and its status reason.
 (function () {
   const fmt = window.ethdashFormat;
   const table = document.getElementById("rig-table");
@@ -11,6 +13,7 @@
   }
 
   function setStatus(row, status) {
+    row.dataset.status = status;
     const badge = row.querySelector('[data-field="status"]');
     if (!badge) return;
     badge.textContent = fmt.status(status);
@@ -22,6 +25,11 @@
     if (badge) badge.title = reason || "";
     const line = row.querySelector('[data-field="status_reason"]');
     if (line) line.textContent = reason || "";
+  }
+
+  function setTime(row, field, iso) {
+    const cell = row.querySelector('[data-field="' + field + '"]');
+    if (cell && iso) cell.dataset.ago = iso;
   }
 
   function updateTotals() {
@@ -45,7 +53,8 @@
     const row = table.querySelector('tr[data-rig="' + event.id + '"]');
     if (!row) return;
     setStatus(row, event.status);
-    setReason(row, event.status_reason ?? event.reason);
+    // rig.sample carries the reason as status_reason, rig.status as reason.
+    setReason(row, event.type === "rig.sample" ? event.status_reason : event.reason);
     if (event.type === "rig.sample") {
       const cell = setCell(row, "hashrate_hs", fmt.hashrate(event.hashrate_hs));
       cell.dataset.value = event.hashrate_hs;
@@ -53,8 +62,13 @@
       gpus.textContent = event.gpus_reporting + " / " + gpus.dataset.total;
       setCell(row, "temperature_max_c", fmt.celsius(event.temperature_max_c));
       setCell(row, "power_w", fmt.watts(event.power_w));
-      setCell(row, "last_seen_at", "just now");
+      setTime(row, "as_of", event.ts);
+      setTime(row, "last_seen_at", event.last_seen_at);
+      if (event.last_seen_at) row.dataset.lastSeen = event.last_seen_at;
     }
+    // The figures stay as they were on a status change: format.js marks them stale when the
+    // rig went offline or unreachable, and current again with the next sample.
+    fmt.refresh(row);
     updateTotals();
   });
 })();

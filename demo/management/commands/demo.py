@@ -83,6 +83,10 @@ class Command(BaseCommand):
                 subprocess.Popen(agent_cmd, env={**os.environ, "ETHDASH_AGENT_TOKEN": token})
             )
             protocols = ", ".join(rig.protocol for rig in polled)
+            # Added through the rig form's flow: what each miner answered when it was tried.
+            for rig in polled:
+                trial = rig.connection
+                self.stdout.write(f"  rig {rig.name}: {trial.summary() if trial else 'saved'}")
             self.stdout.write(
                 self.style.SUCCESS(f"\nethdash demo on {url}\n")
                 + "  farm owner:  demo / demo\n"

@@ -1,0 +1,135 @@
+"""The rig form of the pages (add and edit a rig) and the admin's. A miner's API password is
+never rendered back: a blank password on an existing rig keeps the stored one."""
+
+from django import forms
+
+from rigs import formats
+from rigs.models import Rig
+from rigs.services import editing
+
+DEFAULT_PORTS = ", ".join(
+    f"{name} {module.DEFAULT_PORT}" for name, module in sorted(formats.PROTOCOLS.items())
+)
+KEEP_HELP = "A password is stored: leave blank to keep it, or tick the box below to remove it."
+NEW_HELP = "Claymore/ethminer API password or xmrig access token, if the miner has one. "
+NEW_HELP += "It is never shown again."
+
+
+def clear_password_field():
+    return forms.BooleanField(required=False, label="Remove the stored password")
+
+
+class RigFieldsMixin:
+    """Shared by the page form and the admin's: the password kept when left blank, the source
+    checked as a whole, and which model fields a submission changed."""
+
+    def setup_rig_fields(self):
+        password = self.fields["api_password"]
+        password.required = False
+        password.strip = False  # a miner's password is compared byte for byte
+        password.widget = forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password"}
+        )
+        if self.instance.pk and self.instance.api_password:
+            password.help_text = KEEP_HELP
+            self.fields.setdefault("clear_api_password", clear_password_field())
+        else:
+            password.help_text = NEW_HELP
+        if "port" in self.fields:
+            self.fields["port"].help_text = f"Blank: the protocol's default ({DEFAULT_PORTS})."
+        self._before = self._model_values() if self.instance.pk else {}
+
+    def _model_values(self):
+        names = [n for n in self.fields if n != "clear_api_password"]
+        return {n: self.instance._meta.get_field(n).value_from_object(self.instance) for n in names}
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("api_password") and self.instance.pk:
+            # Blank means "keep"; only the box removes a stored password.
+            keep = not data.get("clear_api_password")
+            data["api_password"] = self.instance.api_password if keep else ""
+        protocol, host = data.get("protocol"), data.get("host")
+        if protocol is not None and "host" not in self.errors:
+            for name, message in editing.address_problems(protocol, host).items():
+                self.add_error(name, message)
+        return data
+
+    def changed_fields(self):
+        """The model fields whose value the submission changed (after is_valid)."""
+        after = self._model_values()
+        return [name for name, value in after.items() if self._before.get(name) != value]
+
+
+class RigForm(RigFieldsMixin, forms.ModelForm):
+    """A rig added or changed by its farm's owner or manager. `farms`: the farms the user may
+    change (a new rig picks one; a rig never moves farm)."""
+
+    cadence_s = forms.IntegerField(
+        label="Cadence (s)",
+        min_value=5,
+        max_value=3600,
+        initial=30,
+        help_text="How often the miner is polled, or the agent reports; offline after 3 missed.",
+    )
+
+    class Meta:
+        model = Rig
+        fields = ["name", "protocol", "host", "port", "api_password", "cadence_s"]
+        labels = {
+            "protocol": "Miner API",
+            "host": "Host",
+            "api_password": "API password or token",
+        }
+
+    def __init__(self, *args, farms=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            self.fields["farm"] = forms.ModelChoiceField(queryset=farms)
+            if len(farms) == 1:
+                self.fields["farm"].initial = farms[0].pk
+            self.order_fields(["farm"])
+        self.fields["protocol"].help_text = (
+            "The miner program whose API ethdash polls; "
+            "“Agent push” for a rig whose agent posts its telemetry."
+        )
+        self.setup_rig_fields()
+
+    def clean(self):
+        data = super().clean()
+        farm = data.get("farm") if self.instance.pk is None else self.instance.farm
+        name = data.get("name")
+        if (
+            farm is not None
+            and name
+            and editing.name_taken(farm.pk, name, exclude_pk=self.instance.pk)
+        ):
+            self.add_error("name", f"{farm} already has a rig named {name!r}.")
+        return data
+
+    def save_rig(self):
+        """Saves through rigs.services.editing.save_rig (a new or re-addressed rig is polled at
+        once; its miner is tried first). Returns the SavedRig, or None with a form error."""
+        rig = self.save(commit=False)
+        if rig.pk is None:
+            rig.farm = self.cleaned_data["farm"]
+        try:
+            return editing.save_rig(rig, changed=self.changed_fields())
+        except editing.DuplicateName as exc:
+            self.add_error("name", str(exc))
+            return None
+
+
+class RigAdminForm(RigFieldsMixin, forms.ModelForm):
+    # Declared, so that the admin's fieldsets show it; unticked it changes nothing.
+    clear_api_password = clear_password_field()
+
+    class Meta:
+        model = Rig
+        # The admin decides which fields it shows (its readonly_fields are left out), so a field
+        # added to the model appears there as it did before this form.
+        fields = "__all__"  # noqa: DJ007
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setup_rig_fields()
