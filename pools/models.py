@@ -74,6 +74,8 @@ class PoolAccount(models.Model):
     class Status(models.TextChoices):
         NEW = "new", "New (never polled)"
         OK = "ok", "OK"
+        # The pool answered that it has no data for the wallet: it has sent no shares yet.
+        WAITING = "waiting", "Waiting for first shares"
         ERROR = "error", "Error"
 
     farm = models.ForeignKey(Farm, on_delete=models.CASCADE, related_name="pool_accounts")

@@ -14,7 +14,7 @@ from ethdash.timeseries import iso
 from pools.forms import AccountForm
 from pools.models import PoolAccount, PoolSample
 from pools.services.polling import interval_s
-from pools.services.trial import try_account
+from pools.services.trial import trial_context, try_account
 from rigs.models import RigRollup
 
 CHART_WINDOW = timedelta(days=1)
@@ -101,6 +101,6 @@ def account_add(request):
             messages.success(request, f"{account} added; it is polled within seconds.")
             return redirect("pools:detail", pk=account.pk)
         else:
-            context["snapshot"], context["error"] = try_account(data["pool"], data["login"])
-            context["tried"] = True
+            snapshot, error = try_account(data["pool"], data["login"])
+            context.update(trial_context(snapshot, error))
     return render(request, "pools/add.html", context)

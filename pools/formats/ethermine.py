@@ -43,7 +43,10 @@ DEFAULT_INTERVAL_S = 180
 RATE_LIMIT = (100, 900.0)
 
 _HEX_ADDRESS = re.compile(r"^(0x)?([0-9a-fA-F]{40})$")
-_UNKNOWN_MINER = re.compile(r"no data|not found|unknown|invalid (miner|address|wallet)", re.I)
+# "NO DATA" (and a not-found error) is what the pool says of an address it has no shares of:
+# a wallet waiting for its first shares. An address it calls invalid will never have any.
+_NO_DATA = re.compile(r"no data|not found|unknown", re.I)
+_INVALID_MINER = re.compile(r"invalid (miner|address|wallet)", re.I)
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -73,13 +76,15 @@ def unwrap(answer, what: str):
     data = answer.get("data")
     if status == "OK":
         if isinstance(data, str) and data.strip().upper() == "NO DATA":
-            raise PoolError("not_found", "The pool has no data for this miner address")
+            raise PoolError("no_data", "The pool has no data for this miner address yet")
         if data is None:
             raise bad_answer(f"{what} has no data")
         return data
     error = text(answer.get("error")) or text(data) or f"status {status!r}"
-    if _UNKNOWN_MINER.search(error):
-        raise PoolError("not_found", f"The pool does not know this miner: {error}")
+    if _INVALID_MINER.search(error):
+        raise PoolError("not_found", f"The pool refuses this miner address: {error}")
+    if _NO_DATA.search(error):
+        raise PoolError("no_data", f"The pool has no data for this miner yet: {error}")
     raise bad_answer(f"{what}: {error}")
 
 

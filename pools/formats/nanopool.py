@@ -73,8 +73,9 @@ def unwrap(answer, what: str):
             raise bad_answer(f"{what} has no data")
         return data
     error = text(answer.get("error")) or f"status {status!r}"
+    # "Account not found" is Nanopool's answer for a wallet it has no shares of yet.
     if status is False and "not found" in error.lower():
-        raise PoolError("not_found", f"The pool does not know this account: {error}")
+        raise PoolError("no_data", f"The pool has no data for this wallet yet: {error}")
     raise bad_answer(f"{what}: {error}")
 
 

@@ -88,8 +88,18 @@ def account_path(login):
     return f"/api/accounts/{quote(login, safe='')}"
 
 
+NO_DATA = "The pool has no data for this wallet yet: no shares received (or a mistyped address)."
+
+
 async def fetch_account(get_json, endpoint):
-    data = await get_json(account_path(endpoint.login))
+    try:
+        data = await get_json(account_path(endpoint.login))
+    except PoolError as exc:
+        # OEP's AccountIndex answers 404 with no body for a login it holds no shares of
+        # (IsMinerExists is false), which is every wallet before its first share.
+        if exc.kind == "not_found":
+            raise PoolError("no_data", NO_DATA, status=exc.status) from None
+        raise
     return parse_account(
         data,
         coin_decimals=endpoint.coin_decimals,
@@ -140,17 +150,26 @@ def parse_account(data, *, coin_decimals=18, pool_decimals=9):
 
 
 def _check_found(data):
-    # OEP answers 404 for an unknown login (the poller turns that into not_found); some forks
-    # answer 200 with `{}`, `null` or an error object instead.
+    # OEP answers 404 for a login it never saw (fetch_account turns that into no_data); some
+    # forks answer 200 with `{}`, `null` or an error object such as `{"error": "not found"}`.
+    # Upstream OEP before its IsMinerExists check answered 200 with an empty `stats` hash and no
+    # workers or payments: the same "nothing yet", said differently.
     if data is None or data == {}:
-        raise PoolError("not_found", "The pool does not know this wallet")
+        raise PoolError("no_data", NO_DATA)
     if not isinstance(data, dict):
         raise bad_answer(f"expected an object, got {type(data).__name__}")
     if not any(key in data for key in _ACCOUNT_KEYS):
         detail = data.get("error") or data.get("message") or data.get("status")
         if detail:
-            raise PoolError("not_found", f"The pool does not know this wallet: {str(detail)[:200]}")
+            raise PoolError("no_data", f"{NO_DATA[:-1]} The pool says: {str(detail)[:200]}")
         raise bad_answer("no account fields in the answer")
+    if (
+        data.get("stats") == {}
+        and not data.get("workers")
+        and not data.get("payments")
+        and not data.get("paymentsTotal")
+    ):
+        raise PoolError("no_data", NO_DATA)
 
 
 def _workers(raw, now_s):

@@ -86,12 +86,20 @@ def store_snapshot(account, snapshot, *, now=None):
 
 
 def record_failure(account, error, *, now=None):
+    """Records a poll that brought no snapshot, on this account only. The pool's "no data for
+    this wallet" is not a failure: the account is waiting for its first shares, with no error
+    shown, and stays so for as long as the pool keeps saying it."""
     now = now or timezone.now()
-    account.status = PoolAccount.Status.ERROR
     account.last_poll_at = now
-    account.last_error = str(error)[:500]
-    account.last_error_kind = error.kind
-    account.last_error_at = now
+    if error.kind == "no_data":
+        account.status = PoolAccount.Status.WAITING
+        account.last_error = ""
+        account.last_error_kind = ""
+    else:
+        account.status = PoolAccount.Status.ERROR
+        account.last_error = str(error)[:500]
+        account.last_error_kind = error.kind
+        account.last_error_at = now
     account.save(
         update_fields=["status", "last_poll_at", "last_error", "last_error_kind", "last_error_at"]
     )

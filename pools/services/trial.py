@@ -5,6 +5,7 @@ import asyncio
 
 from ethdash import outbound
 from pools.formats import FORMATS, PoolEndpoint, PoolError
+from pools.formats.base import SAVEABLE_KINDS
 from pools.services.http import RateLimiter, json_getter
 
 
@@ -35,3 +36,18 @@ def try_account(pool, login, *, transport=None):
         return asyncio.run(fetch()), None
     except PoolError as error:
         return None, error
+
+
+def trial_context(snapshot, error):
+    """What the add page shows of a trial: the snapshot, or the error with whether the account
+    may still be saved. A wallet the pool has no data for is waiting for its first shares; a pool
+    briefly down (5xx, 429, a timeout) says nothing about the account. Both may be saved with
+    the warning shown; an answer that can never work (a refused address, an unknown pool id, an
+    answer not in the format) may not."""
+    return {
+        "tried": True,
+        "snapshot": snapshot,
+        "error": error,
+        "waiting": error is not None and error.kind == "no_data",
+        "can_save": error is None or error.kind in SAVEABLE_KINDS,
+    }
