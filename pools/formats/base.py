@@ -5,6 +5,9 @@ A format module (pools/formats/<name>.py) defines:
     DEFAULT_INTERVAL_S: int       how often an account is polled by default
     RATE_LIMIT: tuple[int, float] at most N requests per S seconds per pool host (the pool's own)
     async def fetch_account(get_json, endpoint: PoolEndpoint) -> AccountSnapshot
+    async def fetch_pool_stats(get_json, endpoint: PoolEndpoint) -> PoolStats
+        (the pool-wide figures; `endpoint.login` is empty there. It is also how a custom pool
+        address is tested: only a pool of that format answers it in that shape)
 and pure `parse_*` functions that turn the pool's exact answers into an AccountSnapshot, tested
 field by field against recorded answers in pools/tests/fixtures/pools/.
 
@@ -80,6 +83,21 @@ class AccountSnapshot:
     workers: list[WorkerSnapshot] = field(default_factory=list)
     payouts: list[PayoutRecord] = field(default_factory=list)
     blocks: list[BlockRecord] = field(default_factory=list)
+
+
+@dataclass
+class PoolStats:
+    """What a pool says of itself, in our units; None where its format does not give a figure."""
+
+    pool_hashrate_hs: float | None = None
+    miners: int | None = None
+    workers: int | None = None
+    blocks_total: int | None = None  # blocks the pool has found, as it counts them
+    last_block_at: datetime | None = None
+    effort: float | None = None  # the current round's effort, a fraction (1.0 = 100 %)
+    network_hashrate_hs: float | None = None
+    network_difficulty: float | None = None
+    block_height: int | None = None
 
 
 class PoolError(OutboundError):

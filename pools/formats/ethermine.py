@@ -17,6 +17,7 @@ from pools.formats.base import (
     PayoutRecord,
     PoolEndpoint,
     PoolError,
+    PoolStats,
     WorkerSnapshot,
     bad_answer,
     get_json_or,
@@ -179,3 +180,31 @@ async def fetch_account(get_json, endpoint: PoolEndpoint) -> AccountSnapshot:
     workers = await get_json_or(get_json, f"/miner/{miner}/workers", empty)
     payouts = await get_json_or(get_json, f"/miner/{miner}/payouts", empty)
     return parse_account(current, workers, payouts, endpoint.coin)
+
+
+# -- pool-wide statistics ----------------------------------------------------------------------
+
+
+async def fetch_pool_stats(get_json, endpoint: PoolEndpoint) -> PoolStats:
+    return parse_pool_stats(await get_json("/poolStats"))
+
+
+def parse_pool_stats(answer) -> PoolStats:
+    """`/poolStats`: `poolStats{hashRate (H/s), miners, workers}` and `minedBlocks[{number,
+    miner, time}]`, the pool's latest blocks. Deliberately not kept: `price` (not a pool figure)
+    and `topMiners` (other people's wallets). Network figures are on `/networkStats`, a second
+    request of a 100-per-15-minutes budget that the accounts need more."""
+    data = unwrap(answer, "poolStats")
+    if not isinstance(data, dict) or not isinstance(data.get("poolStats"), dict):
+        raise bad_answer("not an Ethermine /poolStats answer (no poolStats object)")
+    stats = data["poolStats"]
+    blocks = data.get("minedBlocks") or []
+    if not isinstance(blocks, list):
+        raise bad_answer("minedBlocks is not a list")
+    times = [unix_time(b.get("time")) for b in blocks if isinstance(b, dict)]
+    return PoolStats(
+        pool_hashrate_hs=lenient_number(stats.get("hashRate")),
+        miners=_integer(stats.get("miners")),
+        workers=_integer(stats.get("workers")),
+        last_block_at=max((t for t in times if t), default=None),
+    )

@@ -21,6 +21,7 @@ from pools.formats.base import (
     AccountSnapshot,
     PayoutRecord,
     PoolError,
+    PoolStats,
     WorkerSnapshot,
     bad_answer,
     unique_payouts,
@@ -276,3 +277,59 @@ def _workers_of(container, what):
         rate = strict_float(w.get("hashrate"), "hashrate") or 0.0
         result[str(name)] = (rate, strict_float(w.get("sharesPerSecond"), "sharesPerSecond") or 0.0)
     return result
+
+
+# -- pool-wide statistics ----------------------------------------------------------------------
+
+
+def pool_path(pool_id):
+    return f"/api/pools/{quote(pool_id, safe='')}"
+
+
+async def fetch_pool_stats(get_json, endpoint):
+    if not endpoint.pool_id:
+        raise PoolError("not_found", "This Miningcore pool needs its pool id (e.g. etc1)")
+    try:
+        answer = await get_json(pool_path(endpoint.pool_id))
+    except PoolError as exc:
+        if exc.kind == "not_found":
+            raise PoolError(
+                "not_found",
+                f"The pool runs no pool with the id {endpoint.pool_id!r} (404).",
+                status=exc.status,
+            ) from None
+        raise
+    return parse_pool_stats(answer)
+
+
+def parse_pool_stats(data):
+    """`/api/pools/{id}` (PoolApiController.GetPoolInfoAsync) is `{"pool": PoolInfo}`:
+    `poolStats{connectedMiners, poolHashrate (H/s), sharesPerSecond}`, `networkStats
+    {networkHashrate (H/s), networkDifficulty, blockHeight, ...}`, `totalBlocks`,
+    `lastPoolBlockTime` and `poolEffort` (a fraction; 0 until the first block). Deliberately not
+    kept: the pool's configuration (ports, payment processing, fee), `topMiners` (other people's
+    wallets), `totalPaid` and `sharesPerSecond`."""
+    if not isinstance(data, dict) or not isinstance(data.get("pool"), dict):
+        raise bad_answer("not a Miningcore /api/pools/{id} answer (no pool object)")
+    info = data["pool"]
+    pool_stats = info.get("poolStats") or {}
+    network = info.get("networkStats") or {}
+    if not isinstance(pool_stats, dict) or not isinstance(network, dict):
+        raise bad_answer("poolStats or networkStats is not an object")
+    last_block = parse_time(
+        info.get("lastPoolBlockTime") or pool_stats.get("lastPoolBlockTime"), "lastPoolBlockTime"
+    )
+    return PoolStats(
+        # Old versions and forks spell it poolHashRate.
+        pool_hashrate_hs=strict_float(
+            pool_stats.get("poolHashrate", pool_stats.get("poolHashRate")), "poolHashrate"
+        ),
+        miners=strict_int(pool_stats.get("connectedMiners"), "connectedMiners"),
+        blocks_total=strict_int(info.get("totalBlocks"), "totalBlocks"),
+        last_block_at=last_block,
+        # poolEffort is only computed once the pool has a block to count from.
+        effort=strict_float(info.get("poolEffort"), "poolEffort") if last_block else None,
+        network_hashrate_hs=strict_float(network.get("networkHashrate"), "networkHashrate"),
+        network_difficulty=strict_float(network.get("networkDifficulty"), "networkDifficulty"),
+        block_height=strict_int(network.get("blockHeight"), "blockHeight"),
+    )

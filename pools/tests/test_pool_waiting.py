@@ -52,7 +52,7 @@ def _use_transport(monkeypatch, transport):
 
 
 def _form(world, pool, action):
-    return {"farm": world.farm.pk, "pool": pool.pk, "login": WALLET, "label": "new",
+    return {"farm": world.farm.pk, "pool": f"pool:{pool.pk}", "login": WALLET, "label": "new",
             "action": action}  # fmt: skip
 
 
