@@ -14,8 +14,8 @@ from accounts.scoping import WRITE_ROLES, farm_ids_for_user, scope_to_farms
 from ethdash.timeseries import iso
 from pools.forms import AccountForm
 from pools.models import PoolAccount, PoolSample
-from pools.services.polling import interval_s
 from pools.services.known import custom_pool, pool_for_known, pools_for_farms
+from pools.services.polling import interval_s
 from pools.services.trial import trial_context, try_account, try_pool
 from rigs.models import RigRollup
 

@@ -7,7 +7,8 @@ A format module (pools/formats/<name>.py) defines:
     async def fetch_account(get_json, endpoint: PoolEndpoint) -> AccountSnapshot
     async def fetch_pool_stats(get_json, endpoint: PoolEndpoint) -> PoolStats
         (the pool-wide figures; `endpoint.login` is empty there. It is also how a custom pool
-        address is tested: only a pool of that format answers it in that shape)
+        address is tested: only a pool of that format answers it in that shape. Every format
+        here has it; a format whose pools publish no statistics would leave it out)
 and pure `parse_*` functions that turn the pool's exact answers into an AccountSnapshot, tested
 field by field against recorded answers in pools/tests/fixtures/pools/.
 

@@ -8,9 +8,11 @@ from ethdash import live
 from ethdash.timeseries import iso
 from pools.models import (
     Payout,
+    Pool,
     PoolAccount,
     PoolBlock,
     PoolSample,
+    PoolStatsSample,
     PoolWorker,
     PoolWorkerSample,
 )
@@ -203,3 +205,37 @@ def _payout_event(account, payout):
         "tx_hash": payout.tx_hash,
         "amount": str(payout.amount),
     }
+
+
+STATS_FIELDS = (
+    "pool_hashrate_hs",
+    "miners",
+    "workers",
+    "blocks_total",
+    "last_block_at",
+    "effort",
+    "network_hashrate_hs",
+    "network_difficulty",
+    "block_height",
+)
+
+
+def store_pool_stats(pool, stats, *, now=None, next_at):
+    """Stores what the pool said of itself as one sample at `now` (unique per pool and time, so
+    a retried cycle stores nothing twice) and schedules the next read at `next_at`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        PoolStatsSample.objects.bulk_create(
+            [PoolStatsSample(pool=pool, ts=now, **{f: getattr(stats, f) for f in STATS_FIELDS})],
+            ignore_conflicts=True,
+        )
+        Pool.objects.filter(pk=pool.pk).update(stats_next_at=next_at, stats_error="")
+
+
+def record_stats_failure(pool, error, *, now=None, next_at):
+    """A pool-wide read that failed is kept on the pool only: the accounts' polls and the
+    pool's breaker do not depend on it. It is tried again at `next_at`, not every cycle."""
+    now = now or timezone.now()
+    Pool.objects.filter(pk=pool.pk).update(
+        stats_next_at=next_at, stats_error=f"{error.kind}: {error}"[:500], stats_error_at=now
+    )
