@@ -10,12 +10,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from accounts.models import Farm
-from accounts.scoping import WRITE_ROLES, farm_ids_for_user, scope_to_farms
+from accounts.scoping import (
+    WRITE_ROLES,
+    farm_ids_for_request,
+    farm_ids_for_user,
+    scope_to_farms,
+)
 from ethdash.timeseries import iso
 from pools.forms import AccountForm
-from pools.models import PoolAccount, PoolSample
+from pools.models import Pool, PoolAccount, PoolSample
 from pools.services.known import custom_pool, pool_for_known, pools_for_farms
 from pools.services.polling import interval_s
+from pools.services.series import pool_stats_series
 from pools.services.trial import trial_context, try_account, try_pool
 from rigs.models import RigRollup
 
@@ -74,6 +80,31 @@ def _measured_series(account, since):
         .order_by("ts")
     )
     return {"ts": [iso(row["ts"]) for row in rows], "hashrate_hs": [row["total"] for row in rows]}
+
+
+def visible_pools(request):
+    """Pools the user's farms have accounts at: the only pools whose page and figures they see."""
+    farm_ids = farm_ids_for_request(request)
+    return Pool.objects.filter(accounts__farm__in=farm_ids).distinct()
+
+
+@login_required
+def pool_detail(request, pk):
+    """A pool's own figures (hashrate, miners, blocks, effort, network) over the last day, with
+    the accounts of the user's farms there beside them."""
+    pool = get_object_or_404(visible_pools(request), pk=pk)
+    since = timezone.now() - CHART_WINDOW
+    return render(
+        request,
+        "pools/pool.html",
+        {
+            "pool": pool,
+            "latest": pool.stats_samples.order_by("-ts").first(),
+            "accounts": visible_accounts(request).filter(pool=pool),
+            "chart_data": pool_stats_series(pool, since=since),
+            "poll_interval_s": interval_s(pool),
+        },
+    )
 
 
 @login_required

@@ -1,6 +1,14 @@
 from rest_framework import serializers
 
-from pools.models import Payout, PoolAccount, PoolSample, PoolWorker
+from pools.models import (
+    KnownPool,
+    Payout,
+    Pool,
+    PoolAccount,
+    PoolSample,
+    PoolStatsSample,
+    PoolWorker,
+)
 
 
 class MoneyField(serializers.DecimalField):
@@ -63,3 +71,44 @@ class PoolSampleSerializer(serializers.ModelSerializer):
             "shares_valid", "shares_stale", "shares_invalid", "workers_online",
             "workers_offline", "unpaid", "immature",
         ]  # fmt: skip
+
+
+class KnownPoolSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = KnownPool
+        fields = [
+            "key", "name", "api_format", "base_url", "pool_id", "coin", "coin_decimals",
+            "chain_id", "rate_limit_requests", "rate_limit_window_s", "website", "source",
+        ]  # fmt: skip
+
+
+class PoolStatsSampleSerializer(serializers.ModelSerializer):
+    """Units: hashrates H/s; `effort` a fraction (1.0 = one block's expected work); null where
+    the pool's format does not give the figure."""
+
+    class Meta:
+        model = PoolStatsSample
+        fields = [
+            "ts", "pool_hashrate_hs", "miners", "workers", "blocks_total", "last_block_at",
+            "effort", "network_hashrate_hs", "network_difficulty", "block_height",
+        ]  # fmt: skip
+
+
+class PoolSerializer(serializers.ModelSerializer):
+    known_pool = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    custom = serializers.SerializerMethodField(help_text="Entered by one of the caller's farms.")
+    latest_stats = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Pool
+        fields = [
+            "id", "name", "api_format", "base_url", "pool_id", "coin", "coin_decimals",
+            "chain_id", "known_pool", "custom", "stats_error", "stats_error_at", "latest_stats",
+        ]  # fmt: skip
+
+    def get_custom(self, pool) -> bool:
+        return pool.farm_id is not None
+
+    def get_latest_stats(self, pool) -> PoolStatsSampleSerializer(allow_null=True):
+        latest = pool.stats_samples.order_by("-ts").first()
+        return PoolStatsSampleSerializer(latest).data if latest else None

@@ -6,15 +6,18 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
-from accounts.scoping import scope_to_farms
+from accounts.scoping import farm_ids_for_request, scope_to_farms
 from ethdash.api import ListPagination, TimeSeriesPagination
 from ethdash.timeseries import iso, parse_range
 from pools.api.serializers import (
+    KnownPoolSerializer,
     PayoutSerializer,
     PoolAccountSerializer,
     PoolSampleSerializer,
+    PoolSerializer,
+    PoolStatsSampleSerializer,
 )
-from pools.models import PoolAccount, PoolWorker, PoolWorkerSample
+from pools.models import KnownPool, Pool, PoolAccount, PoolWorker, PoolWorkerSample
 from rigs.models import Rig
 
 
@@ -85,3 +88,44 @@ def rig_pool_series(request):
         {"account": w.account_id, "pool": w.account.pool.name, "name": w.name} for w in workers
     ]
     return Response(series)
+
+
+@extend_schema(tags=["pools"])
+class KnownPoolViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The public pools ethdash knows (pools/known_pools.json): what the add page offers, with
+    each pool's format, base URL, coin and documented rate limit. The same for every caller."""
+
+    serializer_class = KnownPoolSerializer
+    pagination_class = ListPagination
+    queryset = KnownPool.objects.order_by("coin", "name", "id")
+
+
+@extend_schema(tags=["pools"])
+class PoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The pools the caller's farms have accounts at, with their newest pool-wide figures."""
+
+    serializer_class = PoolSerializer
+    pagination_class = ListPagination
+
+    def get_queryset(self):
+        farm_ids = farm_ids_for_request(self.request)
+        visible = Pool.objects.filter(accounts__farm__in=farm_ids).values("pk")
+        return Pool.objects.filter(pk__in=visible).select_related("known_pool").order_by("id")
+
+    @extend_schema(
+        responses=PoolStatsSampleSerializer(many=True),
+        parameters=[
+            OpenApiParameter(
+                "from", OpenApiTypes.DATETIME, description="Start (default: to - 1 h)"
+            ),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="End (default: now)"),
+        ],
+    )
+    @action(detail=True, methods=["get"], pagination_class=TimeSeriesPagination)
+    def stats(self, request, pk=None, format=None):
+        """What the pool said of itself over a range (default: the last hour), one sample per
+        read: pool and network hashrate (H/s), miners, workers, blocks, effort (a fraction)."""
+        pool = self.get_object()
+        since, until = parse_range(request.query_params)
+        page = self.paginate_queryset(pool.stats_samples.filter(ts__gte=since, ts__lte=until))
+        return self.get_paginated_response(PoolStatsSampleSerializer(page, many=True).data)
