@@ -3,7 +3,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Max, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,7 +18,8 @@ from accounts.scoping import (
 from ethdash.timeseries import iso
 from pools.forms import AccountForm
 from pools.models import Pool, PoolAccount, PoolSample
-from pools.services.known import custom_pool, pool_for_known, pools_for_farms
+from pools.services import known
+from pools.services.known import pools_for_farms
 from pools.services.polling import interval_s
 from pools.services.series import pool_stats_series
 from pools.services.trial import trial_context, try_account, try_pool
@@ -154,22 +154,15 @@ def custom_pool_problem(pool, error):
     return f"The pool could not be reached ({error.kind}): {error}"
 
 
-@transaction.atomic
 def add_account(form, candidate, login):
     data = form.cleaned_data
     if data["known"] is not None:
-        pool = pool_for_known(data["known"])
-    elif form.is_custom:
-        pool = custom_pool(
+        return known.add_account(farm=data["farm"], login=login, label=data["label"],
+                                 known=data["known"])  # fmt: skip
+    pool = candidate
+    if form.is_custom:
+        pool = known.custom_pool(
             farm=data["farm"], api_format=candidate.api_format, base_url=candidate.base_url,
             pool_id=candidate.pool_id, coin=candidate.coin, coin_decimals=candidate.coin_decimals,
         )  # fmt: skip
-    else:
-        pool = candidate
-    account, _ = PoolAccount.objects.get_or_create(
-        farm=data["farm"],
-        pool=pool,
-        login=login,
-        defaults={"label": data["label"], "next_poll_at": timezone.now()},
-    )
-    return account
+    return known.add_account(farm=data["farm"], login=login, label=data["label"], pool=pool)

@@ -137,3 +137,22 @@ def custom_pool(*, farm, api_format, base_url, pool_id="", coin, coin_decimals=1
         coin=coin.upper(),
         coin_decimals=coin_decimals,
     )
+
+
+def add_account(*, farm, login, label="", known=None, pool=None):
+    """A farm's account on a known pool (its site-wide Pool made on first use) or on `pool`,
+    due for its first poll at once. Adding an account the farm already has returns it as is."""
+    from django.utils import timezone
+
+    from pools.models import PoolAccount
+
+    with transaction.atomic():
+        if known is not None:
+            pool = pool_for_known(known)
+        account, _ = PoolAccount.objects.get_or_create(
+            farm=farm,
+            pool=pool,
+            login=login.strip(),
+            defaults={"label": label, "next_poll_at": timezone.now()},
+        )
+    return account
