@@ -57,12 +57,19 @@ class AccountForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["farm"] = forms.ModelChoiceField(queryset=farms)
         self.pools = pools
-        known = [(f"known:{k.key}", f"{k.name} ({k.coin})") for k in KnownPool.objects.all()]
-        # A known pool's Pool is picked through its known entry, so it is listed once.
-        others = [(f"pool:{p.pk}", f"{p.name} ({p.coin})") for p in pools.filter(known_pool=None)]
+        entries = list(KnownPool.objects.all())
+        known = [(f"known:{k.key}", f"{k.name} ({k.coin})") for k in entries]
+        # A known pool's Pool is picked through its known entry, so it is listed once; so is a
+        # site-wide pool at a known address, which becomes that entry's pool when picked.
+        addresses = {(k.api_format, k.base_url.rstrip("/"), k.pool_id) for k in entries}
+        others = [
+            (f"pool:{p.pk}", f"{p.name} ({p.coin})")
+            for p in pools.filter(known_pool=None)
+            if p.farm_id or (p.api_format, p.base_url.rstrip("/"), p.pool_id) not in addresses
+        ]
         self.fields["pool"].choices = [
             ("Known pools", known),
-            ("Pools already in use", others),
+            ("Other pools (this site's and your farms')", others),
             ("Another pool", [(CUSTOM, "Custom: enter its address and format")]),
         ]
         self.order_fields(["farm", "pool", "api_format", "base_url", "pool_id", "coin",

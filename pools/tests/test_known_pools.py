@@ -109,6 +109,8 @@ def test_the_picker_lists_known_pools_and_the_farms_pools_only(alpha, bravo):
     )  # fmt: skip
     html = logged_in(alpha.owner).get("/pools/add/").content.decode()
     assert 'value="known:2miners-etc"' in html and 'value="custom"' in html
+    # The admin's pool at 2Miners ETC's address is offered once, as the known pool.
+    assert f'value="pool:{alpha.pool_account.pool_id}"' not in html
     assert "Bravo&#x27;s own pool" not in html and "Bravo's own pool" not in html
     # Picked anyway, by id: refused.
     farms = type(alpha.farm).objects.filter(pk=alpha.farm.pk)
