@@ -148,7 +148,7 @@ def account_add(request):
 def custom_pool_problem(pool, error):
     if error.kind in ("bad_answer", "not_found"):
         return (
-            f"This address does not answer as a {pool.get_api_format_display()} pool: {error} "
+            f"This address does not answer in the {pool.get_api_format_display()} format: {error} "
             "Check the format and the address (without /api)."
         )
     return f"The pool could not be reached ({error.kind}): {error}"

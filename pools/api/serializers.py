@@ -1,5 +1,7 @@
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from ethdash.outbound import validate_http_url
 from pools.models import (
     KnownPool,
     Payout,
@@ -112,3 +114,46 @@ class PoolSerializer(serializers.ModelSerializer):
     def get_latest_stats(self, pool) -> PoolStatsSampleSerializer(allow_null=True):
         latest = pool.stats_samples.order_by("-ts").first()
         return PoolStatsSampleSerializer(latest).data if latest else None
+
+
+LOGIN_VALIDATOR = RegexValidator(
+    r"^[A-Za-z0-9._:-]+$", "A wallet address or login has only letters, digits and . _ : -"
+)
+
+
+class CustomPoolSerializer(serializers.Serializer):
+    api_format = serializers.ChoiceField(choices=Pool.ApiFormat.choices)
+    base_url = serializers.CharField(
+        max_length=200, validators=[validate_http_url], help_text="Without /api."
+    )
+    pool_id = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    coin = serializers.RegexField(r"^[A-Za-z0-9]+$", max_length=20)
+    coin_decimals = serializers.IntegerField(min_value=0, max_value=30, default=18)
+
+    def validate(self, data):
+        if data["api_format"] == Pool.ApiFormat.MININGCORE and not data["pool_id"]:
+            raise serializers.ValidationError({"pool_id": ["A Miningcore pool needs its pool id."]})
+        return data | {"coin": data["coin"].upper(), "base_url": data["base_url"].rstrip("/")}
+
+
+class PoolAccountCreateSerializer(serializers.Serializer):
+    """Exactly one of `known_pool` (a key of GET /api/v1/known-pools/), `pool` (the id of a pool
+    the caller's farms may use) or `custom_pool` (an address and format, tested before anything
+    is saved: 400 if it does not answer in that format)."""
+
+    farm = serializers.IntegerField(
+        required=False, help_text="Default: the only farm the caller can change."
+    )
+    known_pool = serializers.SlugField(required=False)
+    pool = serializers.IntegerField(required=False)
+    custom_pool = CustomPoolSerializer(required=False)
+    login = serializers.CharField(max_length=200, validators=[LOGIN_VALIDATOR])
+    label = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+    def validate(self, data):
+        given = [key for key in ("known_pool", "pool", "custom_pool") if key in data]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"pool": ["Give exactly one of known_pool, pool or custom_pool."]}
+            )
+        return data | {"login": data["login"].strip()}

@@ -171,12 +171,12 @@ def test_a_custom_pool_is_tested_then_saved_as_the_farms_own(
     ("answer", "shown"),
     [
         # A Miningcore pool entered as open-ethereum-pool: its /api/stats is not OEP's.
-        (lambda r: httpx.Response(404, json={"message": "Not found"}), "does not answer as a"),
+        (lambda r: httpx.Response(404, json={"message": "Not found"}), "does not answer in the"),
         (
             lambda r: httpx.Response(200, json=_fixture("miningcore_pool.json")),
-            "does not answer as a",
+            "does not answer in the",
         ),
-        (lambda r: httpx.Response(200, content=b"<html>shop</html>"), "does not answer as a"),
+        (lambda r: httpx.Response(200, content=b"<html>shop</html>"), "does not answer in the"),
     ],
 )
 def test_a_custom_address_in_another_format_is_a_form_error(
@@ -218,3 +218,83 @@ def test_known_pools_in_the_api(alpha):
     )
     schema = client.get("/api/schema/").content.decode()
     assert "/api/v1/known-pools/" in schema and "/api/v1/pools/{id}/stats/" in schema
+
+
+# -- the same through the API --------------------------------------------------------------
+
+
+def _api(world, *scopes):
+    from django.test import Client
+
+    return Client(HTTP_AUTHORIZATION=f"Bearer {world.token(*scopes)}")
+
+
+@pytest.mark.django_db
+def test_api_adds_an_account_on_a_known_pool_with_a_write_token(alpha, bravo):
+    body = {"known_pool": "2miners-ethw", "login": WALLET, "label": "api"}
+    response = _api(alpha, "read", "write").post(
+        "/api/v1/pool-accounts/", body, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["pool"] == "2Miners ETHW" and response.json()["status"] == "new"
+    again = _api(bravo, "read", "write").post(
+        "/api/v1/pool-accounts/", body, content_type="application/json"
+    )
+    assert again.status_code == 201
+    assert Pool.objects.filter(known_pool__key="2miners-ethw").count() == 1
+    duplicate = _api(alpha, "read", "write").post(
+        "/api/v1/pool-accounts/", body, content_type="application/json"
+    )
+    assert duplicate.status_code == 400 and "login" in duplicate.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_api_refuses_a_read_token_another_farms_pool_and_a_bad_body(alpha, bravo):
+    theirs = Pool.objects.create(
+        name="Bravo's", api_format="open-ethereum-pool", base_url="https://b.example",
+        coin="ETC", farm=bravo.farm,
+    )  # fmt: skip
+    post = lambda client, body: client.post(  # noqa: E731
+        "/api/v1/pool-accounts/", body, content_type="application/json"
+    )
+    assert (
+        post(_api(alpha, "read"), {"known_pool": "2miners-etc", "login": WALLET}).status_code == 403
+    )
+    writer = _api(alpha, "read", "write")
+    assert post(writer, {"pool": theirs.pk, "login": WALLET}).status_code == 400
+    assert post(writer, {"login": WALLET}).status_code == 400
+    both = {"known_pool": "2miners-etc", "pool": theirs.pk, "login": WALLET}
+    assert post(writer, both).status_code == 400
+    assert post(writer, {"known_pool": "2miners-etc", "login": "../x"}).status_code == 400
+    assert not PoolAccount.objects.filter(login=WALLET).exists()
+
+
+@pytest.mark.django_db
+def test_api_tests_a_custom_pool_before_saving(alpha, monkeypatch):
+    from pools.services import trial
+
+    def handler(request):
+        if request.url.path == "/api/pools/etc1":
+            return httpx.Response(200, json=_fixture("miningcore_pool.json"))
+        return httpx.Response(200, content=b"<html>no</html>")
+
+    transport = httpx.MockTransport(handler)
+    real = trial.try_pool
+    monkeypatch.setattr("pools.api.views.try_pool", lambda pool: real(pool, transport=transport))
+    custom = {"api_format": "miningcore", "base_url": "https://mc.mine.example/", "pool_id": "etc1",
+              "coin": "etc"}  # fmt: skip
+    writer = _api(alpha, "read", "write")
+    response = writer.post(
+        "/api/v1/pool-accounts/", {"custom_pool": custom, "login": WALLET},
+        content_type="application/json",
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    pool = Pool.objects.get(base_url="https://mc.mine.example")
+    assert (pool.farm, pool.pool_id, pool.coin) == (alpha.farm, "etc1", "ETC")
+
+    wrong = writer.post(
+        "/api/v1/pool-accounts/",
+        {"custom_pool": custom | {"api_format": "open-ethereum-pool"}, "login": WALLET + "1"},
+        content_type="application/json",
+    )
+    assert wrong.status_code == 400 and "custom_pool" in wrong.json()["errors"]
