@@ -298,3 +298,20 @@ def test_api_tests_a_custom_pool_before_saving(alpha, monkeypatch):
         content_type="application/json",
     )
     assert wrong.status_code == 400 and "custom_pool" in wrong.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_trying_a_known_pool_nobody_uses_yet_creates_nothing(owner_client, alpha, monkeypatch):
+    asked = []
+
+    def handler(request):
+        asked.append(str(request.url))
+        return httpx.Response(404)  # OEP: this wallet has no shares yet
+
+    _through(monkeypatch, handler)
+    html = owner_client.post(
+        "/pools/add/", _form(alpha, pool="known:2miners-ethw", action="try")
+    ).content.decode()
+    assert asked == [f"https://ethw.2miners.com/api/accounts/{WALLET}"]
+    assert "Waiting for first shares" in html and 'value="save"' in html
+    assert not Pool.objects.filter(known_pool__key="2miners-ethw").exists()
