@@ -97,11 +97,24 @@ def pool_world_spec():
     }
 
 
+# The demo's one account added through the known-pools list, as a farm user adds one from the
+# add page. Its known entry is the demo's own, made here with the simulator's address: the
+# shipped list (pools/known_pools.json) holds public pools only, and a 127.0.0.1 entry there
+# would be offered to every production farm.
+DEMO_KNOWN_POOL = "demo-simulated-oep"
+DEMO_KNOWN_POOL_NAME = (
+    "Simulated open-ethereum-pool"  # the well-behaved one of simulators.pool_world
+)
+
+
 @transaction.atomic
 def seed_pools(farm, world):
-    """The simulated chain's node, the simulated pools and the demo farm's accounts on them."""
+    """The simulated chain's node, the simulated pools and the demo farm's accounts on them. The
+    simulated open-ethereum-pool is a known pool of the demo, and its account is added the way
+    the add page adds one picked from the known pools (pools.services.known.add_account)."""
     from ethdash.models import ExecutionNode
-    from pools.models import Pool, PoolAccount
+    from pools.models import KnownPool, Pool, PoolAccount
+    from pools.services.known import add_account
 
     ExecutionNode.objects.update_or_create(
         name="Simulated chain", defaults={"url": world["node_url"], "chain_id": world["chain_id"]}
@@ -126,13 +139,30 @@ def seed_pools(farm, world):
                 "poll_lease_until": None,
             },
         )
+        known = None
+        if entry["name"] == DEMO_KNOWN_POOL_NAME:
+            # The simulator's port changes every run: the entry follows it, and the pool made
+            # from it (the row above, adopted on first use) is the same row every run.
+            known, _ = KnownPool.objects.update_or_create(
+                key=DEMO_KNOWN_POOL,
+                defaults={
+                    "name": entry["name"], "api_format": entry["format"],
+                    "base_url": entry["base_url"], "pool_id": "etc1", "coin": "ETC",
+                    "chain_id": world["chain_id"],
+                    "rate_limit_requests": requests, "rate_limit_window_s": window,
+                    "source": "the demo's simulated pool (demo only, never shipped)",
+                },
+            )  # fmt: skip
         for login in entry["logins"]:
-            account, _ = PoolAccount.objects.update_or_create(
-                farm=farm,
-                pool=pool,
-                login=login,
-                defaults={"next_poll_at": now, "label": f"Demo wallet {login[-2:]}"},
-            )
+            label = f"Demo wallet {login[-2:]}"
+            if known is not None:
+                account = add_account(farm=farm, login=login, label=label, known=known)
+                PoolAccount.objects.filter(pk=account.pk).update(next_poll_at=now)
+            else:
+                account, _ = PoolAccount.objects.update_or_create(
+                    farm=farm, pool=pool, login=login,
+                    defaults={"next_poll_at": now, "label": label},
+                )  # fmt: skip
             accounts.append(account)
     return accounts
 

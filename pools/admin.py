@@ -1,7 +1,16 @@
 from django.contrib import admin
 
 from ethdash.admin import ReadOnlyAdmin
-from pools.models import Payout, Pool, PoolAccount, PoolBlock, PoolSample, PoolWorker
+from pools.models import (
+    KnownPool,
+    Payout,
+    Pool,
+    PoolAccount,
+    PoolBlock,
+    PoolSample,
+    PoolStatsSample,
+    PoolWorker,
+)
 
 
 @admin.register(Pool)
@@ -11,19 +20,36 @@ class PoolAdmin(admin.ModelAdmin):
         "api_format",
         "coin",
         "base_url",
+        "known_pool",
+        "farm",
         "breaker",
         "last_success_at",
         "last_error",
     ]
-    list_filter = ["api_format", "coin", "breaker"]
+    list_filter = ["api_format", "coin", "breaker", ("farm", admin.EmptyFieldListFilter)]
     search_fields = ["name", "base_url"]
+    list_select_related = ["known_pool", "farm"]
     readonly_fields = [
         "breaker_failures",
         "breaker_open_until",
         "last_success_at",
         "last_error",
         "last_error_at",
+        "stats_next_at",
+        "stats_error",
+        "stats_error_at",
     ]
+
+
+@admin.register(KnownPool)
+class KnownPoolAdmin(admin.ModelAdmin):
+    """Loaded from pools/known_pools.json (manage.py load_known_pools); edits here last until
+    the file is loaded again."""
+
+    list_display = ["name", "key", "api_format", "coin", "base_url", "rate_limit_requests",
+                    "rate_limit_window_s"]  # fmt: skip
+    list_filter = ["api_format", "coin"]
+    search_fields = ["name", "key", "base_url"]
 
 
 class PoolWorkerInline(admin.TabularInline):
@@ -90,3 +116,10 @@ class PoolBlockAdmin(ReadOnlyAdmin):
     list_display = ["pool", "height", "hash", "reward", "found_at", "status"]
     list_filter = ["pool", "status"]
     search_fields = ["hash"]
+
+
+@admin.register(PoolStatsSample)
+class PoolStatsSampleAdmin(ReadOnlyAdmin):
+    list_display = ["pool", "ts", "pool_hashrate_hs", "miners", "blocks_total", "effort"]
+    list_filter = ["pool"]
+    date_hierarchy = "ts"

@@ -13,6 +13,34 @@ def money_field(**kwargs):
     return BaseUnitField(**kwargs)
 
 
+class KnownPool(models.Model):
+    """A public pool ethdash knows, loaded from pools/known_pools.json (`manage.py
+    load_known_pools`, also run by the migration that made this table): each with its API
+    format, base URL, coin and the rate limit its operator documents. A farm user picking one gets
+    the site-wide Pool made from it, created on first use and shared by every farm after."""
+
+    key = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=120, unique=True)
+    api_format = models.CharField(max_length=30)
+    base_url = EndpointURLField(help_text="e.g. https://etc.2miners.com (without /api)")
+    pool_id = models.CharField(max_length=60, blank=True, help_text="Miningcore's pool id")
+    coin = models.CharField(max_length=20)
+    coin_decimals = models.PositiveSmallIntegerField(default=18)
+    chain_id = models.PositiveBigIntegerField(null=True, blank=True)
+    rate_limit_requests = models.PositiveIntegerField(null=True, blank=True)
+    rate_limit_window_s = models.FloatField(null=True, blank=True)
+    website = models.URLField(blank=True)
+    source = models.CharField(
+        max_length=300, blank=True, help_text="Where the format, URL and rate limit come from."
+    )
+
+    class Meta:
+        ordering = ["coin", "name"]
+
+    def __str__(self):
+        return self.name
+
+
 class Pool(models.Model):
     class ApiFormat(models.TextChoices):
         OPEN_ETHEREUM_POOL = "open-ethereum-pool", "open-ethereum-pool (2Miners style)"
@@ -62,6 +90,24 @@ class Pool(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Where the pool came from. A known pool's Pool is site-wide (farm empty), as are pools made
+    # in the admin; a custom base URL entered by a farm makes a pool of that farm only, seen by
+    # no other farm's pickers or pages.
+    known_pool = models.OneToOneField(
+        KnownPool, null=True, blank=True, on_delete=models.SET_NULL, related_name="pool"
+    )
+    farm = models.ForeignKey(
+        Farm,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="custom_pools",
+        help_text="The farm that entered this pool's address; empty: a site-wide pool.",
+    )
+    # Pool-wide statistics are read once per poll interval, by the cycle that polls its accounts.
+    stats_next_at = models.DateTimeField(null=True, blank=True)
+    stats_error = models.CharField(max_length=500, blank=True)
+    stats_error_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -74,6 +120,8 @@ class PoolAccount(models.Model):
     class Status(models.TextChoices):
         NEW = "new", "New (never polled)"
         OK = "ok", "OK"
+        # The pool answered that it has no data for the wallet: it has sent no shares yet.
+        WAITING = "waiting", "Waiting for first shares"
         ERROR = "error", "Error"
 
     farm = models.ForeignKey(Farm, on_delete=models.CASCADE, related_name="pool_accounts")
@@ -250,3 +298,32 @@ class PoolBlock(models.Model):
 
     def __str__(self):
         return f"{self.pool} block {self.height}"
+
+
+class PoolStatsSample(models.Model):
+    """What a pool said of itself at one poll: one row per pool and time, whichever farms have
+    accounts there. Units: hashrates H/s; effort a fraction (1.0 = one block's expected work);
+    difficulty as the pool reports it (hashes per block for the ETH family). A figure the pool's
+    format does not give is empty, never zero."""
+
+    pool = models.ForeignKey(
+        Pool, on_delete=models.CASCADE, related_name="stats_samples", db_index=False
+    )
+    ts = models.DateTimeField()
+    pool_hashrate_hs = models.FloatField(null=True)
+    miners = models.PositiveIntegerField(null=True)
+    workers = models.PositiveIntegerField(null=True)
+    blocks_total = models.PositiveBigIntegerField(null=True)
+    last_block_at = models.DateTimeField(null=True)
+    effort = models.FloatField(null=True, help_text="Current round's effort, a fraction.")
+    network_hashrate_hs = models.FloatField(null=True)
+    network_difficulty = models.FloatField(null=True)
+    block_height = models.PositiveBigIntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pool", "ts"], name="poolstatssample_unique_pool_ts")
+        ]
+
+    def __str__(self):
+        return f"{self.pool} at {self.ts:%Y-%m-%d %H:%M}"

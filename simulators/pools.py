@@ -422,7 +422,7 @@ def oep_blocks(pool):
 
 
 def oep_stats(pool, now, bucket):
-    total = sum(c for login in pool.logins for _, c, _ in pool.account(login).rates(bucket))
+    total = _pool_hashrate(pool, bucket)
     blocks = _pool_blocks(pool)
     return {
         "hashrate": round(total),
@@ -447,10 +447,14 @@ def oep_stats(pool, now, bucket):
 
 
 def miningcore_route(pool: PoolState, path, query, now, bucket):
+    if path == ["api", "pools"]:
+        return _json({"pools": [miningcore_pool_info(pool, now, bucket)]})
     if path[:2] != ["api", "pools"] or len(path) < 3:
         return None
     if path[2] != pool.pool_id:
         return _json({"message": f"Unknown pool '{path[2]}'"}, 404)
+    if len(path) == 3:
+        return _json({"pool": miningcore_pool_info(pool, now, bucket)})
     if path[3:] == ["blocks"]:
         return _json(miningcore_blocks(pool, query))
     if len(path) < 5 or path[3] != "miners":
@@ -479,6 +483,47 @@ def miningcore_route(pool: PoolState, path, query, now, bucket):
         page, size = int(query.get("page", 0)), int(query.get("pageSize", 15))
         return _json(rows[page * size : (page + 1) * size])
     return None
+
+
+def _pool_hashrate(pool, bucket):
+    return sum(c for login in pool.logins for _, c, _ in pool.account(login).rates(bucket))
+
+
+def miningcore_pool_info(pool, now, bucket):
+    """PoolInfo as PoolApiController.GetPoolInfoAsync maps it (Api/Responses/GetPoolsResponse.cs):
+    the pool's configuration, poolStats, networkStats and the enrichments."""
+    blocks = _pool_blocks(pool)
+    hashrate = _pool_hashrate(pool, bucket)
+    last_block = _iso(blocks[0]["timestamp"], zone=False)
+    return {
+        "id": pool.pool_id,
+        "coin": {"type": pool.coin, "name": "Ethereum Classic", "symbol": pool.coin,
+                 "family": "ethereum", "algorithm": "Etchash"},
+        "ports": {"4073": {"difficulty": 4.0, "name": "GPU", "varDiff": None}},
+        "paymentProcessing": {"enabled": True, "minimumPayment": 0.1, "payoutScheme": "PPLNS",
+                              "payoutSchemeConfig": {"factor": 2.0}},
+        "shareBasedBanning": None,
+        "clientConnectionTimeout": 600,
+        "jobRebroadcastTimeout": 10,
+        "blockRefreshInterval": 400,
+        "poolFeePercent": 1.0,
+        "address": "0x" + "5e" * 20,
+        "addressInfoLink": "https://etc.blockscout.com/address/0x" + "5e" * 20,
+        "poolStats": {"lastPoolBlockTime": last_block, "connectedMiners": len(pool.logins),
+                      "poolHashrate": round(hashrate, 2),
+                      "sharesPerSecond": round(hashrate / SHARE_DIFFICULTY, 4)},
+        "networkStats": {"networkType": "Main", "networkHashrate": 1.61e14,
+                         "networkDifficulty": 2.093e15, "nextNetworkTarget": None,
+                         "nextNetworkBits": None, "lastNetworkBlockTime": _iso(now, zone=True),
+                         "blockHeight": blocks[0]["height"] + 40, "connectedPeers": 25,
+                         "rewardType": "POW"},
+        "topMiners": [{"miner": login.lower(), "hashrate": 0, "sharesPerSecond": 0}
+                      for login in pool.logins[:15]],
+        "totalPaid": coins(sum(pool.account(login).paid_wei for login in pool.logins)),
+        "totalBlocks": len(blocks),
+        "lastPoolBlockTime": last_block,
+        "poolEffort": 0.4321,
+    }  # fmt: skip
 
 
 def miningcore_miner(pool, account: Account, now, bucket):
@@ -558,7 +603,25 @@ def miningcore_blocks(pool, query):
 # ---------------------------------------------------------------------------- Ethermine v1
 
 
+def ethermine_pool_stats(pool, bucket):
+    blocks = _pool_blocks(pool)
+    hashrate = _pool_hashrate(pool, bucket)
+    workers = sum(len(pool.account(login).workers) for login in pool.logins)
+    return {
+        "status": "OK",
+        "data": {
+            "minedBlocks": [{"number": b["height"], "miner": b["miner"][2:], "time": b["timestamp"]}
+                            for b in blocks],
+            "poolStats": {"hashRate": hashrate, "miners": len(pool.logins), "workers": workers},
+            "price": {"usd": 18.72, "btc": 0.000213},
+            "topMiners": [],
+        },
+    }  # fmt: skip
+
+
 def ethermine_route(pool: PoolState, path, query, now, bucket):
+    if path == ["poolStats"]:
+        return _json(ethermine_pool_stats(pool, bucket))
     if len(path) != 3 or path[0] != "miner":
         return None
     miner, method = path[1], path[2]
@@ -629,6 +692,8 @@ def ethermine_route(pool: PoolState, path, query, now, bucket):
 
 
 def nanopool_route(pool: PoolState, path, query, now, bucket):
+    if len(path) == 4 and path[:1] == ["v1"] and path[2] == "pool":
+        return nanopool_pool(pool, path[1].lower(), path[3], bucket)
     if len(path) != 4 or path[0] != "v1" or path[2] not in ("user", "payments"):
         return None
     coin, method, address = path[1].lower(), path[2], path[3]
@@ -679,6 +744,22 @@ def nanopool_route(pool: PoolState, path, query, now, bucket):
             },
         }
     )
+
+
+def nanopool_pool(pool, coin, method, bucket):
+    """`/v1/{coin}/pool/{hashrate|activeminers|activeworkers}`: one bare number each, the
+    hashrate in the coin's unit (Mh/s for the ETH family)."""
+    if coin != pool.coin.lower():
+        return _json({"status": False, "error": "Unknown coin"})
+    if method == "hashrate":
+        value = round(_pool_hashrate(pool, bucket) / NANOPOOL_UNIT.get(coin, 1.0), 2)
+    elif method == "activeminers":
+        value = len(pool.logins)
+    elif method == "activeworkers":
+        value = sum(len(pool.account(login).workers) for login in pool.logins)
+    else:
+        return None
+    return _json({"status": True, "data": value})
 
 
 ROUTERS = {

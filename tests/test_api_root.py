@@ -8,6 +8,8 @@ def test_api_root_links_every_apps_list_endpoints(owner_client):
         "rigs": "http://testserver/api/v1/rigs/",
         "gpus": "http://testserver/api/v1/gpus/",
         "pool-accounts": "http://testserver/api/v1/pool-accounts/",
+        "pools": "http://testserver/api/v1/pools/",
+        "known-pools": "http://testserver/api/v1/known-pools/",
         "validators": "http://testserver/api/v1/validators/",
         "validator-groups": "http://testserver/api/v1/validator-groups/",
         "beacon-nodes": "http://testserver/api/v1/beacon-nodes/",

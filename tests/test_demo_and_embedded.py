@@ -123,6 +123,16 @@ def test_demo_pool_world_pays_on_chain_and_seeds_pools(db, settings):
     assert PoolAccount.objects.filter(farm=farm, next_poll_at__isnull=False).count() == len(
         accounts
     )
+    # One account was added through the known-pools list: the demo's own entry for its
+    # simulated open-ethereum-pool, whose site-wide pool is the same row on every run.
+    from pools.models import KnownPool
+
+    known = KnownPool.objects.get(key="demo-simulated-oep")
+    oep = next(p for p in world["pools"] if p["name"] == "Simulated open-ethereum-pool")
+    assert known.base_url == oep["base_url"]
+    assert PoolAccount.objects.get(farm=farm, pool__known_pool=known).login == oep["logins"][0]
+    seed_pools(farm, world)
+    assert Pool.objects.filter(name__startswith="Simulated open-ethereum-pool").count() == 1
 
 
 def test_demo_validators_show_income_mev_a_missed_attestation_and_a_slashing(db, settings):

@@ -23,13 +23,15 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import ApiToken, Farm
-from pools.models import PoolAccount
+from pools.models import Pool, PoolAccount
 from rigs.models import Gpu, Rig
 from tests.factories import (
     ApiTokenFactory,
     BeaconNodeFactory,
     MevRelayFactory,
     PayoutFactory,
+    PoolAccountFactory,
+    PoolFactory,
     ValidatorFactory,
     ValidatorGroupFactory,
     logged_in,
@@ -47,6 +49,7 @@ OBJECT_OF_PARAMETER = {
     ("rigs:edit", "pk"): Rig,
     ("rigs:gpu-detail", "pk"): Gpu,
     ("pools:detail", "pk"): PoolAccount,
+    ("pools:pool", "pk"): Pool,
     ("validator-detail", "pk"): Validator,
     ("validator-income-csv", "pk"): Validator,
     ("validator-group", "pk"): ValidatorGroup,
@@ -62,6 +65,8 @@ OBJECT_OF_PARAMETER = {
     ("pool-account-detail", "pk"): PoolAccount,
     ("pool-account-payouts", "pk"): PoolAccount,
     ("pool-account-samples", "pk"): PoolAccount,
+    ("pool-detail", "pk"): Pool,
+    ("pool-stats", "pk"): Pool,
     ("validator-api-detail", "pk"): Validator,
     ("validator-api-days", "pk"): Validator,
     ("validator-api-epochs", "pk"): Validator,
@@ -167,12 +172,16 @@ def farm_objects(world):
         farm=world.farm, group=group, label=f"{slug}-validator", pubkey=f"0x{slug:f>96}"
     )
     PayoutFactory(account=world.pool_account, tx_hash=f"0x{slug}-payout")
+    # A pool only this farm has an account at (a custom pool it entered): no other farm sees it.
+    pool = PoolFactory(name=f"{slug}-pool", base_url=f"https://{slug}.example", farm=world.farm)
+    PoolAccountFactory(farm=world.farm, pool=pool, login=f"0x{slug}-wallet")
     return {
         Farm: world.farm,
         ApiToken: ApiTokenFactory(farm=world.farm, name=f"{slug}-token"),
         Rig: world.rig,
         Gpu: world.gpus[0],
         PoolAccount: world.pool_account,
+        Pool: pool,
         Validator: validator,
         ValidatorGroup: group,
         BeaconNode: BeaconNodeFactory(farm=world.farm, name=f"{slug}-node"),

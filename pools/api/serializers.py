@@ -1,6 +1,16 @@
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from pools.models import Payout, PoolAccount, PoolSample, PoolWorker
+from ethdash.outbound import validate_http_url
+from pools.models import (
+    KnownPool,
+    Payout,
+    Pool,
+    PoolAccount,
+    PoolSample,
+    PoolStatsSample,
+    PoolWorker,
+)
 
 
 class MoneyField(serializers.DecimalField):
@@ -63,3 +73,87 @@ class PoolSampleSerializer(serializers.ModelSerializer):
             "shares_valid", "shares_stale", "shares_invalid", "workers_online",
             "workers_offline", "unpaid", "immature",
         ]  # fmt: skip
+
+
+class KnownPoolSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = KnownPool
+        fields = [
+            "key", "name", "api_format", "base_url", "pool_id", "coin", "coin_decimals",
+            "chain_id", "rate_limit_requests", "rate_limit_window_s", "website", "source",
+        ]  # fmt: skip
+
+
+class PoolStatsSampleSerializer(serializers.ModelSerializer):
+    """Units: hashrates H/s; `effort` a fraction (1.0 = one block's expected work); null where
+    the pool's format does not give the figure."""
+
+    class Meta:
+        model = PoolStatsSample
+        fields = [
+            "ts", "pool_hashrate_hs", "miners", "workers", "blocks_total", "last_block_at",
+            "effort", "network_hashrate_hs", "network_difficulty", "block_height",
+        ]  # fmt: skip
+
+
+class PoolSerializer(serializers.ModelSerializer):
+    known_pool = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    custom = serializers.SerializerMethodField(help_text="Entered by one of the caller's farms.")
+    latest_stats = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Pool
+        fields = [
+            "id", "name", "api_format", "base_url", "pool_id", "coin", "coin_decimals",
+            "chain_id", "known_pool", "custom", "stats_error", "stats_error_at", "latest_stats",
+        ]  # fmt: skip
+
+    def get_custom(self, pool) -> bool:
+        return pool.farm_id is not None
+
+    def get_latest_stats(self, pool) -> PoolStatsSampleSerializer(allow_null=True):
+        latest = pool.stats_samples.order_by("-ts").first()
+        return PoolStatsSampleSerializer(latest).data if latest else None
+
+
+LOGIN_VALIDATOR = RegexValidator(
+    r"^[A-Za-z0-9._:-]+$", "A wallet address or login has only letters, digits and . _ : -"
+)
+
+
+class CustomPoolSerializer(serializers.Serializer):
+    api_format = serializers.ChoiceField(choices=Pool.ApiFormat.choices)
+    base_url = serializers.CharField(
+        max_length=200, validators=[validate_http_url], help_text="Without /api."
+    )
+    pool_id = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    coin = serializers.RegexField(r"^[A-Za-z0-9]+$", max_length=20)
+    coin_decimals = serializers.IntegerField(min_value=0, max_value=30, default=18)
+
+    def validate(self, data):
+        if data["api_format"] == Pool.ApiFormat.MININGCORE and not data["pool_id"]:
+            raise serializers.ValidationError({"pool_id": ["A Miningcore pool needs its pool id."]})
+        return data | {"coin": data["coin"].upper(), "base_url": data["base_url"].rstrip("/")}
+
+
+class PoolAccountCreateSerializer(serializers.Serializer):
+    """Exactly one of `known_pool` (a key of GET /api/v1/known-pools/), `pool` (the id of a pool
+    the caller's farms may use) or `custom_pool` (an address and format, tested before anything
+    is saved: 400 if it does not answer in that format)."""
+
+    farm = serializers.IntegerField(
+        required=False, help_text="Default: the only farm the caller can change."
+    )
+    known_pool = serializers.SlugField(required=False)
+    pool = serializers.IntegerField(required=False)
+    custom_pool = CustomPoolSerializer(required=False)
+    login = serializers.CharField(max_length=200, validators=[LOGIN_VALIDATOR])
+    label = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+    def validate(self, data):
+        given = [key for key in ("known_pool", "pool", "custom_pool") if key in data]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"pool": ["Give exactly one of known_pool, pool or custom_pool."]}
+            )
+        return data | {"login": data["login"].strip()}

@@ -2,29 +2,64 @@ from django.db.models import Sum
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from accounts.scoping import scope_to_farms
+from accounts.models import Farm
+from accounts.scoping import can_write, farm_ids_for_request, scope_to_farms
 from ethdash.api import ListPagination, TimeSeriesPagination
 from ethdash.timeseries import iso, parse_range
 from pools.api.serializers import (
+    KnownPoolSerializer,
     PayoutSerializer,
+    PoolAccountCreateSerializer,
     PoolAccountSerializer,
     PoolSampleSerializer,
+    PoolSerializer,
+    PoolStatsSampleSerializer,
 )
-from pools.models import PoolAccount, PoolWorker, PoolWorkerSample
+from pools.models import KnownPool, Pool, PoolAccount, PoolWorker, PoolWorkerSample
+from pools.services import known as known_pools
+from pools.services.trial import try_pool
 from rigs.models import Rig
+
+WRITE_DENIED = "Changing a farm needs a write token of the farm, or an owner or manager."
 
 
 class PayoutPagination(ListPagination):
     page_size = 50
 
 
+def writable_farm(request, farm_id):
+    """The farm a write goes to: the one named, else the only one the caller may change."""
+    visible = farm_ids_for_request(request)
+    if farm_id is None:
+        writable = [pk for pk in visible if can_write(request, pk)]
+        if len(writable) > 1:
+            raise serializers.ValidationError({"farm": ["Name the farm: you can change several."]})
+        if not writable:
+            raise PermissionDenied(WRITE_DENIED)
+        farm_id = writable[0]
+    if farm_id not in visible:
+        raise NotFound("No such farm.")
+    if not can_write(request, farm_id):
+        raise PermissionDenied(WRITE_DENIED)
+    return Farm.objects.get(pk=farm_id)
+
+
 @extend_schema(tags=["pools"])
-class PoolAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The pool accounts of the farms the caller can see, with workers and balances."""
+class PoolAccountViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The pool accounts of the farms the caller can see, with workers and balances. POST adds
+    one (a write token, or an owner or manager) on a known pool, a pool the farm may use, or a
+    custom address tested first; it is polled within seconds, and a wallet the pool has no data
+    for yet shows `"status": "waiting"`."""
 
     serializer_class = PoolAccountSerializer
     pagination_class = ListPagination
@@ -32,6 +67,45 @@ class PoolAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def get_queryset(self):
         queryset = PoolAccount.objects.select_related("pool").prefetch_related("workers")
         return scope_to_farms(queryset, self.request).order_by("id")
+
+    @extend_schema(request=PoolAccountCreateSerializer, responses={201: PoolAccountSerializer})
+    def create(self, request, *args, **kwargs):
+        given = PoolAccountCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        farm = writable_farm(request, data.get("farm"))
+        known = pool = None
+        if "known_pool" in data:
+            known = KnownPool.objects.filter(key=data["known_pool"]).first()
+            if known is None:
+                raise serializers.ValidationError({"known_pool": ["No such known pool."]})
+        elif "pool" in data:
+            pool = known_pools.pools_for_farms([farm.pk]).filter(pk=data["pool"]).first()
+            if pool is None:
+                raise serializers.ValidationError({"pool": ["No such pool for this farm."]})
+        else:
+            custom = data["custom_pool"]
+            _, error = try_pool(Pool(**custom))
+            if error is not None:
+                raise serializers.ValidationError(
+                    {"custom_pool": [f"The address does not answer in the "
+                                     f"{Pool.ApiFormat(custom['api_format']).label} format "
+                                     f"({error.kind}): {error}"]}
+                )  # fmt: skip
+            pool = known_pools.custom_pool(farm=farm, **custom)
+        target = pool or Pool.objects.filter(known_pool=known).first()
+        if (
+            target
+            and PoolAccount.objects.filter(farm=farm, pool=target, login=data["login"]).exists()
+        ):
+            raise serializers.ValidationError(
+                {"login": ["This farm already has this account on this pool."]}
+            )
+        account = known_pools.add_account(
+            farm=farm, login=data["login"], label=data["label"], known=known, pool=pool
+        )
+        body = PoolAccountSerializer(account, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=PayoutSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=PayoutPagination)
@@ -85,3 +159,44 @@ def rig_pool_series(request):
         {"account": w.account_id, "pool": w.account.pool.name, "name": w.name} for w in workers
     ]
     return Response(series)
+
+
+@extend_schema(tags=["pools"])
+class KnownPoolViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The public pools ethdash knows (pools/known_pools.json): what the add page offers, with
+    each pool's format, base URL, coin and documented rate limit. The same for every caller."""
+
+    serializer_class = KnownPoolSerializer
+    pagination_class = ListPagination
+    queryset = KnownPool.objects.order_by("coin", "name", "id")
+
+
+@extend_schema(tags=["pools"])
+class PoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The pools the caller's farms have accounts at, with their newest pool-wide figures."""
+
+    serializer_class = PoolSerializer
+    pagination_class = ListPagination
+
+    def get_queryset(self):
+        farm_ids = farm_ids_for_request(self.request)
+        visible = Pool.objects.filter(accounts__farm__in=farm_ids).values("pk")
+        return Pool.objects.filter(pk__in=visible).select_related("known_pool").order_by("id")
+
+    @extend_schema(
+        responses=PoolStatsSampleSerializer(many=True),
+        parameters=[
+            OpenApiParameter(
+                "from", OpenApiTypes.DATETIME, description="Start (default: to - 1 h)"
+            ),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="End (default: now)"),
+        ],
+    )
+    @action(detail=True, methods=["get"], pagination_class=TimeSeriesPagination)
+    def stats(self, request, pk=None, format=None):
+        """What the pool said of itself over a range (default: the last hour), one sample per
+        read: pool and network hashrate (H/s), miners, workers, blocks, effort (a fraction)."""
+        pool = self.get_object()
+        since, until = parse_range(request.query_params)
+        page = self.paginate_queryset(pool.stats_samples.filter(ts__gte=since, ts__lte=until))
+        return self.get_paginated_response(PoolStatsSampleSerializer(page, many=True).data)

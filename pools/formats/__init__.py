@@ -8,6 +8,7 @@ from pools.formats.base import (
     PayoutRecord,
     PoolEndpoint,
     PoolError,
+    PoolStats,
     WorkerSnapshot,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "PayoutRecord",
     "PoolEndpoint",
     "PoolError",
+    "PoolStats",
     "WorkerSnapshot",
 ]

@@ -5,6 +5,10 @@ A format module (pools/formats/<name>.py) defines:
     DEFAULT_INTERVAL_S: int       how often an account is polled by default
     RATE_LIMIT: tuple[int, float] at most N requests per S seconds per pool host (the pool's own)
     async def fetch_account(get_json, endpoint: PoolEndpoint) -> AccountSnapshot
+    async def fetch_pool_stats(get_json, endpoint: PoolEndpoint) -> PoolStats
+        (the pool-wide figures; `endpoint.login` is empty there. It is also how a custom pool
+        address is tested: only a pool of that format answers it in that shape. Every format
+        here has it; a format whose pools publish no statistics would leave it out)
 and pure `parse_*` functions that turn the pool's exact answers into an AccountSnapshot, tested
 field by field against recorded answers in pools/tests/fixtures/pools/.
 
@@ -82,12 +86,41 @@ class AccountSnapshot:
     blocks: list[BlockRecord] = field(default_factory=list)
 
 
+@dataclass
+class PoolStats:
+    """What a pool says of itself, in our units; None where its format does not give a figure."""
+
+    pool_hashrate_hs: float | None = None
+    miners: int | None = None
+    workers: int | None = None
+    blocks_total: int | None = None  # blocks the pool has found, as it counts them
+    last_block_at: datetime | None = None
+    effort: float | None = None  # the current round's effort, a fraction (1.0 = 100 %)
+    network_hashrate_hs: float | None = None
+    network_difficulty: float | None = None
+    block_height: int | None = None
+
+
 class PoolError(OutboundError):
     """A fetch that failed; `kind` is a transport kind (ethdash.outbound.KINDS) or one of the
-    pool's own (an account it does not know, a breaker holding requests back); str() is what the
-    account page shows."""
+    pool's own; str() is what the account page shows. The pool's own kinds:
+    - `no_data`: the pool answered, in its own words, that it has nothing for this wallet. Every
+      format says so for a wallet that has not sent a share yet (and cannot tell it from a
+      mistyped one), so the account is waiting for its first shares, not failing;
+    - `not_found`: the pool refuses what was asked (an unknown Miningcore pool id, an address it
+      calls invalid, a route it does not have);
+    - `circuit_open`: the pool's breaker holds requests back."""
 
-    KINDS = (*OUTBOUND_KINDS, "not_found", "circuit_open")
+    KINDS = (*OUTBOUND_KINDS, "no_data", "not_found", "circuit_open")
+
+
+# Kinds that say nothing about whether the account will work: the pool is briefly down, slow,
+# rate-limiting or behind a proxy error, or has no shares of the wallet yet. An account may be
+# saved with one of these shown as a warning; the others (a refused address, an unknown pool
+# id, an answer not in the format) would fail every poll, so they are shown as errors.
+SAVEABLE_KINDS = frozenset(
+    {"no_data", "dns", "refused", "timeout", "tls", "http_status", "rate_limited", "circuit_open"}
+)
 
 
 def bad_answer(what):
@@ -121,11 +154,11 @@ def online_counts(workers: list[WorkerSnapshot]) -> tuple[int | None, int | None
 
 def unwrap_list(unwrap, answer, what: str) -> list:
     """The list an envelope carries, through the format's own `unwrap`. Asked only once the
-    account is known, so the pool's "not found" here means an empty list."""
+    account is known, so the pool's "no data" or "not found" here means an empty list."""
     try:
         data = unwrap(answer, what)
     except PoolError as exc:
-        if exc.kind == "not_found":
+        if exc.kind in ("no_data", "not_found"):
             return []
         raise
     if not isinstance(data, list):
@@ -139,6 +172,6 @@ async def get_json_or(get_json, path: str, missing):
     try:
         return await get_json(path)
     except PoolError as exc:
-        if exc.kind != "not_found":
+        if exc.kind not in ("no_data", "not_found"):
             raise
         return missing

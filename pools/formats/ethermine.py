@@ -17,6 +17,7 @@ from pools.formats.base import (
     PayoutRecord,
     PoolEndpoint,
     PoolError,
+    PoolStats,
     WorkerSnapshot,
     bad_answer,
     get_json_or,
@@ -43,7 +44,10 @@ DEFAULT_INTERVAL_S = 180
 RATE_LIMIT = (100, 900.0)
 
 _HEX_ADDRESS = re.compile(r"^(0x)?([0-9a-fA-F]{40})$")
-_UNKNOWN_MINER = re.compile(r"no data|not found|unknown|invalid (miner|address|wallet)", re.I)
+# "NO DATA" (and a not-found error) is what the pool says of an address it has no shares of:
+# a wallet waiting for its first shares. An address it calls invalid will never have any.
+_NO_DATA = re.compile(r"no data|not found|unknown", re.I)
+_INVALID_MINER = re.compile(r"invalid (miner|address|wallet)", re.I)
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -73,13 +77,15 @@ def unwrap(answer, what: str):
     data = answer.get("data")
     if status == "OK":
         if isinstance(data, str) and data.strip().upper() == "NO DATA":
-            raise PoolError("not_found", "The pool has no data for this miner address")
+            raise PoolError("no_data", "The pool has no data for this miner address yet")
         if data is None:
             raise bad_answer(f"{what} has no data")
         return data
     error = text(answer.get("error")) or text(data) or f"status {status!r}"
-    if _UNKNOWN_MINER.search(error):
-        raise PoolError("not_found", f"The pool does not know this miner: {error}")
+    if _INVALID_MINER.search(error):
+        raise PoolError("not_found", f"The pool refuses this miner address: {error}")
+    if _NO_DATA.search(error):
+        raise PoolError("no_data", f"The pool has no data for this miner yet: {error}")
     raise bad_answer(f"{what}: {error}")
 
 
@@ -174,3 +180,31 @@ async def fetch_account(get_json, endpoint: PoolEndpoint) -> AccountSnapshot:
     workers = await get_json_or(get_json, f"/miner/{miner}/workers", empty)
     payouts = await get_json_or(get_json, f"/miner/{miner}/payouts", empty)
     return parse_account(current, workers, payouts, endpoint.coin)
+
+
+# -- pool-wide statistics ----------------------------------------------------------------------
+
+
+async def fetch_pool_stats(get_json, endpoint: PoolEndpoint) -> PoolStats:
+    return parse_pool_stats(await get_json("/poolStats"))
+
+
+def parse_pool_stats(answer) -> PoolStats:
+    """`/poolStats`: `poolStats{hashRate (H/s), miners, workers}` and `minedBlocks[{number,
+    miner, time}]`, the pool's latest blocks. Deliberately not kept: `price` (not a pool figure)
+    and `topMiners` (other people's wallets). Network figures are on `/networkStats`, a second
+    request of a 100-per-15-minutes budget that the accounts need more."""
+    data = unwrap(answer, "poolStats")
+    if not isinstance(data, dict) or not isinstance(data.get("poolStats"), dict):
+        raise bad_answer("not an Ethermine /poolStats answer (no poolStats object)")
+    stats = data["poolStats"]
+    blocks = data.get("minedBlocks") or []
+    if not isinstance(blocks, list):
+        raise bad_answer("minedBlocks is not a list")
+    times = [unix_time(b.get("time")) for b in blocks if isinstance(b, dict)]
+    return PoolStats(
+        pool_hashrate_hs=lenient_number(stats.get("hashRate")),
+        miners=_integer(stats.get("miners")),
+        workers=_integer(stats.get("workers")),
+        last_block_at=max((t for t in times if t), default=None),
+    )

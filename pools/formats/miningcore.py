@@ -8,7 +8,8 @@ Notifications/Messages/*.cs). Traps this module exists to absorb:
 - payment pages are 0-based and v1 returns a bare array; older docs and forks wrap the miner in
   `{result, success}`;
 - a miner the pool has never seen is not a 404: the controller answers with aggregates that are
-  all null (serialised as zeros), or with no content at all.
+  all null (serialised as zeros), or with no content at all (204); both are `no_data`, the
+  state of a wallet waiting for its first shares. A 404 is an unknown pool id.
 """
 
 import json
@@ -20,6 +21,7 @@ from pools.formats.base import (
     AccountSnapshot,
     PayoutRecord,
     PoolError,
+    PoolStats,
     WorkerSnapshot,
     bad_answer,
     unique_payouts,
@@ -54,7 +56,19 @@ async def fetch_account(get_json, endpoint):
     if not endpoint.pool_id:
         raise PoolError("not_found", "This Miningcore pool needs its pool id (e.g. etc1)")
     path = miner_path(endpoint.pool_id, endpoint.login)
-    snap = parse_miner(await get_json(path, params={"perfMode": "Day"}), endpoint.coin_decimals)
+    try:
+        answer = await get_json(path, params={"perfMode": "Day"})
+    except PoolError as exc:
+        # GetPool answers 404 ("Unknown pool") for a pool id it does not run; a miner it has no
+        # stats of is a 204 or all zeros instead (no_data), never a 404.
+        if exc.kind == "not_found":
+            raise PoolError(
+                "not_found",
+                f"The pool runs no pool with the id {endpoint.pool_id!r} (404).",
+                status=exc.status,
+            ) from None
+        raise
+    snap = parse_miner(answer, endpoint.coin_decimals)
 
     pages = []
     for page in range(MAX_PAYMENT_PAGES):
@@ -69,8 +83,13 @@ async def fetch_account(get_json, endpoint):
     return snap
 
 
+NO_DATA = "The pool has no data for this miner yet: no shares received (or a mistyped address)."
+
+
 def parse_miner(data, coin_decimals=18):
     data = _unwrap_object(data)
+    if _all_empty(data):
+        raise PoolError("no_data", NO_DATA)
     snap = AccountSnapshot()
     snap.unpaid = decimal_to_base(data.get("pendingBalance"), coin_decimals)
     snap.paid_total = decimal_to_base(data.get("totalPaid"), coin_decimals)
@@ -207,13 +226,26 @@ def parse_time(value, what="time"):
     return moment.astimezone(UTC)
 
 
+def _all_empty(data):
+    """Whether this is GetMinerInfoAsync's answer for a miner with no rows: the SUMs over no
+    shares, balances or payments come back NULL and are written as zeros, with no performance,
+    no samples and no last payment. A wallet that ever mined has at least one of them."""
+    amounts = ("pendingShares", "pendingBalance", "totalPaid", "todayPaid")
+    return (
+        all(not data.get(key) for key in amounts)
+        and not data.get("performance")
+        and not data.get("performanceSamples")
+        and not data.get("lastPayment")
+    )
+
+
 def _unwrap_object(data):
     if isinstance(data, dict) and "result" in data and "success" in data:
         if not data.get("success") or data.get("result") is None:
-            raise PoolError("not_found", "The pool does not know this miner")
+            raise PoolError("no_data", NO_DATA)
         data = data["result"]
     if data is None or data == {}:
-        raise PoolError("not_found", "The pool does not know this miner")
+        raise PoolError("no_data", NO_DATA)
     if not isinstance(data, dict):
         raise bad_answer(f"expected an object, got {type(data).__name__}")
     return data
@@ -245,3 +277,59 @@ def _workers_of(container, what):
         rate = strict_float(w.get("hashrate"), "hashrate") or 0.0
         result[str(name)] = (rate, strict_float(w.get("sharesPerSecond"), "sharesPerSecond") or 0.0)
     return result
+
+
+# -- pool-wide statistics ----------------------------------------------------------------------
+
+
+def pool_path(pool_id):
+    return f"/api/pools/{quote(pool_id, safe='')}"
+
+
+async def fetch_pool_stats(get_json, endpoint):
+    if not endpoint.pool_id:
+        raise PoolError("not_found", "This Miningcore pool needs its pool id (e.g. etc1)")
+    try:
+        answer = await get_json(pool_path(endpoint.pool_id))
+    except PoolError as exc:
+        if exc.kind == "not_found":
+            raise PoolError(
+                "not_found",
+                f"The pool runs no pool with the id {endpoint.pool_id!r} (404).",
+                status=exc.status,
+            ) from None
+        raise
+    return parse_pool_stats(answer)
+
+
+def parse_pool_stats(data):
+    """`/api/pools/{id}` (PoolApiController.GetPoolInfoAsync) is `{"pool": PoolInfo}`:
+    `poolStats{connectedMiners, poolHashrate (H/s), sharesPerSecond}`, `networkStats
+    {networkHashrate (H/s), networkDifficulty, blockHeight, ...}`, `totalBlocks`,
+    `lastPoolBlockTime` and `poolEffort` (a fraction; 0 until the first block). Deliberately not
+    kept: the pool's configuration (ports, payment processing, fee), `topMiners` (other people's
+    wallets), `totalPaid` and `sharesPerSecond`."""
+    if not isinstance(data, dict) or not isinstance(data.get("pool"), dict):
+        raise bad_answer("not a Miningcore /api/pools/{id} answer (no pool object)")
+    info = data["pool"]
+    pool_stats = info.get("poolStats") or {}
+    network = info.get("networkStats") or {}
+    if not isinstance(pool_stats, dict) or not isinstance(network, dict):
+        raise bad_answer("poolStats or networkStats is not an object")
+    last_block = parse_time(
+        info.get("lastPoolBlockTime") or pool_stats.get("lastPoolBlockTime"), "lastPoolBlockTime"
+    )
+    return PoolStats(
+        # Old versions and forks spell it poolHashRate.
+        pool_hashrate_hs=strict_float(
+            pool_stats.get("poolHashrate", pool_stats.get("poolHashRate")), "poolHashrate"
+        ),
+        miners=strict_int(pool_stats.get("connectedMiners"), "connectedMiners"),
+        blocks_total=strict_int(info.get("totalBlocks"), "totalBlocks"),
+        last_block_at=last_block,
+        # poolEffort is only computed once the pool has a block to count from.
+        effort=strict_float(info.get("poolEffort"), "poolEffort") if last_block else None,
+        network_hashrate_hs=strict_float(network.get("networkHashrate"), "networkHashrate"),
+        network_difficulty=strict_float(network.get("networkDifficulty"), "networkDifficulty"),
+        block_height=strict_int(network.get("blockHeight"), "blockHeight"),
+    )

@@ -17,6 +17,7 @@ from pools.formats.base import (
     PayoutRecord,
     PoolEndpoint,
     PoolError,
+    PoolStats,
     WorkerSnapshot,
     bad_answer,
     get_json_or,
@@ -73,8 +74,9 @@ def unwrap(answer, what: str):
             raise bad_answer(f"{what} has no data")
         return data
     error = text(answer.get("error")) or f"status {status!r}"
+    # "Account not found" is Nanopool's answer for a wallet it has no shares of yet.
     if status is False and "not found" in error.lower():
-        raise PoolError("not_found", f"The pool does not know this account: {error}")
+        raise PoolError("no_data", f"The pool has no data for this wallet yet: {error}")
     raise bad_answer(f"{what}: {error}")
 
 
@@ -179,3 +181,35 @@ async def fetch_account(get_json, endpoint: PoolEndpoint) -> AccountSnapshot:
         get_json, f"{prefix}/{coin}/payments/{address}", {"status": True, "data": []}
     )
     return parse_account(user, payments, endpoint.coin, endpoint.coin_decimals)
+
+
+# -- pool-wide statistics ----------------------------------------------------------------------
+
+# Nanopool has no single pool-statistics answer: one figure per request, `data` a bare number.
+POOL_STATS_METHODS = ("pool/hashrate", "pool/activeminers", "pool/activeworkers")
+
+
+async def fetch_pool_stats(get_json, endpoint: PoolEndpoint) -> PoolStats:
+    coin = endpoint.coin.strip().lower()
+    hashrate_unit(coin)
+    prefix = _prefix(endpoint.base_url)
+    answers = [await get_json(f"{prefix}/{coin}/{method}") for method in POOL_STATS_METHODS]
+    return parse_pool_stats(*answers, coin=coin)
+
+
+def parse_pool_stats(hashrate, miners, workers, coin: str = "ETC") -> PoolStats:
+    """`/pool/hashrate` (in the coin's hashrate unit, Mh/s for the ETH family),
+    `/pool/activeminers` and `/pool/activeworkers`, each `{"status": true, "data": <number>}`."""
+    figures = []
+    for answer, what in ((hashrate, "pool hashrate"), (miners, "active miners"),
+                         (workers, "active workers")):  # fmt: skip
+        value = unwrap(answer, what)
+        if isinstance(value, bool) or lenient_number(value) is None:
+            raise bad_answer(f"{what} is not a number: {str(value)[:40]!r}")
+        figures.append(lenient_number(value))
+    rate, miner_count, worker_count = figures
+    return PoolStats(
+        pool_hashrate_hs=rate * hashrate_unit(coin),
+        miners=int(miner_count),
+        workers=int(worker_count),
+    )

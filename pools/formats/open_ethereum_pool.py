@@ -17,6 +17,7 @@ from pools.formats.base import (
     BlockRecord,
     PayoutRecord,
     PoolError,
+    PoolStats,
     WorkerSnapshot,
     bad_answer,
     unique_payouts,
@@ -88,8 +89,18 @@ def account_path(login):
     return f"/api/accounts/{quote(login, safe='')}"
 
 
+NO_DATA = "The pool has no data for this wallet yet: no shares received (or a mistyped address)."
+
+
 async def fetch_account(get_json, endpoint):
-    data = await get_json(account_path(endpoint.login))
+    try:
+        data = await get_json(account_path(endpoint.login))
+    except PoolError as exc:
+        # OEP's AccountIndex answers 404 with no body for a login it holds no shares of
+        # (IsMinerExists is false), which is every wallet before its first share.
+        if exc.kind == "not_found":
+            raise PoolError("no_data", NO_DATA, status=exc.status) from None
+        raise
     return parse_account(
         data,
         coin_decimals=endpoint.coin_decimals,
@@ -140,17 +151,26 @@ def parse_account(data, *, coin_decimals=18, pool_decimals=9):
 
 
 def _check_found(data):
-    # OEP answers 404 for an unknown login (the poller turns that into not_found); some forks
-    # answer 200 with `{}`, `null` or an error object instead.
+    # OEP answers 404 for a login it never saw (fetch_account turns that into no_data); some
+    # forks answer 200 with `{}`, `null` or an error object such as `{"error": "not found"}`.
+    # Upstream OEP before its IsMinerExists check answered 200 with an empty `stats` hash and no
+    # workers or payments: the same "nothing yet", said differently.
     if data is None or data == {}:
-        raise PoolError("not_found", "The pool does not know this wallet")
+        raise PoolError("no_data", NO_DATA)
     if not isinstance(data, dict):
         raise bad_answer(f"expected an object, got {type(data).__name__}")
     if not any(key in data for key in _ACCOUNT_KEYS):
         detail = data.get("error") or data.get("message") or data.get("status")
         if detail:
-            raise PoolError("not_found", f"The pool does not know this wallet: {str(detail)[:200]}")
+            raise PoolError("no_data", f"{NO_DATA[:-1]} The pool says: {str(detail)[:200]}")
         raise bad_answer("no account fields in the answer")
+    if (
+        data.get("stats") == {}
+        and not data.get("workers")
+        and not data.get("payments")
+        and not data.get("paymentsTotal")
+    ):
+        raise PoolError("no_data", NO_DATA)
 
 
 def _workers(raw, now_s):
@@ -271,3 +291,52 @@ def _unix_s(value, what):
 def _now_s(value):
     ms = strict_int(value, "now")
     return ms / 1000 if ms else None
+
+
+# -- pool-wide statistics ----------------------------------------------------------------------
+
+STATS_PATH = "/api/stats"
+
+
+async def fetch_pool_stats(get_json, endpoint):
+    return parse_pool_stats(await get_json(STATS_PATH))
+
+
+def parse_pool_stats(data):
+    """`/api/stats` (api/server.go StatsIndex): `hashrate` H/s, `minersTotal`, the block list
+    totals, `stats{lastBlockFound (s), roundShares}` and `nodes[{name, height, difficulty,
+    lastBeat}]` with every node figure a string. 2Miners adds `workersTotal` and a node's
+    `networkhashps`. Deliberately not kept: `now` (the poll has its own time), 2Miners' `luck`
+    (its window is not documented) and `poolCharts` (the pool's own history, which our series
+    replaces), `paymentsTotal`."""
+    if not isinstance(data, dict) or not ({"nodes", "hashrate", "minersTotal"} & set(data)):
+        raise bad_answer("not an open-ethereum-pool /api/stats answer")
+    stats = data.get("stats") or {}
+    if not isinstance(stats, dict):
+        raise bad_answer("stats is not an object")
+    nodes = data.get("nodes") or []
+    if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):
+        raise bad_answer("nodes is not a list of objects")
+    # Several upstream nodes may be listed; the highest is the chain's tip as the pool sees it.
+    node = max(nodes, key=lambda n: strict_int(n.get("height"), "node height") or 0, default={})
+    difficulty = strict_float(node.get("difficulty"), "node difficulty")
+    totals = [data.get(key) for key in ("maturedTotal", "immatureTotal", "candidatesTotal")]
+    round_shares = strict_float(stats.get("roundShares"), "roundShares")
+    return PoolStats(
+        pool_hashrate_hs=strict_float(data.get("hashrate"), "hashrate"),
+        miners=strict_int(data.get("minersTotal"), "minersTotal"),
+        workers=strict_int(data.get("workersTotal"), "workersTotal"),
+        # Every block the pool found is in one of its three lists, each counted in full.
+        blocks_total=(
+            sum(strict_int(t, "blocks total") or 0 for t in totals)
+            if any(t is not None for t in totals)
+            else None
+        ),
+        last_block_at=_unix_s(stats.get("lastBlockFound"), "lastBlockFound"),
+        # roundShares is the sum of the round's share difficulties, so over the network
+        # difficulty it is the round's effort: what OEP front ends show as "round variance".
+        effort=round_shares / difficulty if round_shares is not None and difficulty else None,
+        network_hashrate_hs=strict_float(node.get("networkhashps"), "networkhashps"),
+        network_difficulty=difficulty,
+        block_height=strict_int(node.get("height"), "node height"),
+    )

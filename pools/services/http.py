@@ -70,9 +70,14 @@ async def _get(client, url, params, host, limiter):
         raise PoolError.from_outbound(exc, _POOL_SAYS.get(exc.kind)) from None
     status = response.status_code
     if status == 204:
-        raise PoolError("not_found", "The pool has no data for this account.", status=204)
+        # Miningcore answers a miner it holds no stats for with an empty 204.
+        raise PoolError("no_data", "The pool has no data for this wallet yet.", status=204)
     if status == 404:
-        raise PoolError("not_found", "The pool does not know this account (404).", status=404)
+        # Which 404 means "no data for this wallet" is the format's to say (open-ethereum-pool's
+        # is; Miningcore's is an unknown pool id), so the body goes along for it to read.
+        error = PoolError("not_found", "The pool answered 404 (not found).", status=404)
+        error.body = response.content[:500]
+        raise error
     if status != 200:
         error = outbound.status_error(response, host)
         if error.kind == "rate_limited":

@@ -1,6 +1,7 @@
 """The pool poll cycle: lease the pools with due accounts, claim those accounts, fetch them
 through each pool's own rate limit (every pool concurrently, so a slow or strict pool delays no
-other), store each snapshot as it arrives, then update each pool's circuit breaker."""
+other), store each snapshot as it arrives, then update each pool's circuit breaker. The pool's
+own statistics are read in the same queue, once per pool and poll interval, never per account."""
 
 import asyncio
 import time
@@ -16,7 +17,12 @@ from ethdash import outbound
 from pools.formats import FORMATS, PoolEndpoint, PoolError
 from pools.models import Pool, PoolAccount
 from pools.services.http import RateLimiter, json_getter
-from pools.services.store import record_failure, store_snapshot
+from pools.services.store import (
+    record_failure,
+    record_stats_failure,
+    store_pool_stats,
+    store_snapshot,
+)
 
 LEASE = timedelta(minutes=10)
 BREAKER_THRESHOLD = 3  # cycles in a row in which every account of a pool failed at the host
@@ -33,6 +39,8 @@ class PoolResult:
     stored: int = 0
     errors: list = field(default_factory=list)
     seconds: float = 0.0  # how long this pool's part of the cycle took
+    stats_stored: bool = False  # the pool-wide statistics were read and stored this cycle
+    stats_error: PoolError | None = None
 
 
 def _due(now):
@@ -89,6 +97,17 @@ def claim_accounts(pool, *, now):
     return accounts
 
 
+def endpoint_for_pool(pool):
+    return PoolEndpoint(
+        format=pool.api_format,
+        base_url=pool.base_url.rstrip("/"),
+        login="",
+        coin=pool.coin,
+        coin_decimals=pool.coin_decimals,
+        pool_id=pool.pool_id,
+    )
+
+
 def endpoint_for(account):
     pool = account.pool
     return PoolEndpoint(
@@ -101,13 +120,35 @@ def endpoint_for(account):
     )
 
 
-async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep):
+def stats_due(pool, *, now):
+    """Whether this cycle reads the pool's own statistics: once per poll interval of the pool,
+    by whichever cycle polls its accounts, so one read serves every farm with accounts there."""
+    return pool.breaker == Pool.Breaker.CLOSED and (
+        pool.stats_next_at is None or pool.stats_next_at <= now
+    )
+
+
+async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep, with_stats=False):
     result = PoolResult(pool=pool, polled=len(accounts))
     module = FORMATS[pool.api_format]
     limiter = RateLimiter(*rate_limit(pool), sleep=sleep)
     get_json = json_getter(client, pool.base_url, limiter, sleep=sleep)
     store = sync_to_async(store_snapshot, thread_sensitive=True)
     fail = sync_to_async(record_failure, thread_sensitive=True)
+
+    async def pool_stats():
+        next_at = timezone.now() + timedelta(seconds=interval_s(pool))
+        endpoint = endpoint_for_pool(pool)
+        try:
+            stats = await module.fetch_pool_stats(get_json, endpoint)
+        except PoolError as error:
+            result.stats_error = error
+            await sync_to_async(record_stats_failure, thread_sensitive=True)(
+                pool, error, next_at=next_at
+            )
+            return
+        await sync_to_async(store_pool_stats, thread_sensitive=True)(pool, stats, next_at=next_at)
+        result.stats_stored = True
 
     async def one(account):
         try:
@@ -120,7 +161,9 @@ async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep):
         result.stored += 1
 
     started = time.monotonic()
-    await asyncio.gather(*(one(account) for account in accounts))
+    # The pool's own figures go first in the pool's queue: one read, whatever the accounts.
+    jobs = [pool_stats()] if with_stats and hasattr(module, "fetch_pool_stats") else []
+    await asyncio.gather(*jobs, *(one(account) for account in accounts))
     result.seconds = time.monotonic() - started
     return result
 
@@ -129,7 +172,10 @@ async def _poll_all(work, *, transport=None, sleep=asyncio.sleep):
     try:
         async with outbound.async_client(transport=transport) as client:
             return await asyncio.gather(
-                *(_poll_pool(pool, accounts, client, sleep=sleep) for pool, accounts in work)
+                *(
+                    _poll_pool(pool, accounts, client, sleep=sleep, with_stats=with_stats)
+                    for pool, accounts, with_stats in work
+                )
             )
     finally:
         # Stores ran on asgiref's executor thread; its connection would outlive the cycle.
@@ -163,11 +209,15 @@ def update_breaker(result, *, now):
 def poll_due_accounts(*, now=None, transport=None, sleep=asyncio.sleep):
     """One cycle over every pool this caller can lease. Returns a PoolResult per pool."""
     now = now or timezone.now()
-    work = [(pool, claim_accounts(pool, now=now)) for pool in lease_pools(now=now)]
+    work = []
+    for pool in lease_pools(now=now):
+        accounts = claim_accounts(pool, now=now)
+        # An open breaker claims nothing, and a pool whose host is failing is not asked more.
+        work.append((pool, accounts, bool(accounts) and stats_due(pool, now=now)))
     try:
         results = asyncio.run(_poll_all(work, transport=transport, sleep=sleep)) if work else []
     finally:
-        for pool, _ in work:
+        for pool, _, _ in work:
             release(pool)
     for result in results:
         update_breaker(result, now=timezone.now())

@@ -8,9 +8,11 @@ from ethdash import live
 from ethdash.timeseries import iso
 from pools.models import (
     Payout,
+    Pool,
     PoolAccount,
     PoolBlock,
     PoolSample,
+    PoolStatsSample,
     PoolWorker,
     PoolWorkerSample,
 )
@@ -86,12 +88,20 @@ def store_snapshot(account, snapshot, *, now=None):
 
 
 def record_failure(account, error, *, now=None):
+    """Records a poll that brought no snapshot, on this account only. The pool's "no data for
+    this wallet" is not a failure: the account is waiting for its first shares, with no error
+    shown, and stays so for as long as the pool keeps saying it."""
     now = now or timezone.now()
-    account.status = PoolAccount.Status.ERROR
     account.last_poll_at = now
-    account.last_error = str(error)[:500]
-    account.last_error_kind = error.kind
-    account.last_error_at = now
+    if error.kind == "no_data":
+        account.status = PoolAccount.Status.WAITING
+        account.last_error = ""
+        account.last_error_kind = ""
+    else:
+        account.status = PoolAccount.Status.ERROR
+        account.last_error = str(error)[:500]
+        account.last_error_kind = error.kind
+        account.last_error_at = now
     account.save(
         update_fields=["status", "last_poll_at", "last_error", "last_error_kind", "last_error_at"]
     )
@@ -195,3 +205,37 @@ def _payout_event(account, payout):
         "tx_hash": payout.tx_hash,
         "amount": str(payout.amount),
     }
+
+
+STATS_FIELDS = (
+    "pool_hashrate_hs",
+    "miners",
+    "workers",
+    "blocks_total",
+    "last_block_at",
+    "effort",
+    "network_hashrate_hs",
+    "network_difficulty",
+    "block_height",
+)
+
+
+def store_pool_stats(pool, stats, *, now=None, next_at):
+    """Stores what the pool said of itself as one sample at `now` (unique per pool and time, so
+    a retried cycle stores nothing twice) and schedules the next read at `next_at`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        PoolStatsSample.objects.bulk_create(
+            [PoolStatsSample(pool=pool, ts=now, **{f: getattr(stats, f) for f in STATS_FIELDS})],
+            ignore_conflicts=True,
+        )
+        Pool.objects.filter(pk=pool.pk).update(stats_next_at=next_at, stats_error="")
+
+
+def record_stats_failure(pool, error, *, now=None, next_at):
+    """A pool-wide read that failed is kept on the pool only: the accounts' polls and the
+    pool's breaker do not depend on it. It is tried again at `next_at`, not every cycle."""
+    now = now or timezone.now()
+    Pool.objects.filter(pk=pool.pk).update(
+        stats_next_at=next_at, stats_error=f"{error.kind}: {error}"[:500], stats_error_at=now
+    )

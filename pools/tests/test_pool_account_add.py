@@ -17,7 +17,7 @@ def pool(db):
 def _form(world, pool, **extra):
     return {
         "farm": world.farm.pk,
-        "pool": pool.pk,
+        "pool": f"pool:{pool.pk}",
         "login": "0x" + "ab" * 20,
         "label": "main",
         **extra,

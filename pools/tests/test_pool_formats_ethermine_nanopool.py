@@ -169,7 +169,7 @@ def test_ethermine_missing_and_null_fields():
     ("answer", "kind"),
     [
         (fixture("ethermine_error.json"), "not_found"),
-        ({"status": "OK", "data": "NO DATA"}, "not_found"),
+        ({"status": "OK", "data": "NO DATA"}, "no_data"),
         ({"status": "ERROR", "error": "Database unavailable"}, "bad_answer"),
         ({"status": "OK"}, "bad_answer"),
         ({"data": {}}, "bad_answer"),
@@ -225,7 +225,7 @@ async def test_ethermine_unknown_miner_costs_one_request():
     get_json = FakeGetJson(answers)
     with pytest.raises(PoolError) as caught:
         await ethermine.fetch_account(get_json, ethermine_endpoint(ETC_MINER))
-    assert caught.value.kind == "not_found"
+    assert caught.value.kind == "no_data"
     assert len(get_json.calls) == 1
 
 
@@ -376,7 +376,7 @@ def test_nanopool_xmr_is_in_hs():
 @pytest.mark.parametrize(
     ("answer", "kind"),
     [
-        (fixture("nanopool_not_found.json"), "not_found"),
+        (fixture("nanopool_not_found.json"), "no_data"),
         ({"status": False, "error": "Too many requests"}, "bad_answer"),
         ({"status": True}, "bad_answer"),
         ({"status": True, "data": []}, "bad_answer"),
@@ -434,7 +434,7 @@ async def test_nanopool_unknown_account_costs_one_request():
     get_json = FakeGetJson(answers)
     with pytest.raises(PoolError) as caught:
         await nanopool.fetch_account(get_json, nanopool_endpoint())
-    assert caught.value.kind == "not_found"
+    assert caught.value.kind == "no_data"
     assert len(get_json.calls) == 1
 
 

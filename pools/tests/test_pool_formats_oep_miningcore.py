@@ -39,6 +39,13 @@ class FakeGetJson:
         raise PoolError("not_found", "HTTP 404", status=404)
 
 
+# GetMinerInfoAsync for a miner with no rows: SUMs over nothing come back as zeros.
+MC_ZEROS = {
+    "pendingShares": 0, "pendingBalance": 0, "totalPaid": 0, "todayPaid": 0,
+    "lastPayment": None, "lastPaymentLink": None, "performance": None, "performanceSamples": [],
+}  # fmt: skip
+
+
 def test_registered():
     assert FORMATS["open-ethereum-pool"] is oep
     assert FORMATS["miningcore"] is mc
@@ -147,7 +154,9 @@ def test_oep_now_is_milliseconds():
 
 
 def test_oep_missing_and_null_fields():
-    snap = oep.parse_account({"stats": {}, "payments": None, "workers": {}, "hashrate": None})
+    # A Redis hash with only lastShare: the money fields were never incremented.
+    answer = {"stats": {"lastShare": 0}, "payments": None, "workers": {}, "hashrate": None}
+    snap = oep.parse_account(answer)
     assert snap.current_hashrate_hs is None and snap.average_hashrate_hs is None
     assert (snap.unpaid, snap.immature, snap.paid_total) == (0, 0, 0)
     assert snap.last_share_at is None
@@ -189,14 +198,34 @@ async def test_oep_fetch_lowercases_login_and_uses_per_coin_decimals():
     assert snap.unpaid == 123456789 * SHANNON
 
 
+# Upstream open-ethereum-pool before its IsMinerExists check: a wallet with no shares gets the
+# empty Redis hash and zero totals (api/server.go AccountIndex at 04bf8ce).
+OEP_EMPTY_ACCOUNT = {
+    "currentHashrate": 0, "hashrate": 0, "pageSize": 30, "payments": None, "paymentsTotal": 0,
+    "roundShares": 0, "stats": {}, "workers": {}, "workersOffline": 0, "workersOnline": 0,
+    "workersTotal": 0,
+}  # fmt: skip
+
+
 @pytest.mark.asyncio
-@pytest.mark.parametrize("answer", [{}, None, {"error": "not found"}])
-async def test_oep_unknown_wallet(answer):
+@pytest.mark.parametrize("answer", [{}, None, {"error": "not found"}, OEP_EMPTY_ACCOUNT])
+async def test_oep_wallet_without_shares_is_no_data(answer):
     get = FakeGetJson({"/api/accounts/0xdead": answer})
     endpoint = PoolEndpoint("open-ethereum-pool", "https://etc.example", "0xdead", "ETC")
     with pytest.raises(PoolError) as err:
         await oep.fetch_account(get, endpoint)
-    assert err.value.kind == "not_found"
+    assert err.value.kind == "no_data"
+    assert "no data for this wallet yet" in str(err.value)
+
+
+@pytest.mark.asyncio
+async def test_oep_404_for_the_account_is_no_data():
+    # OEP's AccountIndex: `if !exist { w.WriteHeader(http.StatusNotFound); return }`, no body.
+    get = FakeGetJson({})
+    endpoint = PoolEndpoint("open-ethereum-pool", "https://etc.example", "0xdead", "ETC")
+    with pytest.raises(PoolError) as err:
+        await oep.fetch_account(get, endpoint)
+    assert (err.value.kind, err.value.status) == ("no_data", 404)
 
 
 @pytest.mark.parametrize(
@@ -356,13 +385,22 @@ async def test_miningcore_empty_first_page():
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("answer", [None, {}, {"result": None, "success": False}])
-async def test_miningcore_unknown_miner(answer):
+@pytest.mark.parametrize("answer", [None, {}, {"result": None, "success": False}, MC_ZEROS])
+async def test_miningcore_miner_without_shares_is_no_data(answer):
     get = FakeGetJson({f"{MINER}?perfMode=Day": answer})
     with pytest.raises(PoolError) as err:
         await mc.fetch_account(get, endpoint())
+    assert err.value.kind == "no_data"
+    assert len(get.calls) == 1  # no payment pages for a miner the pool has nothing of
+
+
+@pytest.mark.asyncio
+async def test_miningcore_404_is_an_unknown_pool_id():
+    get = FakeGetJson({})  # every path 404s, as GetPool does for a pool id it does not run
+    with pytest.raises(PoolError) as err:
+        await mc.fetch_account(get, endpoint())
     assert err.value.kind == "not_found"
-    assert len(get.calls) == 1  # no payment pages for a miner the pool does not know
+    assert "no pool with the id" in str(err.value)
 
 
 @pytest.mark.asyncio

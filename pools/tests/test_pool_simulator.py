@@ -121,36 +121,21 @@ async def test_generated_accounts_are_plausible_and_deterministic(pool_of):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize(
-    "fmt",
-    [
-        "open-ethereum-pool",
-        pytest.param(
-            "miningcore",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Miningcore answers an unknown miner with an all-zero MinerStats (200); "
-                "miningcore.parse_miner does not treat that as not_found",
-            ),
-        ),
-        "ethermine-v1",
-        "nanopool-v1",
-    ],
-)
-async def test_unknown_login_is_not_found(pool_of, fmt):
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_a_wallet_without_shares_is_no_data(pool_of, fmt):
     pool = await pool_of(fmt)
     with pytest.raises(PoolError) as caught:
         await pool.fetch(UNKNOWN)
-    assert caught.value.kind == "not_found"
+    assert caught.value.kind == "no_data"
 
 
 @pytest.mark.asyncio
-async def test_miningcore_no_content_is_not_found(pool_of):
+async def test_miningcore_no_content_is_no_data(pool_of):
     pool = await pool_of("miningcore")
     pool.server.pool.unknown_miningcore = "no-content"
     with pytest.raises(PoolError) as caught:
         await pool.fetch(UNKNOWN)
-    assert caught.value.kind == "not_found"
+    assert caught.value.kind == "no_data"
 
 
 @pytest.mark.asyncio

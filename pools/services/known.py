@@ -1,0 +1,158 @@
+"""Known pools (pools/known_pools.json, loaded into KnownPool) and the pools a farm user adds:
+a known pool becomes one site-wide Pool, created on first use and shared by every farm after; a
+custom base URL becomes a Pool of the farm that entered it, seen by no other farm."""
+
+import json
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from ethdash.outbound import validate_http_url
+from pools.formats import FORMATS
+
+KNOWN_POOLS_FILE = Path(__file__).resolve().parent.parent / "known_pools.json"
+_FIELDS = ("name", "api_format", "base_url", "pool_id", "coin", "coin_decimals", "chain_id",
+           "website", "source")  # fmt: skip
+
+
+def read_known_pools(path=KNOWN_POOLS_FILE):
+    """The entries of the file, checked: a format ethdash reads, an address the outbound policy
+    accepts, a rate limit of two positive numbers. A bad entry refuses the whole file."""
+    entries = json.loads(Path(path).read_text())["pools"]
+    keys = set()
+    for entry in entries:
+        key = entry.get("key", "")
+        if not key or key in keys:
+            raise ValueError(f"known pool without a key, or twice: {key!r}")
+        keys.add(key)
+        if entry.get("api_format") not in FORMATS:
+            raise ValueError(f"{key}: unknown format {entry.get('api_format')!r}")
+        try:
+            validate_http_url(entry.get("base_url", ""))
+        except ValidationError as exc:
+            raise ValueError(f"{key}: {exc.messages[0]}") from None
+        limit = entry.get("rate_limit")
+        if limit is not None and not (len(limit) == 2 and all(v > 0 for v in limit)):
+            raise ValueError(f"{key}: rate_limit is [requests, seconds], both positive")
+    return entries
+
+
+def load_known_pools(model=None, path=KNOWN_POOLS_FILE):
+    """Creates or updates a KnownPool per entry of the file, by key. Entries no longer in the
+    file are kept: a farm's pool may have been made from one. Returns how many were loaded.
+    `model` is the migration's historical model when a migration calls it."""
+    if model is None:
+        from pools.models import KnownPool as model
+    entries = read_known_pools(path)
+    for entry in entries:
+        limit = entry.get("rate_limit") or (None, None)
+        values = {field: entry.get(field) for field in _FIELDS}
+        values |= {
+            "pool_id": values["pool_id"] or "",
+            "website": values["website"] or "",
+            "source": values["source"] or "",
+            "coin_decimals": values["coin_decimals"] or 18,
+            "rate_limit_requests": limit[0],
+            "rate_limit_window_s": limit[1],
+        }
+        model.objects.update_or_create(key=entry["key"], defaults=values)
+    return len(entries)
+
+
+def pools_for_farms(farm_ids):
+    """Pools a user of these farms may pick or see: site-wide ones and the farms' own."""
+    from pools.models import Pool
+
+    return Pool.objects.filter(Q(farm__isnull=True) | Q(farm__in=farm_ids))
+
+
+def _same_endpoint(api_format, base_url, pool_id):
+    from pools.models import Pool
+
+    return Pool.objects.filter(
+        api_format=api_format, base_url=base_url.rstrip("/"), pool_id=pool_id or ""
+    )
+
+
+def _free_name(name, suffix):
+    from pools.models import Pool
+
+    return name if not Pool.objects.filter(name=name).exists() else f"{name} ({suffix})"
+
+
+def pool_for_known(known):
+    """The one site-wide Pool of a known pool: made on first use, the same row ever after (a
+    site-wide pool made in the admin for the same address is adopted rather than doubled)."""
+    from pools.models import Pool
+
+    existing = Pool.objects.filter(known_pool=known).first()
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            pool = (
+                _same_endpoint(known.api_format, known.base_url, known.pool_id)
+                .filter(farm__isnull=True, known_pool__isnull=True)
+                .select_for_update()
+                .first()
+            )
+            if pool is not None:
+                pool.known_pool = known
+                pool.save(update_fields=["known_pool"])
+                return pool
+            return Pool.objects.create(
+                known_pool=known,
+                name=_free_name(known.name, known.key),
+                api_format=known.api_format,
+                base_url=known.base_url.rstrip("/"),
+                pool_id=known.pool_id,
+                coin=known.coin,
+                coin_decimals=known.coin_decimals,
+                chain_id=known.chain_id,
+                rate_limit_requests=known.rate_limit_requests,
+                rate_limit_window_s=known.rate_limit_window_s,
+            )
+    except IntegrityError:
+        # Another request made it between our look and our insert: theirs is the one.
+        return Pool.objects.get(known_pool=known)
+
+
+def custom_pool(*, farm, api_format, base_url, pool_id="", coin, coin_decimals=18):
+    """The pool at an address a farm entered: a site-wide pool at that address if there is one
+    (a known pool, or one from the admin), else the farm's own, made once."""
+    same = _same_endpoint(api_format, base_url, pool_id)
+    pool = same.filter(farm__isnull=True).first() or same.filter(farm=farm).first()
+    if pool is not None:
+        return pool
+    from pools.models import Pool
+
+    return Pool.objects.create(
+        farm=farm,
+        name=_free_name(f"{base_url.split('://', 1)[-1].rstrip('/')} {coin}".strip(), farm.name),
+        api_format=api_format,
+        base_url=base_url.rstrip("/"),
+        pool_id=pool_id or "",
+        coin=coin.upper(),
+        coin_decimals=coin_decimals,
+    )
+
+
+def add_account(*, farm, login, label="", known=None, pool=None):
+    """A farm's account on a known pool (its site-wide Pool made on first use) or on `pool`,
+    due for its first poll at once. Adding an account the farm already has returns it as is."""
+    from django.utils import timezone
+
+    from pools.models import PoolAccount
+
+    with transaction.atomic():
+        if known is not None:
+            pool = pool_for_known(known)
+        account, _ = PoolAccount.objects.get_or_create(
+            farm=farm,
+            pool=pool,
+            login=login.strip(),
+            defaults={"label": label, "next_poll_at": timezone.now()},
+        )
+    return account
