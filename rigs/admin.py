@@ -13,6 +13,21 @@ class GpuInline(admin.TabularInline):
     readonly_fields = ["last_seen_at"]
 
 
+# What a person sets; every other field is the rig's own report or the poller's and the
+# agent's bookkeeping, shown read-only (so a figure added to the model later is never
+# editable by accident).
+RIG_EDITABLE_FIELDS = (
+    "farm",
+    "name",
+    "cadence_s",
+    "protocol",
+    "host",
+    "port",
+    "api_password",
+    "electricity_price_per_kwh",
+)
+
+
 @admin.register(Rig)
 class RigAdmin(admin.ModelAdmin):
     # The miner's API password is never rendered back; blank keeps the stored one.
@@ -34,29 +49,9 @@ class RigAdmin(admin.ModelAdmin):
     search_fields = ["name", "farm__name", "host", "miner"]
     actions = ["poll_now"]
     readonly_fields = [
-        "status_reason",
-        "status_changed_at",
-        "next_poll_at",
-        "last_poll_at",
-        "last_error",
-        "last_error_kind",
-        "last_error_at",
-        "miner",
-        "miner_version",
-        "algorithm",
-        "pool_url",
-        "uptime_s",
-        "restarts",
-        "hashrate_median_24h_hs",
-        "rollups_stale_from",
-        "last_seen_at",
-        "stale_at",
-        "last_sample_at",
-        "hashrate_hs",
-        "power_w",
-        "temperature_max_c",
-        "gpus_reporting",
-        "created_at",
+        f.name
+        for f in Rig._meta.concrete_fields
+        if not f.primary_key and f.name not in RIG_EDITABLE_FIELDS
     ]
     list_select_related = ["farm"]
     inlines = [GpuInline]
