@@ -6,10 +6,12 @@ registration, which is the order of INSTALLED_APPS.
 """
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
@@ -19,8 +21,9 @@ logger = logging.getLogger(__name__)
 class Listener:
     """A long-running follower of an outside event source (a websocket, an SSE stream).
 
-    `follow(stop=...)` runs until `stop` is set, or returns at once when there is nothing to
-    follow; it is cancelled on shutdown, so a listener waiting on a socket stops at once.
+    `follow(stop=...)` runs until `stop` is set (a listener that follows objects users add keeps
+    running with none, see `follow_each`); it is cancelled on shutdown, so a listener waiting on
+    a socket stops at once.
     """
 
     name: str
@@ -87,3 +90,49 @@ async def run_listeners(selected: Iterable[Listener], *, stop: asyncio.Event) ->
         for task, result in zip(tasks, results, strict=True):
             if isinstance(result, Exception):
                 logger.error("listener %s failed", task.get_name(), exc_info=result)
+
+
+async def follow_each(
+    load: Callable[[], Awaitable[Mapping[Hashable, object]]],
+    follow_one: Callable[..., Awaitable[None]],
+    *,
+    stop: asyncio.Event,
+    rescan_s: float | None = None,
+    what: str = "listener",
+) -> None:
+    """Follows every object `load()` returns ({key: object}), each with `follow_one(object,
+    stop=stop)` in a task of its own, until `stop` is set; `load` runs again every `rescan_s`.
+
+    What users add later is followed within a rescan, not on the next restart: a new key starts
+    a task, a key gone (the object deleted, or its address changed, when the key holds it) cancels
+    its task, and a task that ended with an error is started again at the next rescan, so one
+    object's failure never stops the others. asyncio has no supervisor of this kind (TaskGroup
+    cancels every task when one fails), hence this loop.
+    """
+    rescan_s = settings.ETHDASH_LISTENER_RESCAN_S if rescan_s is None else rescan_s
+    running: dict[Hashable, asyncio.Task] = {}
+    try:
+        while not stop.is_set():
+            try:
+                wanted = await load()
+            except Exception:  # a database hiccup: keep what runs, look again next time
+                logger.exception("%s: could not list what to follow", what)
+                wanted = None
+            if wanted is not None:
+                for key, task in list(running.items()):
+                    if key in wanted and not task.done():
+                        continue
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        logger.error("%s %s failed", what, key, exc_info=task.exception())
+                    task.cancel()
+                    del running[key]
+                for key, item in wanted.items():
+                    if key not in running:
+                        logger.info("%s: following %s", what, key)
+                        running[key] = asyncio.create_task(follow_one(item, stop=stop))
+            with contextlib.suppress(TimeoutError):  # time to look again
+                await asyncio.wait_for(stop.wait(), timeout=rescan_s)
+    finally:
+        for task in running.values():
+            task.cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)

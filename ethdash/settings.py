@@ -236,6 +236,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 ETHDASH_OFFLINE_SWEEP_S = env_int("ETHDASH_OFFLINE_SWEEP_S", 10, minimum=1)
 ETHDASH_POLL_TICK_S = env_int("ETHDASH_POLL_TICK_S", 5, minimum=1)
+# How often the long-running listeners look for pools and beacon nodes added, changed or removed.
+ETHDASH_LISTENER_RESCAN_S = env_int("ETHDASH_LISTENER_RESCAN_S", 30, minimum=1)
 ETHDASH_POOL_GAP_PCT = env_int("ETHDASH_POOL_GAP_PCT", 85, minimum=1)
 # Validators (docs/validators.md): ids per POST, how far back a farm is caught up after downtime,
 # how many epochs one task run processes, and how long imperfect-epoch rows are kept.

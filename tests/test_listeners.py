@@ -54,3 +54,71 @@ def test_listeners_that_have_nothing_to_follow_end_the_run():
         return stop.is_set()
 
     assert asyncio.run(scenario()) is False
+
+
+def test_follow_each_follows_what_is_added_drops_what_is_gone_and_restarts_a_failed_one(
+    caplog, monkeypatch
+):
+    """A listener over objects users add (pools, farms' beacon nodes): an object added while it
+    runs is followed at the next rescan, one removed is cancelled, and one whose follower failed
+    is started again, while the others keep running untouched."""
+    monkeypatch.setattr(registry.logger, "disabled", False)
+    wanted = {"a": "a"}
+    started, cancelled = [], []
+    fail_once = {"bad"}
+
+    async def load():
+        return dict(wanted)
+
+    async def follow_one(item, *, stop):
+        started.append(item)
+        if item in fail_once:
+            fail_once.discard(item)
+            raise RuntimeError("socket gone")
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.append(item)
+            raise
+
+    async def rescans(count):
+        # Each rescan is 10 ms apart; a few of them let the loop act on a change.
+        await asyncio.sleep(0.01 * count)
+
+    async def scenario():
+        stop = asyncio.Event()
+        run = asyncio.create_task(
+            registry.follow_each(load, follow_one, stop=stop, rescan_s=0.01, what="thing")
+        )
+        await rescans(3)
+        assert started == ["a"]
+        wanted.update(b="b", bad="bad")
+        await rescans(5)
+        del wanted["a"]
+        await rescans(5)
+        stop.set()
+        await asyncio.wait_for(run, timeout=5)
+
+    with caplog.at_level(logging.ERROR, logger="ethdash.registry"):
+        asyncio.run(scenario())
+    assert started.count("a") == 1 and started.count("b") == 1
+    assert started.count("bad") == 2  # failed once, then followed again
+    assert cancelled[0] == "a"  # removed: cancelled while the others ran on
+    assert sorted(cancelled[1:]) == ["b", "bad"]  # stopped: every follower cancelled
+    assert "thing bad failed" in caplog.text
+
+
+def test_follow_each_keeps_running_with_nothing_to_follow_until_stopped():
+    async def scenario():
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.05, stop.set)
+
+        async def nothing():
+            return {}
+
+        await asyncio.wait_for(
+            registry.follow_each(nothing, None, stop=stop, rescan_s=0.01), timeout=5
+        )
+        return stop.is_set()
+
+    assert asyncio.run(scenario()) is True

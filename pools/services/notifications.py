@@ -14,7 +14,7 @@ from django.db import connections
 from django.db.models import Q
 from django.utils import timezone
 
-from ethdash import outbound
+from ethdash import outbound, registry
 from ethdash.outbound import OutboundError
 from pools.formats import PoolError
 from pools.formats.miningcore import parse_notification
@@ -107,22 +107,22 @@ def _record_error(pool, exc):
 
 def _followable_pools():
     # The outbound policy judges each address when its listener connects; a refused one shows on
-    # the pool's row (last_error) like any other failure.
-    return list(Pool.objects.exclude(notifications_url=""))
+    # the pool's row (last_error) like any other failure. The key holds the address, so a pool
+    # whose notifications URL changes is followed at its new address.
+    return {
+        (pool.pk, pool.notifications_url): pool
+        for pool in Pool.objects.exclude(notifications_url="")
+    }
 
 
-async def listen_all(*, stop):
+async def listen_all(*, stop, rescan_s=None):
     """The registered listener (ethdash.registry): follows every pool that has a notifications
-    URL until `stop` is set. Pools added or changed later are picked up on restart."""
-    pools = await sync_to_async(_followable_pools, thread_sensitive=True)()
-    if not pools:
-        logger.info("No pool has a notifications URL; nothing to follow.")
-        return
-    logger.info("Following notifications of %s.", ", ".join(pool.name for pool in pools))
-    # One pool's listener failing for good leaves the others following theirs.
-    outcomes = await asyncio.gather(
-        *(listen(pool, stop=stop) for pool in pools), return_exceptions=True
+    URL until `stop` is set; a pool added, changed or removed is picked up within a rescan
+    (ETHDASH_LISTENER_RESCAN_S), and one pool's listener failing leaves the others following."""
+    await registry.follow_each(
+        sync_to_async(_followable_pools, thread_sensitive=True),
+        listen,
+        stop=stop,
+        rescan_s=rescan_s,
+        what="pool notifications",
     )
-    for pool, outcome in zip(pools, outcomes, strict=True):
-        if isinstance(outcome, Exception):
-            logger.error("%s notifications stopped: %r", pool.name, outcome)

@@ -202,3 +202,43 @@ def test_a_redirecting_notifications_url_is_shown_and_retried(settings):
     pool.refresh_from_db()
     assert len(tries) == 2
     assert pool.last_error.startswith("Notifications: cannot follow redirect")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_given_a_notifications_url_while_listening_is_followed_within_a_rescan(
+    pool, settings
+):
+    """What a user adds is followed at once, not on the next restart: the listener looks for
+    new or changed pools every rescan, so a pool that gets its notifications URL after the
+    listener started has its events applied within seconds."""
+    from pools.services.notifications import listen_all
+
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    hashrate = {"type": "hashrateupdated", "poolId": "etc1", "miner": LOGIN, "hashrate": 1e8}
+
+    async def relay(socket):
+        await socket.send(json.dumps(hashrate))
+        await socket.wait_closed()
+
+    def account_due():
+        return PoolAccount.objects.get(login=LOGIN).next_poll_at <= timezone.now()
+
+    async def scenario():
+        async with websockets.serve(relay, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            stop = asyncio.Event()
+            listening = asyncio.create_task(listen_all(stop=stop, rescan_s=0.05))
+            await asyncio.sleep(0.2)  # running, with no pool to follow yet
+            assert not await sync_to_async(account_due)()
+            await sync_to_async(Pool.objects.filter(pk=pool.pk).update)(
+                notifications_url=f"ws://127.0.0.1:{port}/notifications"
+            )
+            for _ in range(200):
+                if await sync_to_async(account_due)():
+                    break
+                await asyncio.sleep(0.05)
+            stop.set()
+            await asyncio.wait_for(listening, timeout=10)
+
+    asyncio.run(scenario())
+    assert account_due()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from asgiref.sync import sync_to_async
 from django.db import connections
 
-from ethdash import live
+from ethdash import live, registry
 from ethdash.outbound import OutboundError
 from validators.formats.client import BeaconClient, BeaconError, Event
 from validators.models import BeaconNode, Validator
@@ -178,17 +178,23 @@ def start_processing(farm_id: int) -> None:
     process_validators.delay(farm_id)
 
 
-async def follow_all_farms(*, stop: asyncio.Event) -> None:
+def _farms_with_nodes():
+    farm_ids = set(BeaconNode.objects.values_list("farm_id", flat=True))
+    return {farm_id: farm_id for farm_id in farm_ids}
+
+
+async def follow_all_farms(*, stop: asyncio.Event, rescan_s=None) -> None:
     """The registered listener (ethdash.registry): follows every farm that has a beacon node
-    until `stop` is set. Farms that get their first node later are picked up on restart."""
-    farms = await sync_to_async(
-        lambda: sorted(set(BeaconNode.objects.values_list("farm_id", flat=True))),
-        thread_sensitive=True,
-    )()
-    if not farms:
-        log.info("No farm has a beacon node; nothing to follow.")
-        return
-    log.info("Following the beacon nodes of %s farm(s).", len(farms))
-    await asyncio.gather(
-        *(follow_farm(farm, stop=stop, trigger=start_processing) for farm in farms)
+    until `stop` is set. A farm that gets its first node later is followed within a rescan
+    (ETHDASH_LISTENER_RESCAN_S); a farm's own listener reads its nodes on each reconnect."""
+
+    async def follow(farm_id, *, stop):
+        await follow_farm(farm_id, stop=stop, trigger=start_processing)
+
+    await registry.follow_each(
+        sync_to_async(_farms_with_nodes, thread_sensitive=True),
+        follow,
+        stop=stop,
+        rescan_s=rescan_s,
+        what="beacon events of farm",
     )
