@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from ethdash.admin import ReadOnlyAdmin
 from rigs.models import Gpu, GpuSample, Rig, RigSample
@@ -28,7 +28,7 @@ class RigAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "protocol", "farm"]
     search_fields = ["name", "farm__name", "host", "miner"]
-    actions = ["poll_now"]
+    actions = ["poll_now", "new_hive_password"]
     readonly_fields = [
         "status_reason",
         "status_changed_at",
@@ -52,6 +52,7 @@ class RigAdmin(admin.ModelAdmin):
         "power_w",
         "temperature_max_c",
         "gpus_reporting",
+        "hive_password_set_at",
         "created_at",
     ]
     list_select_related = ["farm"]
@@ -66,6 +67,21 @@ class RigAdmin(admin.ModelAdmin):
         count = queryset.exclude(protocol="").update(next_poll_at=timezone.now())
         poll_due_rigs.delay()
         self.message_user(request, f"{count} rig(s) will be polled within seconds.")
+
+    @admin.action(description="Generate a new Hive OS password (shown once)")
+    def new_hive_password(self, request, queryset):
+        # The password is in this one message only: the rig keeps its hash, and the admin's
+        # forms never show the hash either (the field is not editable).
+        from rigs.services.hive_agent import set_hive_password
+
+        for rig in queryset:
+            password = set_hive_password(rig)
+            self.message_user(
+                request,
+                f'{rig} (farm {rig.farm}): RIG_ID={rig.pk} RIG_PASSWD="{password}" '
+                "(shown only this once)",
+                messages.WARNING,
+            )
 
     @admin.display(description="Hashrate (MH/s)", ordering="hashrate_hs")
     def hashrate_mhs(self, rig):

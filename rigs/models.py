@@ -81,6 +81,17 @@ class Rig(models.Model):
     power_w = models.FloatField(null=True, blank=True)
     temperature_max_c = models.FloatField(null=True, blank=True)
     gpus_reporting = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The Hive OS agent's own protocol (/worker/api): RIG_ID is the rig's id here and RIG_PASSWD
+    # a telemetry credential, stored as a hash only and shown once when generated.
+    hive_password_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hive_password_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # From the agent's hello: the PCI bus of every GPU it detected, in its detection order, which
+    # is the order of the temp, fan and power arrays of its stats (the iGPU included); and what
+    # it says about the host.
+    hive_detected_buses = models.JSONField(default=list, blank=True, editable=False)
+    hive_hello = models.JSONField(default=dict, blank=True, editable=False)
+    # The host figures of the newest stats body: free disk, memory, load average.
+    hive_host = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -7,6 +7,7 @@ app_name = "rigs"
 urlpatterns = [
     path("", views.rig_list, name="list"),
     path("<int:pk>/", views.rig_detail, name="detail"),
+    path("<int:pk>/hive-password/", views.rig_hive_password, name="hive-password"),
     path("gpus/", views.gpu_list, name="gpu-list"),
     path("gpus/<int:pk>/", views.gpu_detail, name="gpu-detail"),
 ]

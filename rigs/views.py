@@ -1,14 +1,17 @@
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
-from accounts.scoping import farm_ids_for_request, scope_to_farms
+from accounts.scoping import can_write, farm_ids_for_request, scope_to_farms
 from ethdash.timeseries import iso
 from rigs.models import Gpu, Rig
+from rigs.services import hive_agent
 from rigs.services.efficiency import gpu_figures, rig_figures
 from rigs.services.series import gpu_series, rig_series
 
@@ -171,3 +174,21 @@ def gpu_detail(request, pk):
             "range": range_name,
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rig_hive_password(request, pk):
+    """The rig's Hive OS password (RIG_PASSWD for the agent's /worker/api): an owner or manager
+    generates a new one, which is shown once, with the rig.conf lines to set; only its hash is
+    kept, so it can never be shown again."""
+    rig = get_object_or_404(visible_rigs(request), pk=pk)
+    if not can_write(request, rig.farm_id):
+        raise PermissionDenied("Only the farm's owners and managers set a rig's Hive password.")
+    password = hive_agent.set_hive_password(rig) if request.method == "POST" else None
+    context = {
+        "rig": rig,
+        "password": password,
+        "host_url": request.build_absolute_uri("/").rstrip("/"),
+    }
+    return render(request, "rigs/hive_password.html", context)

@@ -1,0 +1,454 @@
+"""The real Hive OS agent pointed at ethdash: /worker/api, its hello and stats, its password.
+
+Requests are built as minershive/hiveos-linux builds them (hive/bin/hello, hive/bin/agent): the
+same JSON (rigs/tests/fixtures/hiveos/), and in the live tests the same shell pipeline, the system
+`echo | gzip | curl` with the agent's exact arguments, against a live server.
+"""
+
+import copy
+import gzip
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from accounts.models import hash_token
+from rigs.formats import hiveos
+from rigs.models import Gpu, GpuSample, Rig
+from rigs.services import hive_agent
+from tests.factories import RigFactory, logged_in
+
+FIXTURES = Path(__file__).parent / "fixtures" / "hiveos"
+URL = "/worker/api"
+# Detection order of the fixture rig (iGPU 00:02.0, 01:00.0, 03:00.0, 0a:00.0); its miner lists
+# bus 10 first.
+DETECTED = [0, 1, 3, 10]
+
+# hive/bin/agent, AGENT_GZIP=1 and AGENT_GZIP=0 branches, and hive/bin/hello, verbatim but for the
+# ssl-session option (empty unless SSL_SESSION_FILE is set).
+AGENT_STATS_GZIP = (
+    "echo $request | gzip -9 -c -f | curl --insecure -L --data-binary @- "
+    "--connect-timeout 7 --max-time 15 --silent "
+    '-H "Content-Encoding: gzip" -H "Content-Type:" -H "User-Agent:" -H "Accept:" '
+    '-XPOST "${HIVE_URL}?id_rig=$RIG_ID&method=stats"'
+)
+AGENT_STATS_PLAIN = (
+    "echo $request | curl --insecure -L --data @- "
+    "--connect-timeout 7 --max-time 15 --silent "
+    '-H "Content-Type:" -H "User-Agent:" -H "Accept:" '
+    '-XPOST "${HIVE_URL}?id_rig=$RIG_ID&method=stats"'
+)
+AGENT_HELLO = (
+    "echo $request | curl --insecure -L --data @- --connect-timeout 7 --max-time 15 --silent "
+    '-XPOST "${HIVE_URL}?id_rig=$RIG_ID&method=hello" -H "Content-Type: application/json"'
+)
+
+
+def fixture(name, rig=None, password=""):
+    body = json.loads((FIXTURES / f"{name}.json").read_text())
+    if rig is not None:  # what rig.conf's RIG_ID and RIG_PASSWD put into every request
+        body["params"]["rig_id"], body["params"]["passwd"] = str(rig.pk), password
+    return body
+
+
+def compact(body):
+    return json.dumps(body, separators=(",", ":"))  # jq -c
+
+
+@pytest.fixture
+def rig(db):
+    return RigFactory(name="hive-rig")
+
+
+@pytest.fixture
+def password(rig):
+    return hive_agent.set_hive_password(rig)
+
+
+def post(client, rig, body, *, method="stats", gzipped=False, content_type=""):
+    data = compact(body).encode()
+    headers = {"HTTP_CONTENT_ENCODING": "gzip"} if gzipped else {}
+    return client.post(
+        f"{URL}?id_rig={rig.pk}&method={method}",
+        data=gzip.compress(data, compresslevel=9) if gzipped else data,
+        content_type=content_type,
+        **headers,
+    )
+
+
+def by_bus(rig):
+    return {g.pci_bus: g for g in Gpu.objects.filter(rig=rig)}
+
+
+# -- the format -------------------------------------------------------------------------------
+
+
+def test_agent_arrays_pair_by_pci_bus_not_by_position():
+    reading = hiveos.parse_stats(fixture("stats"), detected_buses=DETECTED)
+
+    figures = {
+        g.pci_bus: (g.hashrate_hs, g.temperature_c, g.fan_pct, g.power_w) for g in reading.gpus
+    }
+    # The miner's first GPU is the AMD card on bus 10, the agent's last: its power is 142 W,
+    # not the iGPU's 0 nor bus 1's 118 W that position would give.
+    assert figures == {
+        10: (pytest.approx(61204.5e3), 66, 72, 142),
+        1: (pytest.approx(44012.3e3), 58, 55, 118),
+        3: (pytest.approx(42973.9e3), 61, 60, 121),
+    }
+    assert [g.shares_invalid for g in reading.gpus] == [1, 0, 1]
+    assert (reading.shares_accepted, reading.shares_rejected, reading.shares_invalid) == (
+        5120,
+        6,
+        2,
+    )
+    assert reading.hashrate_hs == pytest.approx(148190.7e3)  # total_khs, the miner's own total
+    assert (reading.miner, reading.version, reading.algorithm) == ("lolminer", "1.76", "etchash")
+    assert reading.pool_url == "etc.2miners.com:1010"  # meta.<miner>.server of the flight sheet
+
+
+def test_agent_temperature_wins_over_the_miners_and_memory_temperature_pairs_the_same_way():
+    body = fixture("stats")
+    body["params"]["temp"] = [0, 57, 60, 67]  # the driver's reading, a moment later than the miner
+    body["params"]["mtemp"] = [0, 74, 78, 90]
+    reading = hiveos.parse_stats(body, detected_buses=DETECTED)
+    assert {g.pci_bus: (g.temperature_c, g.memory_temperature_c) for g in reading.gpus} == {
+        10: (67, 90),
+        1: (57, 74),
+        3: (60, 78),
+    }
+
+
+@pytest.mark.parametrize("detected", [[], [1, 3, 10]], ids=["no-hello-yet", "length-differs"])
+def test_agent_arrays_that_cannot_be_paired_are_not_used(detected):
+    reading = hiveos.parse_stats(fixture("stats"), detected_buses=detected)
+    # Only what the miner itself reports, in its own order: no power (its h-stats gives none).
+    assert {g.pci_bus: (g.temperature_c, g.fan_pct, g.power_w) for g in reading.gpus} == {
+        10: (66, 72, None),
+        1: (58, 55, None),
+        3: (61, 60, None),
+    }
+
+
+def test_host_figures_of_the_stats_body():
+    assert hiveos.parse_host(fixture("stats")) == {
+        "disk_free_bytes": 12 * 1024**3,
+        "memory_total_mb": 3842,
+        "memory_available_mb": 2650,
+        "load_average": [0.52, 0.44, 0.41],
+    }
+
+
+def test_hello_lists_the_mining_gpus_and_the_detection_order():
+    hello = hiveos.parse_hello(fixture("hello"))
+    assert hello.detected_buses == DETECTED  # the iGPU counts in the agent's arrays
+    assert [(g.pci_bus, g.name, g.vendor, g.memory_mb) for g in hello.gpus] == [
+        (1, "GeForce RTX 3070", "NVIDIA", 8192),
+        (3, "GeForce RTX 3060 Ti", "NVIDIA", 8192),
+        (10, "Radeon RX 6800", "AMD", 16368),
+    ]
+    assert hello.host["motherboard"] == "ASRock H110 Pro BTC+"
+    assert hello.host["hive_version"] == "0.6-225@230511"
+
+
+def test_decode_request_takes_plain_and_gzip_bodies():
+    body = fixture("stats")
+    raw = (compact(body) + "\n").encode()
+    assert hiveos.decode_request(raw) == body
+    assert hiveos.decode_request(hiveos.gzip_body(raw), "gzip") == body
+
+
+@pytest.mark.parametrize(
+    ("raw", "encoding", "why"),
+    [
+        (b"\x1f\x8b\x08\x00garbage", "gzip", "not valid gzip"),
+        (gzip.compress(b"{not json"), "gzip", "not JSON"),
+        (gzip.compress(b"{}"), "", "says no Content-Encoding"),
+        (b'{"method": "stats"}', "", "'params' object"),
+        (b"[1, 2]", "", "'params' object"),
+        (b"{}", "br", "Content-Encoding 'br'"),
+        (gzip.compress(b" " * (hiveos.MAX_BODY_BYTES + 10)), "gzip", "inflates beyond"),
+    ],
+)
+def test_decode_request_refuses_what_the_agent_never_sends(raw, encoding, why):
+    with pytest.raises(hiveos.BadRequest, match=why):
+        hiveos.decode_request(raw, encoding)
+
+
+# -- /worker/api through Django's test client -------------------------------------------------
+
+
+def test_hello_stores_the_hardware_and_leaves_the_rigs_configuration_alone(rig, password):
+    response = post(Client(), rig, fixture("hello", rig, password), method="hello",
+                    content_type="application/json")  # fmt: skip
+
+    assert response.status_code == 200
+    answer = response.json()
+    # An error, so that hello writes none of rig.conf, wallet.conf, nvidia-oc.conf, amd-oc.conf.
+    assert answer["id"] == 0 and "result" not in answer
+    assert answer["error"]["code"] == -32002
+    assert "does not manage" in answer["error"]["message"]
+    gpus = by_bus(rig)
+    assert {bus: (g.name, g.vendor, g.memory_mb) for bus, g in gpus.items()} == {
+        1: ("GeForce RTX 3070", "NVIDIA", 8192),
+        3: ("GeForce RTX 3060 Ti", "NVIDIA", 8192),
+        10: ("Radeon RX 6800", "AMD", 16368),
+    }
+    rig.refresh_from_db()
+    assert rig.hive_detected_buses == DETECTED
+    assert rig.hive_hello["cpu_model"].startswith("Intel(R) Celeron(R)")
+
+
+def test_stats_after_hello_land_on_the_gpus_of_their_bus(rig, password):
+    client = Client()
+    post(client, rig, fixture("hello", rig, password), method="hello")
+
+    response = post(client, rig, fixture("stats", rig, password), gzipped=True)
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"jsonrpc": "2.0", "id": None, "result": {"command": "OK"}}
+    gpus = by_bus(rig)
+    figures = {
+        bus: (g.hashrate_hs, g.temperature_c, g.fan_pct, g.power_w) for bus, g in gpus.items()
+    }
+    assert figures == {
+        1: (pytest.approx(44012.3e3), 58, 55, 118),
+        3: (pytest.approx(42973.9e3), 61, 60, 121),
+        10: (pytest.approx(61204.5e3), 66, 72, 142),
+    }
+    assert GpuSample.objects.filter(gpu__rig=rig).count() == 3
+    rig.refresh_from_db()
+    assert (rig.status, rig.miner, rig.pool_url) == ("online", "lolminer", "etc.2miners.com:1010")
+    assert rig.hive_host["memory_total_mb"] == 3842
+
+
+def test_stats_without_content_type_or_gzip_are_taken_too(rig, password):
+    response = post(Client(), rig, fixture("stats", rig, password))
+    assert response.status_code == 200
+    assert response.json()["result"] == {"command": "OK"}
+    assert GpuSample.objects.filter(gpu__rig=rig).count() == 3
+
+
+@pytest.mark.parametrize("wrong", ["", "not-the-password", None])
+def test_a_wrong_password_is_a_jsonrpc_error_with_401_and_stores_nothing(rig, password, wrong):
+    body = fixture("stats", rig, password)
+    body["params"]["passwd"] = wrong
+    response = post(Client(), rig, body)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == -32001
+    assert GpuSample.objects.count() == 0 and not Gpu.objects.filter(rig=rig).exists()
+
+
+def test_a_rig_without_a_hive_password_takes_no_request(rig):
+    response = post(Client(), rig, fixture("stats", rig, ""))
+    assert response.status_code == 401
+
+
+def test_rig_a_password_cannot_push_to_rig_b(rig, password):
+    other = RigFactory(name="other-rig")
+    hive_agent.set_hive_password(other)
+    client = Client()
+    as_other = fixture("stats", other, password)  # B's id, A's password
+    assert post(client, other, as_other).status_code == 401
+    # A's id in the query, B's in the body (or the reverse): refused, whatever the password.
+    mixed = fixture("stats", other, password)
+    assert (
+        client.post(
+            f"{URL}?id_rig={rig.pk}&method=stats", compact(mixed), content_type=""
+        ).status_code
+        == 401
+    )
+    assert GpuSample.objects.count() == 0
+
+
+def test_a_new_password_replaces_the_old_one(rig, password):
+    new = hive_agent.set_hive_password(rig)
+    assert post(Client(), rig, fixture("stats", rig, password)).status_code == 401
+    assert post(Client(), rig, fixture("stats", rig, new)).status_code == 200
+    rig.refresh_from_db()
+    assert rig.hive_password_hash == hash_token(new) and new not in rig.hive_password_hash
+
+
+@pytest.mark.parametrize(
+    ("data", "headers"),
+    [
+        (b"\x1f\x8b\x08\x00\x00garbled", {"HTTP_CONTENT_ENCODING": "gzip"}),
+        (b"method=stats&rig_id=1", {}),
+        (b'{"method": "stats", "params": {"rig_id": "1"', {}),
+    ],
+    ids=["bad-gzip", "form", "truncated"],
+)
+def test_a_garbled_body_is_a_400_and_changes_nothing(rig, password, data, headers):
+    response = Client().post(
+        f"{URL}?id_rig={rig.pk}&method=stats", data=data, content_type="", **headers
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == -32700
+    assert GpuSample.objects.count() == 0
+
+
+def test_a_stats_body_the_agent_does_not_build_is_a_400(rig, password):
+    body = fixture("stats", rig, password)
+    body["params"]["miner_stats"]["hs_units"] = "furlongs"
+    response = post(Client(), rig, body)
+    assert response.status_code == 400
+    assert "hs_units" in response.json()["error"]["message"]
+    assert GpuSample.objects.count() == 0
+
+
+def test_a_hello_with_an_unusable_gpu_list_is_a_400_and_stores_nothing(rig, password):
+    body = fixture("hello", rig, password)
+    body["params"]["gpu"] = "01:00.0"
+    response = post(Client(), rig, body, method="hello")
+    assert response.status_code == 400
+    assert not Gpu.objects.filter(rig=rig).exists()
+
+
+def test_methods_ethdash_does_not_take(rig, password):
+    message = {"method": "message", "jsonrpc": "2.0", "id": 0,
+               "params": {"rig_id": str(rig.pk), "passwd": password, "type": "warning",
+                          "data": "Low hashrate, restarting miner"}}  # fmt: skip
+    response = post(Client(), rig, message, method="message", content_type="application/json")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == -32601
+    # The query says one method, the body another.
+    response = post(Client(), rig, fixture("stats", rig, password), method="hello")
+    assert response.status_code == 400
+    assert Client().get(f"{URL}?id_rig={rig.pk}&method=stats").status_code == 405
+
+
+def test_the_telemetry_endpoint_pairs_by_bus_too_once_hello_was_seen(api, rig, password):
+    from tests.factories import ApiTokenFactory
+
+    post(Client(), rig, fixture("hello", rig, password), method="hello")
+    token = ApiTokenFactory(farm=rig.farm, scopes=["telemetry"]).raw
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api.post(f"/api/v1/rigs/{rig.pk}/telemetry/", fixture("stats"), format="json")
+    assert response.status_code == 200, response.json()
+    assert by_bus(rig)[10].power_w == 142
+
+
+# -- the real agent's curl against a live server ----------------------------------------------
+
+
+def run_agent(command, *, live_server, rig, body, tmp_path, pretty=False):
+    """Runs the agent's own shell pipeline; returns curl's output, the answer's body."""
+    request = json.dumps(body, indent=2) if pretty else compact(body)  # hello: jq without -c
+    env = {
+        "PATH": os.environ["PATH"],
+        "HIVE_URL": f"{live_server.url}/worker/api",  # HIVE_URL="$HIVE_HOST_URL/worker/api"
+        "RIG_ID": str(rig.pk),
+        "request": request,
+    }
+    done = subprocess.run(
+        ["bash", "-c", command], env=env, cwd=tmp_path, capture_output=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("command", [AGENT_STATS_GZIP, AGENT_STATS_PLAIN], ids=["gzip", "plain"])
+def test_the_agents_own_curl_pushes_hello_then_stats(
+    transactional_db, live_server, tmp_path, command
+):
+    rig = RigFactory(name="curl-rig")
+    password = hive_agent.set_hive_password(rig)
+
+    hello = run_agent(
+        AGENT_HELLO, live_server=live_server, rig=rig, body=fixture("hello", rig, password),
+        tmp_path=tmp_path, pretty=True,
+    )  # fmt: skip
+    answer = run_agent(
+        command, live_server=live_server, rig=rig, body=fixture("stats", rig, password),
+        tmp_path=tmp_path,
+    )  # fmt: skip
+
+    assert hello["error"]["code"] == -32002
+    assert answer["result"]["command"] == "OK"  # agent.do_command.sh: "OK" does nothing
+    gpus = by_bus(rig)
+    assert {bus: (g.name, g.power_w, g.temperature_c) for bus, g in gpus.items()} == {
+        1: ("GeForce RTX 3070", 118, 58),
+        3: ("GeForce RTX 3060 Ti", 121, 61),
+        10: ("Radeon RX 6800", 142, 66),
+    }
+    assert Rig.objects.get(pk=rig.pk).status == "online"
+
+
+def test_the_agents_curl_with_a_wrong_password_gets_an_error_it_reads(
+    transactional_db, live_server, tmp_path
+):
+    rig = RigFactory(name="curl-rig")
+    hive_agent.set_hive_password(rig)
+    answer = run_agent(
+        AGENT_STATS_GZIP, live_server=live_server, rig=rig,
+        body=fixture("stats", rig, "guessed"), tmp_path=tmp_path,
+    )  # fmt: skip
+    # The agent prints "Error response: <.error>" and keeps its miner running.
+    assert answer["error"]["code"] == -32001 and "result" not in answer
+    assert GpuSample.objects.count() == 0
+
+
+# -- the password page and the admin action ---------------------------------------------------
+
+
+def test_the_owner_generates_a_password_that_is_shown_once(alpha):
+    client = logged_in(alpha.owner)
+    url = f"/rigs/{alpha.rig.pk}/hive-password/"
+    assert "no Hive OS password yet" in client.get(url).content.decode()
+
+    page = client.post(url).content.decode()
+
+    alpha.rig.refresh_from_db()
+    shown = page.split('RIG_PASSWD="')[1].split('"')[0]
+    assert alpha.rig.hive_password_hash == hash_token(shown)
+    assert f"RIG_ID={alpha.rig.pk}" in page and 'HIVE_HOST_URL="http://testserver"' in page
+    again = client.get(url).content.decode()
+    assert shown not in again and "has a Hive OS password since" in again
+    assert hive_agent.rig_for_agent(alpha.rig.pk, shown) == alpha.rig
+
+
+def test_a_viewer_cannot_set_the_password(alpha):
+    response = logged_in(alpha.viewer).post(f"/rigs/{alpha.rig.pk}/hive-password/")
+    assert response.status_code == 403
+    alpha.rig.refresh_from_db()
+    assert alpha.rig.hive_password_hash == ""
+
+
+def test_another_farms_owner_cannot_see_or_set_the_rigs_password(alpha, bravo):
+    client = logged_in(bravo.owner)
+    for method in (client.get, client.post):
+        assert method(f"/rigs/{alpha.rig.pk}/hive-password/").status_code == 404
+    alpha.rig.refresh_from_db()
+    assert alpha.rig.hive_password_hash == ""
+
+
+def test_the_admin_action_shows_the_password_once_and_the_form_never(alpha):
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = logged_in(admin)
+    response = client.post(
+        "/admin/rigs/rig/",
+        {"action": "new_hive_password", "_selected_action": [alpha.rig.pk]},
+        follow=True,
+    )
+    page = response.content.decode()
+    shown = page.split("RIG_PASSWD=&quot;")[1].split("&quot;")[0]
+    alpha.rig.refresh_from_db()
+    assert alpha.rig.hive_password_hash == hash_token(shown)
+    form = client.get(f"/admin/rigs/rig/{alpha.rig.pk}/change/").content.decode()
+    assert shown not in form and alpha.rig.hive_password_hash not in form
+
+
+def test_fixtures_are_the_agents_shapes():
+    # Guards the recorded bodies against edits that the agent could not produce.
+    stats, hello = fixture("stats"), fixture("hello")
+    assert set(stats["params"]) == {
+        "v", "rig_id", "passwd", "meta", "temp", "fan", "power", "df", "mem", "cpuavg",
+        "miner", "total_khs", "miner_stats",
+    }  # fmt: skip
+    assert len(stats["params"]["temp"]) == len(hello["params"]["gpu"])
+    detected = copy.deepcopy(hello["params"]["gpu"])
+    assert [g["busid"] for g in detected] == sorted(g["busid"] for g in detected)
