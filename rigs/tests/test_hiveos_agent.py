@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -452,3 +453,39 @@ def test_fixtures_are_the_agents_shapes():
     assert len(stats["params"]["temp"]) == len(hello["params"]["gpu"])
     detected = copy.deepcopy(hello["params"]["gpu"])
     assert [g["busid"] for g in detected] == sorted(g["busid"] for g in detected)
+
+
+# -- the simulator speaks the same way --------------------------------------------------------
+
+
+def test_the_simulated_agents_bodies_pair_by_bus():
+    from simulators.rig_agent import HiveAgentRig, SimulatedRig
+
+    agent = HiveAgentRig(SimulatedRig("7", 3, "rx6800"), "pw")
+    samples = agent.rig.sample(datetime.now(UTC))
+    hello = hiveos.parse_hello(agent.hello_body())
+    reading = hiveos.parse_stats(agent.stats_body(samples), detected_buses=hello.detected_buses)
+
+    assert hello.detected_buses == [0, 1, 3, 5] and agent.miner_order == [5, 1, 3]
+    by_index = {s["gpu"]: s for s in samples}
+    for gpu in reading.gpus:
+        sample = by_index[agent.buses.index(gpu.pci_bus)]
+        assert (gpu.power_w, gpu.temperature_c) == (sample["power_w"], sample["temperature_c"])
+        assert gpu.hashrate_hs == pytest.approx(sample["hashrate_hs"], rel=1e-6)
+    assert [g.vendor for g in hello.gpus] == ["AMD"] * 3
+
+
+def test_the_simulated_agent_pushes_to_a_live_server(transactional_db, live_server):
+    from simulators.rig_agent import SimulatedRig, run
+
+    rig = RigFactory(name="simulated-hive-rig")
+    password = hive_agent.set_hive_password(rig)
+    simulated = SimulatedRig(str(rig.pk), 2, "rtx3070", cadence=0.3)
+
+    run(live_server.url, None, [simulated], cadence=0.3, duration=1.0,
+        hive={str(rig.pk): password}, hive_gzip=True)  # fmt: skip
+
+    gpus = by_bus(rig)
+    assert set(gpus) == {1, 3} and {g.name for g in gpus.values()} == {"GeForce RTX 3070"}
+    assert all(g.power_w for g in gpus.values())
+    assert GpuSample.objects.filter(gpu__rig=rig).count() >= 2
