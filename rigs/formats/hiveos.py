@@ -16,8 +16,10 @@ Two orders meet in it. The top-level temp, fan and power arrays are the agent's 
 (hive/sbin/gpu-stats), one entry per GPU the rig has, the iGPU included, sorted by PCI bus id; the
 body carries no bus ids for them. The miner's arrays (hs, and its own temp/fan) are in the miner's
 order, with `bus_numbers` (decimal) saying which GPU each is. So the top-level arrays are paired
-through the GPU list of the agent's hello (gpu-detect listjson, sorted by bus id the same way),
-which the rig keeps as `hive_detected_buses`, and never by position against the miner's list.
+through the GPU list of the agent's hello (gpu-detect listjson, sorted by bus id the same way:
+Hive's own hive/bin/motd pairs gpu-detect's entry i with gpu-stats' entry i, checking that their
+busids agree), which the rig keeps as `hive_detected_buses`, and never by position against the
+miner's list.
 `hs` is in `hs_units` (kH/s when absent); `total_khs` is always kH/s.
 
 hello (hive/bin/hello, at boot): {"method": "hello", "jsonrpc": "2.0", "id": 0, "params": {
@@ -41,7 +43,9 @@ HS_UNITS = {"hs": 1.0, "khs": 1e3, "mhs": 1e6, "ghs": 1e9, "ths": 1e12}
 # A stats body of a 32-GPU rig running several miners is a few tens of kB; a gzip body that
 # inflates beyond this is not one the agent built.
 MAX_BODY_BYTES = 2 * 1024 * 1024
-VENDORS = {"nvidia": "NVIDIA", "amd": "AMD"}
+# gpu-detect's brands of mining cards; newer versions add "intel" (Arc), while an integrated GPU
+# is brand "cpu" whatever its vendor (hive/bin/motd numbers only the first three).
+VENDORS = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}
 # gpu-detect's and gpu-stats' "01:00.0" (lspci, hex); nvidia-smi's domain prefix is trimmed there.
 BUS_ID = re.compile(r"^\s*(?:[0-9a-fA-F]{4}:)?([0-9a-fA-F]{2}):[0-9a-fA-F]{2}\.\d\s*$")
 
@@ -140,9 +144,10 @@ def _agent_figures_by_bus(params, detected_buses):
         "fan_pct": (as_list(params.get("fan")), number),
         # gpu-stats writes 0 for a card that gives no power reading (and for the iGPU).
         "power_w": (as_list(params.get("power")), sensor),
-        # Memory (and HBM junction) temperatures come as `mtemp` in newer agents than the ones
-        # read; paired the same way when present. `jtemp` (the core's hot spot) has no field
-        # here and is not kept.
+        # Memory temperatures: newer gpu-stats write `mtemp` beside temp/fan/power, same order
+        # (hive/bin/motd reads .busids, .temp, .fan, .power, .mtemp of gpu-stats.json); paired
+        # the same way when the agent sends it. `jtemp` (the core's hot spot) has no field here
+        # and is not kept.
         "memory_temperature_c": (as_list(params.get("mtemp")), sensor),
     }
     figures = {}
@@ -211,18 +216,23 @@ def parse_host(body) -> dict:
     """The rig-level figures of a stats body, in our units.
 
     Kept: df (free space on /, `df -h`'s "12G"), mem ([total, available] MB; agents before the
-    sanitize step sent [total, free]), cpuavg (load average over 1, 5 and 15 minutes).
+    sanitize step sent [total, free]), cpuavg (load average over 1, 5 and 15 minutes), cputemp.
     Not kept: v (the body's version), rig_id and passwd (the credentials), meta (the flight
     sheet's per-miner coin and server; the server becomes the pool URL), octofan_stats and
     coolbox_stats (case fan controllers ethdash has no model for)."""
     params = as_dict(body.get("params", body))
     memory = as_list(params.get("mem"))
     load = [number(value) for value in as_list(params.get("cpuavg"))[:3]]
+    # hive/sbin/cpu-temp prints the CPU's temperature in whole °C; newer agents than the ones
+    # read send it as `cputemp` (one value, or one per CPU: the hottest is kept).
+    cpu_temps = [sensor(v) for v in as_list(params.get("cputemp")) or [params.get("cputemp")]]
+    cpu_temps = [t for t in cpu_temps if t is not None]
     host = {
         "disk_free_bytes": _size_bytes(params.get("df")),
         "memory_total_mb": integer(at(memory, 0)),
         "memory_available_mb": integer(at(memory, 1)),
         "load_average": load if len(load) == 3 and None not in load else None,
+        "cpu_temperature_c": max(cpu_temps) if cpu_temps else None,
     }
     return {key: value for key, value in host.items() if value is not None}
 

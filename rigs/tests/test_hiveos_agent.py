@@ -144,6 +144,13 @@ def test_host_figures_of_the_stats_body():
     }
 
 
+@pytest.mark.parametrize(("cputemp", "expected"), [(47, 47), ([45, 51], 51), ("52", 52), (0, None)])
+def test_cpu_temperature_where_the_agent_sends_it(cputemp, expected):
+    body = fixture("stats")
+    body["params"]["cputemp"] = cputemp
+    assert hiveos.parse_host(body).get("cpu_temperature_c") == expected
+
+
 def test_hello_lists_the_mining_gpus_and_the_detection_order():
     hello = hiveos.parse_hello(fixture("hello"))
     assert hello.detected_buses == DETECTED  # the iGPU counts in the agent's arrays
@@ -489,3 +496,15 @@ def test_the_simulated_agent_pushes_to_a_live_server(transactional_db, live_serv
     assert set(gpus) == {1, 3} and {g.name for g in gpus.values()} == {"GeForce RTX 3070"}
     assert all(g.power_w for g in gpus.values())
     assert GpuSample.objects.filter(gpu__rig=rig).count() >= 2
+
+
+def test_the_rig_page_shows_what_the_agent_said(alpha):
+    password = hive_agent.set_hive_password(alpha.rig)
+    post(Client(), alpha.rig, fixture("hello", alpha.rig, password), method="hello")
+    post(Client(), alpha.rig, fixture("stats", alpha.rig, password))
+
+    page = logged_in(alpha.viewer).get(f"/rigs/{alpha.rig.pk}/").content.decode()
+
+    assert "ASRock H110 Pro BTC+" in page and "load 0.52 / 0.44 / 0.41" in page
+    assert "2650 of 3842 MB free" in page and "12.0\xa0GB free" in page
+    assert f"/rigs/{alpha.rig.pk}/hive-password/" in page
