@@ -113,8 +113,12 @@ def parse_stats(body, detected_buses=()):
     if not isinstance(params, dict):
         raise bad_answer("'params' is not an object")
     stats = params.get("miner_stats")
+    # The agent sends "miner_stats": null when its miner answers nothing (stopped, restarting,
+    # no MINER set): the rig is up and its miner reports no device, which is a reading too.
+    if stats is None:
+        stats = {}
     if not isinstance(stats, dict):
-        raise bad_answer("no 'miner_stats' object")
+        raise bad_answer("'miner_stats' is not an object")
     by_bus = _agent_figures_by_bus(params, list(detected_buses or ()))
     reading = _parse_miner(params.get("miner", ""), stats, by_bus, params.get("total_khs"))
     server = as_dict(as_dict(params.get("meta")).get(text(params.get("miner"))))

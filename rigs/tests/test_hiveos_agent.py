@@ -241,6 +241,21 @@ def test_stats_without_content_type_or_gzip_are_taken_too(rig, password):
     assert GpuSample.objects.filter(gpu__rig=rig).count() == 3
 
 
+def test_a_miner_that_answers_nothing_is_a_reading_with_no_gpu_reporting(rig, password):
+    client = Client()
+    post(client, rig, fixture("stats", rig, password))
+    body = fixture("stats", rig, password)
+    # hive/bin/agent when the miner's h-stats.sh got nothing: stats="null", khs=0.
+    body["params"].update(miner_stats=None, total_khs=0)
+
+    response = post(client, rig, body)
+
+    assert response.json()["result"] == {"command": "OK"}  # the agent keeps its link alive
+    rig.refresh_from_db()
+    assert (rig.status, rig.gpus_reporting) == ("degraded", 0)
+    assert rig.status_reason.startswith("0 of 3 GPUs reporting")
+
+
 @pytest.mark.parametrize("wrong", ["", "not-the-password", None])
 def test_a_wrong_password_is_a_jsonrpc_error_with_401_and_stores_nothing(rig, password, wrong):
     body = fixture("stats", rig, password)
