@@ -179,16 +179,18 @@ def gpu_detail(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def rig_hive_password(request, pk):
-    """The rig's Hive OS password (RIG_PASSWD for the agent's /worker/api): an owner or manager
-    generates a new one, which is shown once, with the rig.conf lines to set; only its hash is
-    kept, so it can never be shown again."""
+    """The rig's Hive OS password (RIG_PASSWD for the agent's /worker/api): any member sees
+    whether it has one; an owner or manager generates a new one, which is shown once, with the
+    rig.conf lines to set. Only its hash is kept, so it can never be shown again."""
     rig = get_object_or_404(visible_rigs(request), pk=pk)
-    if not can_write(request, rig.farm_id):
+    writer = can_write(request, rig.farm_id)
+    if request.method == "POST" and not writer:
         raise PermissionDenied("Only the farm's owners and managers set a rig's Hive password.")
     password = hive_agent.set_hive_password(rig) if request.method == "POST" else None
     context = {
         "rig": rig,
         "password": password,
+        "can_write": writer,
         "host_url": request.build_absolute_uri("/").rstrip("/"),
     }
     return render(request, "rigs/hive_password.html", context)

@@ -294,7 +294,7 @@ def parse_hello(body) -> Hello:
     host = {
         "hive_version": text(params.get("version")),
         "kernel": text(params.get("kernel")),
-        "boot_time": integer(params.get("boot_time")),
+        "boot_time_unix_s": integer(params.get("boot_time")),  # older agents: a date, not kept
         "motherboard": _joined(mb, "manufacturer", "product"),
         "cpu_model": text(cpu.get("model")),
         "cpu_cores": integer(cpu.get("cores")),

@@ -434,8 +434,11 @@ def test_the_owner_generates_a_password_that_is_shown_once(alpha):
     assert hive_agent.rig_for_agent(alpha.rig.pk, shown) == alpha.rig
 
 
-def test_a_viewer_cannot_set_the_password(alpha):
-    response = logged_in(alpha.viewer).post(f"/rigs/{alpha.rig.pk}/hive-password/")
+def test_a_viewer_sees_whether_there_is_a_password_but_cannot_set_one(alpha):
+    client = logged_in(alpha.viewer)
+    page = client.get(f"/rigs/{alpha.rig.pk}/hive-password/").content.decode()
+    assert "no Hive OS password yet" in page and "Generate a password" not in page
+    response = client.post(f"/rigs/{alpha.rig.pk}/hive-password/")
     assert response.status_code == 403
     alpha.rig.refresh_from_db()
     assert alpha.rig.hive_password_hash == ""
