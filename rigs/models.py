@@ -263,3 +263,28 @@ class RigRollup(models.Model):
 
     def __str__(self):
         return f"{self.rig} {self.resolution} at {self.ts:%Y-%m-%d %H:%M}"
+
+
+class HiveConfig(models.Model):
+    """The rig's own Hive OS files, pasted by an owner or manager, which ethdash hands back in
+    its answer to the agent's hello (hive/bin/hello writes them over /hive-config/). A file left
+    blank is not in the answer: the agent then keeps its wallet.conf and autofan.conf but deletes
+    its nvidia-oc.conf and amd-oc.conf, hence `oc_files_confirmed`. RIG_PASSWD is never kept here
+    (rigs.services.hive_agent.save_hive_config strips it; the answer puts back the password the
+    agent authenticated with)."""
+
+    rig = models.OneToOneField(
+        Rig, on_delete=models.CASCADE, primary_key=True, related_name="hive_config"
+    )
+    rig_conf = models.TextField()
+    wallet_conf = models.TextField(blank=True)
+    nvidia_oc_conf = models.TextField(blank=True)
+    amd_oc_conf = models.TextField(blank=True)
+    autofan_conf = models.TextField(blank=True)
+    # The owner said the OC files above are the rig's (or that it has none): without it, hello
+    # is answered without a configuration, which deletes nothing.
+    oc_files_confirmed = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Hive OS files of {self.rig}"

@@ -206,8 +206,10 @@ class HiveAgentRig:
     def _credentials(self) -> dict:
         return {"rig_id": self.rig.rig_id, "passwd": self.password}
 
-    def hello_body(self) -> dict:
-        """hive/bin/hello's request; `gpu` is gpu-detect listjson (sorted by bus id)."""
+    def hello_body(self, server_url: str = "") -> dict:
+        """hive/bin/hello's request; `gpu` is gpu-detect listjson (sorted by bus id);
+        `server_url` is the agent's HIVE_HOST_URL, which ethdash writes back into the rig.conf
+        of its answer."""
         brand, prefix = next(
             (v for k, v in HIVE_VENDOR.items() if self.rig.model.startswith(k)), ("nvidia", "")
         )
@@ -222,6 +224,7 @@ class HiveAgentRig:
             "id": 0,
             "params": {
                 **self._credentials(),
+                "server_url": server_url,
                 "boot_time": str(int(time.time() - (time.monotonic() - self.started))),
                 "boot_event": "1",
                 "gpu": gpus,
@@ -369,7 +372,11 @@ def run(
     client = client or httpx.Client(timeout=timeout)
     start = next_tick = time.monotonic()
     for agent in agents.values():
-        push_hive(client, url, agent.rig.rig_id, "hello", agent.hello_body(), hive_gzip)
+        hello = agent.hello_body(url.rstrip("/"))
+        answer = push_hive(client, url, agent.rig.rig_id, "hello", hello, hive_gzip)
+        if answer and isinstance(answer.get("result"), dict):
+            # The real hello writes these over /hive-config/; a simulated rig has no files.
+            log.info("rig %s: hello answered with %s", agent.rig.rig_id, sorted(answer["result"]))
     try:
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(rigs)))) as pool:
             while not stop.is_set():

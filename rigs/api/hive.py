@@ -6,10 +6,14 @@ the JSON-RPC body, none of which DRF's parsers and authentication expect.
 Answers are JSON-RPC as the agent reads them (hive/bin/agent, hive/bin/hello): `error` set means
 failure (it logs `.error.message`), else `result`; for stats, `result.command` "OK" is the
 command that does nothing (agent.do_command.sh). ethdash never sends a command that would change
-the rig.
+the rig. hello is answered with the rig's own files when its owner gave ethdash a copy
+(rigs.services.hive_agent.hello_answer), else with an error, which makes hello write nothing.
 """
 
-from django.http import JsonResponse
+import json
+import re
+
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -18,14 +22,9 @@ from rigs.services import hive_agent
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
 UNAUTHORIZED, NOT_MANAGED = -32001, -32002
-# hello's answer replaces /hive-config/rig.conf with `result.config` and deletes the rig's
-# nvidia-oc.conf and amd-oc.conf when the answer carries none: ethdash knows neither the rig's
-# flight sheet (MINER, WORKER_NAME, ...) nor its overclocking, so it answers hello with an error,
-# which leaves every file of the rig as it is (the boot carries on and the miner starts).
-HELLO_ANSWER = (
-    "ethdash stored this rig's hardware. It does not manage the rig's configuration: rig.conf, "
-    "wallet.conf and overclocking stay as they are."
-)
+# A string token of a JSON text (quotes included), for escaping inside strings only.
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+SHELL_SAFE = str.maketrans({c: f"\\u{ord(c):04x}" for c in " *?["})
 
 
 def _answer(request_id, *, result=None, error=None, status=200):
@@ -35,7 +34,16 @@ def _answer(request_id, *, result=None, error=None, status=200):
         body["error"] = {"code": code, "message": message}
     else:
         body["result"] = result
-    return JsonResponse(body, status=status)
+    # The agent reads answers as `echo $response | jq ...`, unquoted (hive/bin/hello,
+    # hive/bin/agent): bash splits the text into words, rejoins them with single spaces and
+    # expands any word that is a glob matching a file name. With no space between tokens and
+    # every space, *, ? and [ inside a string written as a \u escape, every word is the text
+    # itself, so a rig.conf or OC file in hello's answer reaches the rig byte for byte. (No
+    # answer holds an array, whose brackets would be globs outside strings.)
+    text = JSON_STRING.sub(
+        lambda m: m.group().translate(SHELL_SAFE), json.dumps(body, separators=(",", ":"))
+    )
+    return HttpResponse(text, status=status, content_type="application/json")
 
 
 @csrf_exempt
@@ -69,7 +77,11 @@ def worker_api(request):
             hive_agent.store_hello(rig=rig, body=body)
         except hiveos.BadRequest as error:
             return _answer(request_id, error=(INVALID_PARAMS, str(error)), status=400)
-        return _answer(request_id, error=(NOT_MANAGED, HELLO_ANSWER))
+        try:
+            result = hive_agent.hello_answer(rig=rig, params=params)
+        except hive_agent.NoConfigAnswer as why:
+            return _answer(request_id, error=(NOT_MANAGED, str(why)))
+        return _answer(request_id, result=result)
     # message (the rig's notes on commands and failures) and password_change_received (after a
     # config command) have nothing to answer here: ethdash sends no commands.
     message = f"ethdash does not take the agent's {method!r} requests, only hello and stats."
