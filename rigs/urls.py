@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.rig_list, name="list"),
     path("<int:pk>/", views.rig_detail, name="detail"),
     path("<int:pk>/hive-password/", views.rig_hive_password, name="hive-password"),
+    path("<int:pk>/hive-config/", views.rig_hive_config, name="hive-config"),
     path("gpus/", views.gpu_list, name="gpu-list"),
     path("gpus/<int:pk>/", views.gpu_detail, name="gpu-detail"),
 ]

@@ -46,6 +46,7 @@ OBJECT_OF_PARAMETER = {
     ("rigs:detail", "pk"): Rig,
     ("rigs:gpu-detail", "pk"): Gpu,
     ("rigs:hive-password", "pk"): Rig,
+    ("rigs:hive-config", "pk"): Rig,
     ("pools:detail", "pk"): PoolAccount,
     ("validator-detail", "pk"): Validator,
     ("validator-income-csv", "pk"): Validator,
