@@ -622,6 +622,16 @@ def test_the_pasted_rig_password_is_never_stored(rig):
     assert stored["rig_conf"] == conf("rig.conf").replace(f'"{PASTED_PASSWORD}"', "")
 
 
+def test_a_browsers_crlf_line_ends_are_stored_as_the_rigs_lf(rig):
+    # A textarea posts CRLF; a \r left in rig.conf would end up in every value the rig reads.
+    crlf = {name: conf(name).replace("\n", "\r\n") for name in ("rig.conf", "wallet.conf")}
+    config, _ = hive_agent.save_hive_config(rig=rig, rig_conf=crlf["rig.conf"],
+                                            wallet_conf=crlf["wallet.conf"],
+                                            oc_files_confirmed=True)  # fmt: skip
+    assert config.wallet_conf == conf("wallet.conf")
+    assert config.rig_conf == conf("rig.conf").replace(f'"{PASTED_PASSWORD}"', "")
+
+
 def test_a_rig_conf_of_only_the_lines_ethdash_sets_is_refused(rig):
     snippet = 'HIVE_HOST_URL="https://ethdash.example"\nRIG_ID=7\nRIG_PASSWD="x"\n'
     with pytest.raises(hiveos_conf.ConfError, match="paste the whole file"):
