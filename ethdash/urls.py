@@ -33,6 +33,8 @@ urlpatterns = [
     path("api/v1/", include("rigs.api.urls")),
     path("api/v1/", include("pools.api.urls")),
     path("api/v1/", include("validators.api.urls")),
+    # The Hive OS agent posts to $HIVE_HOST_URL/worker/api (its own protocol, not the REST API).
+    path("worker/", include("rigs.api.hive_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from ethdash.admin import ReadOnlyAdmin
 from rigs.forms import RigAdminForm
@@ -47,11 +47,12 @@ class RigAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "protocol", "farm"]
     search_fields = ["name", "farm__name", "host", "miner"]
-    actions = ["poll_now"]
+    actions = ["poll_now", "new_hive_password"]
+    # The Hive OS password's hash is never shown, not even read-only.
     readonly_fields = [
         f.name
         for f in Rig._meta.concrete_fields
-        if not f.primary_key and f.name not in RIG_EDITABLE_FIELDS
+        if not f.primary_key and f.name not in (*RIG_EDITABLE_FIELDS, "hive_password_hash")
     ]
     list_select_related = ["farm"]
     inlines = [GpuInline]
@@ -70,6 +71,21 @@ class RigAdmin(admin.ModelAdmin):
         count = queryset.exclude(protocol="").update(next_poll_at=timezone.now())
         poll_due_rigs.delay()
         self.message_user(request, f"{count} rig(s) will be polled within seconds.")
+
+    @admin.action(description="Generate a new Hive OS password (shown once)")
+    def new_hive_password(self, request, queryset):
+        # The password is in this one message only: the rig keeps its hash, and the admin's
+        # forms never show the hash either (the field is not editable).
+        from rigs.services.hive_agent import set_hive_password
+
+        for rig in queryset:
+            password = set_hive_password(rig)
+            self.message_user(
+                request,
+                f'{rig} (farm {rig.farm}): RIG_ID={rig.pk} RIG_PASSWD="{password}" '
+                "(shown only this once)",
+                messages.WARNING,
+            )
 
     @admin.display(description="Hashrate (MH/s)", ordering="hashrate_hs")
     def hashrate_mhs(self, rig):

@@ -88,6 +88,17 @@ class Rig(models.Model):
     power_w = models.FloatField(null=True, blank=True)
     temperature_max_c = models.FloatField(null=True, blank=True)
     gpus_reporting = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The Hive OS agent's own protocol (/worker/api): RIG_ID is the rig's id here and RIG_PASSWD
+    # a telemetry credential, stored as a hash only and shown once when generated.
+    hive_password_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hive_password_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # From the agent's hello: the PCI bus of every GPU it detected, in its detection order, which
+    # is the order of the temp, fan and power arrays of its stats (the iGPU included); and what
+    # it says about the host.
+    hive_detected_buses = models.JSONField(default=list, blank=True, editable=False)
+    hive_hello = models.JSONField(default=dict, blank=True, editable=False)
+    # The host figures of the newest stats body: free disk, memory, load average.
+    hive_host = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -287,3 +298,28 @@ class RigRollup(models.Model):
 
     def __str__(self):
         return f"{self.rig} {self.resolution} at {self.ts:%Y-%m-%d %H:%M}"
+
+
+class HiveConfig(models.Model):
+    """The rig's own Hive OS files, pasted by an owner or manager, which ethdash hands back in
+    its answer to the agent's hello (hive/bin/hello writes them over /hive-config/). A file left
+    blank is not in the answer: the agent then keeps its wallet.conf and autofan.conf but deletes
+    its nvidia-oc.conf and amd-oc.conf, hence `oc_files_confirmed`. RIG_PASSWD is never kept here
+    (rigs.services.hive_agent.save_hive_config strips it; the answer puts back the password the
+    agent authenticated with)."""
+
+    rig = models.OneToOneField(
+        Rig, on_delete=models.CASCADE, primary_key=True, related_name="hive_config"
+    )
+    rig_conf = models.TextField()
+    wallet_conf = models.TextField(blank=True)
+    nvidia_oc_conf = models.TextField(blank=True)
+    amd_oc_conf = models.TextField(blank=True)
+    autofan_conf = models.TextField(blank=True)
+    # The owner said the OC files above are the rig's (or that it has none): without it, hello
+    # is answered without a configuration, which deletes nothing.
+    oc_files_confirmed = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Hive OS files of {self.rig}"

@@ -7,6 +7,7 @@ from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
 from accounts.models import Farm
 from accounts.scoping import (
@@ -17,8 +18,10 @@ from accounts.scoping import (
     scope_to_farms,
 )
 from ethdash.timeseries import iso
-from rigs.forms import RigForm
-from rigs.models import Gpu, Rig
+from rigs.formats import hiveos_conf
+from rigs.forms import HiveConfigForm, RigForm
+from rigs.models import Gpu, HiveConfig, Rig
+from rigs.services import hive_agent
 from rigs.services.efficiency import gpu_figures, rig_figures
 from rigs.services.freshness import figures_stale, stale_after_s
 from rigs.services.series import gpu_series, rig_series
@@ -256,3 +259,73 @@ def rig_edit(request, pk):
             _saved_message(request, saved)
             return redirect("rigs:detail", pk=saved.rig.pk)
     return render(request, "rigs/form.html", {"form": form, "rig": rig, "rig_name": name})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rig_hive_password(request, pk):
+    """The rig's Hive OS password (RIG_PASSWD for the agent's /worker/api): any member sees
+    whether it has one; an owner or manager generates a new one, which is shown once, with the
+    rig.conf lines to set. Only its hash is kept, so it can never be shown again."""
+    rig = get_object_or_404(visible_rigs(request), pk=pk)
+    writer = can_write(request, rig.farm_id)
+    if request.method == "POST" and not writer:
+        raise PermissionDenied("Only the farm's owners and managers set a rig's Hive password.")
+    password = hive_agent.set_hive_password(rig) if request.method == "POST" else None
+    context = {
+        "rig": rig,
+        "password": password,
+        "can_write": writer,
+        "host_url": request.build_absolute_uri("/").rstrip("/"),
+    }
+    return render(request, "rigs/hive_password.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rig_hive_config(request, pk):
+    """The rig's Hive OS files that ethdash answers the agent's hello with. Any member sees
+    whether there are some and which; owners and managers see, paste, replace and remove them
+    (wallet.conf can hold pool passwords and miner API keys)."""
+    rig = get_object_or_404(visible_rigs(request), pk=pk)
+    writer = can_write(request, rig.farm_id)
+    if request.method == "POST" and not writer:
+        raise PermissionDenied("Only the farm's owners and managers give ethdash a rig's files.")
+    config = HiveConfig.objects.filter(rig=rig).first()
+    form = None
+    if request.method == "POST" and "remove" in request.POST:
+        hive_agent.remove_hive_config(rig=rig)
+        messages.success(request, "Forgotten: hello is answered without a configuration again.")
+        return redirect("rigs:hive-config", pk=rig.pk)
+    if request.method == "POST":
+        form = HiveConfigForm(request.POST)
+        if form.is_valid():
+            try:
+                _, removed = hive_agent.save_hive_config(rig=rig, **form.cleaned_data)
+            except hiveos_conf.ConfError as error:
+                form.add_error("rig_conf", str(error))
+            else:
+                note = (
+                    f" RIG_PASSWD taken out of {removed} line(s): ethdash keeps no password in "
+                    "clear, and puts the rig's own back when it answers."
+                    if removed
+                    else ""
+                )
+                messages.success(request, f"Saved; the next hello gets these files.{note}")
+                return redirect("rigs:hive-config", pk=rig.pk)
+    elif writer:
+        initial = {} if config is None else {
+            field: getattr(config, field)
+            for field in ("rig_conf", *hive_agent.ANSWER_KEYS, "oc_files_confirmed")
+        }  # fmt: skip
+        form = HiveConfigForm(initial=initial)
+    held, deleted = hive_agent.stored_files(config) if config is not None else ([], [])
+    context = {
+        "rig": rig,
+        "config": config,
+        "held": held,
+        "deleted": deleted,
+        "form": form,
+        "can_write": writer,
+    }
+    return render(request, "rigs/hive_config.html", context)

@@ -1,6 +1,10 @@
-"""Stand-in for a rig agent (à la Hive OS) pushing GPU telemetry to the ethdash ingest API.
+"""Stand-in for a rig agent pushing GPU telemetry to ethdash: ethdash's own batch format to the
+ingest API, or, for the rigs given a Hive OS password, the Hive OS agent's own requests (hello,
+then stats every cadence) to /worker/api, built and sent as hive/bin/agent and hive/bin/hello of
+minershive/hiveos-linux do.
 
 Run: python -m simulators.rig_agent --token T --rig 1:6 --rig 2:8:rtx3080 [--flaky 2]
+     python -m simulators.rig_agent --rig 7:4 --hive 7:RIG_PASSWD [--hive-gzip]
 
 Deliberately independent of Django/ethdash (stdlib + httpx only) so it exercises the HTTP
 contract exactly as a real agent on a remote rig would.
@@ -9,6 +13,8 @@ contract exactly as a real agent on a remote rig would.
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import logging
 import math
 import os
@@ -179,6 +185,129 @@ def push_batch(client: httpx.Client, url: str, token: str, rig_id: str, samples:
     return DROPPED
 
 
+# -- the Hive OS agent ---------------------------------------------------------------------------
+
+HIVE_VENDOR = {"rtx": ("nvidia", "GeForce RTX "), "rx": ("amd", "Radeon RX ")}
+
+
+class HiveAgentRig:
+    """A SimulatedRig as the Hive OS agent reports it. The rig has an iGPU on bus 0 and its cards
+    on buses 1, 3, 5, ...; the agent's temp/fan/power arrays (gpu-stats) follow the bus order,
+    the iGPU included with zeros, while the miner lists its last card first, as miners order
+    cards their own way. Nothing in the stats body says which top-level entry is which card:
+    the server knows it from the hello's GPU list, sorted the same way."""
+
+    def __init__(self, rig: SimulatedRig, password: str):
+        self.rig, self.password = rig, password
+        self.buses = [1 + 2 * gpu.index for gpu in rig.gpus]
+        self.miner_order = self.buses[-1:] + self.buses[:-1]
+        self.started = time.monotonic()
+
+    def _credentials(self) -> dict:
+        return {"rig_id": self.rig.rig_id, "passwd": self.password}
+
+    def hello_body(self, server_url: str = "") -> dict:
+        """hive/bin/hello's request; `gpu` is gpu-detect listjson (sorted by bus id);
+        `server_url` is the agent's HIVE_HOST_URL, which ethdash writes back into the rig.conf
+        of its answer."""
+        brand, prefix = next(
+            (v for k, v in HIVE_VENDOR.items() if self.rig.model.startswith(k)), ("nvidia", "")
+        )
+        name = prefix + self.rig.model.removeprefix("rtx").removeprefix("rx").upper()
+        gpus = [{"busid": "00:02.0", "name": "UHD Graphics 610", "brand": "cpu"}] + [
+            {"busid": f"{bus:02x}:00.0", "name": name, "brand": brand, "mem": "8192 MB"}
+            for bus in self.buses
+        ]
+        return {
+            "method": "hello",
+            "jsonrpc": "2.0",
+            "id": 0,
+            "params": {
+                **self._credentials(),
+                "server_url": server_url,
+                "boot_time": str(int(time.time() - (time.monotonic() - self.started))),
+                "boot_event": "1",
+                "gpu": gpus,
+                "gpu_count_amd": str(len(self.buses) if brand == "amd" else 0),
+                "gpu_count_nvidia": str(len(self.buses) if brand == "nvidia" else 0),
+                "mb": {"manufacturer": "ASRock", "product": "H110 Pro BTC+"},
+                "cpu": {"model": "Intel(R) Celeron(R) CPU G3930 @ 2.90GHz", "cores": "2"},
+                "kernel": "5.15.0-hiveos",
+                "version": "0.6-225@230511",
+            },
+        }
+
+    def stats_body(self, samples: list[dict]) -> dict:
+        """hive/bin/agent's stats request for one tick of samples (one per GPU, by index)."""
+        by_bus = {self.buses[s["gpu"]]: s for s in samples}
+        detected = [None, *self.buses]  # the iGPU first: gpu-stats writes 0s for it
+        agent = {
+            key: [float(by_bus[bus][field]) if bus else 0.0 for bus in detected]
+            for key, field in (("temp", "temperature_c"), ("fan", "fan_pct"), ("power", "power_w"))
+        }
+        miner = [by_bus[bus] for bus in self.miner_order]
+        accepted = sum(s["shares_accepted"] for s in miner)
+        rejected = sum(s["shares_rejected"] for s in miner)
+        khs = [round(s["hashrate_hs"] / 1e3, 3) for s in miner]  # hs_units absent: kH/s
+        return {
+            "method": "stats",
+            "params": {
+                "v": 1,
+                **self._credentials(),
+                "meta": None,
+                **agent,
+                "df": "12G",
+                "mem": [3842, 2650],
+                "cpuavg": [0.52, 0.44, 0.41],
+                "miner": "lolminer",
+                "miner_stats": {
+                    "hs": khs,
+                    "temp": [s["temperature_c"] for s in miner],
+                    "fan": [s["fan_pct"] for s in miner],
+                    "uptime": int(time.monotonic() - self.started),
+                    "ar": [accepted, rejected, 0, ";".join("0" for _ in miner)],
+                    "bus_numbers": list(self.miner_order),
+                    "algo": "etchash",
+                    "ver": "1.76",
+                },
+                "total_khs": round(sum(khs), 3),
+            },
+        }
+
+
+def push_hive(
+    client: httpx.Client, url: str, rig_id: str, method: str, body: dict, gzipped: bool
+) -> dict | None:
+    """POST one agent request as its curl does: to $HIVE_HOST_URL/worker/api?id_rig=&method=,
+    compact JSON, no Content-Type, User-Agent or Accept for stats (hello says application/json),
+    `gzip -9` with Content-Encoding: gzip when AGENT_GZIP=1. Returns the JSON-RPC answer."""
+    data = json.dumps(body, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json"} if method == "hello" else {}
+    if gzipped and method == "stats":
+        data, headers = gzip.compress(data, compresslevel=9), {"Content-Encoding": "gzip"}
+    endpoint = f"{url.rstrip('/')}/worker/api"
+    request = client.build_request(
+        "POST", endpoint, params={"id_rig": rig_id, "method": method}, content=data
+    )
+    for name in ("User-Agent", "Accept", "Accept-Encoding"):
+        request.headers.pop(name, None)
+    request.headers.update(headers)
+    try:
+        answer = client.send(request).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        log.warning("rig %s: %s %s", rig_id, method, type(exc).__name__)
+        return None
+    if answer.get("error"):
+        log.log(
+            logging.INFO if method == "hello" else logging.ERROR,
+            "rig %s: %s: %s",
+            rig_id,
+            method,
+            answer["error"].get("message"),
+        )
+    return answer
+
+
 @dataclass
 class RigUplink:
     """A rig plus its unsent ticks and backoff state."""
@@ -228,13 +357,26 @@ def run(
     flaky_every: float = 180.0,
     stop: threading.Event | None = None,
     client: httpx.Client | None = None,
+    hive: dict[str, str] | None = None,
+    hive_gzip: bool = False,
 ) -> None:
+    """Pushes every rig's samples each cadence. Rigs named in `hive` (rig id -> Hive password)
+    speak the Hive OS agent's protocol instead: one hello, then a stats body each tick, nothing
+    buffered (the agent sends its current figures only)."""
     stop = stop or threading.Event()
-    uplinks = [RigUplink(rig) for rig in rigs]
+    hive = hive or {}
+    agents = {r.rig_id: HiveAgentRig(r, hive[r.rig_id]) for r in rigs if r.rig_id in hive}
+    uplinks = [RigUplink(rig) for rig in rigs if rig.rig_id not in agents]
     offline: set[str] = set()
     own_client = client is None
     client = client or httpx.Client(timeout=timeout)
     start = next_tick = time.monotonic()
+    for agent in agents.values():
+        hello = agent.hello_body(url.rstrip("/"))
+        answer = push_hive(client, url, agent.rig.rig_id, "hello", hello, hive_gzip)
+        if answer and isinstance(answer.get("result"), dict):
+            # The real hello writes these over /hive-config/; a simulated rig has no files.
+            log.info("rig %s: hello answered with %s", agent.rig.rig_id, sorted(answer["result"]))
     try:
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(rigs)))) as pool:
             while not stop.is_set():
@@ -260,8 +402,15 @@ def run(
                     up.buffer.append(up.rig.sample(wall))
                     if up.due(now):
                         due.append(up)
+                pushes = [pool.submit(up.flush, client, url, token, now) for up in due]
+                for agent in agents.values():
+                    body = agent.stats_body(agent.rig.sample(wall))
+                    rid = agent.rig.rig_id
+                    pushes.append(
+                        pool.submit(push_hive, client, url, rid, "stats", body, hive_gzip)
+                    )
                 # Wait for all pushes before the next tick: buffers are never touched concurrently.
-                for fut in [pool.submit(up.flush, client, url, token, now) for up in due]:
+                for fut in pushes:
                     fut.result()
                 next_tick += cadence
                 stop.wait(max(0.0, next_tick - time.monotonic()))
@@ -293,8 +442,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flaky-every", type=float, default=180.0)
     p.add_argument("--duration", type=float, default=0.0, help="seconds, 0 = forever")
     p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument(
+        "--hive", action="append", default=[], metavar="ID:PASSWORD",
+        help="this rig speaks the Hive OS agent's protocol with this Hive password",
+    )  # fmt: skip
+    p.add_argument("--hive-gzip", action="store_true", help="gzip stats bodies (AGENT_GZIP=1)")
     args = p.parse_args(argv)
-    if not args.token:
+    hive = dict(spec.split(":", 1) for spec in args.hive if ":" in spec)
+    if len(hive) != len(args.hive):
+        p.error("--hive takes ID:PASSWORD")
+    if not args.token and any(rid not in hive for rid, _, _ in args.rig):
         p.error("--token or ETHDASH_AGENT_TOKEN is required")
     if args.cadence <= 0:
         p.error("--cadence must be > 0")
@@ -318,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
         flaky_off=args.flaky_off,
         flaky_every=args.flaky_every,
         stop=stop,
+        hive=hive,
+        hive_gzip=args.hive_gzip,
     )
     return 0
 

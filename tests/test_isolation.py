@@ -48,6 +48,8 @@ OBJECT_OF_PARAMETER = {
     ("rigs:detail", "pk"): Rig,
     ("rigs:edit", "pk"): Rig,
     ("rigs:gpu-detail", "pk"): Gpu,
+    ("rigs:hive-password", "pk"): Rig,
+    ("rigs:hive-config", "pk"): Rig,
     ("pools:detail", "pk"): PoolAccount,
     ("pools:pool", "pk"): Pool,
     ("validator-detail", "pk"): Validator,
@@ -93,6 +95,11 @@ PUBLIC = {
     "schema": "the OpenAPI description of the API, the same for everyone",
     "api-docs": "the interactive API documentation, the same for everyone",
     "api-root": "the API's table of contents, links only",
+    "hive-worker-api": (
+        "the Hive OS agent's endpoint: it authenticates by the rig's id and Hive password inside "
+        "the JSON-RPC body, not by session or token (rig A's password cannot push to rig B: "
+        "rigs/tests/test_hiveos_agent.py); a GET is 405 and shows nothing"
+    ),
 }
 # A plain function view does not declare its methods, so each of these is tried: 405 means the
 # view refused the method before looking anything up, and at least one must reach the lookup.

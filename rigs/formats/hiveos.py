@@ -1,89 +1,214 @@
-"""The Hive OS agent's stats body, accepted unchanged on the telemetry endpoint (a push format,
-not a polled protocol, so it is not in the registry).
+"""The Hive OS agent's requests (minershive/hiveos-linux): its stats body, which the telemetry
+endpoint also accepts unchanged, and its hello. A push format, not a polled protocol, so it is not
+in the registry.
 
-    {"method": "stats", "params": {"v": 1, "rig_id": ..., "temp": [...], "fan": [...],
-     "power": [...], "miner": "phoenixminer", "total_khs": 182724.3,
+stats (hive/bin/agent, every ~10 s):
+
+    {"method": "stats", "params": {"v": 1, "rig_id": "12", "passwd": "...", "meta": {...},
+     "temp": [...], "fan": [...], "power": [...], "df": "12G", "mem": [7936, 6200],
+     "cpuavg": [0.31, 0.28, 0.25], "miner": "phoenixminer", "total_khs": 182724.3,
      "miner_stats": {"hs": [...], "hs_units": "khs", "temp": [...], "fan": [...],
-                     "power": [...], "uptime": 3600, "ar": [acc, rej, inv, "0;1;0"],
+                     "uptime": 3600, "ar": [acc, rej, inv, "0;1;0"],
                      "bus_numbers": [1, 3, 4], "algo": "ethash", "ver": "6.2c"},
      "miner2": ..., "total_khs2": ..., "miner_stats2": {...}}}
 
-Per-GPU arrays are matched to GPUs by bus_numbers, because miners order GPUs differently.
+Two orders meet in it. The top-level temp, fan and power arrays are the agent's gpu-stats
+(hive/sbin/gpu-stats), one entry per GPU the rig has, the iGPU included, sorted by PCI bus id; the
+body carries no bus ids for them. The miner's arrays (hs, and its own temp/fan) are in the miner's
+order, with `bus_numbers` (decimal) saying which GPU each is. So the top-level arrays are paired
+through the GPU list of the agent's hello (gpu-detect listjson, sorted by bus id the same way:
+Hive's own hive/bin/motd pairs gpu-detect's entry i with gpu-stats' entry i, checking that their
+busids agree), which the rig keeps as `hive_detected_buses`, and never by position against the
+miner's list.
 `hs` is in `hs_units` (kH/s when absent); `total_khs` is always kH/s.
+
+hello (hive/bin/hello, at boot): {"method": "hello", "jsonrpc": "2.0", "id": 0, "params": {
+"rig_id", "passwd", "server_url", "uid", "boot_time", "boot_event", "ip", "net_interfaces",
+"openvpn", "lan_config", "gpu": [{"busid": "01:00.0", "name", "brand": "nvidia"|"amd"|"cpu",
+"subvendor", "mem": "8192 MB", "vbios", "mem_type", ...}], "gpu_count_amd", "gpu_count_nvidia",
+"mb": {"manufacturer", "product", "system_uuid"}, "cpu": {"model", "cores", "aes", "cpu_id"},
+"disk_model", "kernel", "amd_version", "nvidia_version", "version", "ref_id"}}.
 """
 
+import gzip
+import json
+import re
+import zlib
+from dataclasses import dataclass, field
+
 from rigs.formats.base import GpuReading, RigReading, bad_answer
-from rigs.formats.values import at, integer, number
+from rigs.formats.values import as_dict, as_list, at, integer, number, sensor, text
 
 HS_UNITS = {"hs": 1.0, "khs": 1e3, "mhs": 1e6, "ghs": 1e9, "ths": 1e12}
+# A stats body of a 32-GPU rig running several miners is a few tens of kB; a gzip body that
+# inflates beyond this is not one the agent built.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+# gpu-detect's brands of mining cards; newer versions add "intel" (Arc), while an integrated GPU
+# is brand "cpu" whatever its vendor (hive/bin/motd numbers only the first three).
+VENDORS = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}
+# gpu-detect's and gpu-stats' "01:00.0" (lspci, hex); nvidia-smi's domain prefix is trimmed there.
+BUS_ID = re.compile(r"^\s*(?:[0-9a-fA-F]{4}:)?([0-9a-fA-F]{2}):[0-9a-fA-F]{2}\.\d\s*$")
+
+
+class BadRequest(ValueError):
+    """A request body that is not one the agent builds; str() says what is wrong."""
+
+
+def decode_request(raw: bytes, content_encoding: str = "") -> dict:
+    """The JSON object of an agent request as it arrives: the agent sends no Content-Type at all
+    for stats (`-H "Content-Type:"`), and gzips the body when AGENT_GZIP=1 (`Content-Encoding:
+    gzip`). Raises BadRequest for anything else."""
+    encoding = (content_encoding or "").strip().lower()
+    if encoding == "gzip":
+        try:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            raw = inflater.decompress(raw, MAX_BODY_BYTES + 1)
+        except zlib.error as error:
+            raise BadRequest(f"The body is not valid gzip: {error}.") from None
+        if len(raw) > MAX_BODY_BYTES or inflater.unconsumed_tail:
+            raise BadRequest(f"The body inflates beyond {MAX_BODY_BYTES} bytes.")
+        if not inflater.eof:
+            raise BadRequest("The body is not valid gzip: it ends before the gzip stream does.")
+    elif encoding not in ("", "identity"):
+        raise BadRequest(f"Content-Encoding {content_encoding!r} is not one the agent uses.")
+    elif raw[:2] == b"\x1f\x8b":
+        raise BadRequest("The body is gzip but says no Content-Encoding: gzip.")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest(f"The body is not JSON: {error}.") from None
+    if not isinstance(body, dict) or not isinstance(body.get("params"), dict):
+        raise BadRequest("The body is not a JSON-RPC request with a 'params' object.")
+    return body
+
+
+def gzip_body(data: bytes) -> bytes:
+    """What `gzip -9 -c -f` makes of the agent's body (tests and the simulator)."""
+    return gzip.compress(data, compresslevel=9)
+
+
+def bus_of(busid) -> int | None:
+    """The bus number of an lspci bus id ("0a:00.0" is bus 10), as miners count it."""
+    match = BUS_ID.match(text(busid))
+    return int(match.group(1), 16) if match else None
 
 
 def is_hiveos_body(body):
     return isinstance(body, dict) and (
         body.get("method") == "stats"
         or "miner_stats" in body
-        or "miner_stats" in body.get("params", {})
+        or "miner_stats" in as_dict(body.get("params"))
     )
 
 
-def parse_stats(body):
+# -- stats ------------------------------------------------------------------------------------
+
+
+def parse_stats(body, detected_buses=()):
+    """One whole-rig reading from a stats body. `detected_buses` is the rig's GPU buses in the
+    agent's detection order (from its hello); without it, or when the agent's arrays do not have
+    one entry per detected GPU, the agent's own temp/fan/power are not paired at all, and each
+    GPU keeps what the miner itself reports."""
     params = body.get("params", body)
     if not isinstance(params, dict):
         raise bad_answer("'params' is not an object")
     stats = params.get("miner_stats")
+    # The agent sends "miner_stats": null when its miner answers nothing (stopped, restarting,
+    # no MINER set): the rig is up and its miner reports no device, which is a reading too.
+    if stats is None:
+        stats = {}
     if not isinstance(stats, dict):
-        raise bad_answer("no 'miner_stats' object")
-    reading = _parse_miner(params.get("miner", ""), stats, params)
-    # A second miner on other devices (a CPU miner beside the GPU one) adds those devices; on
-    # the same buses it is dual mining, another coin in another unit, which is not summed in.
-    second = params.get("miner_stats2")
-    if isinstance(second, dict):
-        extra = _parse_miner(params.get("miner2", ""), second, {})
-        buses = {g.pci_bus for g in reading.gpus if g.pci_bus is not None}
-        next_index = len(reading.gpus)
+        raise bad_answer("'miner_stats' is not an object")
+    by_bus = _agent_figures_by_bus(params, list(detected_buses or ()))
+    reading = _parse_miner(params.get("miner", ""), stats, by_bus, params.get("total_khs"))
+    server = as_dict(as_dict(params.get("meta")).get(text(params.get("miner"))))
+    reading.pool_url = text(server.get("server"))
+    # Further miners (MINER2 ... MINER32) on other devices (a CPU miner beside the GPU one) add
+    # those devices; on the same buses it is dual mining, another coin in another unit, which is
+    # not summed in. Their totals (total_khs2, ...) are in their own units: not added either.
+    buses = {g.pci_bus for g in reading.gpus if g.pci_bus is not None}
+    for number_ in range(2, 33):
+        extra_stats = params.get(f"miner_stats{number_}")
+        if not isinstance(extra_stats, dict):
+            continue
+        extra = _parse_miner(params.get(f"miner{number_}", ""), extra_stats, by_bus, None)
         for gpu in extra.gpus:
             if gpu.pci_bus is None or gpu.pci_bus not in buses:
-                gpu.index = next_index
-                next_index += 1
+                gpu.index = len(reading.gpus)
                 reading.gpus.append(gpu)
+                if gpu.pci_bus is not None:
+                    buses.add(gpu.pci_bus)
     return reading
 
 
-def _parse_miner(name, stats, params):
+def _agent_figures_by_bus(params, detected_buses):
+    """{bus: {field: value}} from the agent's own arrays (gpu-stats order = detection order)."""
+    arrays = {
+        "temperature_c": (as_list(params.get("temp")), sensor),
+        "fan_pct": (as_list(params.get("fan")), number),
+        # gpu-stats writes 0 for a card that gives no power reading (and for the iGPU).
+        "power_w": (as_list(params.get("power")), sensor),
+        # Memory temperatures: newer gpu-stats write `mtemp` beside temp/fan/power, same order
+        # (hive/bin/motd reads .busids, .temp, .fan, .power, .mtemp of gpu-stats.json); paired
+        # the same way when the agent sends it. `jtemp` (the core's hot spot) has no field here
+        # and is not kept.
+        "memory_temperature_c": (as_list(params.get("mtemp")), sensor),
+    }
+    figures = {}
+    for field_name, (values, read) in arrays.items():
+        # An array that is not one entry per detected GPU cannot be paired safely.
+        if not values or len(values) != len(detected_buses):
+            continue
+        for bus, value in zip(detected_buses, values, strict=True):
+            if bus is not None:
+                figures.setdefault(bus, {})[field_name] = read(value)
+    return figures
+
+
+def _parse_miner(name, stats, agent_by_bus, total_khs):
     unit = str(stats.get("hs_units") or "khs").lower()
     if unit not in HS_UNITS:
         raise bad_answer(f"unknown hs_units {stats.get('hs_units')!r}")
     scale = HS_UNITS[unit]
-    hashrates = _list(stats, "hs")
-    buses = _list(stats, "bus_numbers")
-    temps = _list(stats, "temp") or _list(params, "temp")
-    fans = _list(stats, "fan") or _list(params, "fan")
-    powers = _list(stats, "power") or _list(params, "power")
-    accepted_rejected = _list(stats, "ar")
+    hashrates = as_list(stats.get("hs"))
+    buses = as_list(stats.get("bus_numbers"))
+    # The miner's own sensor arrays are in its order, aligned with hs.
+    miner_arrays = {
+        "temperature_c": (as_list(stats.get("temp")), number),
+        "fan_pct": (as_list(stats.get("fan")), number),
+        "power_w": (as_list(stats.get("power")), sensor),
+        "memory_temperature_c": (as_list(stats.get("mtemp")), sensor),
+    }
+    accepted_rejected = as_list(stats.get("ar"))
     invalid_per_gpu = []
     if len(accepted_rejected) > 3 and isinstance(accepted_rejected[3], str):
         invalid_per_gpu = accepted_rejected[3].split(";")
     gpus = []
     for index, hashrate in enumerate(hashrates):
+        bus = integer(at(buses, index))
+        agent = agent_by_bus.get(bus, {}) if bus is not None else {}
+        values = {}
+        for field_name, (values_of_miner, read) in miner_arrays.items():
+            # The agent's reading of the card (the driver's) where it is known for this bus,
+            # else the miner's.
+            value = agent.get(field_name)
+            values[field_name] = value if value is not None else read(at(values_of_miner, index))
         gpus.append(
             GpuReading(
                 index=index,
-                pci_bus=integer(at(buses, index)),
+                pci_bus=bus,
                 hashrate_hs=_scaled(hashrate, scale),
-                temperature_c=number(at(temps, index)),
-                fan_pct=number(at(fans, index)),
-                power_w=number(at(powers, index)),
                 shares_invalid=integer(at(invalid_per_gpu, index)),
+                **values,
             )
         )
-    total_khs = params.get("total_khs") if params else None
-    uptime = integer(stats.get("uptime"))
+    # Kept deliberately out: hs2/total_khs2/ar2/algo2 (Claymore's dual coin, another unit).
     return RigReading(
-        miner=str(name or ""),
-        version=str(stats.get("ver") or ""),
-        algorithm=str(stats.get("algo") or ""),
-        uptime_s=uptime,
-        hashrate_hs=_scaled(total_khs, 1e3),
+        miner=text(name),
+        version=text(stats.get("ver")),
+        algorithm=text(stats.get("algo")),
+        uptime_s=integer(stats.get("uptime")),
+        hashrate_hs=_scaled(total_khs if total_khs is not None else stats.get("total_khs"), 1e3),
         shares_accepted=integer(at(accepted_rejected, 0)),
         shares_rejected=integer(at(accepted_rejected, 1)),
         shares_invalid=integer(at(accepted_rejected, 2)),
@@ -91,11 +216,103 @@ def _parse_miner(name, stats, params):
     )
 
 
-def _list(source, key):
-    value = source.get(key) if isinstance(source, dict) else None
-    return value if isinstance(value, list) else []
+def parse_host(body) -> dict:
+    """The rig-level figures of a stats body, in our units.
+
+    Kept: df (free space on /, `df -h`'s "12G"), mem ([total, available] MB; agents before the
+    sanitize step sent [total, free]), cpuavg (load average over 1, 5 and 15 minutes), cputemp.
+    Not kept: v (the body's version), rig_id and passwd (the credentials), meta (the flight
+    sheet's per-miner coin and server; the server becomes the pool URL), octofan_stats and
+    coolbox_stats (case fan controllers ethdash has no model for)."""
+    params = as_dict(body.get("params", body))
+    memory = as_list(params.get("mem"))
+    load = [number(value) for value in as_list(params.get("cpuavg"))[:3]]
+    # hive/sbin/cpu-temp prints the CPU's temperature in whole °C; newer agents than the ones
+    # read send it as `cputemp` (one value, or one per CPU: the hottest is kept).
+    cpu_temps = [sensor(v) for v in as_list(params.get("cputemp")) or [params.get("cputemp")]]
+    cpu_temps = [t for t in cpu_temps if t is not None]
+    host = {
+        "disk_free_bytes": _size_bytes(params.get("df")),
+        "memory_total_mb": integer(at(memory, 0)),
+        "memory_available_mb": integer(at(memory, 1)),
+        "load_average": load if len(load) == 3 and None not in load else None,
+        "cpu_temperature_c": max(cpu_temps) if cpu_temps else None,
+    }
+    return {key: value for key, value in host.items() if value is not None}
+
+
+def _size_bytes(value):
+    match = re.match(r"^\s*(\d+(?:[.,]\d+)?)\s*([KMGTP]?)i?B?\s*$", text(value), re.IGNORECASE)
+    if not match:
+        return None
+    power = " KMGTP".index(match.group(2).upper() or " ")
+    return int(float(match.group(1).replace(",", ".")) * 1024**power)
 
 
 def _scaled(value, scale):
     value = number(value)
     return None if value is None or value < 0 else value * scale
+
+
+# -- hello ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Hello:
+    gpus: list[GpuReading] = field(default_factory=list)  # mining GPUs, detection order
+    detected_buses: list = field(default_factory=list)  # every detected GPU, iGPU included
+    host: dict = field(default_factory=dict)
+
+
+def parse_hello(body) -> Hello:
+    """What a hello says about the rig. Raises BadRequest when its GPU list is unusable."""
+    params = as_dict(body.get("params"))
+    detected = params.get("gpu", [])
+    if not isinstance(detected, list) or not all(isinstance(g, dict) for g in detected):
+        raise BadRequest("'gpu' is not the agent's list of detected GPUs.")
+    hello = Hello()
+    for entry in detected:
+        bus = bus_of(entry.get("busid"))
+        hello.detected_buses.append(bus)
+        brand = text(entry.get("brand")).lower()
+        # brand "cpu" is an integrated GPU, or a placeholder for a card missing or disabled at
+        # boot (vbios "MISSING"/"DISABLED"): not a mining device.
+        if brand not in VENDORS or bus is None:
+            continue
+        hello.gpus.append(
+            GpuReading(
+                index=len(hello.gpus),
+                pci_bus=bus,
+                name=text(entry.get("name")),
+                vendor=VENDORS[brand],
+                memory_mb=_memory_mb(entry.get("mem")),
+            )
+        )
+    mb, cpu = as_dict(params.get("mb")), as_dict(params.get("cpu"))
+    # uid, ip, net_interfaces, lan_config, openvpn, ref_id, server_url and the GPUs' vbios,
+    # subvendor and power limits describe the rig to Hive's web console and are not kept.
+    host = {
+        "hive_version": text(params.get("version")),
+        "kernel": text(params.get("kernel")),
+        "boot_time_unix_s": integer(params.get("boot_time")),  # older agents: a date, not kept
+        "motherboard": _joined(mb, "manufacturer", "product"),
+        "cpu_model": text(cpu.get("model")),
+        "cpu_cores": integer(cpu.get("cores")),
+        "disk_model": text(params.get("disk_model")),
+        "nvidia_driver": text(params.get("nvidia_version")),
+        "amd_driver": text(params.get("amd_version")),
+    }
+    hello.host = {key: value for key, value in host.items() if value not in (None, "")}
+    return hello
+
+
+def _joined(mapping, *keys):
+    return " ".join(filter(None, (text(mapping.get(key)) for key in keys)))
+
+
+def _memory_mb(value):
+    match = re.match(r"^\s*(\d+)\s*(M|MB|G|GB)?\s*$", text(value), re.IGNORECASE)
+    if not match:
+        return None
+    amount = int(match.group(1))
+    return amount * 1024 if (match.group(2) or "").upper().startswith("G") else amount

@@ -108,8 +108,10 @@ def ingest_telemetry(*, rig, samples, now=None):
 def ingest_hiveos(*, rig, body, now=None):
     """Stores a Hive OS agent's stats body pushed for `rig`, as a whole-rig reading taken now.
     Raises MinerError, storing nothing, when the body is not one the agent builds."""
-    reading = hiveos.parse_stats(body)
+    # The agent's own temp/fan/power arrays follow its detection order, known from its hello.
+    reading = hiveos.parse_stats(body, detected_buses=rig.hive_detected_buses)
     store_readings([(rig, reading)], now=now)
+    Rig.objects.filter(pk=rig.pk).update(hive_host=hiveos.parse_host(body))
     rig.refresh_from_db(fields=["status"])
     return IngestResult(received=len(reading.gpus), status=rig.status)
 
