@@ -2,7 +2,8 @@
 
 Shapes confirmed in sammy007/open-ethereum-pool (api/server.go, storage/redis.go) and the
 2Miners OpenAPI spec (2miners/apidoc). Traps this module exists to absorb:
-- money is an integer in the pool's own unit: Shannon (1e-9 coin) for the ETH family;
+- money is an integer in the pool's own unit: Shannon (1e-9 coin) for the ETH family, the
+  coin's own smallest unit for 2Miners' other coins (POOL_AMOUNT_DECIMALS);
 - `stats` is a Redis hash dumped as is, so a key the pool never incremented is simply absent;
 - 2Miners types `stats.pending` as a boolean and `lastBeat` as a string;
 - GRIN, BEAM, AE and MWC on 2Miners give `hashrates`/`currentHashrates` maps per algorithm;
@@ -40,15 +41,34 @@ DEFAULT_INTERVAL_S = 120
 # farm with many wallets on one pool from looking like a scraper.
 RATE_LIMIT = (1, 1.0)
 
-# OEP's unlocker and payer keep amounts in Shannon, so any pool running its code for an 18-decimal
-# EVM coin reports 1e-9 coin. The 2Miners spec gives no unit for its other coins (KAS, ERG, RVN,
-# ZEC, GRIN, ...): they fall back to DEFAULT_POOL_AMOUNT_DECIMALS until checked against a real
-# balance on the pool's web page, and should be added here once confirmed.
+# The unit the pool's integer amounts are in, as decimals of one coin, by coin. OEP's unlocker and
+# payer keep amounts in Shannon (1e-9 coin), so any pool running its code for an 18-decimal EVM
+# coin reports Shannon. 2Miners' other coins are not OEP's code and report their own units; the
+# 2Miners spec gives none, so each below is taken from public clients that read 2Miners balances
+# per coin (the divisor they apply to `stats.balance`, `paid` and payment amounts):
+# RainbowMiner/RainbowMiner Balances/2Miners.ps1 (2019-2026; its table before 2023-09 and its
+# auto-exchange rows are balance-specific: its later main table reuses the pool file's block
+# reward divisors, which gives ETC, ETHW and CTXC 1e18, the block reward's wei, not the balance's
+# unit) and MegaGrindStone/2MinersMonitor packages/two_miners_api (2022, one divisor per coin for
+# balance, paid, rewards, payments and fees). Each source is recorded per pool in
+# pools/known_pools.json; docs/pools.md lists the coins left out and why.
 POOL_AMOUNT_DECIMALS = {
     "ETH": 9,
     "ETC": 9,
     "ETHW": 9,
+    "CTXC": 9,  # Cortex is an 18-decimal go-ethereum fork paid in Shannon like ETC
+    "ERG": 9,  # nanoErg, Ergo's own smallest unit
+    "KAS": 8,  # sompi
+    "RVN": 8,
+    "ZEC": 8,  # zatoshi
+    "BTG": 8,
+    "CKB": 8,  # CKB's shannon is 1e-8
+    "NEOX": 8,
+    "XNA": 8,
+    "NEXA": 2,  # Nexa's satoshi is 0.01 NEXA
 }
+# A custom open-ethereum-pool address for another coin is most likely OEP's own code for an EVM
+# coin, which pays in Shannon.
 DEFAULT_POOL_AMOUNT_DECIMALS = 9
 
 
@@ -86,7 +106,10 @@ def account_path(login):
     # only work on pools that lower-case it themselves.
     if login.startswith(("0x", "0X")):
         login = login.lower()
-    return f"/api/accounts/{quote(login, safe='')}"
+    # Kaspa and Nexa addresses carry their prefix ("kaspa:qr...", "nexa:nq..."); a colon is valid
+    # in a path segment and public 2Miners clients send it as is, so only a slash or the like is
+    # escaped.
+    return f"/api/accounts/{quote(login, safe=':')}"
 
 
 NO_DATA = "The pool has no data for this wallet yet: no shares received (or a mistyped address)."

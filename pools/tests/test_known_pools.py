@@ -41,6 +41,23 @@ def test_the_shipped_file_is_in_the_table():
     assert "hiveon" not in names and "flexpool" not in names and "ethermine" not in names
 
 
+def test_every_open_ethereum_pool_entry_has_a_confirmed_amount_unit():
+    from pools.formats.open_ethereum_pool import POOL_AMOUNT_DECIMALS
+
+    entries = read_known_pools()
+    oep_entries = [e for e in entries if e["api_format"] == "open-ethereum-pool"]
+    assert len(oep_entries) >= 20
+    for entry in oep_entries:
+        coin = entry["coin"].upper()
+        # Never the 9-decimal fallback: the unit is listed, with the source that confirms it.
+        assert coin in POOL_AMOUNT_DECIMALS, entry["key"]
+        # The pool's unit is never finer than the coin's, so no amount loses precision.
+        assert POOL_AMOUNT_DECIMALS[coin] <= entry["coin_decimals"], entry["key"]
+        assert entry["source"] and len(entry["source"]) <= 300, entry["key"]
+    # Left out on purpose (docs/pools.md): per-algorithm graph-rate maps, or no confirmed unit.
+    assert not {e["coin"] for e in entries} & {"GRIN", "MWC", "AE", "BEAM", "BCH", "QUAI", "ZEPH"}
+
+
 @pytest.mark.django_db
 def test_loading_again_updates_by_key(tmp_path):
     data = json.loads(KNOWN_POOLS_FILE.read_text())

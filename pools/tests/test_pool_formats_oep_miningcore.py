@@ -198,6 +198,63 @@ async def test_oep_fetch_lowercases_login_and_uses_per_coin_decimals():
     assert snap.unpaid == 123456789 * SHANNON
 
 
+# 2Miners' coins outside the ETH family report amounts in the coin's own smallest unit (sources
+# per coin in pools/known_pools.json): 1e-8 RVN and sompi (1e-8 KAS), not Shannon.
+RVN_WALLET = "RKPyKUJ8gGmRSDAt7ueNkmdAPF12vjuALT"
+KAS_WALLET = "kaspa:qyp6mntj6r99luus6lxv4svlpfwss4eccpca6fs4v7l9ltqcsvsu7hqfn34dl5l"
+
+
+@pytest.mark.asyncio
+async def test_2miners_rvn_amounts_are_ravencoin_satoshi():
+    get = FakeGetJson({f"/api/accounts/{RVN_WALLET}": load("2miners_account_rvn.json")})
+    endpoint = PoolEndpoint("open-ethereum-pool", "https://rvn.2miners.com", RVN_WALLET, "RVN", 8)
+    snap = await oep.fetch_account(get, endpoint)
+    # A base58 address is case-sensitive: asked exactly as given.
+    assert get.calls == [(f"/api/accounts/{RVN_WALLET}", {})]
+    assert snap.unpaid == 1234567890  # 12.34567890 RVN
+    assert snap.immature == 28765432
+    assert snap.paid_total == 30012345678  # 300.12345678 RVN
+    assert [p.amount for p in snap.payouts] == [2500123456, 2500654321]
+    assert snap.payouts[0].tx_hash == (
+        "5b1e9c3d7a2f6e0b4c8d1a5f9e3b7c2d6a0f4e8b1d6f0a4e8b2c7d1f5a9e3b7c"
+    )
+    assert [b.reward for b in snap.blocks] == [28765432]
+    assert snap.current_hashrate_hs == 63512345.5  # KawPow H/s, a scalar like ETC's
+    assert (snap.shares_valid, snap.shares_stale, snap.workers_online) == (1412, 3, 1)
+
+
+@pytest.mark.asyncio
+async def test_2miners_kas_amounts_are_sompi_and_the_prefix_is_kept():
+    get = FakeGetJson({f"/api/accounts/{KAS_WALLET}": load("2miners_account_kas.json")})
+    endpoint = PoolEndpoint("open-ethereum-pool", "https://kas.2miners.com", KAS_WALLET, "KAS", 8)
+    snap = await oep.fetch_account(get, endpoint)
+    assert get.calls == [(f"/api/accounts/{KAS_WALLET}", {})]  # "kaspa:" sent as is
+    assert snap.unpaid == 4187654321  # 41.87654321 KAS
+    assert snap.immature == 167654321
+    assert snap.paid_total == 10012345678
+    assert [p.amount for p in snap.payouts] == [10012345678]
+    assert [b.reward for b in snap.blocks] == [167654321]
+    assert snap.current_hashrate_hs == 1512345678901.5  # a KS0 Pro's 1.5 TH/s in H/s
+
+
+@pytest.mark.parametrize(
+    ("coin", "coin_decimals", "pool_amount", "base_amount"),
+    [
+        ("ERG", 9, 1234567891, 1234567891),  # nanoErg: Ergo's own unit
+        ("ZEC", 8, 1234567891, 1234567891),  # zatoshi
+        ("NEXA", 2, 1234567891, 1234567891),  # 12345678.91 NEXA, in Nexa's 0.01
+        ("CTXC", 18, 1234567891, 1234567891 * SHANNON),  # Shannon, as ETC
+    ],
+)
+def test_2miners_amount_unit_per_coin(coin, coin_decimals, pool_amount, base_amount):
+    answer = load("2miners_account_kas.json")
+    answer["stats"]["balance"] = pool_amount
+    snap = oep.parse_account(
+        answer, coin_decimals=coin_decimals, pool_decimals=oep.pool_amount_decimals(coin)
+    )
+    assert snap.unpaid == base_amount
+
+
 # Upstream open-ethereum-pool before its IsMinerExists check: a wallet with no shares gets the
 # empty Redis hash and zero totals (api/server.go AccountIndex at 04bf8ce).
 OEP_EMPTY_ACCOUNT = {
