@@ -18,6 +18,7 @@ from ethdash import live
 from ethdash.db import bulk_update_columns
 from ethdash.timeseries import iso
 from rigs.formats import hiveos
+from rigs.formats.base import in_range
 from rigs.models import Gpu, GpuSample, Rig, RigSample
 from rigs.services import status_rules
 
@@ -123,6 +124,8 @@ def store_readings(readings, *, now=None):
     now = now or timezone.now()
     if not readings:
         return
+    for _, reading in readings:
+        in_range(reading)  # one miner's junk figure must not fail the batch's insert
     rig_ids = [rig.pk for rig, _ in readings]
     with transaction.atomic():
         rigs = {

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -105,9 +105,33 @@ def poll_rigs(rigs, *, now=None, concurrency=DEFAULT_CONCURRENCY):
             failures.append((rig, result))
         else:
             readings.append((rig, result))
-    store_readings(readings, now=timezone.now())
+    stored = store_each_if_need_be(readings, failures, now=timezone.now())
     record_poll_failures(failures, now=timezone.now())
-    return PollSummary(polled=len(rigs), stored=len(readings), failed=len(failures))
+    return PollSummary(polled=len(rigs), stored=stored, failed=len(failures))
+
+
+def store_each_if_need_be(readings, failures, *, now):
+    """Stores the cycle's readings in one transaction; should the database refuse it (a value no
+    check foresaw), each rig is stored in a transaction of its own, and the ones still refused
+    join `failures` with the database's reason, so one rig's answer never costs the others their
+    poll. Returns how many were stored."""
+    try:
+        store_readings(readings, now=now)
+        return len(readings)
+    except DatabaseError:
+        logger.exception(
+            "storing %s readings at once failed; storing them one by one", len(readings)
+        )
+    stored = 0
+    for rig, reading in readings:
+        try:
+            store_readings([(rig, reading)], now=now)
+            stored += 1
+        except DatabaseError as exc:
+            failures.append(
+                (rig, MinerError("bad_answer", f"The miner's answer could not be stored: {exc}"))
+            )
+    return stored
 
 
 def poll_due_rigs(*, now=None, limit=CLAIM_LIMIT, concurrency=DEFAULT_CONCURRENCY):

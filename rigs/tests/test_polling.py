@@ -26,6 +26,15 @@ def _fake_protocol(behaviour):
             raise action
         if action == "crash":
             raise KeyError("parser bug")
+        if action == "junk":
+            # Figures no miner can mean, each in a column that would refuse it.
+            return RigReading(
+                miner="fake", uptime_s=-5, shares_accepted=-1,
+                gpus=[
+                    GpuReading(index=70000, pci_bus=-1, memory_mb=-8, hashrate_hs=30e6),
+                    GpuReading(index=1, pci_bus=300, hashrate_hs=-4.0, shares_rejected=2**70),
+                ],
+            )  # fmt: skip
         return RigReading(
             miner="fake", uptime_s=100,
             gpus=[GpuReading(index=i, pci_bus=i + 1, hashrate_hs=30e6) for i in range(2)],
@@ -166,3 +175,55 @@ def test_a_rig_added_without_a_poll_time_is_due_at_once(alpha, fake):
     assert GpuSample.objects.filter(gpu__rig=rig).count() == 2
     rig.refresh_from_db()
     assert rig.next_poll_at > timezone.now()
+
+
+def test_figures_no_miner_can_mean_are_no_reading_and_cost_no_rig_its_poll(alpha, bravo, fake):
+    """A negative uptime, bus or count, a bus past 255, an index past a small integer: such a
+    figure is dropped like "off" (rigs.formats.base.in_range), the rest of the reading is kept,
+    and the other rig of the cycle is stored alongside."""
+    fake[1001] = "junk"
+    fake[1002] = "ok"
+    junk = RigFactory(
+        farm=alpha.farm, name="junk", protocol="fake", host="127.0.0.1", port=1001
+    )  # no GPUs registered yet
+    _polled_rig(bravo, 1002)
+
+    summary = polling.poll_due_rigs()
+
+    assert (summary.stored, summary.failed) == (2, 0)
+    rig = Rig.objects.get(pk=junk.pk)
+    assert rig.uptime_s is None and rig.shares_accepted is None
+    gpus = {g.index: g for g in rig.gpus.all()}
+    assert sorted(gpus) == [0, 1]  # the junk index 70000 became its position, 0
+    assert gpus[0].pci_bus is None and gpus[0].memory_mb is None
+    assert gpus[0].hashrate_hs == 30e6
+    assert gpus[1].hashrate_hs is None
+    assert GpuSample.objects.filter(gpu__rig=bravo.rig).count() == 2
+
+
+def test_a_reading_the_database_refuses_fails_only_its_rig(alpha, bravo, fake, monkeypatch):
+    """Should the database refuse a batch for a value no check foresaw, each rig is stored on
+    its own and only the refused one is recorded as failed, with the database's reason."""
+    from django.db import IntegrityError
+
+    fake[1001] = "ok"
+    fake[1002] = "ok"
+    _polled_rig(alpha, 1001)
+    _polled_rig(bravo, 1002)
+    real_store = polling.store_readings
+
+    def refuse_alpha(readings, *, now):
+        if any(rig.pk == alpha.rig.pk for rig, _ in readings):
+            raise IntegrityError("value out of range for column")
+        return real_store(readings, now=now)
+
+    monkeypatch.setattr(polling, "store_readings", refuse_alpha)
+
+    summary = polling.poll_due_rigs()
+
+    assert (summary.polled, summary.stored, summary.failed) == (2, 1, 1)
+    assert GpuSample.objects.filter(gpu__rig=bravo.rig).count() == 2
+    rig = Rig.objects.get(pk=alpha.rig.pk)
+    assert rig.status == Rig.Status.UNREACHABLE
+    assert rig.last_error_kind == "bad_answer"
+    assert "could not be stored: value out of range" in rig.last_error
