@@ -49,6 +49,14 @@ class RigFieldsMixin:
         if not data.get("api_password") and self.instance.pk:
             # Blank means "keep"; only the box removes a stored password.
             keep = not data.get("clear_api_password")
+            problem = keep and editing.kept_password_problem(
+                self.instance,
+                protocol=data.get("protocol", self.instance.protocol),
+                host=data.get("host", self.instance.host),
+                port=data.get("port", self.instance.port),
+            )
+            if problem:
+                self.add_error("api_password", problem)
             data["api_password"] = self.instance.api_password if keep else ""
         protocol, host = data.get("protocol"), data.get("host")
         if protocol is not None and "host" not in self.errors:

@@ -7,7 +7,7 @@ from ethdash import api
 from ethdash.outbound import validate_host, validate_port
 from rigs import formats
 from rigs.models import Gpu, GpuSample, Rig
-from rigs.services.editing import address_problems
+from rigs.services.editing import address_problems, kept_password_problem
 from rigs.services.ingest import (
     SAMPLE_FIELDS,
     sample_time_problem,
@@ -163,6 +163,12 @@ class RigWriteSerializer(api.ModelSerializer):
         problems = address_problems(value("protocol"), value("host"))
         if problems:
             raise serializers.ValidationError({k: [v] for k, v in problems.items()})
+        if "api_password" not in attrs:
+            problem = kept_password_problem(
+                instance, protocol=value("protocol"), host=value("host"), port=value("port", None)
+            )
+            if problem:
+                raise serializers.ValidationError({"api_password": [problem]})
         return attrs
 
 

@@ -152,6 +152,11 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             if not can_write(request, rig.farm_id):
                 raise PermissionDenied(WRITE_DENIED)
             if password is None:
+                problem = editing.kept_password_problem(
+                    rig, protocol=data["protocol"], host=data["host"], port=data.get("port")
+                )
+                if problem:
+                    raise serializers.ValidationError({"api_password": [problem]})
                 password = rig.api_password
         elif not any(can_write(request, pk) for pk in farm_ids_for_request(request)):
             raise PermissionDenied(WRITE_DENIED)

@@ -34,6 +34,21 @@ def address_problems(protocol, host) -> dict[str, str]:
     return {}
 
 
+def kept_password_problem(rig, *, protocol, host, port) -> str | None:
+    """Why `rig`'s stored password may not be kept for this address, or None. A stored password
+    is only ever sent to the address it was given for: an owner who points the rig (or a test
+    connection) elsewhere gives the password again, or removes it, so nobody with the right to
+    edit a rig can make ethdash send its miner's password to a host of their choosing."""
+    if rig is None or rig.pk is None or not rig.api_password:
+        return None
+    if (protocol, host, port) == (rig.protocol, rig.host, rig.port):
+        return None
+    return (
+        "The miner's address changed: enter its password again, or remove the stored one "
+        "(a stored password is only sent to the address it was given for)."
+    )
+
+
 def name_taken(farm_id, name, *, exclude_pk=None) -> bool:
     rigs = Rig.objects.filter(farm_id=farm_id, name=name)
     if exclude_pk is not None:

@@ -197,13 +197,32 @@ def test_test_connection_reports_what_the_miner_says(writer, phoenix):
 
 
 def test_test_connection_uses_a_rigs_stored_password(writer, alpha, phoenix):
-    Rig.objects.filter(pk=alpha.rig.pk).update(api_password=SECRET)
+    Rig.objects.filter(pk=alpha.rig.pk).update(
+        protocol="claymore", host="127.0.0.1", port=phoenix, api_password=SECRET
+    )
     body = {"protocol": "claymore", "host": "127.0.0.1", "port": phoenix, "rig": alpha.rig.pk}
     assert writer.post("/api/v1/rigs/test-connection/", body, format="json").json()["ok"] is True
-    wrong = body | {"api_password": "wrong"}
-    data = writer.post("/api/v1/rigs/test-connection/", wrong, format="json").json()
-    # Claymore drops a connection with a wrong password without a word.
-    assert data["ok"] is False and data["error_kind"]
+    # The stored password is only sent to the rig's own address.
+    response = writer.post(
+        "/api/v1/rigs/test-connection/", body | {"host": "127.0.0.2"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "enter its password again" in response.json()["errors"]["api_password"][0]
+
+
+def test_patch_to_a_new_address_needs_the_password_again(writer, alpha):
+    Rig.objects.filter(pk=alpha.rig.pk).update(
+        protocol="trex", host="10.0.0.5", api_password=SECRET
+    )
+    response = writer.patch(f"/api/v1/rigs/{alpha.rig.pk}/", {"host": "10.0.0.99"}, format="json")
+    assert response.status_code == 400
+    assert "api_password" in response.json()["errors"]
+    assert Rig.objects.get(pk=alpha.rig.pk).host == "10.0.0.5"
+    response = writer.patch(
+        f"/api/v1/rigs/{alpha.rig.pk}/", {"host": "10.0.0.99", "api_password": ""}, format="json"
+    )
+    assert response.status_code == 200
+    assert Rig.objects.get(pk=alpha.rig.pk).api_password == ""
 
 
 def test_test_connection_errors(writer):

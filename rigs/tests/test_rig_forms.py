@@ -199,12 +199,35 @@ def test_the_admin_keeps_a_blank_password_and_makes_a_new_address_due(alpha, adm
     Rig.objects.filter(pk=alpha.rig.pk).update(
         protocol="trex", host="10.0.0.5", api_password=SECRET, next_poll_at="2026-01-01T00:00Z"
     )
-    response = admin_client.post(
-        f"/admin/rigs/rig/{alpha.rig.pk}/change/", admin_data(alpha, host="10.0.0.6")
-    )
+    url = f"/admin/rigs/rig/{alpha.rig.pk}/change/"
+    response = admin_client.post(url, admin_data(alpha, host="10.0.0.5", name="renamed"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Rig.objects.get(pk=alpha.rig.pk).api_password == SECRET
+    response = admin_client.post(url, admin_data(alpha, host="10.0.0.6", api_password=SECRET))
     assert response.status_code == 302, response.context["adminform"].form.errors
     rig = Rig.objects.get(pk=alpha.rig.pk)
     assert (rig.host, rig.api_password, rig.next_poll_at) == ("10.0.0.6", SECRET, None)
+
+
+@pytest.mark.parametrize(
+    "change", [{"host": "10.0.0.99"}, {"port": "4068"}, {"protocol": "gminer"}]
+)
+def test_a_stored_password_never_follows_the_rig_to_a_new_address(alpha, owner_client, change):
+    """Whoever may edit a rig must not be able to make ethdash send its miner's password to a
+    host of their choosing: a new address needs the password again (or its removal)."""
+    Rig.objects.filter(pk=alpha.rig.pk).update(
+        protocol="trex", host="10.0.0.5", port=4067, api_password=SECRET
+    )
+    data = form_data(alpha.farm, host="10.0.0.5", port="4067") | change
+    data.pop("farm")
+    response = owner_client.post(f"/rigs/{alpha.rig.pk}/edit/", data)
+    assert response.status_code == 200
+    assert "enter its password again" in response.content.decode()
+    rig = Rig.objects.get(pk=alpha.rig.pk)
+    assert (rig.host, rig.port, rig.protocol) == ("10.0.0.5", 4067, "trex")
+    response = owner_client.post(f"/rigs/{alpha.rig.pk}/edit/", data | {"clear_api_password": "on"})
+    assert response.status_code == 302
+    assert Rig.objects.get(pk=alpha.rig.pk).api_password == ""
 
 
 def test_the_admin_sets_and_removes_a_password(alpha, admin_client):
