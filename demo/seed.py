@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, Farm, Membership
 from rigs.models import Gpu, Rig
+from rigs.services.hive_agent import set_hive_password
 
 DEMO_FARM = "Demo farm"
 AGENT_TOKEN_NAME = "demo rig agent"
@@ -21,6 +22,20 @@ DEMO_RIGS = [
     ("rig-03", "rx6800", "AMD Radeon RX 6800", 6, "AMD"),
     ("rig-04", "rx5700xt", "AMD Radeon RX 5700 XT", 4, "AMD"),
 ]
+
+
+# A rig migrated from Hive OS: the simulated Hive agent (simulators/rig_agent.py --hive) says hello
+# and pushes its stats to /worker/api. Its GPUs are not made here: the agent's hello registers
+# them by PCI bus, as it would for a real rig.
+DEMO_HIVE_RIG = ("hive-01", "rtx3070", 6)
+
+
+def seed_hive_rig(farm, *, cadence_s=5):
+    """The demo's Hive OS rig and a fresh Hive password for its agent, made as an owner makes
+    one (rigs.services.hive_agent): returns (rig, agent_model, gpu_count, password)."""
+    name, agent_model, gpu_count = DEMO_HIVE_RIG
+    rig, _ = Rig.objects.get_or_create(farm=farm, name=name, defaults={"cadence_s": cadence_s})
+    return rig, agent_model, gpu_count, set_hive_password(rig)
 
 
 # (name, protocol, GPUs, GPU model): miners the server polls on loopback, served by

@@ -175,3 +175,20 @@ def test_demo_validators_show_income_mev_a_missed_attestation_and_a_slashing(db,
     missed = [row for row in Epoch.objects.all() if row.flags & Flag.MISSED]
     assert missed
     assert Validator.objects.get(farm=farm, index=3).slashed
+
+
+def test_the_demo_hive_rig_gets_a_fresh_hive_password_and_no_made_up_gpus(db, settings):
+    """The demo's Hive OS rig is registered by its agent's hello (GPUs by PCI bus), so the seed
+    makes none; each demo run gives its agent a fresh password, and the old one stops working."""
+    from demo.seed import seed_hive_rig
+    from rigs.services.hive_agent import rig_for_agent
+
+    settings.DEBUG = True
+    farm, _, _ = seed_demo()
+    rig, _, gpu_count, first = seed_hive_rig(farm)
+    same, _, _, second = seed_hive_rig(farm)
+
+    assert same.pk == rig.pk and gpu_count > 0
+    assert rig.gpus.count() == 0
+    assert rig_for_agent(rig.pk, second) == rig
+    assert rig_for_agent(rig.pk, first) is None

@@ -16,6 +16,7 @@ from demo.seed import (
     fleet_arguments,
     pool_world_spec,
     seed_demo,
+    seed_hive_rig,
     seed_polled_rigs,
     seed_pools,
     seed_validators,
@@ -77,6 +78,11 @@ class Command(BaseCommand):
             ]
             for rig, model in rigs:
                 agent_cmd += ["--rig", f"{rig.pk}:{rig.gpus.count()}:{model}"]
+            # One more rig reports as a Hive OS rig migrated to ethdash does: the agent's own
+            # hello and gzipped stats on /worker/api (docs/miners.md, "Migrating a Hive OS farm").
+            hive_rig, hive_model, hive_gpus, hive_password = seed_hive_rig(farm, cadence_s=cadence)
+            agent_cmd += ["--rig", f"{hive_rig.pk}:{hive_gpus}:{hive_model}"]
+            agent_cmd += ["--hive", f"{hive_rig.pk}:{hive_password}", "--hive-gzip"]
             # The last rig drops out now and then, to show offline and back online.
             agent_cmd += ["--flaky", str(rigs[-1][0].pk)]
             children.append(
@@ -87,6 +93,7 @@ class Command(BaseCommand):
             for rig in polled:
                 trial = rig.connection
                 self.stdout.write(f"  rig {rig.name}: {trial.summary() if trial else 'saved'}")
+            self.stdout.write(f"  rig {hive_rig.name}: reports as a Hive OS agent on /worker/api")
             self.stdout.write(
                 self.style.SUCCESS(f"\nethdash demo on {url}\n")
                 + "  farm owner:  demo / demo\n"
