@@ -76,10 +76,39 @@ def _same_endpoint(api_format, base_url, pool_id):
     )
 
 
-def _free_name(name, suffix):
+class PoolNameTaken(Exception):
+    """Another request made a pool of the same name in the same scope between our look and our
+    insert (two saves at once): nothing was saved, and saving again picks a free name."""
+
+
+_NAME_MAX = 120  # Pool.name's max_length
+_SUFFIX_MAX = 8  # " (99999)"
+
+
+def _free_name(name, *, farm=None):
+    """`name`, else `name (2)`, `name (3)`, ...: the first that no pool of the same scope has.
+    A site-wide pool's scope is the site-wide pools; a farm's pool's is the pools the farm can
+    pick (site-wide ones and its own), so its pickers never list two pools of one name, and the
+    name chosen depends on nothing another farm entered and so tells nothing of it."""
     from pools.models import Pool
 
-    return name if not Pool.objects.filter(name=name).exists() else f"{name} ({suffix})"
+    scope = Pool.objects.filter(farm__isnull=True) if farm is None else pools_for_farms([farm.pk])
+    name = name.strip()[:_NAME_MAX]
+    if not scope.filter(name=name).exists():
+        return name
+    stem = name[: _NAME_MAX - _SUFFIX_MAX].rstrip()
+    taken = set(scope.filter(name__startswith=stem).values_list("name", flat=True))
+    number = 2
+    while f"{stem} ({number})" in taken:
+        number += 1
+    return f"{stem} ({number})"
+
+
+def custom_pool_name(base_url, pool_id, coin):
+    """What names a farm's custom pool: its address, Miningcore pool id and coin, so two pools
+    of one farm differ by name wherever they differ by address ("mc.example.org etc2 ETC")."""
+    address = base_url.split("://", 1)[-1].rstrip("/")
+    return " ".join(part for part in (address, pool_id, coin.upper()) if part)
 
 
 def pool_for_known(known):
@@ -104,7 +133,7 @@ def pool_for_known(known):
                 return pool
             return Pool.objects.create(
                 known_pool=known,
-                name=_free_name(known.name, known.key),
+                name=_free_name(known.name),
                 api_format=known.api_format,
                 base_url=known.base_url.rstrip("/"),
                 pool_id=known.pool_id,
@@ -116,27 +145,44 @@ def pool_for_known(known):
             )
     except IntegrityError:
         # Another request made it between our look and our insert: theirs is the one.
-        return Pool.objects.get(known_pool=known)
+        pool = Pool.objects.filter(known_pool=known).first()
+        if pool is None:
+            # Not this entry's pool but another site-wide one that took the same free name.
+            raise PoolNameTaken(known.name) from None
+        return pool
 
 
 def custom_pool(*, farm, api_format, base_url, pool_id="", coin, coin_decimals=18):
     """The pool at an address a farm entered: a site-wide pool at that address if there is one
-    (a known pool, or one from the admin), else the farm's own, made once."""
-    same = _same_endpoint(api_format, base_url, pool_id)
-    pool = same.filter(farm__isnull=True).first() or same.filter(farm=farm).first()
-    if pool is not None:
-        return pool
+    (a known pool, or one from the admin), else the farm's own, made once. Another farm entering
+    the same address gets a pool of its own, and neither learns of the other. Raises
+    PoolNameTaken when a simultaneous save took the name first (nothing is saved)."""
     from pools.models import Pool
 
-    return Pool.objects.create(
-        farm=farm,
-        name=_free_name(f"{base_url.split('://', 1)[-1].rstrip('/')} {coin}".strip(), farm.name),
-        api_format=api_format,
-        base_url=base_url.rstrip("/"),
-        pool_id=pool_id or "",
-        coin=coin.upper(),
-        coin_decimals=coin_decimals,
-    )
+    def existing():
+        same = _same_endpoint(api_format, base_url, pool_id)
+        return same.filter(farm__isnull=True).first() or same.filter(farm=farm).first()
+
+    pool = existing()
+    if pool is not None:
+        return pool
+    try:
+        with transaction.atomic():
+            return Pool.objects.create(
+                farm=farm,
+                name=_free_name(custom_pool_name(base_url, pool_id, coin), farm=farm),
+                api_format=api_format,
+                base_url=base_url.rstrip("/"),
+                pool_id=pool_id or "",
+                coin=coin.upper(),
+                coin_decimals=coin_decimals,
+            )
+    except IntegrityError:
+        # A save of the same address at the same moment made the pool first: it is this one.
+        pool = existing()
+        if pool is None:
+            raise PoolNameTaken(custom_pool_name(base_url, pool_id, coin)) from None
+        return pool
 
 
 def add_account(*, farm, login, label="", known=None, pool=None):
