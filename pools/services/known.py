@@ -39,26 +39,73 @@ def read_known_pools(path=KNOWN_POOLS_FILE):
     return entries
 
 
-def load_known_pools(model=None, path=KNOWN_POOLS_FILE):
-    """Creates or updates a KnownPool per entry of the file, by key. Entries no longer in the
-    file are kept: a farm's pool may have been made from one. Returns how many were loaded.
-    `model` is the migration's historical model when a migration calls it."""
-    if model is None:
-        from pools.models import KnownPool as model
+def load_known_pools(path=KNOWN_POOLS_FILE):
+    """Creates or updates a KnownPool per entry of the file, by key, and brings the site-wide
+    Pool made from an entry up to date with it (see `follow_known`). Entries no longer in the
+    file are kept: a farm's pool may have been made from one. Returns how many were loaded."""
+    from pools.models import KnownPool
+
     entries = read_known_pools(path)
-    for entry in entries:
-        limit = entry.get("rate_limit") or (None, None)
-        values = {field: entry.get(field) for field in _FIELDS}
-        values |= {
-            "pool_id": values["pool_id"] or "",
-            "website": values["website"] or "",
-            "source": values["source"] or "",
-            "coin_decimals": values["coin_decimals"] or 18,
-            "rate_limit_requests": limit[0],
-            "rate_limit_window_s": limit[1],
-        }
-        model.objects.update_or_create(key=entry["key"], defaults=values)
+    with transaction.atomic():
+        for entry in entries:
+            limit = entry.get("rate_limit") or (None, None)
+            values = {field: entry.get(field) for field in _FIELDS}
+            values |= {
+                "pool_id": values["pool_id"] or "",
+                "website": values["website"] or "",
+                "source": values["source"] or "",
+                "coin_decimals": values["coin_decimals"] or 18,
+                "rate_limit_requests": limit[0],
+                "rate_limit_window_s": limit[1],
+            }
+            before = KnownPool.objects.filter(key=entry["key"]).values_list("name", flat=True)
+            old_name = before.first()
+            known, _ = KnownPool.objects.update_or_create(key=entry["key"], defaults=values)
+            follow_known(known, old_name=old_name)
     return len(entries)
+
+
+# What a Pool made from a known entry takes from it. The poll interval and the notifications
+# URL are the site admin's own settings, never in the file, so a reload leaves them alone.
+_FOLLOWED = ("api_format", "base_url", "pool_id", "coin", "coin_decimals", "chain_id",
+             "rate_limit_requests", "rate_limit_window_s")  # fmt: skip
+# A change of these points the pool at another endpoint: its breaker and error state were about
+# the old one.
+_ADDRESS = {"api_format", "base_url", "pool_id"}
+
+
+def follow_known(known, *, old_name=None):
+    """Updates the site-wide Pool made from (or adopted by) `known` to the entry's format,
+    address, coin, decimals, chain and rate limit, which `pool_for_known` copied at first use.
+    Its name follows the entry's when it still had the entry's old name and the new one is free
+    among site-wide pools (a name the admin chose is kept). A new address closes the breaker and
+    asks the pool's statistics at once. Returns the names of the fields changed."""
+    from pools.models import Pool
+
+    pool = Pool.objects.filter(known_pool=known).first()
+    if pool is None:
+        return []
+    wanted = {field: getattr(known, field) for field in _FOLLOWED}
+    wanted["base_url"] = known.base_url.rstrip("/")
+    if (
+        old_name is not None
+        and pool.name == old_name
+        and known.name != old_name
+        and not Pool.objects.filter(farm__isnull=True, name=known.name).exists()
+    ):
+        wanted["name"] = known.name
+    changed = [field for field, value in wanted.items() if getattr(pool, field) != value]
+    for field in changed:
+        setattr(pool, field, wanted[field])
+    if _ADDRESS & set(changed):
+        pool.breaker = Pool.Breaker.CLOSED
+        pool.breaker_failures = 0
+        pool.breaker_open_until = None
+        pool.stats_next_at = None
+        changed += ["breaker", "breaker_failures", "breaker_open_until", "stats_next_at"]
+    if changed:
+        pool.save(update_fields=changed)
+    return changed
 
 
 def pools_for_farms(farm_ids):
