@@ -4,9 +4,13 @@ Every page, API view and consumer filters its querysets through here, so a user 
 another farm gets a 404, never someone else's data.
 """
 
-from accounts.models import ApiToken, Membership
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from accounts.models import ApiToken, Farm, Membership
 
 WRITE_ROLES = (Membership.Role.OWNER, Membership.Role.MANAGER)
+WRITE_DENIED = "Changing a farm needs a write token of the farm, or an owner or manager."
 
 
 def farm_ids_for_user(user, *, roles=None):
@@ -41,3 +45,22 @@ def can_write(request, farm_id, token_scopes=(ApiToken.Scope.WRITE,)):
     if isinstance(auth, ApiToken):
         return auth.farm_id == farm_id and any(auth.has_scope(s) for s in token_scopes)
     return farm_id in farm_ids_for_user(request.user, roles=WRITE_ROLES)
+
+
+def writable_farm(request, farm_id, *, denied=WRITE_DENIED):
+    """The farm an API write goes to: the one named (`farm_id`), else the only one the caller
+    may change. A farm the caller cannot see is 404 (it is not told the farm exists), one it may
+    only read 403 with `denied`; naming none while able to change several is a 400."""
+    visible = farm_ids_for_request(request)
+    if farm_id is None:
+        writable = [pk for pk in visible if can_write(request, pk)]
+        if len(writable) > 1:
+            raise serializers.ValidationError({"farm": ["Name the farm: you can change several."]})
+        if not writable:
+            raise PermissionDenied(denied)
+        farm_id = writable[0]
+    if farm_id not in visible:
+        raise NotFound("No such farm.")
+    if not can_write(request, farm_id):
+        raise PermissionDenied(denied)
+    return Farm.objects.get(pk=farm_id)

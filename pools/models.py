@@ -14,8 +14,8 @@ def money_field(**kwargs):
 
 
 class KnownPool(models.Model):
-    """A public pool ethdash knows, loaded from pools/known_pools.json (`manage.py
-    load_known_pools`, also run by the migration that made this table): each with its API
+    """A public pool ethdash knows, loaded from pools/known_pools.json (by the migration that
+    made this table, then by `manage.py load_known_pools` after each upgrade): each with its API
     format, base URL, coin and the rate limit its operator documents. A farm user picking one gets
     the site-wide Pool made from it, created on first use and shared by every farm after."""
 
@@ -53,7 +53,9 @@ class Pool(models.Model):
         OPEN = "open", "Open (paused after repeated failures)"
         HALF_OPEN = "half_open", "Half open (one probe)"
 
-    name = models.CharField(max_length=120, unique=True)
+    # Unique within its owner's scope (see Meta): among site-wide pools, and among one farm's
+    # own, so a farm's choice of name never depends on, nor tells, what another farm entered.
+    name = models.CharField(max_length=120)
     api_format = models.CharField(max_length=30, choices=ApiFormat.choices)
     base_url = EndpointURLField(
         help_text="e.g. https://etc.2miners.com (without /api)",
@@ -111,6 +113,20 @@ class Pool(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(farm__isnull=True),
+                name="pool_name_unique_site_wide",
+                violation_error_message="A site-wide pool already has this name.",
+            ),
+            models.UniqueConstraint(
+                fields=["farm", "name"],
+                condition=models.Q(farm__isnull=False),
+                name="pool_name_unique_per_farm",
+                violation_error_message="This farm already has a pool of this name.",
+            ),
+        ]
 
     def __str__(self):
         return self.name

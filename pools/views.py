@@ -136,13 +136,22 @@ def account_add(request):
                 return render(request, "pools/add.html", context)
             context["pool_stats"] = stats
         if request.POST.get("action") == "save":
-            account = add_account(form, candidate, login)
+            try:
+                account = add_account(form, candidate, login)
+            except known.PoolNameTaken:
+                form.add_error(None, NAME_TAKEN)
+                return render(request, "pools/add.html", context)
             messages.success(request, f"{account} added; it is polled within seconds.")
             return redirect("pools:detail", pk=account.pk)
         snapshot, error = try_account(candidate, login)
         context.update(trial_context(snapshot, error))
         context["candidate"] = candidate
     return render(request, "pools/add.html", context)
+
+
+NAME_TAKEN = (
+    "Another pool was saved with the same name at the same moment; nothing was saved. Save again."
+)
 
 
 def custom_pool_problem(pool, error):

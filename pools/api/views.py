@@ -4,11 +4,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
-from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from accounts.models import Farm
-from accounts.scoping import can_write, farm_ids_for_request, scope_to_farms
+from accounts.scoping import farm_ids_for_request, scope_to_farms, writable_farm
 from ethdash.api import ListPagination, TimeSeriesPagination
 from ethdash.timeseries import iso, parse_range
 from pools.api.serializers import (
@@ -25,28 +23,14 @@ from pools.services import known as known_pools
 from pools.services.trial import try_pool
 from rigs.models import Rig
 
-WRITE_DENIED = "Changing a farm needs a write token of the farm, or an owner or manager."
+NAME_TAKEN = (
+    "Another pool was saved with the same name at the same moment; nothing was saved. "
+    "Send it again."
+)
 
 
 class PayoutPagination(ListPagination):
     page_size = 50
-
-
-def writable_farm(request, farm_id):
-    """The farm a write goes to: the one named, else the only one the caller may change."""
-    visible = farm_ids_for_request(request)
-    if farm_id is None:
-        writable = [pk for pk in visible if can_write(request, pk)]
-        if len(writable) > 1:
-            raise serializers.ValidationError({"farm": ["Name the farm: you can change several."]})
-        if not writable:
-            raise PermissionDenied(WRITE_DENIED)
-        farm_id = writable[0]
-    if farm_id not in visible:
-        raise NotFound("No such farm.")
-    if not can_write(request, farm_id):
-        raise PermissionDenied(WRITE_DENIED)
-    return Farm.objects.get(pk=farm_id)
 
 
 @extend_schema(tags=["pools"])
@@ -92,7 +76,10 @@ class PoolAccountViewSet(
                                      f"{Pool.ApiFormat(custom['api_format']).label} format "
                                      f"({error.kind}): {error}"]}
                 )  # fmt: skip
-            pool = known_pools.custom_pool(farm=farm, **custom)
+            try:
+                pool = known_pools.custom_pool(farm=farm, **custom)
+            except known_pools.PoolNameTaken:
+                raise serializers.ValidationError({"custom_pool": [NAME_TAKEN]}) from None
         target = pool or Pool.objects.filter(known_pool=known).first()
         if (
             target
@@ -101,9 +88,12 @@ class PoolAccountViewSet(
             raise serializers.ValidationError(
                 {"login": ["This farm already has this account on this pool."]}
             )
-        account = known_pools.add_account(
-            farm=farm, login=data["login"], label=data["label"], known=known, pool=pool
-        )
+        try:
+            account = known_pools.add_account(
+                farm=farm, login=data["login"], label=data["label"], known=known, pool=pool
+            )
+        except known_pools.PoolNameTaken:
+            raise serializers.ValidationError({"known_pool": [NAME_TAKEN]}) from None
         body = PoolAccountSerializer(account, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
 

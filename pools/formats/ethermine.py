@@ -201,6 +201,10 @@ def parse_pool_stats(answer) -> PoolStats:
     blocks = data.get("minedBlocks") or []
     if not isinstance(blocks, list):
         raise bad_answer("minedBlocks is not a list")
+    # Of each block only `time` is kept, as the pool's last block time. `number` is not: the
+    # list is only the latest few blocks (a height can appear twice, a block and an uncle, as in
+    # the gem docs' sample), so it is neither a count of the pool's blocks nor a block list this
+    # format could keep complete. `miner` is another wallet's address, not ours to store.
     times = [unix_time(b.get("time")) for b in blocks if isinstance(b, dict)]
     return PoolStats(
         pool_hashrate_hs=lenient_number(stats.get("hashRate")),

@@ -329,6 +329,12 @@ def parse_pool_stats(data):
         last_block_at=last_block,
         # poolEffort is only computed once the pool has a block to count from.
         effort=strict_float(info.get("poolEffort"), "poolEffort") if last_block else None,
+        # Of `networkStats` (Miningcore's BlockchainStats) these three are kept. Deliberately
+        # not: `networkType` (main or test, a node setting), `nextNetworkTarget` and
+        # `nextNetworkBits` (the next block's target encoded, the difficulty already kept),
+        # `lastNetworkBlockTime` (the chain's last block, anyone's, where `blockHeight` already
+        # tracks the chain), `connectedPeers` (the pool node's peers, the operator's concern)
+        # and `rewardType` (POW or POS, a property of the coin).
         network_hashrate_hs=strict_float(network.get("networkHashrate"), "networkHashrate"),
         network_difficulty=strict_float(network.get("networkDifficulty"), "networkDifficulty"),
         block_height=strict_int(network.get("blockHeight"), "blockHeight"),

@@ -97,23 +97,14 @@ def claim_accounts(pool, *, now):
     return accounts
 
 
-def endpoint_for_pool(pool):
+def endpoint_for(pool, login=""):
+    """What a format is handed to fetch `login`'s account on `pool` (a Pool, saved or not), or
+    the pool's own statistics when `login` is empty: the one place a Pool becomes an endpoint,
+    for the poll cycle and the trial before saving alike."""
     return PoolEndpoint(
         format=pool.api_format,
         base_url=pool.base_url.rstrip("/"),
-        login="",
-        coin=pool.coin,
-        coin_decimals=pool.coin_decimals,
-        pool_id=pool.pool_id,
-    )
-
-
-def endpoint_for(account):
-    pool = account.pool
-    return PoolEndpoint(
-        format=pool.api_format,
-        base_url=pool.base_url.rstrip("/"),
-        login=account.login,
+        login=login.strip(),
         coin=pool.coin,
         coin_decimals=pool.coin_decimals,
         pool_id=pool.pool_id,
@@ -138,7 +129,7 @@ async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep, with_stats=
 
     async def pool_stats():
         next_at = timezone.now() + timedelta(seconds=interval_s(pool))
-        endpoint = endpoint_for_pool(pool)
+        endpoint = endpoint_for(pool)
         try:
             stats = await module.fetch_pool_stats(get_json, endpoint)
         except PoolError as error:
@@ -152,7 +143,7 @@ async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep, with_stats=
 
     async def one(account):
         try:
-            snapshot = await module.fetch_account(get_json, endpoint_for(account))
+            snapshot = await module.fetch_account(get_json, endpoint_for(pool, account.login))
         except PoolError as error:
             result.errors.append(error)
             await fail(account, error)

@@ -4,20 +4,10 @@ pool answers (or why it does not) instead of a silent first poll failure later."
 import asyncio
 
 from ethdash import outbound
-from pools.formats import FORMATS, PoolEndpoint, PoolError
+from pools.formats import FORMATS, PoolError
 from pools.formats.base import SAVEABLE_KINDS
 from pools.services.http import RateLimiter, json_getter
-
-
-def _endpoint(pool, login=""):
-    return PoolEndpoint(
-        format=pool.api_format,
-        base_url=pool.base_url.rstrip("/"),
-        login=login.strip(),
-        coin=pool.coin,
-        coin_decimals=pool.coin_decimals,
-        pool_id=pool.pool_id,
-    )
+from pools.services.polling import endpoint_for
 
 
 def _once(pool, fetch, *, transport=None):
@@ -43,7 +33,7 @@ def _once(pool, fetch, *, transport=None):
 
 def try_account(pool, login, *, transport=None):
     """(AccountSnapshot, None) or (None, PoolError) for one fetch of `login` on `pool`."""
-    endpoint = _endpoint(pool, login)
+    endpoint = endpoint_for(pool, login)
     return _once(pool, lambda module, get_json: module.fetch_account(get_json, endpoint),
                  transport=transport)  # fmt: skip
 
@@ -52,7 +42,7 @@ def try_pool(pool, *, transport=None):
     """(PoolStats, None) or (None, PoolError): the test of a pool's address and format before it
     is saved. The pool-wide statistics are asked, which every format serves at a path of its own
     and in a shape of its own, so an answer that parses says the address runs that format."""
-    endpoint = _endpoint(pool)
+    endpoint = endpoint_for(pool)
     return _once(pool, lambda module, get_json: module.fetch_pool_stats(get_json, endpoint),
                  transport=transport)  # fmt: skip
 

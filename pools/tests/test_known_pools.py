@@ -2,6 +2,7 @@
 picking one makes its site-wide Pool once and reuses it. A custom address is tested (the pool's
 own statistics asked in the chosen format) before anything is saved, and stays its farm's."""
 
+import io
 import json
 from pathlib import Path
 
@@ -332,3 +333,94 @@ def test_trying_a_known_pool_nobody_uses_yet_creates_nothing(owner_client, alpha
     assert asked == [f"https://ethw.2miners.com/api/accounts/{WALLET}"]
     assert "Waiting for first shares" in html and 'value="save"' in html
     assert not Pool.objects.filter(known_pool__key="2miners-ethw").exists()
+
+
+# -- reloading the file reaches the pools made from it ---------------------------------------
+
+
+def _changed_file(tmp_path, key, **change):
+    data = json.loads(KNOWN_POOLS_FILE.read_text())
+    entry = next(e for e in data["pools"] if e["key"] == key)
+    entry.update(change)
+    path = tmp_path / "known.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.django_db
+def test_a_reload_updates_the_pool_made_from_an_entry(tmp_path, alpha):
+    from django.core.management import call_command
+
+    from pools.services.known import add_account
+
+    add_account(farm=alpha.farm, login=WALLET, known=KnownPool.objects.get(key="2miners-ethw"))
+    pool = Pool.objects.get(known_pool__key="2miners-ethw")
+    Pool.objects.filter(pk=pool.pk).update(
+        breaker=Pool.Breaker.OPEN, breaker_failures=5, poll_interval_s=90
+    )
+    path = _changed_file(
+        tmp_path, "2miners-ethw", name="2Miners EthereumPoW", base_url="https://ethw.new.example/",
+        coin_decimals=9, rate_limit=[10, 30], chain_id=10002,
+    )  # fmt: skip
+    out = io.StringIO()
+    call_command("load_known_pools", file=str(path), stdout=out)
+    assert "known pools loaded" in out.getvalue()
+
+    pool.refresh_from_db()
+    assert (pool.name, pool.base_url, pool.coin_decimals, pool.chain_id) == (
+        "2Miners EthereumPoW", "https://ethw.new.example", 9, 10002,
+    )  # fmt: skip
+    assert (pool.rate_limit_requests, pool.rate_limit_window_s) == (10, 30)
+    # A new address: the old one's failures no longer hold it back; the admin's interval stays.
+    assert (pool.breaker, pool.breaker_failures, pool.stats_next_at) == ("closed", 0, None)
+    assert pool.poll_interval_s == 90
+
+
+@pytest.mark.django_db
+def test_a_reload_keeps_a_name_the_admin_chose_and_a_breaker_of_the_same_address(tmp_path, alpha):
+    from pools.services.known import load_known_pools
+
+    # make_farm's admin pool at 2Miners ETC's address, adopted by the entry.
+    pool = alpha.pool_account.pool
+    Pool.objects.filter(pk=pool.pk).update(
+        name="Our ETC pool",
+        known_pool=KnownPool.objects.get(key="2miners-etc"),
+        breaker=Pool.Breaker.OPEN,
+    )
+    load_known_pools(path=_changed_file(tmp_path, "2miners-etc", name="2Miners Classic",
+                                        rate_limit=[50, 60]))  # fmt: skip
+    pool.refresh_from_db()
+    assert pool.name == "Our ETC pool"  # not the entry's old name: the admin's, kept
+    assert pool.rate_limit_requests == 50 and pool.breaker == Pool.Breaker.OPEN
+
+
+# -- the migration that first loads the file ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_migrations_loader_uses_the_historical_model_and_ignores_unknown_keys(tmp_path):
+    import importlib
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    migration = importlib.import_module("pools.migrations.0010_load_known_pools")
+    state = MigrationExecutor(connection).loader.project_state(("pools", "0010_load_known_pools"))
+    historical = state.apps.get_model("pools", "KnownPool")
+    data = json.loads(KNOWN_POOLS_FILE.read_text())
+    # Keys the file may gain after 0010 (for fields a later KnownPool has): ignored there.
+    for entry in data["pools"]:
+        entry |= {"region": "eu", "fee_percent": 1.0}
+    data["pools"][0]["name"] = "Loaded by 0010"
+    path = tmp_path / "known.json"
+    path.write_text(json.dumps(data))
+    KnownPool.objects.all().delete()
+
+    migration.load(state.apps, None, path=path)
+    assert historical.objects.count() == len(data["pools"]) == KnownPool.objects.count()
+    first = KnownPool.objects.get(key=data["pools"][0]["key"])
+    assert first.name == "Loaded by 0010" and first.api_format == data["pools"][0]["api_format"]
+    nano = KnownPool.objects.get(key="nanopool-etc")
+    assert (nano.rate_limit_requests, nano.rate_limit_window_s) == (30, 60)
+    # A field this point's model lacks is never asked for, whatever the file holds.
+    assert "region" not in {f.name for f in historical._meta.get_fields()}
