@@ -138,8 +138,10 @@ def seed_pools(farm, world):
     accounts = []
     for entry in world["pools"]:
         requests, window = entry["rate_limit"] or (None, None)
+        # Site-wide pools, as the admin makes them (a farm's own custom pool may share a name).
         pool, _ = Pool.objects.update_or_create(
             name=entry["name"],
+            farm=None,
             defaults={
                 "api_format": entry["format"],
                 "base_url": entry["base_url"],

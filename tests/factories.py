@@ -159,9 +159,11 @@ class GpuRollupFactory(_RollupFactory):
 class PoolFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Pool
-        django_get_or_create = ("name",)
+        # A name is unique among site-wide pools and among one farm's own.
+        django_get_or_create = ("name", "farm")
 
     name = factory.Sequence(lambda n: f"Pool {n}")
+    farm = None  # site-wide, as the admin makes pools
     api_format = "open-ethereum-pool"
     # Port 9 (discard) on loopback: a pool no test polls by accident answers nothing.
     base_url = "http://127.0.0.1:9"

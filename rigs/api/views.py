@@ -6,8 +6,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from accounts.models import ApiToken, Farm
-from accounts.scoping import can_write, farm_ids_for_request, scope_to_farms
+from accounts.models import ApiToken
+from accounts.scoping import can_write, farm_ids_for_request, scope_to_farms, writable_farm
 from ethdash.api import ListPagination, TimeSeriesPagination
 from ethdash.timeseries import iso, parse_range
 from rigs.api.serializers import (
@@ -55,24 +55,6 @@ def _iso_lists(series):
 WRITE_DENIED = "Changing a farm's rigs needs a write token of the farm, or an owner or manager."
 
 
-def writable_farm(request, farm_id):
-    """The farm a new rig goes to: the one named, else the only one the caller may change. A farm
-    the caller cannot see is 404, one it may only read 403."""
-    visible = farm_ids_for_request(request)
-    if farm_id is None:
-        writable = [pk for pk in visible if can_write(request, pk)]
-        if len(writable) > 1:
-            raise serializers.ValidationError({"farm": ["Name the farm: you can change several."]})
-        if not writable:
-            raise PermissionDenied(WRITE_DENIED)
-        farm_id = writable[0]
-    if farm_id not in visible:
-        raise NotFound("No such farm.")
-    if not can_write(request, farm_id):
-        raise PermissionDenied(WRITE_DENIED)
-    return Farm.objects.get(pk=farm_id)
-
-
 def _saved_response(rig, *, changed=(), created=False):
     try:
         saved = editing.save_rig(rig, changed=changed)
@@ -108,7 +90,7 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         serializer = RigWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        farm = writable_farm(request, data.pop("farm_id", None))
+        farm = writable_farm(request, data.pop("farm_id", None), denied=WRITE_DENIED)
         if editing.name_taken(farm.pk, data["name"]):
             raise serializers.ValidationError({"name": [f"{farm} already has a rig of this name."]})
         return _saved_response(Rig(farm=farm, **data), created=True)
