@@ -547,6 +547,19 @@ def test_the_simulated_agents_bodies_pair_by_bus():
     assert [g.vendor for g in hello.gpus] == ["AMD"] * 3
 
 
+def test_the_simulated_agents_cpu_miner_is_one_cpu_device():
+    from simulators.rig_agent import HiveAgentRig, SimulatedRig
+
+    agent = HiveAgentRig(SimulatedRig("7", 2, "rtx3070"), "pw", cpu_threads=4)
+    body = agent.stats_body(agent.rig.sample(datetime.now(UTC)))
+    reading = hiveos.parse_stats(body, cpu_model="Intel(R) Celeron(R) CPU G3930 @ 2.90GHz")
+
+    assert [(g.kind, g.pci_bus) for g in reading.gpus] == [("gpu", 3), ("gpu", 1), ("cpu", None)]
+    cpu = reading.gpus[-1]
+    assert cpu.hashrate_hs == pytest.approx(4 * 890.0 + 0.5 * 6)
+    assert (cpu.temperature_c, cpu.other_algorithm) == (62.0, "rx/0")
+
+
 def test_the_simulated_agent_pushes_to_a_live_server(transactional_db, live_server):
     from simulators.rig_agent import SimulatedRig, run
 
