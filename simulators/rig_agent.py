@@ -195,10 +195,16 @@ class HiveAgentRig:
     on buses 1, 3, 5, ...; the agent's temp/fan/power arrays (gpu-stats) follow the bus order,
     the iGPU included with zeros, while the miner lists its last card first, as miners order
     cards their own way. Nothing in the stats body says which top-level entry is which card:
-    the server knows it from the hello's GPU list, sorted the same way."""
+    the server knows it from the hello's GPU list, sorted the same way.
 
-    def __init__(self, rig: SimulatedRig, password: str):
-        self.rig, self.password = rig, password
+    With `cpu_threads`, the rig also mines RandomX on its CPU as MINER2, xmrig-new, whose
+    h-stats.sh sends one hs entry per CPU thread (H/s, `hs_units` "hs"), each with a null bus
+    number, the CPU's temperature repeated per thread and null fans."""
+
+    CPU_THREAD_HS = 890.0
+
+    def __init__(self, rig: SimulatedRig, password: str, cpu_threads: int = 0):
+        self.rig, self.password, self.cpu_threads = rig, password, cpu_threads
         self.buses = [1 + 2 * gpu.index for gpu in rig.gpus]
         self.miner_order = self.buses[-1:] + self.buses[:-1]
         self.started = time.monotonic()
@@ -271,6 +277,27 @@ class HiveAgentRig:
                     "ver": "1.76",
                 },
                 "total_khs": round(sum(khs), 3),
+                **self._cpu_miner(),
+            },
+        }
+
+    def _cpu_miner(self) -> dict:
+        if not self.cpu_threads:
+            return {}
+        threads = [self.CPU_THREAD_HS + 0.5 * i for i in range(self.cpu_threads)]
+        return {
+            "miner2": "xmrig-new",
+            "total_khs2": round(sum(threads) / 1e3, 4),
+            "miner_stats2": {
+                "hs": threads,
+                "hs_units": "hs",
+                "algo": "rx/0",
+                "temp": [62.0] * self.cpu_threads,
+                "fan": [None] * self.cpu_threads,
+                "uptime": int(time.monotonic() - self.started),
+                "ar": [0, 0],
+                "bus_numbers": [None] * self.cpu_threads,
+                "ver": "6.21.0",
             },
         }
 
@@ -359,13 +386,18 @@ def run(
     client: httpx.Client | None = None,
     hive: dict[str, str] | None = None,
     hive_gzip: bool = False,
+    hive_cpu_threads: int = 0,
 ) -> None:
     """Pushes every rig's samples each cadence. Rigs named in `hive` (rig id -> Hive password)
     speak the Hive OS agent's protocol instead: one hello, then a stats body each tick, nothing
     buffered (the agent sends its current figures only)."""
     stop = stop or threading.Event()
     hive = hive or {}
-    agents = {r.rig_id: HiveAgentRig(r, hive[r.rig_id]) for r in rigs if r.rig_id in hive}
+    agents = {
+        r.rig_id: HiveAgentRig(r, hive[r.rig_id], hive_cpu_threads)
+        for r in rigs
+        if r.rig_id in hive
+    }
     uplinks = [RigUplink(rig) for rig in rigs if rig.rig_id not in agents]
     offline: set[str] = set()
     own_client = client is None
@@ -447,6 +479,10 @@ def main(argv: list[str] | None = None) -> int:
         help="this rig speaks the Hive OS agent's protocol with this Hive password",
     )  # fmt: skip
     p.add_argument("--hive-gzip", action="store_true", help="gzip stats bodies (AGENT_GZIP=1)")
+    p.add_argument(
+        "--hive-cpu-threads", type=int, default=0, metavar="N",
+        help="Hive rigs also mine RandomX on N CPU threads as MINER2 (xmrig-new)",
+    )  # fmt: skip
     args = p.parse_args(argv)
     hive = dict(spec.split(":", 1) for spec in args.hive if ":" in spec)
     if len(hive) != len(args.hive):
@@ -477,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         stop=stop,
         hive=hive,
         hive_gzip=args.hive_gzip,
+        hive_cpu_threads=args.hive_cpu_threads,
     )
     return 0
 

@@ -313,6 +313,40 @@ def test_owner_adds_a_rig_after_testing_its_connection(alpha, server, playwright
     assert (rig.protocol, rig.host, rig.port, rig.next_poll_at) == ("trex", "127.0.0.1", port, None)
 
 
+def test_test_connection_shows_a_cpu_as_such(alpha, server, playwright_api):
+    from simulators import miners_http
+    from simulators.rig_agent import SimulatedRig
+    from tests.loops import loop_thread
+
+    with loop_thread() as threaded:
+        simulated = SimulatedRig("browser-xmrig", 2, model="rtx3070")
+        miner = threaded.close_on_exit(
+            threaded.run(
+                miners_http.start_server("xmrig", simulated, cpu_hashrate_hs=7200.0, uptime_s=3600)
+            )
+        )
+        port = miner.sockets[0].getsockname()[1]
+        with playwright_api() as p:
+            browser = launch(p)
+            try:
+                page = new_page(browser, viewport={"width": 1280, "height": 900})
+                errors = PageErrors(page)
+                with errors.shown_on_failure(page, "rig-add-cpu"):
+                    log_in(page, server.url, alpha.owner.username)
+                    page.goto(f"{server.url}/rigs/add/")
+                    page.select_option("select[name=protocol]", "xmrig")
+                    page.fill("input[name=host]", "127.0.0.1")
+                    page.fill("input[name=port]", str(port))
+                    page.click("#test-connection")
+                    page.wait_for_selector("#trial[data-result=ok]")
+                    labels = page.locator("#trial tbody td:first-child").all_text_contents()
+                    assert labels == ["GPU 0", "GPU 1", "CPU 2"]
+                    assert page.get_attribute("#trial tbody tr:last-child", "data-kind") == "cpu"
+            finally:
+                browser.close()
+    assert errors.errors == []
+
+
 def test_an_offline_rig_keeps_its_figures_marked_stale_and_last_seen_counts_up(
     alpha_seeded, server, playwright_api
 ):

@@ -174,6 +174,9 @@ class RigWriteSerializer(api.ModelSerializer):
 
 class DeviceFoundSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position in the miner's own list.")
+    kind = serializers.ChoiceField(
+        choices=Gpu.Kind.choices, help_text="gpu, or cpu for a miner mining on the CPU."
+    )
     name = serializers.CharField()
     pci_bus = serializers.IntegerField(allow_null=True)
     hashrate_hs = serializers.FloatField(allow_null=True, help_text="H/s")

@@ -48,6 +48,10 @@ class GpuReading:
     # stored at 0 H/s and makes the rig degraded, naming the device and `off_reason`.
     off: bool = False
     off_reason: str = ""
+    # The algorithm this device mines when it is another than the rig's miner's (a Hive OS rig's
+    # MINER2 xmrig on the CPU beside a GPU miner): shown with its own hashrate, left out of the
+    # rig's sums, since H/s of two algorithms do not add up. "" for the rig's own algorithm.
+    other_algorithm: str = ""
 
 
 @dataclass

@@ -22,6 +22,14 @@ busids agree), which the rig keeps as `hive_detected_buses`, and never by positi
 miner's list.
 `hs` is in `hs_units` (kH/s when absent); `total_khs` is always kH/s.
 
+CPU miners send one `hs` entry per CPU thread, with a null bus number (xmrig-new, SRBMiner) or no
+bus_numbers at all (xmrig, cpuminer-opt): those threads are one device of kind "cpu" (named after
+the hello's CPU model), its hashrate the miner's total_khs<N> when the miner mines on the CPU
+alone, else the sum of its threads. A further miner's devices on another algorithm than the first
+miner's are marked `other_algorithm`, so the rig's sums leave them out.
+Agents before hive/bin/sanitize send numbers as strings (total_khs, gpu-stats' arrays, `ar`
+built with jq --arg): they are read as numbers (rigs.formats.values).
+
 hello (hive/bin/hello, at boot): {"method": "hello", "jsonrpc": "2.0", "id": 0, "params": {
 "rig_id", "passwd", "server_url", "uid", "boot_time", "boot_event", "ip", "net_interfaces",
 "openvpn", "lan_config", "gpu": [{"busid": "01:00.0", "name", "brand": "nvidia"|"amd"|"cpu",
@@ -30,7 +38,6 @@ hello (hive/bin/hello, at boot): {"method": "hello", "jsonrpc": "2.0", "id": 0, 
 "disk_model", "kernel", "amd_version", "nvidia_version", "version", "ref_id"}}.
 """
 
-import gzip
 import json
 import re
 import zlib
@@ -46,6 +53,11 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 # gpu-detect's brands of mining cards; newer versions add "intel" (Arc), while an integrated GPU
 # is brand "cpu" whatever its vendor (hive/bin/motd numbers only the first three).
 VENDORS = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}
+# Hive's miners that mine on the CPU only and whose h-stats.sh sends no bus_numbers, so that their
+# hs (one entry per thread) cannot be told from a GPU miner's by the body alone:
+# hive/miners/xmrig/h-stats.sh (`hs: [.hashrate.threads[][0]]`, the CPU's core temperatures) and
+# hive/miners/cpuminer-opt/h-stats.sh (one hs entry per thread of cpuminer's `threads` answer).
+CPU_MINERS = {"xmrig", "cpuminer-opt"}
 # gpu-detect's and gpu-stats' "01:00.0" (lspci, hex); nvidia-smi's domain prefix is trimmed there.
 BUS_ID = re.compile(r"^\s*(?:[0-9a-fA-F]{4}:)?([0-9a-fA-F]{2}):[0-9a-fA-F]{2}\.\d\s*$")
 
@@ -82,11 +94,6 @@ def decode_request(raw: bytes, content_encoding: str = "") -> dict:
     return body
 
 
-def gzip_body(data: bytes) -> bytes:
-    """What `gzip -9 -c -f` makes of the agent's body (tests and the simulator)."""
-    return gzip.compress(data, compresslevel=9)
-
-
 def bus_of(busid) -> int | None:
     """The bus number of an lspci bus id ("0a:00.0" is bus 10), as miners count it."""
     match = BUS_ID.match(text(busid))
@@ -104,11 +111,11 @@ def is_hiveos_body(body):
 # -- stats ------------------------------------------------------------------------------------
 
 
-def parse_stats(body, detected_buses=()):
+def parse_stats(body, detected_buses=(), cpu_model=""):
     """One whole-rig reading from a stats body. `detected_buses` is the rig's GPU buses in the
     agent's detection order (from its hello); without it, or when the agent's arrays do not have
     one entry per detected GPU, the agent's own temp/fan/power are not paired at all, and each
-    GPU keeps what the miner itself reports."""
+    GPU keeps what the miner itself reports. `cpu_model` (the hello's) names a CPU device."""
     params = body.get("params", body)
     if not isinstance(params, dict):
         raise bad_answer("'params' is not an object")
@@ -120,21 +127,34 @@ def parse_stats(body, detected_buses=()):
     if not isinstance(stats, dict):
         raise bad_answer("'miner_stats' is not an object")
     by_bus = _agent_figures_by_bus(params, list(detected_buses or ()))
-    reading = _parse_miner(params.get("miner", ""), stats, by_bus, params.get("total_khs"))
+    reading = _parse_miner(
+        params.get("miner", ""), stats, by_bus, params.get("total_khs"), cpu_model=cpu_model
+    )
     server = as_dict(as_dict(params.get("meta")).get(text(params.get("miner"))))
     reading.pool_url = text(server.get("server"))
-    # Further miners (MINER2 ... MINER32) on other devices (a CPU miner beside the GPU one) add
-    # those devices; on the same buses it is dual mining, another coin in another unit, which is
-    # not summed in. Their totals (total_khs2, ...) are in their own units: not added either.
+    # Further miners (MINER2 ... MINER32): a CPU miner beside the GPU one, or a GPU miner on other
+    # cards, add their devices; on the same buses it is dual mining, another coin in another
+    # unit, which is not added. A device of a miner on another algorithm than the first miner's
+    # (xmrig's RandomX beside a GPU miner's Ethash) is kept with its own hashrate but marked, so
+    # the rig's sums leave it out: H/s of two algorithms do not add up.
     buses = {g.pci_bus for g in reading.gpus if g.pci_bus is not None}
     for number_ in range(2, 33):
         extra_stats = params.get(f"miner_stats{number_}")
         if not isinstance(extra_stats, dict):
             continue
-        extra = _parse_miner(params.get(f"miner{number_}", ""), extra_stats, by_bus, None)
+        extra = _parse_miner(
+            params.get(f"miner{number_}", ""),
+            extra_stats,
+            by_bus,
+            params.get(f"total_khs{number_}"),
+            first=False,
+            cpu_model=cpu_model,
+        )
+        other = _other_algorithm(extra.algorithm, reading.algorithm)
         for gpu in extra.gpus:
             if gpu.pci_bus is None or gpu.pci_bus not in buses:
                 gpu.index = len(reading.gpus)
+                gpu.other_algorithm = other
                 reading.gpus.append(gpu)
                 if gpu.pci_bus is not None:
                     buses.add(gpu.pci_bus)
@@ -165,13 +185,31 @@ def _agent_figures_by_bus(params, detected_buses):
     return figures
 
 
-def _parse_miner(name, stats, agent_by_bus, total_khs):
+def _other_algorithm(algorithm, first_algorithm):
+    """`algorithm` when it is known to differ from the first miner's, else "" (the same, or one
+    of them unknown: then the devices count as the xmrig API's do, in the rig's sums)."""
+    known = algorithm.strip().lower(), first_algorithm.strip().lower()
+    return algorithm if all(known) and known[0] != known[1] else ""
+
+
+def _is_cpu_thread(name, buses, index, first):
+    """Whether entry `index` of a miner's hs is one of its CPU threads. Hive's scripts mark them
+    so: xmrig-new's and SRBMiner's h-stats.sh write `null` into bus_numbers for each CPU thread,
+    beside the GPUs' buses; xmrig's and cpuminer-opt's (CPU only) send no bus_numbers at all.
+    A first miner without bus_numbers is a GPU miner whose script predates them, unless it is one
+    of those CPU miners; a further miner without any is the CPU miner beside the GPU one."""
+    if isinstance(buses, list):
+        return index < len(buses) and buses[index] is None
+    return not first or text(name).strip().lower() in CPU_MINERS
+
+
+def _parse_miner(name, stats, agent_by_bus, total_khs, *, first=True, cpu_model=""):
     unit = str(stats.get("hs_units") or "khs").lower()
     if unit not in HS_UNITS:
         raise bad_answer(f"unknown hs_units {stats.get('hs_units')!r}")
     scale = HS_UNITS[unit]
     hashrates = as_list(stats.get("hs"))
-    buses = as_list(stats.get("bus_numbers"))
+    buses = stats.get("bus_numbers")
     # The miner's own sensor arrays are in its order, aligned with hs.
     miner_arrays = {
         "temperature_c": (as_list(stats.get("temp")), number),
@@ -183,9 +221,12 @@ def _parse_miner(name, stats, agent_by_bus, total_khs):
     invalid_per_gpu = []
     if len(accepted_rejected) > 3 and isinstance(accepted_rejected[3], str):
         invalid_per_gpu = accepted_rejected[3].split(";")
-    gpus = []
+    gpus, cpu_threads = [], []
     for index, hashrate in enumerate(hashrates):
-        bus = integer(at(buses, index))
+        if _is_cpu_thread(name, buses, index, first):
+            cpu_threads.append(index)
+            continue
+        bus = integer(at(as_list(buses), index))
         agent = agent_by_bus.get(bus, {}) if bus is not None else {}
         values = {}
         for field_name, (values_of_miner, read) in miner_arrays.items():
@@ -195,11 +236,31 @@ def _parse_miner(name, stats, agent_by_bus, total_khs):
             values[field_name] = value if value is not None else read(at(values_of_miner, index))
         gpus.append(
             GpuReading(
-                index=index,
+                index=len(gpus),
                 pci_bus=bus,
                 hashrate_hs=_scaled(hashrate, scale),
                 shares_invalid=integer(at(invalid_per_gpu, index)),
                 **values,
+            )
+        )
+    total_hs = _scaled(total_khs if total_khs is not None else stats.get("total_khs"), 1e3)
+    if cpu_threads:
+        gpus.append(
+            _cpu_device(
+                [hashrates[i] for i in cpu_threads],
+                scale,
+                # The miner's total is the CPU's when the miner mines on nothing else; it is
+                # always kH/s, while xmrig's h-stats.sh sends its threads in H/s without saying
+                # so (no hs_units, read as kH/s).
+                total_hs if len(cpu_threads) == len(hashrates) else None,
+                # xmrig's script sends one temperature per core (not per thread), the others
+                # the CPU's temperature once per thread: the hottest is the CPU's.
+                miner_arrays["temperature_c"][0]
+                if len(cpu_threads) == len(hashrates)
+                else [at(miner_arrays["temperature_c"][0], i) for i in cpu_threads],
+                accepted_rejected if len(cpu_threads) == len(hashrates) else [],
+                index=len(gpus),
+                name=cpu_model,
             )
         )
     # Kept deliberately out: hs2/total_khs2/ar2/algo2 (Claymore's dual coin, another unit).
@@ -208,11 +269,30 @@ def _parse_miner(name, stats, agent_by_bus, total_khs):
         version=text(stats.get("ver")),
         algorithm=text(stats.get("algo")),
         uptime_s=integer(stats.get("uptime")),
-        hashrate_hs=_scaled(total_khs if total_khs is not None else stats.get("total_khs"), 1e3),
+        hashrate_hs=total_hs,
         shares_accepted=integer(at(accepted_rejected, 0)),
         shares_rejected=integer(at(accepted_rejected, 1)),
         shares_invalid=integer(at(accepted_rejected, 2)),
         gpus=gpus,
+    )
+
+
+def _cpu_device(thread_rates, scale, total_hs, temperatures, accepted_rejected, *, index, name):
+    """One device of kind "cpu" for a miner's CPU threads: their summed hashrate (or the miner's
+    own total when the miner mines on the CPU alone), the hottest temperature given. Its fans
+    are not read: SRBMiner's script writes 0 for each thread as a placeholder, xmrig-new null.
+    Share counters only when the whole miner is the CPU (its `ar`)."""
+    rates = [r for r in (_scaled(rate, scale) for rate in thread_rates) if r is not None]
+    temperatures = [t for t in (sensor(value) for value in temperatures) if t is not None]
+    return GpuReading(
+        index=index,
+        kind="cpu",
+        name=text(name),
+        hashrate_hs=total_hs if total_hs is not None else (sum(rates) if rates else None),
+        temperature_c=max(temperatures) if temperatures else None,
+        shares_accepted=integer(at(accepted_rejected, 0)),
+        shares_rejected=integer(at(accepted_rejected, 1)),
+        shares_invalid=integer(at(accepted_rejected, 2)),
     )
 
 

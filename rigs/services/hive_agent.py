@@ -90,8 +90,15 @@ def store_hello(*, rig, body):
             gpu = by_bus.get(g.pci_bus)
             if gpu is None:
                 # A GPU known only by its index (a miner that gives no bus) at this detection
-                # position is this card: it gets its bus now.
-                gpu = next((x for x in known if x.pci_bus is None and x.index == g.index), None)
+                # position is this card: it gets its bus now. A CPU never does.
+                gpu = next(
+                    (
+                        x
+                        for x in known
+                        if x.pci_bus is None and x.index == g.index and x.kind != Gpu.Kind.CPU
+                    ),
+                    None,
+                )
             if gpu is None:
                 index = g.index if g.index not in taken else max(taken) + 1
                 taken.add(index)

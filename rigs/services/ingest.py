@@ -110,7 +110,11 @@ def ingest_hiveos(*, rig, body, now=None):
     """Stores a Hive OS agent's stats body pushed for `rig`, as a whole-rig reading taken now.
     Raises MinerError, storing nothing, when the body is not one the agent builds."""
     # The agent's own temp/fan/power arrays follow its detection order, known from its hello.
-    reading = hiveos.parse_stats(body, detected_buses=rig.hive_detected_buses)
+    reading = hiveos.parse_stats(
+        body,
+        detected_buses=rig.hive_detected_buses,
+        cpu_model=(rig.hive_hello or {}).get("cpu_model", ""),
+    )
     store_readings([(rig, reading)], now=now)
     Rig.objects.filter(pk=rig.pk).update(hive_host=hiveos.parse_host(body))
     rig.refresh_from_db(fields=["status"])
@@ -408,15 +412,22 @@ def _rig_totals_from_reading(rig, ts, reading, gpus):
     over its devices; each share counter is the miner's total where it gives one, else the sum
     of its per-device counters."""
 
+    # A device on another algorithm than the rig's miner (hiveos: MINER2 on the CPU) is shown
+    # with its own figures but not added in.
+    counted = [g for g in gpus if not g.other_algorithm]
+
     def device_sum(field):
-        values = [getattr(g, field) for g in gpus if getattr(g, field) is not None]
+        values = [getattr(g, field) for g in counted if getattr(g, field) is not None]
         return sum(values) if values else None
 
     def miner_else_devices(field):
         value = getattr(reading, field)
         return value if value is not None else device_sum(field)
 
-    temperatures = [g.temperature_c for g in gpus if g.temperature_c is not None]
+    # The rig's hottest GPU: a CPU's temperature is the host's, not a card's.
+    temperatures = [
+        g.temperature_c for g in gpus if g.temperature_c is not None and g.kind != Gpu.Kind.CPU
+    ]
     devices_hs = device_sum("hashrate_hs")
     return RigSample(
         rig_id=rig.pk,

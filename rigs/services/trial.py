@@ -13,6 +13,7 @@ from rigs.services.polling import endpoint_for, fetch_all
 @dataclass(frozen=True)
 class DeviceFound:
     index: int
+    kind: str  # "gpu" or "cpu" (rigs.models.Gpu.Kind): xmrig's cpu backend is a device too
     name: str
     pci_bus: int | None
     hashrate_hs: float | None
@@ -71,6 +72,7 @@ def _found(where, reading: RigReading) -> Trial:
     devices = [
         DeviceFound(
             index=g.index,
+            kind=g.kind,
             name=g.name,
             pci_bus=g.pci_bus,
             hashrate_hs=g.hashrate_hs,

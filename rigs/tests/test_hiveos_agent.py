@@ -55,6 +55,11 @@ def fixture(name, rig=None, password=""):
     return body
 
 
+def gzip_body(data):
+    """What the agent's `gzip -9 -c -f` makes of its body."""
+    return gzip.compress(data, compresslevel=9)
+
+
 def compact(body):
     return json.dumps(body, separators=(",", ":"))  # jq -c
 
@@ -134,6 +139,30 @@ def test_agent_arrays_that_cannot_be_paired_are_not_used(detected):
     }
 
 
+@pytest.mark.parametrize("hs_as_text", [False, True])
+def test_numbers_sent_as_strings_are_read_as_numbers(hs_as_text):
+    # An agent before hive/bin/sanitize: total_khs, gpu-stats' temp/fan/power and the miner's
+    # ar, temp and fan all arrive as strings (jq --arg).
+    body = fixture("stats_old_agent")
+    if hs_as_text:  # a script building hs with --arg as well
+        body["params"]["miner_stats"]["hs"] = ["13467", "13524"]
+    reading = hiveos.parse_stats(body, detected_buses=[1, 2])
+
+    assert reading.hashrate_hs == 26_991_000.0
+    shares = (reading.shares_accepted, reading.shares_rejected, reading.shares_invalid)
+    assert shares == (5120, 6, 0)
+    figures = [
+        (g.pci_bus, g.hashrate_hs, g.temperature_c, g.fan_pct, g.power_w, g.shares_invalid)
+        for g in reading.gpus
+    ]
+    assert figures == [(1, 13_467_000.0, 48, 100, 121, 0), (2, 13_524_000.0, 56, 97, 135, 0)]
+    # Without the detection order, the miner's own strings are read.
+    unpaired = hiveos.parse_stats(body).gpus
+    assert [(g.temperature_c, g.fan_pct, g.power_w) for g in unpaired] == [
+        (47, 101, None), (55, 98, None),
+    ]  # fmt: skip
+
+
 def test_host_figures_of_the_stats_body():
     assert hiveos.parse_host(fixture("stats")) == {
         "disk_free_bytes": 12 * 1024**3,
@@ -166,7 +195,7 @@ def test_decode_request_takes_plain_and_gzip_bodies():
     body = fixture("stats")
     raw = (compact(body) + "\n").encode()
     assert hiveos.decode_request(raw) == body
-    assert hiveos.decode_request(hiveos.gzip_body(raw), "gzip") == body
+    assert hiveos.decode_request(gzip_body(raw), "gzip") == body
 
 
 @pytest.mark.parametrize(
@@ -231,6 +260,25 @@ def test_stats_after_hello_land_on_the_gpus_of_their_bus(rig, password):
     rig.refresh_from_db()
     assert (rig.status, rig.miner, rig.pool_url) == ("online", "lolminer", "etc.2miners.com:1010")
     assert rig.hive_host["memory_total_mb"] == 3842
+
+
+def test_hello_never_gives_a_cpu_a_gpus_bus(rig, password):
+    # A CPU-only miner reported first: the CPU is device 0, without a bus, like the first GPU of
+    # the hello that follows.
+    body = fixture("stats", rig, password)
+    body["params"].update(miner="xmrig", total_khs=2.5)
+    body["params"]["miner_stats"] = {"hs": [1250.0, 1250.0], "ar": ["9", "0"], "algo": "rx/0"}
+    client = Client()
+    post(client, rig, body)
+    (cpu,) = Gpu.objects.filter(rig=rig)
+    assert (cpu.kind, cpu.index, cpu.pci_bus) == ("cpu", 0, None)
+
+    post(client, rig, fixture("hello", rig, password), method="hello")
+
+    cpu.refresh_from_db()
+    assert (cpu.kind, cpu.pci_bus, cpu.name) == ("cpu", None, "")
+    gpus = Gpu.objects.filter(rig=rig, kind=Gpu.Kind.GPU)
+    assert sorted(g.pci_bus for g in gpus) == [1, 3, 10]
 
 
 def test_stats_without_content_type_or_gzip_are_taken_too(rig, password):
@@ -497,6 +545,19 @@ def test_the_simulated_agents_bodies_pair_by_bus():
         assert (gpu.power_w, gpu.temperature_c) == (sample["power_w"], sample["temperature_c"])
         assert gpu.hashrate_hs == pytest.approx(sample["hashrate_hs"], rel=1e-6)
     assert [g.vendor for g in hello.gpus] == ["AMD"] * 3
+
+
+def test_the_simulated_agents_cpu_miner_is_one_cpu_device():
+    from simulators.rig_agent import HiveAgentRig, SimulatedRig
+
+    agent = HiveAgentRig(SimulatedRig("7", 2, "rtx3070"), "pw", cpu_threads=4)
+    body = agent.stats_body(agent.rig.sample(datetime.now(UTC)))
+    reading = hiveos.parse_stats(body, cpu_model="Intel(R) Celeron(R) CPU G3930 @ 2.90GHz")
+
+    assert [(g.kind, g.pci_bus) for g in reading.gpus] == [("gpu", 3), ("gpu", 1), ("cpu", None)]
+    cpu = reading.gpus[-1]
+    assert cpu.hashrate_hs == pytest.approx(4 * 890.0 + 0.5 * 6)
+    assert (cpu.temperature_c, cpu.other_algorithm) == (62.0, "rx/0")
 
 
 def test_the_simulated_agent_pushes_to_a_live_server(transactional_db, live_server):

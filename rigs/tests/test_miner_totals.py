@@ -193,14 +193,15 @@ def test_getstat1_share_totals_are_kept_although_no_gpu_has_any(rig, pushed):
 
 
 def test_a_miner_total_differing_from_the_device_sum_is_kept_as_given(rig, pushed):
-    # The Hive OS agent's total_khs covers its first miner; a second miner's devices (xmrig on
-    # the CPU here) add to the device sum only. Its `ar` gives accepted, rejected, invalid.
+    # The Hive OS agent's total_khs covers its first miner; a second miner on another algorithm
+    # (xmrig on the CPU here, RandomX beside Ethash) is a device with its own hashrate, added to
+    # neither sum. Its `ar` gives accepted, rejected, invalid.
     body = json.loads((FIXTURES / "hiveos_stats.json").read_text())
     now = timezone.now()
     ingest_hiveos(rig=rig, body=body, now=now)
     sample = RigSample.objects.get(rig=rig, ts=now)
     assert sample.hashrate_reported_hs == 182_724_300.0  # total_khs 182724.3, kH/s
-    assert sample.hashrate_devices_hs == pytest.approx(182_731_423.4)
+    assert sample.hashrate_devices_hs == pytest.approx(182_724_300.0)
     assert sample.hashrate_hs == 182_724_300.0  # the page shows the miner's total
     assert (sample.shares_accepted, sample.shares_rejected, sample.shares_invalid) == (4210, 7, 1)
     assert sample.shares_stale is None

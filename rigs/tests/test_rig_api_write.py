@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from rigs.models import Rig
-from simulators import miners_tcp
+from simulators import miners_http, miners_tcp
 from simulators.rig_agent import SimulatedRig
 from tests.factories import logged_in
 from tests.loops import loop_thread
@@ -192,8 +192,25 @@ def test_test_connection_reports_what_the_miner_says(writer, phoenix):
     data = response.json()
     assert data["ok"] is True and data["miner"]
     assert [d["index"] for d in data["devices"]] == [0, 1, 2, 3]
+    assert [d["kind"] for d in data["devices"]] == ["gpu"] * 4
     assert all(d["hashrate_hs"] > 1e6 for d in data["devices"])
     assert not Rig.objects.filter(port=phoenix).exists()  # nothing stored
+
+
+def test_test_connection_gives_each_devices_kind(writer):
+    with loop_thread() as threaded:
+        rig = SimulatedRig("api-xmrig-cpu", 1, model="rtx3070")
+        server = threaded.close_on_exit(
+            threaded.run(miners_http.start_server("xmrig", rig, cpu_hashrate_hs=5000.0))
+        )
+        body = {
+            "protocol": "xmrig",
+            "host": "127.0.0.1",
+            "port": server.sockets[0].getsockname()[1],
+        }
+        response = writer.post("/api/v1/rigs/test-connection/", body, format="json")
+    assert response.status_code == 200
+    assert [(d["index"], d["kind"]) for d in response.json()["devices"]] == [(0, "gpu"), (1, "cpu")]
 
 
 def test_test_connection_uses_a_rigs_stored_password(writer, alpha, phoenix):

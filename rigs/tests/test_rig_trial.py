@@ -64,6 +64,22 @@ def test_an_http_miner_without_password(miners):
     assert all(d.pci_bus is not None for d in trial.devices)
 
 
+def test_a_cpu_mining_beside_the_gpus_is_shown_as_a_cpu():
+    # xmrig with its cpu backend mining too (a mixed rig): the CPU is a device of its own kind.
+    with loop_thread() as threaded:
+        rig = SimulatedRig("trial-xmrig-cpu", 2, model="rtx3070")
+        server = threaded.close_on_exit(
+            threaded.run(
+                miners_http.start_server("xmrig", rig, cpu_hashrate_hs=7200.0, uptime_s=3600)
+            )
+        )
+        trial = try_rig("xmrig", "127.0.0.1", server.sockets[0].getsockname()[1])
+
+    assert trial.ok, trial.error
+    assert [(d.index, d.kind) for d in trial.devices] == [(0, "gpu"), (1, "gpu"), (2, "cpu")]
+    assert trial.devices[2].hashrate_hs == pytest.approx(7200.0, rel=0.05)
+
+
 def test_a_wrong_token_is_an_auth_error(miners):
     port, _, _ = miners["xmrig"]
     trial = try_rig("xmrig", "127.0.0.1", port, "wrong")

@@ -71,7 +71,10 @@
     const body = el("tbody");
     trial.devices.forEach((d) => {
       const row = el("tr");
-      row.append(el("td", String(d.index)), el("td", d.name || "–"),
+      row.dataset.kind = d.kind;
+      // Named as the rig's page names its devices: "GPU 2", "CPU 3".
+      const label = (d.kind === "cpu" ? "CPU " : "GPU ") + d.index;
+      row.append(el("td", label), el("td", d.name || "–"),
         el("td", d.pci_bus === null ? "–" : String(d.pci_bus)),
         el("td", fmt.hashrate(d.hashrate_hs), "num"), el("td", fmt.celsius(d.temperature_c), "num"));
       body.append(row);
