@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from ethdash import live
@@ -385,7 +385,8 @@ def _rig_totals_from_stored(rig, since, until):
         .annotate(
             total_hashrate=Sum("hashrate_hs"),
             total_power=Sum("power_w"),
-            max_temperature=Max("temperature_c"),
+            # "Hottest GPU": a CPU device's temperature is no GPU's.
+            max_temperature=Max("temperature_c", filter=Q(gpu__kind="gpu")),
             gpus=Count("id"),
             **{f"sum_{f}": Sum(f) for f in SHARE_FIELDS},
         )
