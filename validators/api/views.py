@@ -11,13 +11,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Farm
-from accounts.scoping import can_write, farm_ids_for_request, scope_to_farms
+from accounts.scoping import can_write, scope_to_farms, writable_farm
 from ethdash.api import ListPagination
 from validators.api.serializers import (
     BeaconNodeSerializer,
@@ -167,23 +166,6 @@ class ValidatorGroupViewSet(_FiguresMixin, viewsets.ReadOnlyModelViewSet):
 WRITE_DENIED = "Changing a farm needs a write token of the farm, or an owner or manager."
 
 
-def writable_farm(request, farm_id):
-    """The farm a write goes to: the one named, else the only one the caller may change."""
-    visible = farm_ids_for_request(request)
-    if farm_id is None:
-        writable = [pk for pk in visible if can_write(request, pk)]
-        if len(writable) > 1:
-            raise serializers.ValidationError({"farm": ["Name the farm: you can change several."]})
-        if not writable:
-            raise PermissionDenied(WRITE_DENIED)
-        farm_id = writable[0]
-    if farm_id not in visible:
-        raise NotFound("No such farm.")
-    if not can_write(request, farm_id):
-        raise PermissionDenied(WRITE_DENIED)
-    return Farm.objects.get(pk=farm_id)
-
-
 def entry_errors(rejected):
     """Errors keyed by the entry's position in `ids` (0-based), like batch errors elsewhere."""
     errors = {}
@@ -219,7 +201,7 @@ class ValidatorAddView(APIView):
         serializer = ValidatorAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        farm = writable_farm(request, data.get("farm"))
+        farm = writable_farm(request, data.get("farm"), denied=WRITE_DENIED)
         try:
             result = adding.add_validators(
                 farm, data["ids"], group=data.get("group") or None, label=data.get("label", "")
@@ -255,7 +237,7 @@ class BeaconNodeViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        farm = writable_farm(self.request, data.get("farm_id"))
+        farm = writable_farm(self.request, data.get("farm_id"), denied=WRITE_DENIED)
         check = nodes.try_node(data["url"], data.get("auth_header", ""))
         if check.error:
             raise serializers.ValidationError({"url": [check.error]})
