@@ -56,18 +56,7 @@ async def fetch_account(get_json, endpoint):
     if not endpoint.pool_id:
         raise PoolError("not_found", "This Miningcore pool needs its pool id (e.g. etc1)")
     path = miner_path(endpoint.pool_id, endpoint.login)
-    try:
-        answer = await get_json(path, params={"perfMode": "Day"})
-    except PoolError as exc:
-        # GetPool answers 404 ("Unknown pool") for a pool id it does not run; a miner it has no
-        # stats of is a 204 or all zeros instead (no_data), never a 404.
-        if exc.kind == "not_found":
-            raise PoolError(
-                "not_found",
-                f"The pool runs no pool with the id {endpoint.pool_id!r} (404).",
-                status=exc.status,
-            ) from None
-        raise
+    answer = await _get_of_pool(get_json, endpoint, path, params={"perfMode": "Day"})
     snap = parse_miner(answer, endpoint.coin_decimals)
 
     pages = []
@@ -289,9 +278,16 @@ def pool_path(pool_id):
 async def fetch_pool_stats(get_json, endpoint):
     if not endpoint.pool_id:
         raise PoolError("not_found", "This Miningcore pool needs its pool id (e.g. etc1)")
+    answer = await _get_of_pool(get_json, endpoint, pool_path(endpoint.pool_id))
+    return parse_pool_stats(answer)
+
+
+async def _get_of_pool(get_json, endpoint, path, params=None):
     try:
-        answer = await get_json(pool_path(endpoint.pool_id))
+        return await get_json(path, params=params)
     except PoolError as exc:
+        # GetPool answers 404 ("Unknown pool") for a pool id it does not run; a miner it has no
+        # stats of is a 204 or all zeros instead (no_data), never a 404.
         if exc.kind == "not_found":
             raise PoolError(
                 "not_found",
@@ -299,7 +295,6 @@ async def fetch_pool_stats(get_json, endpoint):
                 status=exc.status,
             ) from None
         raise
-    return parse_pool_stats(answer)
 
 
 def parse_pool_stats(data):

@@ -9,6 +9,7 @@ from rigs import formats
 from rigs.models import Gpu, GpuSample, Rig
 from rigs.services.editing import address_problems, kept_password_problem
 from rigs.services.ingest import (
+    RIG_TOTAL_FIELDS,
     SAMPLE_FIELDS,
     sample_time_problem,
 )
@@ -60,19 +61,9 @@ class GpuSerializer(serializers.ModelSerializer):
         read_only_fields = ["kind"]
 
 
-# The rig's newest figures, as its miner reported them (RigSample says what each one is).
-RIG_FIGURE_FIELDS = [
-    "hashrate_hs",
-    "hashrate_reported_hs",
-    "hashrate_devices_hs",
-    "power_w",
-    "temperature_max_c",
-    "gpus_reporting",
-    "shares_accepted",
-    "shares_rejected",
-    "shares_stale",
-    "shares_invalid",
-]
+# The rig's newest figures, as its miner reported them (RigSample says what each one is): the
+# same set the store keeps per instant and on the rig.
+RIG_FIGURE_FIELDS = list(RIG_TOTAL_FIELDS)
 
 
 class RigSerializer(serializers.ModelSerializer):
