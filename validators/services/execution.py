@@ -59,7 +59,7 @@ DUE = (Proposal.Execution.PENDING, Proposal.Execution.ERROR)
 class ExecutionReward:
     block_number: int
     block_hash: str
-    coinbase: str  # the payload's fee_recipient (miner): the builder in shape (a), else the proposer's
+    coinbase: str  # the payload's fee_recipient (miner): the builder in shape (a)
     base_fee_per_gas: int
     priority_fees: int  # wei, to the coinbase
     mev_payment: int | None  # wei, the block's last transaction, where it is a builder's payment
