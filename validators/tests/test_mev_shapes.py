@@ -11,10 +11,20 @@ Income = priority fees when the coinbase is the proposer's fee recipient + the b
 transaction when it pays the proposer's fee recipient from another address. The chain is the
 truth: a relay's value is shown beside it and a difference flagged, never counted."""
 
-import pytest
+import asyncio
+import time
 
+import httpx
+import pytest
+from web3 import AsyncHTTPProvider, AsyncWeb3
+
+from simulators.beacon_chain import BUILDER_COINBASE, FEE_RECIPIENT_PAID, FEE_RECIPIENT_UNPAID
+from simulators.beacon_node import start_beacon_node, stop_beacon_node
+from simulators.execution_node import SimulatedChain, start_execution_node
+from simulators.relay import start_relay, stop_relay
 from validators.models import ValidatorDay
-from validators.services.execution import process_pending_execution
+from validators.services.execution import process_pending_execution, read_execution_reward
+from validators.services.relays import relay_delivered
 from validators.tests.test_validator_execution import (  # noqa: F401 (fixtures)
     build_block,
     day_income,
@@ -191,3 +201,68 @@ def test_a_relay_naming_another_fee_recipient_leaves_shape_b_unpaid(el, farm):  
     assert f"not to the proposer's fee recipient {lower(elsewhere)}" in proposal.execution_error
     assert proposal.relay_mismatch is True
     assert not ValidatorDay.objects.exists()
+
+
+# -- the simulated chain (the demo's) makes every shape, and the reader agrees to the wei -------
+
+
+@pytest.mark.asyncio
+async def test_the_simulated_chain_pays_in_every_shape_and_the_reader_agrees(settings):
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    el_chain = SimulatedChain()
+    slot_s, spe = 0.2, 8
+    # Slot 17 (epoch 2: shape c, an over-claiming epoch) is in progress at the start; slot 33
+    # is epoch 4 (shape b, honest) and slot 41 epoch 5 (shape a, over-claiming).
+    beacon = await start_beacon_node(
+        seconds_per_slot=slot_s,
+        slots_per_epoch=spe,
+        registry_size=100,
+        history_epochs=100,
+        genesis_time=time.time() - 17.5 * slot_s,
+        execution=el_chain,
+    )
+    relay = await start_relay(beacon.chain)
+    node = await start_execution_node(el_chain)
+    w3 = AsyncWeb3(
+        AsyncHTTPProvider(
+            f"http://127.0.0.1:{node.sockets[0].getsockname()[1]}",
+            exception_retry_configuration=None,
+        )
+    )
+    relay_url = f"http://127.0.0.1:{relay.sockets[0].getsockname()[1]}"
+    chain = beacon.chain
+    try:
+        await asyncio.sleep(max(0.0, chain.slot_time(41) - time.time()) + slot_s / 2)
+        seen = {}
+        async with httpx.AsyncClient(timeout=5) as http:
+            for slot in (17, 33, 41):
+                mined = chain.el_block(slot)
+                trace = await relay_delivered(http, relay_url, slot, chain.pubkey(7))
+                assert trace is not None and trace.block_hash == mined["hash"]
+                assert trace.proposer_fee_recipient == chain.fee_recipient(7)
+                with_relay = await read_execution_reward(
+                    w3, mined["number"], trace.proposer_fee_recipient, block_hash=mined["hash"]
+                )
+                chain_only = await read_execution_reward(w3, mined["number"])
+                assert with_relay == chain_only
+                assert with_relay.reward == mined["proposer_income_wei"] > 0
+                assert with_relay.fee_recipient == chain.fee_recipient(7)
+                assert with_relay.priority_fees == mined["priority_fees_wei"]
+                assert (with_relay.mev_payment or 0) == mined["mev_payment_wei"]
+                epoch = slot // spe
+                claimed = with_relay.reward * (11 if epoch % 3 == 2 else 10) // 10
+                assert trace.value == claimed
+                seen[mined["mev_shape"]] = with_relay
+    finally:
+        await w3.provider.disconnect()
+        node.close()
+        await node.wait_closed()
+        await stop_relay(relay)
+        await stop_beacon_node(beacon)
+
+    a, b, c = seen[BUILDER_COINBASE], seen[FEE_RECIPIENT_PAID], seen[FEE_RECIPIENT_UNPAID]
+    assert a.coinbase == a.mev_payer == chain.builder[0] and a.reward == a.mev_payment
+    assert b.coinbase == chain.fee_recipient(7) and b.mev_payer == chain.builder[0]
+    assert b.reward == b.priority_fees + b.mev_payment
+    assert c.coinbase == chain.fee_recipient(7) and c.mev_payment is None
+    assert c.reward == c.priority_fees
