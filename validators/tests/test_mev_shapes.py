@@ -26,6 +26,7 @@ from validators.models import ValidatorDay
 from validators.services.execution import process_pending_execution, read_execution_reward
 from validators.services.relays import relay_delivered
 from validators.tests.test_validator_execution import (  # noqa: F401 (fixtures)
+    MAX_FEE,
     build_block,
     day_income,
     el,
@@ -266,3 +267,48 @@ async def test_the_simulated_chain_pays_in_every_shape_and_the_reader_agrees(set
     assert b.reward == b.priority_fees + b.mev_payment
     assert c.coinbase == chain.fee_recipient(7) and c.mev_payment is None
     assert c.reward == c.priority_fees
+
+
+# A contract whose every call reverts (runtime PUSH1 0 PUSH1 0 REVERT), deployed by init code
+# that returns it: a fee recipient that refuses payments.
+REFUSING_CONTRACT_INIT = "0x6460006000fd6000526005601bf3"
+
+
+def test_a_reverted_payment_moves_nothing_and_is_not_income(el):  # noqa: F811
+    chain = el.chain
+    deployer, tipper = chain.accounts[1], chain.accounts[2]
+    deployed = chain.w3.eth.send_transaction(
+        {
+            "from": deployer,
+            "data": REFUSING_CONTRACT_INIT,
+            "gas": 100_000,
+            "maxFeePerGas": MAX_FEE,
+            "maxPriorityFeePerGas": 10**9,
+        }
+    )
+    chain.mine(chain.accounts[0])
+    contract = chain.w3.eth.get_transaction_receipt(deployed)["contractAddress"]
+    assert chain.w3.eth.get_code(contract).hex().removeprefix("0x") == "60006000fd"
+
+    # Shape (b) with the contract as fee recipient and coinbase: the builder's payment reverts.
+    tip = 2 * 10**9
+    chain.send(tipper, chain.accounts[6], 10**15, tip=tip)
+    chain.w3.eth.send_transaction(
+        {
+            "from": chain.builder,
+            "to": contract,
+            "value": PAYMENT,
+            "gas": 100_000,
+            "maxFeePerGas": MAX_FEE,
+            "maxPriorityFeePerGas": tip,
+        }
+    )
+    block = chain.mine(contract)
+    receipts = [chain.w3.eth.get_transaction_receipt(tx["hash"]) for tx in block["transactions"]]
+    assert [r["status"] for r in receipts] == [1, 0]
+    fees = sum(tip * r["gasUsed"] for r in receipts)  # a reverted transaction still tips
+
+    reward = read(el.url, block["number"], contract)
+
+    assert reward.mev_payment is None
+    assert reward.reward == reward.priority_fees == fees
