@@ -17,8 +17,14 @@ penalty - withdrawals, and `Chain.income(i, E)` breaks down balance(E+1) - balan
 Scenarios (small indices, so that any followed set starting at 0 meets them):
 - every validator misses its attestations in one epoch out of 50 (source and target penalties,
   head 0) and only its head vote in another one out of 50, at a seeded phase per validator;
-- validator 7 proposes slot 1 of every epoch, always an MEV-Boost block (a builder's coinbase, the
-  builder's payment to fee_recipient(7) as the last transaction); validator 8 is the proposer of
+- validator 7 proposes slot 1 of every epoch, always an MEV-Boost block delivered by the relay,
+  in the three shapes builders pay in (`mev_shape`): in odd epochs (a) the builder's coinbase and
+  its payment to fee_recipient(7) as the last transaction; in epochs divisible by 4 (b) the
+  coinbase fee_recipient(7) (the priority fees are the proposer's) plus a payment from the
+  builder's own address as the last transaction; in the other even epochs (c) the coinbase
+  fee_recipient(7) and no payment. The relay's value is what fee_recipient(7) gained (the
+  payment, plus the priority fees where it is the coinbase), 10% more in the epochs where it
+  over-claims (epoch % 3 == 2, which meets every shape); validator 8 is the proposer of
   slot 2 of every epoch, which is always missed (empty slot, 404); other slots are missed 1 time
   in 32 (seeded);
 - orphaned proposals: validator 10 proposes slot 4 of every epoch with epoch % 4 == 1 and that
@@ -99,6 +105,10 @@ LIFECYCLE_SCENARIOS = (SLASHED, EXITING, PENDING)
 MISS_PERIOD = 50
 MEV_PAYMENT_WEI = 5 * 10**16  # plus a slot-dependent number of wei
 RELAY_OVERCLAIM_EPOCHS = 3  # the relay claims 10% more in epochs with epoch % 3 == 2
+# How the builder of validator 7's blocks pays it (see the module docstring).
+BUILDER_COINBASE = "builder_coinbase"  # (a)
+FEE_RECIPIENT_PAID = "fee_recipient_paid"  # (b)
+FEE_RECIPIENT_UNPAID = "fee_recipient_unpaid"  # (c)
 
 
 def _h(*parts) -> int:
@@ -256,6 +266,21 @@ class Chain:
 
     def is_mev(self, slot: int) -> bool:
         return slot % self.slots_per_epoch == 1 and self.registry_size > GOOD_PROPOSER
+
+    def mev_shape(self, slot: int) -> str | None:
+        """How the builder pays the proposer of an MEV-Boost slot (None for other slots)."""
+        if not self.is_mev(slot):
+            return None
+        epoch = slot // self.slots_per_epoch
+        if epoch % 2:
+            return BUILDER_COINBASE
+        return FEE_RECIPIENT_PAID if epoch % 4 == 0 else FEE_RECIPIENT_UNPAID
+
+    def payload_fee_recipient(self, slot: int) -> str:
+        """The coinbase of the slot's execution block: the builder's only in shape (a)."""
+        if self.mev_shape(slot) == BUILDER_COINBASE:
+            return self.builder[0]
+        return self.fee_recipient(self.proposer(slot))
 
     def block_root(self, slot: int) -> str:
         return _root(self.seed, "block", slot)
@@ -807,12 +832,17 @@ class Chain:
         return _hex(self.seed, "builder_pubkey", size=48)
 
     def mev_payment_wei(self, slot: int) -> int:
-        return MEV_PAYMENT_WEI + slot * 1_000_003
+        """The builder's payment in an MEV-Boost slot (0 in shape (c) and outside MEV slots)."""
+        if self.mev_shape(slot) in (BUILDER_COINBASE, FEE_RECIPIENT_PAID):
+            return MEV_PAYMENT_WEI + slot * 1_000_003
+        return 0
 
     def relay_value_wei(self, slot: int) -> int:
-        """What the relay claims it delivered: the on-chain payment, 10% more in the epochs
-        where it over-claims (the mismatch a dashboard must flag, never sum)."""
-        paid = self.mev_payment_wei(slot)
+        """What the relay claims it delivered: what the proposer's fee recipient gained in the
+        mined block (`proposer_income_wei`), 10% more in the epochs where it over-claims (the
+        mismatch a dashboard must flag, never sum)."""
+        block = self.el_block(slot)
+        paid = block["proposer_income_wei"] if block else self.mev_payment_wei(slot)
         epoch = slot // self.slots_per_epoch
         return paid * 11 // 10 if epoch % RELAY_OVERCLAIM_EPOCHS == 2 else paid
 
@@ -837,7 +867,10 @@ class Chain:
     def el_block(self, slot: int) -> dict | None:
         """The execution block mined for `slot` (None before the node's start, for an empty
         slot, a future slot or without an execution chain): number, hash, miner, fees, the
-        transactions' hashes, `priority_fees_wei`, `mev_payment_wei` (0 without MEV), ..."""
+        transactions' hashes, `priority_fees_wei`, `mev_shape` (None without MEV-Boost),
+        `mev_payment_wei` (0 without a payment), `mev_payer`, `builder`, and
+        `proposer_income_wei`: what the proposer's fee recipient earned (priority fees where it
+        is the coinbase, plus the payment), to the wei."""
         if self.execution is None or slot < self.el_start_slot or slot > self.current_slot():
             return None
         self.mine_el_until(slot)
@@ -850,7 +883,8 @@ class Chain:
 
     def _mine_el(self, slot: int) -> dict:
         execution = self.execution
-        mev = self.is_mev(slot)
+        shape = self.mev_shape(slot)
+        mev = shape is not None
         count = (
             (2 + _h(self.seed, "ntx", slot) % 2) if mev else (1 + _h(self.seed, "ntx", slot) % 2)
         )
@@ -864,16 +898,16 @@ class Chain:
                     "priority_fee": (1 + (slot + k) % 3) * GWEI_PER_ETH,
                 }
             )
-        payment = 0
-        if mev:
-            payment = self.mev_payment_wei(slot)
+        payment = self.mev_payment_wei(slot)
+        payer = None
+        if payment:
+            # The builder pays from its own address: the coinbase in (a), not in (b).
             address, key = self.builder
             transfers.append(
                 {"key": key, "to": self.fee_recipient(GOOD_PROPOSER), "value": payment}
             )
-            coinbase = address
-        else:
-            coinbase = self.fee_recipient(self.proposer(slot))
+            payer = address
+        coinbase = self.payload_fee_recipient(slot)
         withdrawals = [
             {
                 "index": int(w["index"]),
@@ -889,22 +923,25 @@ class Chain:
             withdrawals=withdrawals,
             timestamp=int(self.slot_time(slot)),
         )
+        own = coinbase == self.fee_recipient(self.proposer(slot))
         block.update(
             slot=slot,
             proposer_index=self.proposer(slot),
+            mev_shape=shape,
             mev_payment_wei=payment,
+            mev_payer=payer,
             mev_recipient=self.fee_recipient(GOOD_PROPOSER) if mev else None,
             builder=self.builder[0] if mev else None,
+            proposer_income_wei=(block["priority_fees_wei"] if own else 0) + payment,
         )
         return block
 
     def _synthetic_payload(self, slot: int, canonical: bool) -> dict:
-        proposer = self.proposer(slot)
         self._extend(slot + 1)
         parent = self.last_block_slot(slot - 1) if slot > 0 else None
         return {
             "parent_hash": ZERO_ROOT if parent is None else _root(self.seed, "el", parent),
-            "fee_recipient": self.builder[0] if self.is_mev(slot) else self.fee_recipient(proposer),
+            "fee_recipient": self.payload_fee_recipient(slot),
             "state_root": _root(self.seed, "el_state", slot, canonical),
             "receipts_root": _root(self.seed, "el_receipts", slot, canonical),
             "logs_bloom": "0x" + "00" * 256,

@@ -7,9 +7,11 @@ with an execution chain attached), as BidTraceV2 objects with every number a dec
         &proposer_pubkey=&builder_pubkey=&block_number=&block_hash=&order_by=
     await stop_relay(relay)
 
-Only MEV blocks that were really mined on the execution chain are listed. `value` is the builder's
-on-chain payment to the proposer's fee recipient, except in epochs with epoch % 3 == 2, where the
-relay claims 10% more: a relay's value is a claim, and a dashboard must show the difference.
+Only MEV blocks that were really mined on the execution chain are listed, in all three shapes a
+builder pays in (simulators.beacon_chain's `mev_shape`). `value` is what the proposer's fee
+recipient gained on chain (the builder's payment, plus the priority fees where the fee recipient
+is the coinbase), except in epochs with epoch % 3 == 2, where the relay claims 10% more: a
+relay's value is a claim, and a dashboard must show the difference.
 Deliberately independent of Django and of the ethdash code.
 """
 
@@ -90,7 +92,7 @@ def delivered(chain, query: dict) -> list[dict]:
     traces = []
     for at in sorted(mined, reverse=True):
         block = mined[at]
-        if not block["mev_payment_wei"]:
+        if not block["builder"]:  # not an MEV-Boost block: the relay delivered nothing
             continue
         if (slot is not None and at != slot) or (cursor is not None and at > cursor):
             continue

@@ -2,14 +2,25 @@
 relays claim, read with web3.py from the farm's execution nodes and added to the day's income.
 
 What counts as the proposer's execution income (reference/validators.md §4.1), in exact wei:
-- the block's last transaction is a plain value transfer from the block's coinbase (the builder)
-  to another address: that is the MEV payment, and its value is the reward, unless the proposer's
-  fee recipient is known (from the relay) and the payment goes elsewhere, when the reward is 0
-  and the note says so;
-- otherwise the coinbase is the proposer's own fee recipient (a locally built block, or a builder
-  that set it as coinbase) and the reward is the priority fees: Σ over the block's receipts of
-  (effectiveGasPrice − baseFeePerGas) × gasUsed.
-A relay's value is shown beside the on-chain figure, with relay_mismatch set on any difference.
+
+    income = priority fees, if the block's coinbase (the payload's fee_recipient) is the
+             proposer's fee recipient
+           + the value of the block's last transaction, if it goes to the proposer's fee
+             recipient from another address (the coinbase or any other) and did not revert
+
+where priority fees = Σ over the block's receipts of (effectiveGasPrice − baseFeePerGas) × gasUsed.
+This covers the shapes builders pay in: (a) coinbase = builder, its last transaction pays the
+proposer; (b) coinbase = the proposer's fee recipient, plus a payment from the builder's own
+address; (c) coinbase = the proposer's fee recipient, no payment. A transfer to the fee recipient
+in any block but the proposal's is never looked at.
+
+The proposer's fee recipient is the relay's proposer_fee_recipient where a relay delivered the
+block. Without one the chain alone must say: a last transaction that is a plain transfer from the
+coinbase to another address is taken as shape (a) (the MEV-Boost convention) and its recipient
+as the proposer's; otherwise the coinbase is the proposer's fee recipient. Where the relay names
+a fee recipient the block pays nothing, the reward is 0 and the note says where the money went.
+A relay's value is shown beside the on-chain figure, with relay_mismatch set on any difference:
+the chain is the truth, never the relay's claim.
 
 Proposal.execution moves pending -> done | error | not_verifiable (no execution node serves the
 chain: never guessed). Errors are retried on later runs; only the move to done adds the reward to
@@ -48,14 +59,15 @@ DUE = (Proposal.Execution.PENDING, Proposal.Execution.ERROR)
 class ExecutionReward:
     block_number: int
     block_hash: str
-    coinbase: str  # the block's fee recipient (miner): the builder under MEV-Boost
+    coinbase: str  # the payload's fee_recipient (miner): the builder in shape (a)
     base_fee_per_gas: int
     priority_fees: int  # wei, to the coinbase
-    mev_payment: int | None  # wei, the builder's last-transaction payment, if there is one
-    mev_payer: str
+    mev_payment: int | None  # wei, the block's last transaction, where it is a builder's payment
+    mev_payer: str  # its sender: the coinbase in shape (a), the builder's own address in (b)
     mev_recipient: str
     reward: int  # wei counted as the proposer's execution income
     note: str = ""
+    fee_recipient: str = ""  # the proposer's fee recipient the reward was counted for
 
 
 def _hex(value) -> str:
@@ -68,17 +80,34 @@ def _address(value) -> str:
     return str(value).lower() if value else ""
 
 
-def _is_payment_from(tx, coinbase: str) -> bool:
-    """A plain value transfer from the coinbase to another address (no call data)."""
+def _call_data(tx) -> bytes:
     data = tx.get("input", tx.get("data", b""))
     if isinstance(data, str):
         data = bytes.fromhex(data.removeprefix("0x"))
+    return bytes(data)
+
+
+def _is_transfer_from(tx, receipt, sender: str) -> bool:
+    """A successful plain value transfer (no call data) from `sender` to another address: the
+    MEV-Boost builder's payment when `sender` is the coinbase."""
     return (
-        _address(tx.get("from")) == coinbase
+        _address(tx.get("from")) == sender
         and bool(tx.get("to"))
-        and _address(tx["to"]) != coinbase
-        and len(data) == 0
+        and _address(tx["to"]) != sender
+        and len(_call_data(tx)) == 0
         and int(tx.get("value") or 0) > 0
+        and receipt["status"] == 1
+    )
+
+
+def _pays(tx, receipt, recipient: str) -> bool:
+    """The transaction moves value to `recipient` from another address, and did not revert
+    (a reverted transaction moves nothing)."""
+    return (
+        _address(tx.get("to")) == recipient
+        and _address(tx.get("from")) != recipient
+        and int(tx.get("value") or 0) > 0
+        and receipt["status"] == 1
     )
 
 
@@ -140,7 +169,9 @@ async def read_execution_reward(
             raise evm.NodeAnswerError("a receipt has no effectiveGasPrice")
         priority_fees += (int(receipt["effectiveGasPrice"]) - base_fee) * int(receipt["gasUsed"])
 
-    expected = _address(expected_fee_recipient)
+    txs = block["transactions"]
+    last = txs[-1] if txs else None
+    last_receipt = receipts[-1] if receipts else None
     common = {
         "block_number": int(block["number"]),
         "block_hash": got_hash,
@@ -148,43 +179,57 @@ async def read_execution_reward(
         "base_fee_per_gas": base_fee,
         "priority_fees": priority_fees,
     }
-    txs = block["transactions"]
-    last = txs[-1] if txs else None
-    # A builder pays in the last transaction; where the coinbase is the proposer's own fee
-    # recipient, that transaction is the proposer's own and its fees are the reward.
-    if (
-        last is not None
-        and expected != coinbase
-        and _is_payment_from(last, coinbase)
-        and receipts[-1]["status"] == 1
-    ):
+    recipient = _address(expected_fee_recipient)
+    if not recipient:
+        if last is not None and _is_transfer_from(last, last_receipt, coinbase):
+            # Shape (a) without a relay to say so: the MEV-Boost convention is that the
+            # builder (the coinbase) pays the proposer in the last transaction.
+            recipient = _address(last["to"])
+        else:
+            recipient = coinbase
+    fees = priority_fees if coinbase == recipient else 0
+    if last is not None and _pays(last, last_receipt, recipient):
         value = int(last["value"])
-        recipient = _address(last["to"])
-        if expected and recipient != expected:
-            return ExecutionReward(
-                **common,
-                mev_payment=value,
-                mev_payer=coinbase,
-                mev_recipient=recipient,
-                reward=0,
-                note=f"The block's last transaction pays {value} wei to {recipient}, not to "
-                f"the proposer's fee recipient {expected}.",
-            )
         return ExecutionReward(
-            **common, mev_payment=value, mev_payer=coinbase, mev_recipient=recipient, reward=value
+            **common,
+            mev_payment=value,
+            mev_payer=_address(last["from"]),
+            mev_recipient=recipient,
+            reward=fees + value,
+            fee_recipient=recipient,
         )
-    if expected and expected != coinbase:
+    if coinbase == recipient:  # shape (c), or a block the proposer built itself
         return ExecutionReward(
             **common,
             mev_payment=None,
             mev_payer="",
             mev_recipient="",
+            reward=fees,
+            fee_recipient=recipient,
+        )
+    # The relay names the proposer's fee recipient, and the block pays it nothing.
+    if last is not None and _is_transfer_from(last, last_receipt, coinbase):
+        value = int(last["value"])
+        paid = _address(last["to"])
+        return ExecutionReward(
+            **common,
+            mev_payment=value,
+            mev_payer=coinbase,
+            mev_recipient=paid,
             reward=0,
-            note=f"The block's fees go to {coinbase}, not to the proposer's fee recipient "
-            f"{expected}, and its last transaction pays the proposer nothing.",
+            fee_recipient=recipient,
+            note=f"The block's last transaction pays {value} wei to {paid}, not to "
+            f"the proposer's fee recipient {recipient}.",
         )
     return ExecutionReward(
-        **common, mev_payment=None, mev_payer="", mev_recipient="", reward=priority_fees
+        **common,
+        mev_payment=None,
+        mev_payer="",
+        mev_recipient="",
+        reward=0,
+        fee_recipient=recipient,
+        note=f"The block's fees go to {coinbase}, not to the proposer's fee recipient "
+        f"{recipient}, and its last transaction pays the proposer nothing.",
     )
 
 

@@ -455,15 +455,20 @@ async def _check_el_linkage(node, el, slot):
     assert len(payload["transactions"]) == len(block["transactions"])
     for raw, tx in zip(payload["transactions"], block["transactions"], strict=True):
         assert el.w3.keccak(hexstr=raw).to_0x_hex() == tx["hash"].to_0x_hex()
-    # The coinbase earned exactly the priority fees the simulator reports (a builder then pays
-    # the proposer, and the base fee of that payment).
+    # The coinbase earned exactly the priority fees the simulator reports, less the payment and
+    # its base fee where it is the paying builder (a), plus the payment where it is paid (b).
     number = block["number"]
+    coinbase = block["miner"].lower()
     earned = el.w3.eth.get_balance(block["miner"], number) - el.w3.eth.get_balance(
         block["miner"], number - 1
     )
-    spent = mined["mev_payment_wei"] + (21_000 * block["baseFeePerGas"] if mined["builder"] else 0)
+    expected = mined["priority_fees_wei"]
+    if mined["mev_payer"] == coinbase:
+        expected -= mined["mev_payment_wei"] + 21_000 * block["baseFeePerGas"]
+    if mined["mev_payment_wei"] and mined["mev_recipient"] == coinbase:
+        expected += mined["mev_payment_wei"]
     assert mined["priority_fees_wei"] > 0
-    assert earned == mined["priority_fees_wei"] - spent
+    assert earned == expected
     return payload, block, mined
 
 

@@ -94,11 +94,11 @@ def gas_used(data):
     return 21_000 + max(4 * tokens, 10 * tokens)
 
 
-def build_block(chain, *, coinbase, mev_to=None, mev_value=0):
+def build_block(chain, *, coinbase, mev_to=None, mev_value=0, payer=None):
     """A block of five fee-paying transactions (different tips, one with call data, one whose
-    fee cap holds its tip below what it offers), then, where asked, the coinbase's plain
-    transfer as the last one. Returns the block and its priority fees computed from the
-    transactions' own terms."""
+    fee cap holds its tip below what it offers), then, where asked, a plain transfer from
+    `payer` (default: the coinbase) as the last one. Returns the block and its priority fees
+    computed from the transactions' own terms."""
     base_fee = chain.w3.eth.get_block("latest")["baseFeePerGas"]
     # The next block's base fee: the parent's adjusted by its gas use (EIP-1559).
     parent = chain.w3.eth.get_block("latest")
@@ -120,7 +120,7 @@ def build_block(chain, *, coinbase, mev_to=None, mev_value=0):
     for sender, tip, max_fee, data in terms:
         chain.send(sender, a[6], 10**15, tip=tip, max_fee=max_fee, data=data)
     if mev_to is not None:
-        chain.send(coinbase, mev_to, mev_value, tip=0)
+        chain.send(payer or coinbase, mev_to, mev_value, tip=0)
     block = chain.mine(coinbase)
     assert block["baseFeePerGas"] == next_base
     fees = 0
