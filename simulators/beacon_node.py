@@ -1,7 +1,9 @@
 """A simulated Ethereum beacon node: the standard Beacon API (ethereum/beacon-APIs) on loopback,
 over a chain whose slots advance in real time, answering in the spec's exact shapes (all integers
 as decimal strings, the `data` / `execution_optimistic` / `finalized` envelope, `{code, message}`
-errors, Server-Sent Events on `/eth/v1/events`).
+errors, Server-Sent Events on `/eth/v1/events`). Every endpoint it serves is checked against the
+API's response schemas (ethereum/beacon-APIs, pinned) by
+validators/tests/test_beacon_simulator_conformance.py; docs/validators.md lists them.
 
     server = await start_beacon_node(seconds_per_slot=1.0, slots_per_epoch=8, registry_size=1000)
     port = server.sockets[0].getsockname()[1]
@@ -667,6 +669,19 @@ def _error(status: int, message: str) -> Response:
     return Response.json({"code": status, "message": message}, status, compact=True)
 
 
+def _accepts_json(accept: str | None) -> bool:
+    """Whether an Accept header lets the answer be JSON, the only form this node writes (the
+    API's overview: 406 when the node cannot produce a format the client accepts)."""
+    if not accept:
+        return True
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        refused = any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params)
+        if media.lower() in ("application/json", "application/*", "*/*") and not refused:
+            return True
+    return False
+
+
 class _BeaconApp(HttpApp):
     """The routes of ROUTES; an events request turns the connection into an SSE stream until
     the client leaves."""
@@ -690,6 +705,12 @@ class _BeaconApp(HttpApp):
         if path == EVENTS_PATH and method == "GET":
             self.stats.requests["GET " + EVENTS_PATH] += 1
             return self.subscribe(query, connection)
+        if not _accepts_json(request.headers.get("accept")):
+            return _error(406, "Only application/json is served")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if method == "POST" and content_type not in ("", "application/json"):
+            # The overview's rule for a body in a format the node does not take (SSZ).
+            return _error(415, f"Unsupported Content-Type: {content_type}")
         allowed = []
         for route_method, template, pattern, fn in _COMPILED:
             match = pattern.match(path)

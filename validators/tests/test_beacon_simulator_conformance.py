@@ -388,3 +388,33 @@ async def test_get_and_post_forms_agree_and_are_counted_apart(node):
     assert refused.json() == {"code": 405, "message": "PUT not allowed (only GET, POST)"}
     unknown = await client.get("/eth/v1/beacon/states/head/committees")
     assert unknown.status_code == 404 and set(unknown.json()) == {"code", "message"}
+
+
+async def test_formats_the_node_does_not_speak(node):
+    """JSON only: an Accept that rules JSON out is a 406 (documented for validator_balances and
+    blocks), a POST body declared as SSZ a 415, both in the error shape; JSON at any quality,
+    or any type at all, is served."""
+    _, client, _ = node
+    ssz = {"Accept": "application/octet-stream"}
+    url = "/eth/v1/beacon/states/head/validator_balances?id=1"
+    refused = await client.get(url, headers=ssz)
+    assert refused.status_code == 406
+    beacon_apis.check("GET", STATE + "/validator_balances", 406, refused.content)
+    refused = await client.get("/eth/v2/beacon/blocks/head", headers=ssz)
+    beacon_apis.check("GET", "/eth/v2/beacon/blocks/{block_id}", 406, refused.content)
+    for accept in (
+        "application/octet-stream;q=1.0,application/json;q=0.9",
+        "*/*",
+        "application/json",
+    ):
+        assert (await client.get(url, headers={"Accept": accept})).status_code == 200
+    refused = await client.get(url, headers={"Accept": "application/json;q=0, text/html"})
+    assert refused.status_code == 406
+    sent = await client.post(
+        "/eth/v1/beacon/states/head/validator_balances",
+        content=b"\x01\x00\x00\x00\x00\x00\x00\x00",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert sent.status_code == 415
+    jsonschema.validate(sent.json(), beacon_apis.bundle()["error"])
+    assert sent.json()["code"] == 415
