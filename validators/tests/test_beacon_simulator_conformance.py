@@ -72,7 +72,10 @@ class Checker:
 
 @pytest_asyncio.fixture
 async def node():
-    server = await start_beacon_node(seconds_per_slot=0.25, slots_per_epoch=4, registry_size=1000)
+    # States are kept for the whole test (no pruning 404s), however slow the machine is.
+    server = await start_beacon_node(
+        seconds_per_slot=0.25, slots_per_epoch=4, registry_size=1000, history_epochs=10_000
+    )
     port = server.sockets[0].getsockname()[1]
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5)
     yield server, client, Checker(client)
