@@ -1,7 +1,9 @@
 """A simulated Ethereum beacon node: the standard Beacon API (ethereum/beacon-APIs) on loopback,
 over a chain whose slots advance in real time, answering in the spec's exact shapes (all integers
 as decimal strings, the `data` / `execution_optimistic` / `finalized` envelope, `{code, message}`
-errors, Server-Sent Events on `/eth/v1/events`).
+errors, Server-Sent Events on `/eth/v1/events`). Every endpoint it serves is checked against the
+API's response schemas (ethereum/beacon-APIs, pinned) by
+validators/tests/test_beacon_simulator_conformance.py; docs/validators.md lists them.
 
     server = await start_beacon_node(seconds_per_slot=1.0, slots_per_epoch=8, registry_size=1000)
     port = server.sockets[0].getsockname()[1]
@@ -17,8 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
+import hashlib
 import json
+import math
 import re
 import time
 from collections import Counter
@@ -31,12 +36,39 @@ from simulators.beacon_chain import (
     GWEI_PER_ETH,
     SYNC_COMMITTEE_SIZE,
     SYNC_COMMITTEE_SUBNET_COUNT,
+    ZERO_ROOT,
     ApiError,
     Chain,
 )
 from simulators.http_server import HttpApp, HttpConnection, Request, Response, close_server, serve
 
 TOPICS = ("head", "block", "finalized_checkpoint", "chain_reorg")
+# The GET forms of validators and validator_balances take at most this many ids (the spec's
+# `maxItems: 64` of the `id` query parameter; more is 414, larger sets go by POST).
+MAX_QUERY_IDS = 64
+VALIDATOR_STATUSES = frozenset(
+    {
+        "pending_initialized",
+        "pending_queued",
+        "active_ongoing",
+        "active_exiting",
+        "active_slashed",
+        "exited_unslashed",
+        "exited_slashed",
+        "withdrawal_possible",
+        "withdrawal_done",
+        # the groups a filter may name
+        "active",
+        "pending",
+        "exited",
+        "withdrawal",
+    }
+)
+# Attestation committees (the consensus spec's get_committee_count_per_slot).
+MAX_COMMITTEES_PER_SLOT, TARGET_COMMITTEE_SIZE = 64, 128
+# Scenario validators have small indices (simulators.beacon_chain); every other one is active
+# from genesis on, so the inactive ones of an epoch are found among these.
+SCENARIO_SCAN = 1024
 
 
 class Stats:
@@ -153,17 +185,43 @@ def syncing(chain, match, query, body):
     }
 
 
+def _query_list(query, name: str) -> list[str]:
+    """A GET list parameter, repeated (`id=1&id=2`) or comma-separated (`id=1,2`), or both."""
+    return [part.strip() for raw in query.get(name, []) for part in raw.split(",")]
+
+
+def _query_ids(query) -> list[str] | None:
+    """The `id` query of a GET validators/validator_balances: None when absent (all
+    validators); 414 past MAX_QUERY_IDS; an empty item is malformed (400 from parse_ids)."""
+    if "id" not in query:
+        return None
+    asked = _query_list(query, "id")
+    if len(asked) > MAX_QUERY_IDS:
+        raise ApiError(414, f"Too many validator IDs in request: {len(asked)} > {MAX_QUERY_IDS}")
+    return asked
+
+
+def _statuses(statuses) -> set[str]:
+    if not isinstance(statuses, list) or not all(isinstance(s, str) for s in statuses):
+        raise ApiError(400, "Invalid statuses")
+    unknown = [s for s in statuses if s not in VALIDATOR_STATUSES]
+    if unknown:
+        raise ApiError(400, f"Invalid validator status: {unknown[0]}")
+    return set(statuses)
+
+
 def validators(chain, match, query, body):
     slot = chain.resolve_state(match["state_id"])
-    document = _json_body(body) or {}
-    if not isinstance(document, dict):
-        raise ApiError(400, "Invalid request body: expected {ids, statuses}")
-    asked = document.get("ids")
+    if body is None:  # the GET form: ?id=...&status=...
+        asked = _query_ids(query)
+        wanted = _statuses(_query_list(query, "status"))
+    else:
+        document = _json_body(body) or {}
+        if not isinstance(document, dict):
+            raise ApiError(400, "Invalid request body: expected {ids, statuses}")
+        asked = document.get("ids")
+        wanted = _statuses(document.get("statuses") or [])
     ids = chain.parse_ids(asked)
-    statuses = document.get("statuses") or []
-    if not isinstance(statuses, list):
-        raise ApiError(400, "Invalid statuses")
-    wanted = set(statuses)
     epoch = slot // chain.slots_per_epoch
     data = []
     # Ids asked for but none known: nothing (not the whole registry, as no ids at all means).
@@ -176,13 +234,36 @@ def validators(chain, match, query, body):
 
 def validator_balances(chain, match, query, body):
     slot = chain.resolve_state(match["state_id"])
-    asked = _json_body(body)
+    asked = _query_ids(query) if body is None else _json_body(body)
     ids = chain.parse_ids(asked)
     data = [
         {"index": str(index), "balance": str(chain.balance_at(index, slot))}
         for index in (chain.all_or(ids) if ids or not asked else [])
     ]
     return 200, _envelope(chain, data, slot), len(ids)
+
+
+def _checkpoint(chain: Chain, epoch: int) -> dict:
+    # Before finality (or justification) is reached the state holds epoch 0 and the zero root.
+    if epoch <= 0:
+        return {"epoch": "0", "root": ZERO_ROOT}
+    return {
+        "epoch": str(epoch),
+        "root": chain.block_root(chain.last_block_slot(epoch * chain.slots_per_epoch)),
+    }
+
+
+def finality_checkpoints(chain, match, query, body):
+    """The state's checkpoints: its epoch minus one justified, minus two finalized, as the chain's
+    named `justified`/`finalized` states and the finalized_checkpoint events have them."""
+    slot = chain.resolve_state(match["state_id"])
+    epoch = slot // chain.slots_per_epoch
+    data = {
+        "previous_justified": _checkpoint(chain, epoch - 2),
+        "current_justified": _checkpoint(chain, epoch - 1),
+        "finalized": _checkpoint(chain, epoch - 2),
+    }
+    return 200, _envelope(chain, data, slot)
 
 
 def attestation_rewards(chain, match, query, body):
@@ -241,6 +322,100 @@ def proposer_duties(chain, match, query, body):
         "execution_optimistic": chain.optimistic,
         "data": data,
     }
+
+
+class Committees:
+    """One epoch's attestation committees, as the consensus spec slices them
+    (compute_committee over the shuffled active set) but shuffled by a seeded affine
+    permutation, so that a validator's place is computed alone, without shuffling the registry."""
+
+    def __init__(self, chain: Chain, epoch: int):
+        self.chain, self.epoch = chain, epoch
+        size = chain.registry_size
+        self.multiplier = _coprime(_seeded(chain.seed, "shuffle", epoch) % size or 1, size)
+        self.offset = _seeded(chain.seed, "offset", epoch) % size
+        inactive = [i for i in range(min(size, SCENARIO_SCAN)) if not chain.is_active(i, epoch)]
+        self.inactive_positions = sorted(self._place(i) for i in inactive)
+        self.active_count = size - len(inactive)
+        self.per_slot = max(
+            1,
+            min(
+                MAX_COMMITTEES_PER_SLOT,
+                self.active_count // chain.slots_per_epoch // TARGET_COMMITTEE_SIZE,
+            ),
+        )
+
+    def _place(self, index: int) -> int:
+        return (self.multiplier * index + self.offset) % self.chain.registry_size
+
+    def duty(self, index: int) -> dict | None:
+        """The attester duty of a validator, or None when it is not active in the epoch."""
+        chain = self.chain
+        if not chain.is_active(index, self.epoch):
+            return None
+        place = self._place(index)
+        # Its position among the active validators: inactive ones take no place.
+        position = place - bisect.bisect_left(self.inactive_positions, place)
+        count, total = self.per_slot * chain.slots_per_epoch, self.active_count
+        committee = position * count // total
+        while total * (committee + 1) // count <= position:  # the spec's slice bounds
+            committee += 1
+        while total * committee // count > position:
+            committee -= 1
+        start, end = total * committee // count, total * (committee + 1) // count
+        return {
+            "pubkey": chain.pubkey(index),
+            "validator_index": str(index),
+            "committee_index": str(committee % self.per_slot),
+            "committee_length": str(end - start),
+            "committees_at_slot": str(self.per_slot),
+            "validator_committee_index": str(position - start),
+            "slot": str(self.epoch * chain.slots_per_epoch + committee // self.per_slot),
+        }
+
+
+def _seeded(*parts) -> int:
+    return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "big")
+
+
+def _coprime(candidate: int, size: int) -> int:
+    while math.gcd(candidate, size) != 1:
+        candidate += 1
+    return candidate
+
+
+def attester_duties(chain, match, query, body):
+    """POST body: validator indices as decimal strings (no pubkeys). An index the registry does
+    not hold, or a validator not active in the epoch, has no duty and is left out."""
+    epoch = _epoch(match["epoch"])
+    if epoch > chain.current_epoch() + 1:
+        raise ApiError(400, f"Epoch {epoch} is too far in the future")
+    raws = _json_body(body)
+    if not isinstance(raws, list) or not raws:
+        raise ApiError(400, "Request body must be a non-empty array of validator indices")
+    indices = []
+    for raw in raws:
+        if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 20:
+            raise ApiError(400, f"Invalid validator index: {raw!r}")
+        indices.append(int(raw))
+    committees = Committees(chain, epoch)
+    data = []
+    for index in dict.fromkeys(indices):
+        duty = committees.duty(index) if index < chain.registry_size else None
+        if duty is not None:
+            data.append(duty)
+    # dependent_root: the block root at the last slot of epoch - 2 (genesis on underflow).
+    start = max(0, epoch - 1) * chain.slots_per_epoch
+    dependent = chain.block_root(chain.last_block_slot(max(0, start - 1)))
+    return (
+        200,
+        {
+            "dependent_root": dependent,
+            "execution_optimistic": chain.optimistic,
+            "data": data,
+        },
+        len(indices),
+    )
 
 
 def liveness(chain, match, query, body):
@@ -357,10 +532,14 @@ ROUTES = [
     ("GET", "/eth/v1/config/spec", spec),
     ("GET", "/eth/v1/node/health", health),
     ("GET", "/eth/v1/node/syncing", syncing),
+    ("GET", "/eth/v1/beacon/states/{state_id}/validators", validators),
     ("POST", "/eth/v1/beacon/states/{state_id}/validators", validators),
+    ("GET", "/eth/v1/beacon/states/{state_id}/validator_balances", validator_balances),
     ("POST", "/eth/v1/beacon/states/{state_id}/validator_balances", validator_balances),
+    ("GET", "/eth/v1/beacon/states/{state_id}/finality_checkpoints", finality_checkpoints),
     ("POST", "/eth/v1/beacon/rewards/attestations/{epoch}", attestation_rewards),
     ("GET", "/eth/v1/validator/duties/proposer/{epoch}", proposer_duties),
+    ("POST", "/eth/v1/validator/duties/attester/{epoch}", attester_duties),
     ("POST", "/eth/v1/validator/liveness/{epoch}", liveness),
     ("GET", "/eth/v1/beacon/rewards/blocks/{block_id}", block_rewards),
     ("GET", "/eth/v1/beacon/headers/{block_id}", header),
@@ -490,6 +669,19 @@ def _error(status: int, message: str) -> Response:
     return Response.json({"code": status, "message": message}, status, compact=True)
 
 
+def _accepts_json(accept: str | None) -> bool:
+    """Whether an Accept header lets the answer be JSON, the only form this node writes (the
+    API's overview: 406 when the node cannot produce a format the client accepts)."""
+    if not accept:
+        return True
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        refused = any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params)
+        if media.lower() in ("application/json", "application/*", "*/*") and not refused:
+            return True
+    return False
+
+
 class _BeaconApp(HttpApp):
     """The routes of ROUTES; an events request turns the connection into an SSE stream until
     the client leaves."""
@@ -513,17 +705,27 @@ class _BeaconApp(HttpApp):
         if path == EVENTS_PATH and method == "GET":
             self.stats.requests["GET " + EVENTS_PATH] += 1
             return self.subscribe(query, connection)
+        if not _accepts_json(request.headers.get("accept")):
+            return _error(406, "Only application/json is served")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if method == "POST" and content_type not in ("", "application/json"):
+            # The overview's rule for a body in a format the node does not take (SSZ).
+            return _error(415, f"Unsupported Content-Type: {content_type}")
+        allowed = []
         for route_method, template, pattern, fn in _COMPILED:
             match = pattern.match(path)
             if not match:
                 continue
-            endpoint = f"{route_method} {template}"
             if method != route_method:
-                return _error(405, f"{method} not allowed")
+                allowed.append(route_method)
+                continue
+            endpoint = f"{route_method} {template}"
             self.stats.requests[endpoint] += 1
             params = {key: unquote(value) for key, value in match.groupdict().items()}
+            # A handler serving both forms tells them apart by the body: None for a GET.
+            body = None if method == "GET" else request.body
             try:
-                status, document, *rest = fn(self.chain, params, query, request.body)
+                status, document, *rest = fn(self.chain, params, query, body)
             except ApiError as error:
                 return _error(error.code, error.message)
             ids = rest[0] if rest else 0
@@ -534,6 +736,8 @@ class _BeaconApp(HttpApp):
             if document is None:
                 return Response(status, None, b"", headers)
             return Response.json(document, status, compact=True, headers=headers)
+        if allowed:
+            return _error(405, f"{method} not allowed (only {', '.join(allowed)})")
         return _error(404, f"No route for {path}")
 
     def subscribe(self, query, connection: HttpConnection) -> None:
