@@ -436,9 +436,10 @@ async def test_withdrawals_and_deposit():
     assert request["withdrawal_credentials"].startswith("0x02")
     for epoch in (3, 4):
         assert chain.income(11, epoch)["deposits"] == 0
-        assert chain.balance(11, epoch + 1) - chain.balance(11, epoch) == chain.income(11, epoch)[
-            "total"
-        ]
+        assert (
+            chain.balance(11, epoch + 1) - chain.balance(11, epoch)
+            == chain.income(11, epoch)["total"]
+        )
     income = chain.income(11, 5)
     assert income["deposits"] == 5 * GWEI
     assert chain.balance(11, 6) - chain.balance(11, 5) == income["total"] + 5 * GWEI
