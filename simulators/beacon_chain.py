@@ -31,7 +31,9 @@ Scenarios (small indices, so that any followed set starting at 0 meets them):
   during the orphan's own slot: only the event stream shows it as the head for that slot;
 - validator 3 is slashed in epoch 2 (active_slashed, exited_slashed from 6, withdrawal_possible
   from 10; fully withdrawn by the first block of epoch 12, withdrawal_done from 13), included by
-  the block of slot 3 of epoch 2;
+  the block of slot 3 of epoch 2. It keeps attesting until its exit (liveness says live), but
+  as the spec does for a slashed validator (get_flag_index_deltas counts only unslashed
+  participants) its source and target are penalised and its head earns nothing;
 - validator 5 exits voluntarily: initiated in epoch 1 (active_exiting), exited_unslashed from 4,
   withdrawal_possible from 8; fully withdrawn by the first block of epoch 10, withdrawal_done
   from 11 (the state at epoch 10's first slot still holds its balance);
@@ -165,6 +167,9 @@ class Chain:
         self.optimistic = False
         self.el_offline = False
         self.slot_duration_ms = False
+        # Liveness is served for the current epoch and this many before it (the Beacon API: a
+        # node SHOULD serve the current and previous epoch, MAY serve earlier ones).
+        self.liveness_history_epochs = 1
         self.subscribers: set = set()  # the node's event streams, each with push(frames)
         total_active_gwei = max(self.registry_size, 1) * 32 * GWEI_PER_ETH
         self.base_reward_per_increment = 64 * GWEI_PER_ETH // math.isqrt(total_active_gwei)
@@ -484,11 +489,12 @@ class Chain:
         return activation <= epoch < exit_epoch
 
     def attestation_outcome(self, index: int, epoch: int) -> str:
-        """ "ok", "head_missed", "missed" (no vote at all) or "inactive"."""
+        """ "ok", "head_missed", "missed" (no vote at all), "slashed" (voted, but penalised as
+        a slashed validator is) or "inactive"."""
         if not self.is_active(index, epoch):
             return "inactive"
         if index == SLASHED and epoch >= SLASH_EPOCH:
-            return "missed"
+            return "slashed"
         phase = (epoch + _h(self.seed, "phase", index)) % MISS_PERIOD
         return "missed" if phase == 0 else "head_missed" if phase == MISS_PERIOD // 2 else "ok"
 
@@ -503,7 +509,7 @@ class Chain:
             return head, target, source
         if outcome == "head_missed":
             return 0, target, source
-        if outcome == "missed":
+        if outcome in ("missed", "slashed"):
             return 0, -target, -source
         return 0, 0, 0
 

@@ -243,16 +243,20 @@ def proposer_duties(chain, match, query, body):
     }
 
 
+LIVE_OUTCOMES = ("ok", "head_missed", "slashed")  # a vote was seen, whatever it earned
+
+
 def liveness(chain, match, query, body):
     epoch = _epoch(match["epoch"])
     current = chain.current_epoch()
-    if not current - 1 <= epoch <= current:
-        raise ApiError(400, f"Liveness is served for epochs {max(0, current - 1)}..{current}")
+    oldest = current - chain.liveness_history_epochs
+    if not oldest <= epoch <= current:
+        raise ApiError(400, f"Liveness is served for epochs {max(0, oldest)}..{current}")
     ids = chain.parse_ids(_json_body(body))
     if not ids:
         raise ApiError(400, "Request body must hold at least one validator index")
     data = [
-        {"index": str(i), "is_live": chain.attestation_outcome(i, epoch) in ("ok", "head_missed")}
+        {"index": str(i), "is_live": chain.attestation_outcome(i, epoch) in LIVE_OUTCOMES}
         for i in ids
     ]
     return 200, {"data": data}, len(ids)

@@ -105,6 +105,9 @@ class EpochRead:
     # Without a queue, for validators with deposits waiting: the consensus rewards of the
     # blocks they proposed in (first of E, first of E+1], the window of the balance change.
     window_proposer_rewards: dict[int, int] = field(default_factory=dict)
+    # For slashed validators with an attestation duty: did the node see them attest in E
+    # (validator/liveness)? Absent: not asked, or the node does not serve that epoch.
+    liveness: dict[int, bool] = field(default_factory=dict)
 
 
 def _epoch_or_none(value: int) -> int | None:
@@ -222,6 +225,7 @@ async def fetch_epoch(
         pending_queues(),
     )
     _trusted(duties_r)
+    liveness = await _slashed_liveness(client, epoch, states)
     ours = set(indices)
     our_duties = {
         d["slot"]: d["validator_index"] for d in duties_r.data if d["validator_index"] in ours
@@ -338,7 +342,26 @@ async def fetch_epoch(
         queued=queued,
         deposits_seen=seen,
         window_proposer_rewards=window_rewards,
+        liveness=liveness,
     )
+
+
+async def _slashed_liveness(client, epoch: int, states: dict[int, ValidatorState]):
+    """Whether the node saw each slashed validator with a duty attest in `epoch`. Its rewards
+    cannot tell: the spec pays a slashed validator no vote and penalises source and target
+    whatever it did. The Beacon API asks nodes to serve liveness for the current and previous
+    epoch only (they MAY serve earlier), so an epoch read once final may be refused: then it is
+    not known, and the validator is not reported as missing."""
+    slashed = [i for i, state in states.items() if state.slashed and is_active(state, epoch)]
+    if not slashed:
+        return {}
+    try:
+        rows = await client.liveness(epoch, slashed)
+    except BeaconError as exc:
+        if exc.status in (400, 404, 405, 501):  # epoch not kept, or no liveness endpoint
+            return {}
+        raise
+    return {row["index"]: row["is_live"] for row in rows}
 
 
 def _deposits_seen(block: dict, slot: int, pubkeys: dict[str, int]) -> list[DepositSeen]:
@@ -460,6 +483,7 @@ class ValidatorRecord:
     sync_duties: int = 0
     sync_missed: int = 0
     sync_reward: int = 0
+    live: bool | None = None  # slashed validators only: seen attesting (liveness), if known
 
     @property
     def attestation_reward(self) -> int:
@@ -483,6 +507,8 @@ class ValidatorRecord:
             return ""
         if self.missed:
             return "attestation missed"
+        if self.flags & Flag.PENALISED:
+            return "attested, penalised (slashed)" if self.live else "penalised (slashed)"
         wrong = [
             name
             for flag, name in (
@@ -554,7 +580,20 @@ def compute_epoch(
         duty = is_active(state, read.epoch)
         reward = read.rewards.get(index, zero) if duty else zero
         ideal = read.ideal.get(state.effective_balance, zero) if duty else zero
-        flags = attestation_flags(reward, ideal) if duty else Flag(0)
+        if state.slashed:
+            # Missed means missed: a slashed validator's rewards are penalties whether it voted
+            # or not, so only liveness can say it missed; its penalties are shown as such (also
+            # after its exit, until it is withdrawable, as the node reports them).
+            flags = Flag(0)
+            if duty and read.liveness.get(index) is False:
+                flags |= Flag.MISSED
+            if any(part < 0 for part in read.rewards.get(index, zero)):
+                flags |= Flag.PENALISED
+        else:
+            # An unslashed validator's source and target are both penalised exactly when no
+            # vote of its was included in time (the spec's participation flags, as the node's
+            # rewards components report them).
+            flags = attestation_flags(reward, ideal) if duty else Flag(0)
         start = starts.get(index)
         income = None
         if start is not None:
@@ -573,6 +612,7 @@ def compute_epoch(
             flags=flags,
             withdrawals=withdrawn[index],
             deposits=read.deposits.get(index, 0),
+            live=read.liveness.get(index),
         )
         for p in by_index[index]:
             if p.outcome == "proposed":
