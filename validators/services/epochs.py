@@ -530,6 +530,49 @@ class EpochResult:
         return sum(getattr(r, name) or 0 for r in self.records.values())
 
 
+# Lifecycle order of the Beacon API's statuses ("unknown": never read yet).
+STATUS_RANK = {
+    "unknown": -1,
+    "pending_initialized": 0,
+    "pending_queued": 1,
+    "active_ongoing": 2,
+    "active_exiting": 3,
+    "active_slashed": 3,
+    "exited_unslashed": 4,
+    "exited_slashed": 4,
+    "withdrawal_possible": 5,
+    "withdrawal_done": 6,
+}
+
+
+def status_rows(previous: str, state: ValidatorState, seen_epoch: int) -> list[tuple[int, str]]:
+    """The status history rows, (epoch, status), a change from `previous` to `state.status` adds;
+    `seen_epoch` is the epoch of the state that shows it (E+1 for the state at E+1's first
+    slot, never E). Activation, exit and withdrawability carry the epochs the validator's record
+    names; the others (pending, exiting, slashed, withdrawn) the epoch they were first seen in.
+    The milestones passed since `previous` (a gap, or a first read) get their rows too."""
+    if previous == state.status:
+        return []
+    exited = "exited_slashed" if state.slashed else "exited_unslashed"
+    named = [
+        (state.activation_epoch, "active_ongoing"),
+        (state.exit_epoch, exited),
+        (state.withdrawable_epoch, "withdrawal_possible"),
+    ]
+    low, high = STATUS_RANK.get(previous, -1), STATUS_RANK.get(state.status, 99)
+    rows = [
+        (epoch, status)
+        for epoch, status in named
+        if epoch is not None
+        and epoch <= seen_epoch
+        and low < STATUS_RANK[status] < high
+        and status != state.status
+    ]
+    own = {status: epoch for epoch, status in named if epoch is not None}
+    rows.append((min(own.get(state.status, seen_epoch), seen_epoch), state.status))
+    return rows
+
+
 def is_active(state: ValidatorState, epoch: int) -> bool:
     """Attesting duty in `epoch`: activated and not yet exited (no "missed" outside that)."""
     return (
