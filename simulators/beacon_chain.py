@@ -46,8 +46,10 @@ Scenarios (small indices, so that any followed set starting at 0 meets them):
   block at or after slot 5 of epoch 3, queued in the state's pending deposits and credited by
   process_pending_deposits at the end of epoch 5 (DEPOSIT_CREDIT_EPOCH: the first transition
   whose finalized checkpoint, one epoch behind, starts after the request's slot), so the state
-  at epoch 6's first slot holds it. The node does not serve `states/{id}/pending_deposits`
-  (404, as a node without that endpoint answers). Its effective balance stays 64 ETH so that
+  at epoch 6's first slot holds it. By default the node does not serve
+  `states/{id}/pending_deposits` (404, as a node without that endpoint answers); with
+  `chain.serves_pending_deposits` it does, the request sitting in the queue of every state from
+  its block's slot to the credit epoch's last. Its effective balance stays 64 ETH so that
   rewards stay closed form;
 - sync committees of 512 (4 subnets of 128) per period of EPOCHS_PER_SYNC_COMMITTEE_PERIOD epochs
   (Chain(sync_period_epochs=...), default 256), drawn per period from the seed, with validator 12
@@ -170,6 +172,7 @@ class Chain:
         # Liveness is served for the current epoch and this many before it (the Beacon API: a
         # node SHOULD serve the current and previous epoch, MAY serve earlier ones).
         self.liveness_history_epochs = 1
+        self.serves_pending_deposits = False  # states/{id}/pending_deposits answers 404
         self.subscribers: set = set()  # the node's event streams, each with push(frames)
         total_active_gwei = max(self.registry_size, 1) * 32 * GWEI_PER_ETH
         self.base_reward_per_increment = 64 * GWEI_PER_ETH // math.isqrt(total_active_gwei)
@@ -730,6 +733,16 @@ class Chain:
         if self.deposit_slot() is None:
             return None
         return (DEPOSIT_CREDIT_EPOCH + 1) * self.slots_per_epoch - 1
+
+    def pending_deposits(self, slot: int) -> list[dict]:
+        """The state's queue of PendingDeposit at `slot`: validator 11's top-up from the state
+        after the block that carries it until the transition that credits it."""
+        carrier, credit = self.deposit_slot(), self.deposit_credit_slot()
+        if carrier is None or not carrier <= slot <= credit:
+            return []
+        request = self._deposit_request(COMPOUNDING, carrier, 0)
+        del request["index"]
+        return [{**request, "slot": str(carrier)}]
 
     def block_deposits(self, slot: int) -> list[int]:
         self._extend(slot + 1)

@@ -302,6 +302,17 @@ def block(chain, match, query, body):
     return 200, document, 0, {"Eth-Consensus-Version": CONSENSUS_VERSION}
 
 
+def pending_deposits(chain, match, query, body):
+    if not chain.serves_pending_deposits:  # as a node without the endpoint answers
+        raise ApiError(404, "No route for pending_deposits")
+    slot = chain.resolve_state(match["state_id"])
+    document = {
+        "version": CONSENSUS_VERSION,
+        **_envelope(chain, chain.pending_deposits(slot), slot),
+    }
+    return 200, document, 0, {"Eth-Consensus-Version": CONSENSUS_VERSION}
+
+
 def _sync_epoch(chain: Chain, raw: str, state_epoch: int) -> int:
     epoch = _epoch(raw)
     if not 0 <= chain.sync_period(epoch) - chain.sync_period(state_epoch) <= 1:
@@ -371,6 +382,7 @@ ROUTES = [
     ("GET", "/eth/v1/beacon/headers", headers),
     ("GET", "/eth/v2/beacon/blocks/{block_id}", block),
     ("GET", "/eth/v1/beacon/states/{state_id}/sync_committees", sync_committees),
+    ("GET", "/eth/v1/beacon/states/{state_id}/pending_deposits", pending_deposits),
     ("POST", "/eth/v1/beacon/rewards/sync_committee/{block_id}", sync_committee_rewards),
     ("POST", "/eth/v1/validator/duties/sync/{epoch}", sync_duties),
 ]

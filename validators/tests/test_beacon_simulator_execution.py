@@ -440,6 +440,18 @@ async def test_withdrawals_and_deposit():
             chain.balance(11, epoch + 1) - chain.balance(11, epoch)
             == chain.income(11, epoch)["total"]
         )
+    # The state's pending queue holds it from its block to the transition that credits it.
+    credit = chain.deposit_credit_slot()
+    assert credit == 6 * SPE - 1
+    assert chain.pending_deposits(slot - 1) == [] == chain.pending_deposits(credit + 1)
+    for at in (slot, credit):
+        (queued,) = chain.pending_deposits(at)
+        assert set(queued) == {"pubkey", "withdrawal_credentials", "amount", "signature", "slot"}
+        assert (queued["pubkey"], queued["amount"], queued["slot"]) == (
+            chain.pubkey(11),
+            str(5 * GWEI),
+            str(slot),
+        )
     income = chain.income(11, 5)
     assert income["deposits"] == 5 * GWEI
     assert chain.balance(11, 6) - chain.balance(11, 5) == income["total"] + 5 * GWEI

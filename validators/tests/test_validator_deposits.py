@@ -101,6 +101,23 @@ def test_a_0x02_top_up_by_deposit_request_is_not_income_on_a_node_without_the_qu
     assert len(asked) == 1
 
 
+def test_the_same_top_up_on_a_node_that_serves_the_queue_gives_the_same_figures(farm, sim):
+    """Whichever endpoints the node has, the deposit is the same and never income."""
+    chain = sim.chain
+    chain.serves_pending_deposits = True
+    run = process_farm(farm.pk, max_epochs=7)
+    assert run.stored == list(range(7)) and not run.error
+    assert BeaconNode.objects.get(farm=farm).pending_deposits_missing_at is None
+    assert not DepositRequest.objects.exists()  # the queue said what was credited
+    for validator in Validator.objects.filter(farm=farm):
+        day = ValidatorDay.objects.get(validator=validator)
+        known = [chain.income(validator.index, e) for e in range(7)]
+        assert day.income == sum(i["total"] for i in known), validator.index
+        assert day.deposits == sum(i["deposits"] for i in known), validator.index
+    day = ValidatorDay.objects.get(validator__farm=farm, validator__index=COMPOUNDING)
+    assert day.deposits == DEPOSIT_GWEI
+
+
 def test_a_node_remembered_without_the_queue_is_asked_again_later_and_then_trusted(
     farm, sim, monkeypatch
 ):
