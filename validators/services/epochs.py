@@ -304,7 +304,10 @@ async def fetch_epoch(
                 withdrawals.append({**w, "slot": slot, "address": w["address"].lower()})
         if queues is not None:
             continue
-        if versions.get(slot) in BEFORE_ELECTRA:
+        version = versions.get(slot)
+        if version in BEFORE_ELECTRA or (
+            version is None and "execution_requests" not in block["body"]
+        ):
             # Before Electra a deposit is credited by the block that carries it.
             for deposit in block["body"].get("deposits") or []:
                 index = pubkeys.get(deposit["data"]["pubkey"].lower())
