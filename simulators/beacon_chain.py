@@ -37,7 +37,9 @@ Scenarios (small indices, so that any followed set starting at 0 meets them):
   during the orphan's own slot: only the event stream shows it as the head for that slot;
 - validator 3 is slashed in epoch 2 (active_slashed, exited_slashed from 6, withdrawal_possible
   from 10; fully withdrawn by the first block of epoch 12, withdrawal_done from 13), included by
-  the block of slot 3 of epoch 2;
+  the block of slot 3 of epoch 2. It keeps attesting until its exit (liveness says live), but
+  as the spec does for a slashed validator (get_flag_index_deltas counts only unslashed
+  participants) its source and target are penalised and its head earns nothing;
 - validator 5 exits voluntarily: initiated in epoch 1 (active_exiting), exited_unslashed from 4,
   withdrawal_possible from 8; fully withdrawn by the first block of epoch 10, withdrawal_done
   from 11 (the state at epoch 10's first slot still holds its balance);
@@ -45,9 +47,16 @@ Scenarios (small indices, so that any followed set starting at 0 meets them):
   first block at or after slot 6 of the epoch: amount = balance then - effective balance (none
   when <= 0); withdrawal indices increase globally;
 - validator 9 is pending_queued until its activation epoch 5;
-- validator 11 is a 0x02 compounding validator with 64 ETH effective balance, topped up by a
-  5 ETH deposit in body.deposits of the first block at or after slot 5 of epoch 3 (credited by
-  that block; its effective balance stays 64 ETH so that rewards stay closed form);
+- validator 11 is a 0x02 compounding validator with 64 ETH effective balance, topped up by 5 ETH
+  as since Electra (EIP-6110): a deposit request in `execution_requests.deposits` of the first
+  block at or after slot 5 of epoch 3, queued in the state's pending deposits and credited by
+  process_pending_deposits at the end of epoch 5 (DEPOSIT_CREDIT_EPOCH: the first transition
+  whose finalized checkpoint, one epoch behind, starts after the request's slot), so the state
+  at epoch 6's first slot holds it. By default the node does not serve
+  `states/{id}/pending_deposits` (404, as a node without that endpoint answers); with
+  `chain.serves_pending_deposits` it does, the request sitting in the queue of every state from
+  its block's slot to the credit epoch's last. Its effective balance stays 64 ETH so that
+  rewards stay closed form;
 - sync committees of 512 (4 subnets of 128) per period of EPOCHS_PER_SYNC_COMMITTEE_PERIOD epochs
   (Chain(sync_period_epochs=...), default 256), drawn per period from the seed, with validator 12
   at position 0 of every period; with a registry under 512 members repeat, as on the real chain.
@@ -88,7 +97,6 @@ GENESIS_FORK_VERSION = "0x00000000"
 CONSENSUS_VERSION = "electra"
 SYNC_COMMITTEE_SIZE = 512
 SYNC_COMMITTEE_SUBNET_COUNT = 4
-DEPOSIT_PROOF_LENGTH = 33  # DEPOSIT_CONTRACT_TREE_DEPTH + 1
 MAINNET_CHAIN_ID = 1
 
 # Scenario validators (see the module docstring).
@@ -101,6 +109,7 @@ ORPHANED_PROPOSER, ORPHAN_POSITION = 10, 4  # in epochs with epoch % 4 == 1
 SYNC_MEMBER, SYNC_MISS_POSITION = 12, 5
 SWEEP_POSITION, SWEEP_BELOW, SWEEP_PER_EPOCH = 6, 64, 16
 DEPOSIT_EPOCH, DEPOSIT_POSITION, DEPOSIT_GWEI = 3, 5, 5 * GWEI_PER_ETH
+DEPOSIT_CREDIT_EPOCH = DEPOSIT_EPOCH + 2  # finality of the request's slot, then the queue
 LIFECYCLE_SCENARIOS = (SLASHED, EXITING, PENDING)
 MISS_PERIOD = 50
 MEV_PAYMENT_WEI = 5 * 10**16  # plus a slot-dependent number of wei
@@ -170,6 +179,10 @@ class Chain:
         self.optimistic = False
         self.el_offline = False
         self.slot_duration_ms = False
+        # Liveness is served for the current epoch and this many before it (the Beacon API: a
+        # node SHOULD serve the current and previous epoch, MAY serve earlier ones).
+        self.liveness_history_epochs = 1
+        self.serves_pending_deposits = False  # states/{id}/pending_deposits answers 404
         self.subscribers: set = set()  # the node's event streams, each with push(frames)
         total_active_gwei = max(self.registry_size, 1) * 32 * GWEI_PER_ETH
         self.base_reward_per_increment = 64 * GWEI_PER_ETH // math.isqrt(total_active_gwei)
@@ -185,9 +198,9 @@ class Chain:
         self._sync_misses_before = [0]  # canonical slots before s where SYNC_MEMBER missed
         self._proposals: dict[int, list[tuple[int, int]]] = {}  # index -> [(slot, gwei)]
         self._withdrawals: dict[int, list[tuple[int, int]]] = {}
-        self._deposits: dict[int, list[tuple[int, int]]] = {}
+        self._deposits: dict[int, list[tuple[int, int]]] = {}  # index -> [(credited at, gwei)]
         self._block_withdrawals: dict[int, list[dict]] = {}
-        self._block_deposits: dict[int, list[int]] = {}  # slot -> validator indices
+        self._block_deposits: dict[int, list[int]] = {}  # slot -> indices of deposit requests
         self._withdrawal_count = 0
         # Sync committees, drawn period by period in order.
         self._committees: dict[int, list[int]] = {}
@@ -504,11 +517,12 @@ class Chain:
         return activation <= epoch < exit_epoch
 
     def attestation_outcome(self, index: int, epoch: int) -> str:
-        """ "ok", "head_missed", "missed" (no vote at all) or "inactive"."""
+        """ "ok", "head_missed", "missed" (no vote at all), "slashed" (voted, but penalised as
+        a slashed validator is) or "inactive"."""
         if not self.is_active(index, epoch):
             return "inactive"
         if index == SLASHED and epoch >= SLASH_EPOCH:
-            return "missed"
+            return "slashed"
         phase = (epoch + _h(self.seed, "phase", index)) % MISS_PERIOD
         return "missed" if phase == 0 else "head_missed" if phase == MISS_PERIOD // 2 else "ok"
 
@@ -523,7 +537,7 @@ class Chain:
             return head, target, source
         if outcome == "head_missed":
             return 0, target, source
-        if outcome == "missed":
+        if outcome in ("missed", "slashed"):
             return 0, -target, -source
         return 0, 0, 0
 
@@ -647,7 +661,10 @@ class Chain:
                 self._proposals.setdefault(proposer, []).append((slot, reward))
                 self._record_withdrawals(slot)
                 if slot == self.deposit_slot():
-                    self._deposits.setdefault(COMPOUNDING, []).append((slot, DEPOSIT_GWEI))
+                    # Credited by the epoch transition after the credit epoch's last slot:
+                    # counted by every state from the next epoch's first slot on.
+                    credited = (DEPOSIT_CREDIT_EPOCH + 1) * self.slots_per_epoch - 1
+                    self._deposits.setdefault(COMPOUNDING, []).append((credited, DEPOSIT_GWEI))
                     self._block_deposits[slot] = [COMPOUNDING]
             self._ledger_end = slot + 1
 
@@ -687,7 +704,7 @@ class Chain:
         return min(SWEEP_POSITION, self.slots_per_epoch - 1)
 
     def deposit_slot(self) -> int | None:
-        """The block that carries validator 11's 5 ETH top-up."""
+        """The block that carries validator 11's 5 ETH top-up request."""
         if self.registry_size <= COMPOUNDING:
             return None
         start = DEPOSIT_EPOCH * self.slots_per_epoch
@@ -735,6 +752,22 @@ class Chain:
     def block_withdrawals(self, slot: int) -> list[dict]:
         self._extend(slot + 1)
         return self._block_withdrawals.get(slot, []) if self.has_block(slot) else []
+
+    def deposit_credit_slot(self) -> int | None:
+        """The last slot before the epoch transition that credits validator 11's top-up."""
+        if self.deposit_slot() is None:
+            return None
+        return (DEPOSIT_CREDIT_EPOCH + 1) * self.slots_per_epoch - 1
+
+    def pending_deposits(self, slot: int) -> list[dict]:
+        """The state's queue of PendingDeposit at `slot`: validator 11's top-up from the state
+        after the block that carries it until the transition that credits it."""
+        carrier, credit = self.deposit_slot(), self.deposit_credit_slot()
+        if carrier is None or not carrier <= slot <= credit:
+            return []
+        request = self._deposit_request(COMPOUNDING, carrier, 0)
+        del request["index"]
+        return [{**request, "slot": str(carrier)}]
 
     def block_deposits(self, slot: int) -> list[int]:
         self._extend(slot + 1)
@@ -982,18 +1015,16 @@ class Chain:
         payload["excess_blob_gas"] = "0"
         return payload
 
-    def _deposit(self, index: int, slot: int) -> dict:
+    def _deposit_request(self, index: int, slot: int, position: int) -> dict:
+        """A DepositRequest (EIP-6110) as the block's execution_requests carry it; `index` is
+        the deposit contract's running count, which the registry's deposits reached."""
         credentials = "0x02" + "00" * 11 + self.withdrawal_address(index)[2:]
         return {
-            "proof": [
-                _root(self.seed, "deposit_proof", slot, i) for i in range(DEPOSIT_PROOF_LENGTH)
-            ],
-            "data": {
-                "pubkey": self.pubkey(index),
-                "withdrawal_credentials": credentials,
-                "amount": str(DEPOSIT_GWEI),
-                "signature": _signature(self.seed, "deposit", index, slot),
-            },
+            "pubkey": self.pubkey(index),
+            "withdrawal_credentials": credentials,
+            "amount": str(DEPOSIT_GWEI),
+            "signature": _signature(self.seed, "deposit", index, slot),
+            "index": str(self.registry_size + position),
         }
 
     def _attestation(self, slot: int, committee: int) -> dict:
@@ -1054,7 +1085,8 @@ class Chain:
         slashings = []
         if slot == self._slashing_slot() and self.registry_size > SLASHED:
             slashings.append(self._proposer_slashing(slot))
-        deposits = [self._deposit(i, slot) for i in self.block_deposits(slot)] if canonical else []
+        requests = self.block_deposits(slot) if canonical else []
+        deposit_requests = [self._deposit_request(i, slot, n) for n, i in enumerate(requests)]
         attested = [s for s in (slot - 1, slot - 2) if s >= 0]
         body = {
             "randao_reveal": _signature(self.seed, "randao_reveal", slot),
@@ -1067,7 +1099,7 @@ class Chain:
             "proposer_slashings": slashings,
             "attester_slashings": [],
             "attestations": [self._attestation(s, i) for i, s in enumerate(attested)],
-            "deposits": deposits,
+            "deposits": [],  # the Eth1 bridge is done: deposits come as execution requests
             "voluntary_exits": voluntary_exits,
             "sync_aggregate": {
                 "sync_committee_bits": self.sync_bits(slot),
@@ -1076,7 +1108,11 @@ class Chain:
             "execution_payload": self.execution_payload(slot, canonical),
             "bls_to_execution_changes": [],
             "blob_kzg_commitments": [],
-            "execution_requests": {"deposits": [], "withdrawals": [], "consolidations": []},
+            "execution_requests": {
+                "deposits": deposit_requests,
+                "withdrawals": [],
+                "consolidations": [],
+            },
         }
         return {
             "message": {

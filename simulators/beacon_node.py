@@ -418,16 +418,20 @@ def attester_duties(chain, match, query, body):
     )
 
 
+LIVE_OUTCOMES = ("ok", "head_missed", "slashed")  # a vote was seen, whatever it earned
+
+
 def liveness(chain, match, query, body):
     epoch = _epoch(match["epoch"])
     current = chain.current_epoch()
-    if not current - 1 <= epoch <= current:
-        raise ApiError(400, f"Liveness is served for epochs {max(0, current - 1)}..{current}")
+    oldest = current - chain.liveness_history_epochs
+    if not oldest <= epoch <= current:
+        raise ApiError(400, f"Liveness is served for epochs {max(0, oldest)}..{current}")
     ids = chain.parse_ids(_json_body(body))
     if not ids:
         raise ApiError(400, "Request body must hold at least one validator index")
     data = [
-        {"index": str(i), "is_live": chain.attestation_outcome(i, epoch) in ("ok", "head_missed")}
+        {"index": str(i), "is_live": chain.attestation_outcome(i, epoch) in LIVE_OUTCOMES}
         for i in ids
     ]
     return 200, {"data": data}, len(ids)
@@ -470,6 +474,17 @@ def block(chain, match, query, body):
     }
     if not canonical:
         document["finalized"] = False
+    return 200, document, 0, {"Eth-Consensus-Version": CONSENSUS_VERSION}
+
+
+def pending_deposits(chain, match, query, body):
+    if not chain.serves_pending_deposits:  # as a node without the endpoint answers
+        raise ApiError(404, "No route for pending_deposits")
+    slot = chain.resolve_state(match["state_id"])
+    document = {
+        "version": CONSENSUS_VERSION,
+        **_envelope(chain, chain.pending_deposits(slot), slot),
+    }
     return 200, document, 0, {"Eth-Consensus-Version": CONSENSUS_VERSION}
 
 
@@ -546,6 +561,7 @@ ROUTES = [
     ("GET", "/eth/v1/beacon/headers", headers),
     ("GET", "/eth/v2/beacon/blocks/{block_id}", block),
     ("GET", "/eth/v1/beacon/states/{state_id}/sync_committees", sync_committees),
+    ("GET", "/eth/v1/beacon/states/{state_id}/pending_deposits", pending_deposits),
     ("POST", "/eth/v1/beacon/rewards/sync_committee/{block_id}", sync_committee_rewards),
     ("POST", "/eth/v1/validator/duties/sync/{epoch}", sync_duties),
 ]

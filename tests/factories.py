@@ -19,6 +19,7 @@ from pools.models import Payout, Pool, PoolAccount, PoolSample, PoolWorker, Pool
 from rigs.models import Gpu, GpuRollup, GpuSample, Rig, RigRollup, RigSample
 from validators.models import (
     BeaconNode,
+    DepositRequest,
     EpochSummary,
     MevRelay,
     Proposal,
@@ -419,3 +420,13 @@ def logged_in(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+class DepositRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DepositRequest
+
+    validator = factory.SubFactory(ValidatorFactory)
+    slot = factory.Sequence(lambda n: 100 + n)
+    position = 0
+    amount = 5 * 10**9

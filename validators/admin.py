@@ -17,6 +17,7 @@ from ethdash.admin import ReadOnlyAdmin
 from validators import tasks
 from validators.models import (
     BeaconNode,
+    DepositRequest,
     EpochSummary,
     MevRelay,
     Proposal,
@@ -270,4 +271,15 @@ class StatusChangeAdmin(ReadOnlyAdmin):
     list_display = ["validator", "epoch", "status"]
     list_filter = ["status", "validator__farm"]
     search_fields = ["=epoch"]
+    list_select_related = ["validator"]
+
+
+@admin.register(DepositRequest)
+class DepositRequestAdmin(ReadOnlyAdmin):
+    """Deposits seen in blocks on a node without the pending queue; credited_epoch empty: still
+    waiting to be credited."""
+
+    list_display = ["validator", "slot", "position", "amount", "credited_epoch"]
+    list_filter = ["validator__farm"]
+    search_fields = ["=slot"]
     list_select_related = ["validator"]

@@ -53,6 +53,9 @@ class BeaconNode(models.Model):
     deposit_chain_id = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="The execution chain's id (the spec's DEPOSIT_CHAIN_ID)"
     )
+    # When the node last answered that it does not serve states/{id}/pending_deposits: it is
+    # not asked again before validators.services.process.PENDING_QUEUE_RECHECK has passed.
+    pending_deposits_missing_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["farm", "priority", "name"]
@@ -422,3 +425,31 @@ class StatusChange(models.Model):
 
     def __str__(self):
         return f"{self.status} from epoch {self.epoch}"
+
+
+class DepositRequest(models.Model):
+    """A deposit to one of the farm's validators seen in a block while the node did not serve
+    its pending-deposits queue. Since Electra a deposit is credited at a later epoch
+    transition; it waits here until the validator's balance shows it credited
+    (validators.services.epochs.credit_deposit_requests), so that it is never income."""
+
+    validator = models.ForeignKey(
+        Validator, on_delete=models.CASCADE, related_name="deposit_requests"
+    )
+    slot = models.PositiveBigIntegerField(help_text="of the block that carried it")
+    position = models.PositiveIntegerField(
+        help_text="order in which that block applied it: body.deposits, then execution requests"
+    )
+    amount = models.PositiveBigIntegerField(help_text="gwei")
+    credited_epoch = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["validator", "slot", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["validator", "slot", "position"], name="depositrequest_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.amount} gwei at slot {self.slot}"

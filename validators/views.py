@@ -72,6 +72,7 @@ FLAG_TEXT = {
     Flag.PROPOSAL_MISSED: "proposal missed or orphaned",
     Flag.SLASHED: "slashed",
     Flag.NEGATIVE: "negative income",
+    Flag.PENALISED: "penalised after slashing",
 }
 
 

@@ -20,6 +20,9 @@ class Flag(enum.IntFlag):
     PROPOSAL_MISSED = 64  # a proposal missed or orphaned
     SLASHED = 128
     NEGATIVE = 256  # consensus income below zero
+    # Attestation penalties no vote can avoid: a slashed validator earns nothing for its votes
+    # and pays for source and target whatever it did (spec: only unslashed participants count).
+    PENALISED = 512
 
 
 def epoch_start(epoch: int, genesis_time: int, seconds_per_slot: float, slots_per_epoch: int):

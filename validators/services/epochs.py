@@ -11,7 +11,12 @@ Epoch E is read once epoch E+1 is complete (its rewards are final then):
   there); rewards/blocks for our proposals;
 - the blocks that make the balance change, those of slots (first of E, first of E+1] (a state id
   names the state after its slot's block): withdrawals, deposits, and when some of ours sit on
-  the sync committee of E's period, rewards/sync_committee for each of them.
+  the sync committee of E's period, rewards/sync_committee for each of them;
+- deposits: since Electra a deposit waits in the state's pending queue and is credited at a later
+  epoch transition. Where the node serves states/{id}/pending_deposits, what left the queue
+  between the two states was credited; where it does not (404), the deposits ours get in blocks
+  are returned to be kept (DepositRequest) and matched later against the balance
+  (credit_deposit_requests).
 Sets of validators always go by POST, in batches of ETHDASH_BEACON_BATCH_SIZE ids.
 """
 
@@ -26,6 +31,10 @@ from validators.formats.client import FAR_FUTURE_EPOCH, BeaconClient, BeaconErro
 from validators.services.chain import Flag
 
 BLOCK_CONCURRENCY = 8
+# Block versions whose deposits are credited by the block itself; from Electra on they go
+# through the state's pending-deposits queue (consensus-specs electra apply_deposit,
+# process_deposit_request, process_pending_deposits).
+BEFORE_ELECTRA = frozenset({"phase0", "altair", "bellatrix", "capella", "deneb"})
 
 
 class UntrustedAnswer(Exception):
@@ -58,6 +67,19 @@ class ProposalRead:
     fee_recipient: str = ""
 
 
+@dataclass(slots=True, frozen=True)
+class DepositSeen:
+    """A deposit to one of ours in an Electra (or later) block: queued, not yet credited.
+    `position` is the order the block applied it in (body.deposits first, then
+    execution_requests.deposits, as process_operations does)."""
+
+    index: int
+    slot: int
+    position: int
+    amount: int
+    pubkey: str
+
+
 @dataclass
 class EpochRead:
     """Everything a node said about one epoch of the farm's validators."""
@@ -74,6 +96,18 @@ class EpochRead:
     sync_members: frozenset[int] | None = None
     sync_period_length: int = 256
     requests: int = 0
+    # The node answered that it does not serve states/{id}/pending_deposits (None: not asked).
+    queue_missing: bool | None = None
+    # Ours still in the queue at the end of E, as (pubkey, slot, amount); None without a queue.
+    queued: frozenset[tuple[str, int, int]] | None = None
+    # Without a queue: deposits ours got in the epoch's Electra blocks, to wait for crediting.
+    deposits_seen: list[DepositSeen] = field(default_factory=list)
+    # Without a queue, for validators with deposits waiting: the consensus rewards of the
+    # blocks they proposed in (first of E, first of E+1], the window of the balance change.
+    window_proposer_rewards: dict[int, int] = field(default_factory=dict)
+    # For slashed validators with an attestation duty: did the node see them attest in E
+    # (validator/liveness)? Absent: not asked, or the node does not serve that epoch.
+    liveness: dict[int, bool] = field(default_factory=dict)
 
 
 def _epoch_or_none(value: int) -> int | None:
@@ -111,10 +145,15 @@ async def fetch_epoch(
     epochs_per_sync_period: int,
     known_start: set[int],
     sync_members: frozenset[int] | None = None,
+    ask_pending_queue: bool = True,
+    awaiting_deposits: frozenset[int] = frozenset(),
 ) -> EpochRead:
     """Reads epoch `epoch` for `indices`. `known_start` holds the indices whose balance at the
     start of the epoch the caller already has; `sync_members` the farm's members of the epoch's
-    sync period when already known (None: ask the node)."""
+    sync period when already known (None: ask the node). `ask_pending_queue` False: the node is
+    known not to serve states/{id}/pending_deposits, so it is not asked. `awaiting_deposits`:
+    validators with deposits seen earlier and not yet credited (their window proposer rewards
+    are read)."""
     first = epoch * slots_per_epoch
     end_state = first + slots_per_epoch
     before = client.requests
@@ -157,18 +196,25 @@ async def fetch_epoch(
                 ideal[r["effective_balance"]] = _votes(r)
         return rewards, ideal
 
+    queue_missing: list[bool] = []
+
     async def pending_queues():
         # Since Electra a deposit waits in the state's queue and is credited at a later epoch
-        # transition: what left the queue between the two states is what was credited.
+        # transition: what left the queue between the two states is what was credited. The
+        # second state is asked only once the first answered, so a node without the endpoint
+        # is asked once.
+        if not ask_pending_queue:
+            return None
         try:
-            before_q, after_q = await asyncio.gather(
-                client.pending_deposits(first), client.pending_deposits(end_state)
-            )
+            before_q = _trusted(await client.pending_deposits(first))
+            after_q = _trusted(await client.pending_deposits(end_state))
         except BeaconError as exc:
-            if exc.status in (400, 404, 405, 501):  # a node before Electra: no queue
+            # 400: a state before Electra (no queue); 404/405/501: a node without the endpoint.
+            if exc.status in (400, 404, 405, 501):
+                queue_missing.append(True)
                 return None
             raise
-        return _trusted(before_q).data, _trusted(after_q).data
+        return before_q.data, after_q.data
 
     states, starts, (rewards, ideal), duties_r, members_now, queues = await asyncio.gather(
         read_states(),
@@ -179,6 +225,7 @@ async def fetch_epoch(
         pending_queues(),
     )
     _trusted(duties_r)
+    liveness = await _slashed_liveness(client, epoch, states)
     ours = set(indices)
     our_duties = {
         d["slot"]: d["validator_index"] for d in duties_r.data if d["validator_index"] in ours
@@ -187,11 +234,13 @@ async def fetch_epoch(
 
     gate = asyncio.Semaphore(BLOCK_CONCURRENCY)
     blocks: dict[int, dict | None] = {}
+    versions: dict[int, str | None] = {}
 
     async def read_block(slot):
         async with gate:
             try:
-                blocks[slot] = _trusted(await client.block(slot)).data
+                response = _trusted(await client.block(slot))
+                blocks[slot], versions[slot] = response.data, response.version
             except BeaconError as exc:
                 if not exc.not_found:
                     raise
@@ -247,6 +296,7 @@ async def fetch_epoch(
     for per_slot in sync_reads or []:
         for index, reward in per_slot.items():
             sync.setdefault(index, []).append(reward)
+    seen: list[DepositSeen] = []
     for slot in filled:
         block = blocks[slot]
         for w in block["withdrawals"]:
@@ -254,14 +304,30 @@ async def fetch_epoch(
                 withdrawals.append({**w, "slot": slot, "address": w["address"].lower()})
         if queues is not None:
             continue
-        # Before Electra a deposit is credited by the block that carries it.
-        for deposit in block["body"].get("deposits") or []:
-            index = pubkeys.get(deposit["data"]["pubkey"].lower())
-            if index is not None:
-                deposits[index] += int(deposit["data"]["amount"])
+        version = versions.get(slot)
+        if version in BEFORE_ELECTRA or (
+            version is None and "execution_requests" not in block["body"]
+        ):
+            # Before Electra a deposit is credited by the block that carries it.
+            for deposit in block["body"].get("deposits") or []:
+                index = pubkeys.get(deposit["data"]["pubkey"].lower())
+                if index is not None:
+                    deposits[index] += int(deposit["data"]["amount"])
+            continue
+        seen.extend(_deposits_seen(block, slot, pubkeys))
+    window_rewards: dict[int, int] = {}
     if queues is not None:
         for index, amount in credited_deposits(*queues, pubkeys).items():
             deposits[index] += amount
+    elif awaiting_deposits:
+        window_rewards = await _window_proposer_rewards(
+            client, blocks, filled, awaiting_deposits, proposals
+        )
+    queued = None
+    if queues is not None:
+        queued = frozenset(
+            (d["pubkey"], d["slot"], d["amount"]) for d in queues[1] if d["pubkey"] in pubkeys
+        )
     return EpochRead(
         epoch=epoch,
         states=states,
@@ -275,7 +341,104 @@ async def fetch_epoch(
         sync_members=members_now,
         sync_period_length=epochs_per_sync_period,
         requests=client.requests - before,
+        queue_missing=bool(queue_missing) if ask_pending_queue else None,
+        queued=queued,
+        deposits_seen=seen,
+        window_proposer_rewards=window_rewards,
+        liveness=liveness,
     )
+
+
+async def _slashed_liveness(client, epoch: int, states: dict[int, ValidatorState]):
+    """Whether the node saw each slashed validator with a duty attest in `epoch`. Its rewards
+    cannot tell: the spec pays a slashed validator no vote and penalises source and target
+    whatever it did. The Beacon API asks nodes to serve liveness for the current and previous
+    epoch only (they MAY serve earlier), so an epoch read once final may be refused: then it is
+    not known, and the validator is not reported as missing."""
+    slashed = [i for i, state in states.items() if state.slashed and is_active(state, epoch)]
+    if not slashed:
+        return {}
+    try:
+        rows = await client.liveness(epoch, slashed)
+    except BeaconError as exc:
+        if exc.status in (400, 404, 405, 501):  # epoch not kept, or no liveness endpoint
+            return {}
+        raise
+    return {row["index"]: row["is_live"] for row in rows}
+
+
+def _deposits_seen(block: dict, slot: int, pubkeys: dict[str, int]) -> list[DepositSeen]:
+    """Ours among an Electra block's deposits, in the order the block queues them: Eth1 bridge
+    deposits (body.deposits, until the bridge is done), then deposit requests."""
+    body = block["body"]
+    entries = [d["data"] for d in body.get("deposits") or []]
+    entries += (body.get("execution_requests") or {}).get("deposits") or []
+    out = []
+    for position, entry in enumerate(entries):
+        index = pubkeys.get(entry["pubkey"].lower())
+        if index is not None:
+            out.append(DepositSeen(index, slot, position, int(entry["amount"]), entry["pubkey"]))
+    return out
+
+
+async def _window_proposer_rewards(client, blocks, filled, awaiting, proposals):
+    """Consensus rewards of the blocks in the balance window proposed by `awaiting`: those of
+    E's proposals already read, plus the block at E+1's first slot (the window's last)."""
+    rewards: dict[int, int] = defaultdict(int)
+    read = {p.slot: p for p in proposals if p.outcome == "proposed"}
+    for slot in filled:
+        proposer = blocks[slot]["proposer_index"]
+        if proposer not in awaiting:
+            continue
+        if slot in read:
+            rewards[proposer] += read[slot].consensus_reward
+        else:
+            rewards[proposer] += _trusted(await client.block_rewards(slot)).data["total"]
+    return dict(rewards)
+
+
+def credit_deposit_requests(
+    read: EpochRead,
+    start_balances: dict[int, int],
+    waiting: dict[int, list[tuple[object, int]]],
+) -> dict[int, list[object]]:
+    """Which waiting deposits the epoch credited, for a node that does not show its queue.
+
+    `waiting` holds, per validator index, its deposits not yet credited as (key, gwei) in queue
+    order. The spec credits a validator's queued deposits in order (process_pending_deposits
+    walks the queue first in, first out; a top-up to an existing validator is applied without a
+    signature check by apply_pending_deposit), so what an epoch credits is a prefix of them. The
+    rest of the balance change is what the node's rewards endpoints report (attestations with
+    inactivity, the rewards of blocks it proposed in the window, sync committee) plus
+    withdrawals; what they leave unexplained is the credited prefix, less any penalty no
+    endpoint reports (a slashing). The prefix whose sum is nearest to the unexplained change is
+    taken (the shorter on a tie): exact to the gwei whenever no slashing penalty of half the
+    smallest deposit or more (the deposit contract takes at least 1 ETH) lands in the same
+    epoch. Adds the credited gwei to `read.deposits`; returns the credited keys per index."""
+    starts = {**start_balances, **read.start_balances}
+    withdrawn: dict[int, int] = defaultdict(int)
+    for w in read.withdrawals:
+        withdrawn[w["validator_index"]] += w["amount"]
+    credited: dict[int, list[object]] = {}
+    for index, queue in waiting.items():
+        state, start = read.states.get(index), starts.get(index)
+        if state is None or start is None or not queue:
+            continue
+        explained = (
+            sum(read.rewards.get(index, (0, 0, 0, 0)))
+            + read.window_proposer_rewards.get(index, 0)
+            + sum(read.sync.get(index, ()))
+        )
+        unexplained = state.balance - start + withdrawn[index] - explained
+        best, best_gap, total = 0, abs(unexplained), 0
+        for count, (_key, amount) in enumerate(queue, start=1):
+            total += amount
+            if abs(unexplained - total) < best_gap:
+                best, best_gap = count, abs(unexplained - total)
+        if best:
+            credited[index] = [key for key, _ in queue[:best]]
+            read.deposits[index] = read.deposits.get(index, 0) + sum(a for _, a in queue[:best])
+    return credited
 
 
 def credited_deposits(before: list[dict], after: list[dict], pubkeys: dict[str, int]):
@@ -323,6 +486,7 @@ class ValidatorRecord:
     sync_duties: int = 0
     sync_missed: int = 0
     sync_reward: int = 0
+    live: bool | None = None  # slashed validators only: seen attesting (liveness), if known
 
     @property
     def attestation_reward(self) -> int:
@@ -346,6 +510,8 @@ class ValidatorRecord:
             return ""
         if self.missed:
             return "attestation missed"
+        if self.flags & Flag.PENALISED:
+            return "attested, penalised (slashed)" if self.live else "penalised (slashed)"
         wrong = [
             name
             for flag, name in (
@@ -365,6 +531,49 @@ class EpochResult:
 
     def total(self, name: str) -> int:
         return sum(getattr(r, name) or 0 for r in self.records.values())
+
+
+# Lifecycle order of the Beacon API's statuses ("unknown": never read yet).
+STATUS_RANK = {
+    "unknown": -1,
+    "pending_initialized": 0,
+    "pending_queued": 1,
+    "active_ongoing": 2,
+    "active_exiting": 3,
+    "active_slashed": 3,
+    "exited_unslashed": 4,
+    "exited_slashed": 4,
+    "withdrawal_possible": 5,
+    "withdrawal_done": 6,
+}
+
+
+def status_rows(previous: str, state: ValidatorState, seen_epoch: int) -> list[tuple[int, str]]:
+    """The status history rows, (epoch, status), a change from `previous` to `state.status` adds;
+    `seen_epoch` is the epoch of the state that shows it (E+1 for the state at E+1's first
+    slot, never E). Activation, exit and withdrawability carry the epochs the validator's record
+    names; the others (pending, exiting, slashed, withdrawn) the epoch they were first seen in.
+    The milestones passed since `previous` (a gap, or a first read) get their rows too."""
+    if previous == state.status:
+        return []
+    exited = "exited_slashed" if state.slashed else "exited_unslashed"
+    named = [
+        (state.activation_epoch, "active_ongoing"),
+        (state.exit_epoch, exited),
+        (state.withdrawable_epoch, "withdrawal_possible"),
+    ]
+    low, high = STATUS_RANK.get(previous, -1), STATUS_RANK.get(state.status, 99)
+    rows = [
+        (epoch, status)
+        for epoch, status in named
+        if epoch is not None
+        and epoch <= seen_epoch
+        and low < STATUS_RANK[status] < high
+        and status != state.status
+    ]
+    own = {status: epoch for epoch, status in named if epoch is not None}
+    rows.append((min(own.get(state.status, seen_epoch), seen_epoch), state.status))
+    return rows
 
 
 def is_active(state: ValidatorState, epoch: int) -> bool:
@@ -417,7 +626,20 @@ def compute_epoch(
         duty = is_active(state, read.epoch)
         reward = read.rewards.get(index, zero) if duty else zero
         ideal = read.ideal.get(state.effective_balance, zero) if duty else zero
-        flags = attestation_flags(reward, ideal) if duty else Flag(0)
+        if state.slashed:
+            # Missed means missed: a slashed validator's rewards are penalties whether it voted
+            # or not, so only liveness can say it missed; its penalties are shown as such (also
+            # after its exit, until it is withdrawable, as the node reports them).
+            flags = Flag(0)
+            if duty and read.liveness.get(index) is False:
+                flags |= Flag.MISSED
+            if any(part < 0 for part in read.rewards.get(index, zero)):
+                flags |= Flag.PENALISED
+        else:
+            # An unslashed validator's source and target are both penalised exactly when no
+            # vote of its was included in time (the spec's participation flags, as the node's
+            # rewards components report them).
+            flags = attestation_flags(reward, ideal) if duty else Flag(0)
         start = starts.get(index)
         income = None
         if start is not None:
@@ -436,6 +658,7 @@ def compute_epoch(
             flags=flags,
             withdrawals=withdrawn[index],
             deposits=read.deposits.get(index, 0),
+            live=read.liveness.get(index),
         )
         for p in by_index[index]:
             if p.outcome == "proposed":

@@ -16,21 +16,37 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ethdash.outbound import Failover, OutboundError
 from validators.formats.client import BeaconError
-from validators.models import BeaconNode, EpochSummary, SyncDuty, Validator, ValidatorSync
+from validators.models import (
+    BeaconNode,
+    DepositRequest,
+    EpochSummary,
+    SyncDuty,
+    Validator,
+    ValidatorSync,
+)
 from validators.services import nodes as node_service
 from validators.services.chain import epoch_day
-from validators.services.epochs import UntrustedAnswer, compute_epoch, fetch_epoch
+from validators.services.epochs import (
+    UntrustedAnswer,
+    compute_epoch,
+    credit_deposit_requests,
+    fetch_epoch,
+)
 from validators.services.resolution import resolve_validators
 from validators.services.store import store_epoch
 
 log = logging.getLogger(__name__)
 # Renewed before each epoch; one epoch of 100,000 validators takes well under a minute.
 LEASE = timedelta(minutes=10)
+# A node that answered it has no states/{id}/pending_deposits is asked again after this (it may
+# have been upgraded), not every epoch.
+PENDING_QUEUE_RECHECK = timedelta(hours=6)
 
 
 @dataclass
@@ -203,6 +219,7 @@ def process_epoch(
     indices = sorted(validators)
     known_start = {i for i, v in validators.items() if v.balance_epoch == epoch}
     start_balances = {i: validators[i].balance for i in known_start}
+    waiting = waiting_deposits(sync.farm_id)
     errors, pruned = [], 0
     for node in nodes:
         period = epoch // (node.epochs_per_sync_period or 256)
@@ -214,8 +231,11 @@ def process_epoch(
                 )
             )
         started = time.monotonic()
+        ask_queue = _asks_pending_queue(node)
         try:
-            read = asyncio.run(_fetch(node, epoch, indices, known_start, members))
+            read = asyncio.run(
+                _fetch(node, epoch, indices, known_start, members, ask_queue, frozenset(waiting))
+            )
         except (UntrustedAnswer, OutboundError) as exc:
             if isinstance(exc, BeaconError) and exc.not_found:
                 pruned += 1  # the state is gone from this node; another may still hold it
@@ -224,18 +244,25 @@ def process_epoch(
             node_service.record_failure(node, exc)
             errors.append(failover.mark_dead(node, getattr(exc, "shown", exc)))
             continue
+        _remember_pending_queue(node, read.queue_missing)
+        credited: dict[int, list] = {}
+        if read.queued is None:
+            credited = credit_deposit_requests(read, start_balances, waiting)
         slashed = frozenset(i for i, v in validators.items() if v.slashed)
         result = compute_epoch(read, start_balances, slashed)
         day = epoch_day(epoch, node.genesis_time, node.seconds_per_slot, node.slots_per_epoch)
-        stored = store_epoch(
-            sync.farm_id,
-            read,
-            result,
-            validators=validators,
-            day=day,
-            node_id=node.pk,
-            duration_ms=int((time.monotonic() - started) * 1000),
-        )
+        with transaction.atomic():
+            stored = store_epoch(
+                sync.farm_id,
+                read,
+                result,
+                validators=validators,
+                day=day,
+                node_id=node.pk,
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )
+            if stored:
+                _store_deposit_requests(read, validators, credited, waiting)
         if stored and sync.sync_period_checked != period:
             sync.sync_period_checked = period
             ValidatorSync.objects.filter(pk=sync.pk).update(sync_period_checked=period)
@@ -250,7 +277,7 @@ def process_epoch(
     return f"Epoch {epoch} could not be read: " + "; ".join(errors)
 
 
-async def _fetch(node, epoch, indices, known_start, members):
+async def _fetch(node, epoch, indices, known_start, members, ask_queue, awaiting):
     async with node_service.client_for(node) as client:
         return await fetch_epoch(
             client,
@@ -260,7 +287,69 @@ async def _fetch(node, epoch, indices, known_start, members):
             epochs_per_sync_period=node.epochs_per_sync_period or 256,
             known_start=known_start,
             sync_members=members,
+            ask_pending_queue=ask_queue,
+            awaiting_deposits=awaiting,
         )
+
+
+def _asks_pending_queue(node: BeaconNode) -> bool:
+    missing = node.pending_deposits_missing_at
+    return missing is None or timezone.now() - missing >= PENDING_QUEUE_RECHECK
+
+
+def _remember_pending_queue(node: BeaconNode, missing: bool | None) -> None:
+    """Keeps on the node's row whether it serves states/{id}/pending_deposits (None: it was not
+    asked, the remembered answer stands)."""
+    if missing is None or missing == (node.pending_deposits_missing_at is not None):
+        return
+    node.pending_deposits_missing_at = timezone.now() if missing else None
+    BeaconNode.objects.filter(pk=node.pk).update(
+        pending_deposits_missing_at=node.pending_deposits_missing_at
+    )
+
+
+def waiting_deposits(farm_id: int) -> dict[int, list[tuple[int, int]]]:
+    """The farm's deposits seen in blocks and not yet credited, per validator index, in queue
+    order, as (DepositRequest pk, gwei)."""
+    rows = (
+        DepositRequest.objects.filter(validator__farm_id=farm_id, credited_epoch__isnull=True)
+        .order_by("slot", "position")
+        .values_list("pk", "validator__index", "amount")
+    )
+    waiting: dict[int, list[tuple[int, int]]] = {}
+    for pk, index, amount in rows:
+        waiting.setdefault(index, []).append((pk, amount))
+    return waiting
+
+
+def _store_deposit_requests(read, validators, credited, waiting) -> None:
+    """Keeps the deposits the epoch's blocks brought (a node without the queue) and marks those
+    the epoch credited. With the queue, a waiting deposit no longer in it was credited."""
+    if read.queued is not None:
+        # Told apart by pubkey and amount only: an Eth1 bridge deposit's queue slot is 0, not
+        # its block's. A same-sized one still queued keeps the row waiting, which is safe.
+        still = {(pubkey, amount) for pubkey, _slot, amount in read.queued}
+        credited = {
+            index: [pk for pk, amount in queue if (validators[index].pubkey, amount) not in still]
+            for index, queue in waiting.items()
+            if index in validators
+        }
+    done = [pk for pks in credited.values() for pk in pks]
+    if done:
+        DepositRequest.objects.filter(pk__in=done).update(credited_epoch=read.epoch)
+    DepositRequest.objects.bulk_create(
+        [
+            DepositRequest(
+                validator_id=validators[d.index].pk,
+                slot=d.slot,
+                position=d.position,
+                amount=d.amount,
+            )
+            for d in read.deposits_seen
+            if d.index in validators
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def _skip(sync: ValidatorSync, epoch: int, reason: str) -> None:

@@ -24,7 +24,7 @@ from validators.models import (
     Withdrawal,
 )
 from validators.services.chain import Flag
-from validators.services.epochs import EpochRead, EpochResult
+from validators.services.epochs import EpochRead, EpochResult, status_rows
 
 VALIDATOR_FIELDS = [
     "pubkey",
@@ -124,10 +124,11 @@ def store_epoch(
             if validator is None:
                 continue
             state = read.states[index]
-            if validator.status != state.status:
-                status_changes.append(
-                    StatusChange(validator_id=validator.pk, epoch=epoch, status=state.status)
-                )
+            # The state read is the one at E+1's first slot: what it shows is seen in E+1.
+            status_changes.extend(
+                StatusChange(validator_id=validator.pk, epoch=at, status=status)
+                for at, status in status_rows(validator.status, state, epoch + 1)
+            )
             start = read.start_balances.get(index, validator.balance)
             if record.income is None:
                 start = state.balance

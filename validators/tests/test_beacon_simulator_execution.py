@@ -331,9 +331,14 @@ async def test_balances_agree_with_every_reward_endpoint(node):
             for w in block["withdrawals"]:
                 if w["validator_index"] in withdrawals:
                     withdrawals[w["validator_index"]] += w["amount"]
-            for deposit in block["body"]["deposits"]:
-                index = int(deposit["data"]["pubkey"][-16:], 16)
-                deposits[index] += int(deposit["data"]["amount"])
+            assert block["body"]["deposits"] == []
+        # Since Electra a top-up waits in the pending queue: credited by the transition at the
+        # end of the credit slot's epoch, not by the block that carries the request.
+        credit = chain.deposit_credit_slot()
+        if epoch * SPE < credit < (epoch + 1) * SPE:
+            carrier = (await node.client.block(chain.deposit_slot())).data["body"]
+            for request in carrier["execution_requests"]["deposits"]:
+                deposits[int(request["pubkey"][-16:], 16)] += int(request["amount"])
         before = await node.client.validator_balances(epoch * SPE, watched)
         after = await node.client.validator_balances((epoch + 1) * SPE, watched)
         before = {b["index"]: b["balance"] for b in before.data}
@@ -357,7 +362,7 @@ async def test_balances_agree_with_every_reward_endpoint(node):
             assert change == earned + deposits[index] - withdrawals[index], (index, epoch)
     # The scenarios did happen in that window.
     assert chain.income(3, 2)["slashing"] < 0  # slashed in epoch 2
-    assert chain.income(11, 3)["deposits"] == 5 * GWEI
+    assert chain.income(11, 5)["deposits"] == 5 * GWEI
     assert any(chain.income(7, e)["proposal"] > 0 for e in epochs)
     assert any(chain.income(12, e)["sync"] > 0 for e in epochs)
 
@@ -418,18 +423,38 @@ async def test_withdrawals_and_deposit():
     # Every validator below 64 (but the scenarios) is swept every 4 epochs.
     swept = {i for i, events in chain._withdrawals.items() if i < 64}
     assert swept == set(range(64)) - {9, 11}
-    # The deposit: 5 ETH to validator 11 in body.deposits, credited by that block.
+    # The top-up: 5 ETH to validator 11 as a deposit request (EIP-6110) in the block's
+    # execution_requests, not in body.deposits; credited two epochs later by the pending queue.
     slot = chain.deposit_slot()
     assert 3 * SPE + 5 <= slot < 4 * SPE
-    (deposit,) = chain.block(slot)["message"]["body"]["deposits"]
-    assert set(deposit) == {"proof", "data"} and len(deposit["proof"]) == 33
-    assert set(deposit["data"]) == {"pubkey", "withdrawal_credentials", "amount", "signature"}
-    assert deposit["data"]["pubkey"] == chain.pubkey(11)
-    assert deposit["data"]["amount"] == str(5 * GWEI)
-    assert deposit["data"]["withdrawal_credentials"].startswith("0x02")
-    income = chain.income(11, 3)
+    body = chain.block(slot)["message"]["body"]
+    assert body["deposits"] == []
+    (request,) = body["execution_requests"]["deposits"]
+    assert set(request) == {"pubkey", "withdrawal_credentials", "amount", "signature", "index"}
+    assert request["pubkey"] == chain.pubkey(11)
+    assert request["amount"] == str(5 * GWEI)
+    assert request["withdrawal_credentials"].startswith("0x02")
+    for epoch in (3, 4):
+        assert chain.income(11, epoch)["deposits"] == 0
+        assert (
+            chain.balance(11, epoch + 1) - chain.balance(11, epoch)
+            == chain.income(11, epoch)["total"]
+        )
+    # The state's pending queue holds it from its block to the transition that credits it.
+    credit = chain.deposit_credit_slot()
+    assert credit == 6 * SPE - 1
+    assert chain.pending_deposits(slot - 1) == [] == chain.pending_deposits(credit + 1)
+    for at in (slot, credit):
+        (queued,) = chain.pending_deposits(at)
+        assert set(queued) == {"pubkey", "withdrawal_credentials", "amount", "signature", "slot"}
+        assert (queued["pubkey"], queued["amount"], queued["slot"]) == (
+            chain.pubkey(11),
+            str(5 * GWEI),
+            str(slot),
+        )
+    income = chain.income(11, 5)
     assert income["deposits"] == 5 * GWEI
-    assert chain.balance(11, 4) - chain.balance(11, 3) == income["total"] + 5 * GWEI
+    assert chain.balance(11, 6) - chain.balance(11, 5) == income["total"] + 5 * GWEI
 
 
 # ----------------------------------------------------------------------------- execution layer

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 
 from tests.factories import (
     BeaconNodeFactory,
+    DepositRequestFactory,
     EpochSummaryFactory,
     ProposalFactory,
     StatusChangeFactory,
@@ -41,14 +42,21 @@ def records(alpha):
     (validator,) = adding.add_validators(farm, "7", group="rack").created
     ValidatorSyncFactory(farm=farm, next_epoch=10, head_epoch=12, node=node)
     EpochSummaryFactory(farm=farm, epoch=10, validators=1)
-    for record in (ProposalFactory, SyncDutyFactory, WithdrawalFactory, StatusChangeFactory):
+    records = (
+        ProposalFactory,
+        SyncDutyFactory,
+        WithdrawalFactory,
+        StatusChangeFactory,
+        DepositRequestFactory,
+    )
+    for record in records:
         record(validator=validator)
     return validator
 
 
 MODELS = [
     "beaconnode", "mevrelay", "validatorgroup", "validator", "validatorsync", "epochsummary",
-    "proposal", "syncduty", "withdrawal", "statuschange",
+    "proposal", "syncduty", "withdrawal", "statuschange", "depositrequest",
 ]  # fmt: skip
 
 

@@ -197,4 +197,7 @@ def test_status_changes_are_recorded(farm_validators):
     farm, rows = farm_validators
     read = make_read(states={0: state(0, EB, status="active_exiting")}, rewards={0: IDEAL})
     store(farm, rows, read)
-    assert list(StatusChange.objects.values_list("epoch", "status")) == [(10, "active_exiting")]
+    # Seen in the state at epoch 11's first slot: stored under 11, with the activation its
+    # record names before it (its first read).
+    rows = StatusChange.objects.order_by("epoch").values_list("epoch", "status")
+    assert list(rows) == [(0, "active_ongoing"), (11, "active_exiting")]

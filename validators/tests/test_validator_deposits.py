@@ -1,0 +1,208 @@
+"""Deposits are never income, whichever endpoints the node has. Since Electra a top-up arrives as a
+deposit request in a block's execution_requests and is credited epochs later through the state's
+pending-deposits queue; on a node that does not serve that queue (404) ethdash keeps the
+requests it sees and matches them against the balance when they are credited."""
+
+import time
+
+import pytest
+
+from simulators.beacon_chain import COMPOUNDING, DEPOSIT_CREDIT_EPOCH, DEPOSIT_GWEI
+from simulators.beacon_node import start_beacon_node
+from tests.loops import loop_thread
+from validators.formats.client import BeaconClient
+from validators.models import BeaconNode, DepositRequest, Validator, ValidatorDay, ValidatorSync
+from validators.services.epochs import DepositSeen, EpochRead, ValidatorState
+from validators.services.epochs import credit_deposit_requests as credit
+from validators.services.figures import validator_figures
+from validators.services.process import process_farm
+
+SPE = 8
+GWEI = 10**9
+WATCHED = [0, 7, 11, 12]
+
+
+@pytest.fixture
+def sim(settings):
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    with loop_thread() as threaded:
+        server = threaded.close_on_exit(
+            threaded.run(
+                start_beacon_node(
+                    seconds_per_slot=1.0,
+                    slots_per_epoch=SPE,
+                    registry_size=1000,
+                    # Epoch 9 is under way: epochs 0..7 are final.
+                    genesis_time=time.time() - 9 * SPE - 2,
+                    history_epochs=16,
+                )
+            )
+        )
+        yield server
+
+
+@pytest.fixture
+def farm(alpha, sim):
+    farm = alpha.farm
+    port = sim.sockets[0].getsockname()[1]
+    BeaconNode.objects.create(farm=farm, name="primary", url=f"http://127.0.0.1:{port}")
+    Validator.objects.bulk_create([Validator(farm=farm, index=i) for i in WATCHED])
+    ValidatorSync.objects.create(farm=farm, next_epoch=0)
+    return farm
+
+
+def test_a_0x02_top_up_by_deposit_request_is_not_income_on_a_node_without_the_queue(
+    farm, sim, monkeypatch
+):
+    chain = sim.chain
+    asked = []
+    queue = BeaconClient.pending_deposits
+
+    async def counted(self, state_id):
+        asked.append(state_id)
+        return await queue(self, state_id)
+
+    monkeypatch.setattr(BeaconClient, "pending_deposits", counted)
+    run = process_farm(farm.pk, max_epochs=7)
+    assert run.stored == list(range(7)) and not run.error
+    # The node has no pending_deposits (404): asked once, remembered on its row, not again.
+    assert len(asked) == 1
+    assert BeaconNode.objects.get(farm=farm).pending_deposits_missing_at is not None
+
+    # The request was seen in the block of epoch 3 and credited by epoch 5's transition.
+    (request,) = DepositRequest.objects.filter(validator__farm=farm)
+    assert (request.slot, request.amount) == (chain.deposit_slot(), DEPOSIT_GWEI)
+    assert request.validator.index == COMPOUNDING
+    assert request.credited_epoch == DEPOSIT_CREDIT_EPOCH
+
+    # Income excludes it to the gwei, for every watched validator.
+    for validator in Validator.objects.filter(farm=farm):
+        day = ValidatorDay.objects.get(validator=validator)
+        known = [chain.income(validator.index, e) for e in range(7)]
+        assert day.income == sum(i["total"] for i in known), validator.index
+        assert day.deposits == sum(i["deposits"] for i in known), validator.index
+        assert validator.balance == chain.balance(validator.index, 7)
+    day = ValidatorDay.objects.get(validator__farm=farm, validator__index=COMPOUNDING)
+    assert day.deposits == DEPOSIT_GWEI
+    assert day.income < GWEI // 10  # a few epochs of rewards, not the 5 ETH
+
+    # The consensus APR is that of its rewards, as an ordinary validator's (the simulated chain's
+    # 1,000 validators and 8-second epochs make both large), not the top-up annualised.
+    def apr_of(index):
+        return validator_figures(Validator.objects.get(farm=farm, index=index)).today
+
+    ordinary, topped_up = apr_of(0), apr_of(COMPOUNDING)
+    assert 0.5 < topped_up.apr_consensus / ordinary.apr_consensus < 2
+    with_deposit = (topped_up.income + DEPOSIT_GWEI) / topped_up.balance_years
+    assert with_deposit > 10 * topped_up.apr_consensus  # what counting it would have shown
+
+    # The next run does not ask the queue again either (remembered on the row).
+    process_farm(farm.pk, max_epochs=1)
+    assert len(asked) == 1
+
+
+def test_the_same_top_up_on_a_node_that_serves_the_queue_gives_the_same_figures(farm, sim):
+    """Whichever endpoints the node has, the deposit is the same and never income."""
+    chain = sim.chain
+    chain.serves_pending_deposits = True
+    run = process_farm(farm.pk, max_epochs=7)
+    assert run.stored == list(range(7)) and not run.error
+    assert BeaconNode.objects.get(farm=farm).pending_deposits_missing_at is None
+    assert not DepositRequest.objects.exists()  # the queue said what was credited
+    for validator in Validator.objects.filter(farm=farm):
+        day = ValidatorDay.objects.get(validator=validator)
+        known = [chain.income(validator.index, e) for e in range(7)]
+        assert day.income == sum(i["total"] for i in known), validator.index
+        assert day.deposits == sum(i["deposits"] for i in known), validator.index
+    day = ValidatorDay.objects.get(validator__farm=farm, validator__index=COMPOUNDING)
+    assert day.deposits == DEPOSIT_GWEI
+
+
+def test_a_node_remembered_without_the_queue_is_asked_again_later_and_then_trusted(
+    farm, sim, monkeypatch
+):
+    from django.utils import timezone
+
+    from validators.formats.client import Response
+
+    async def served(self, state_id):
+        return Response(data=[])
+
+    monkeypatch.setattr(BeaconClient, "pending_deposits", served)
+    # Remembered as missing long ago: asked again (and it answers now).
+    BeaconNode.objects.filter(farm=farm).update(
+        pending_deposits_missing_at=timezone.now() - timezone.timedelta(days=1)
+    )
+    process_farm(farm.pk, max_epochs=1)
+    assert BeaconNode.objects.get(farm=farm).pending_deposits_missing_at is None
+    assert not DepositRequest.objects.exists()  # the queue says what was credited
+
+
+def _read(balance_end, *, start=32 * GWEI, withdrawals=(), rewards=(0, 0, 0, 0), sync=()):
+    state = ValidatorState(
+        index=4,
+        pubkey="0x" + "ab" * 48,
+        status="active_ongoing",
+        balance=balance_end,
+        effective_balance=32 * GWEI,
+        slashed=False,
+        withdrawal_credentials="0x02" + "00" * 31,
+        activation_epoch=0,
+        exit_epoch=None,
+        withdrawable_epoch=None,
+    )
+    return EpochRead(
+        epoch=10,
+        states={4: state},
+        start_balances={4: start},
+        rewards={4: rewards},
+        ideal={},
+        proposals=[],
+        withdrawals=[{"validator_index": 4, "amount": a} for a in withdrawals],
+        deposits={},
+        sync={4: list(sync)},
+    )
+
+
+def test_credited_prefix_is_the_one_the_balance_shows():
+    rewards = (3_000, 5_000, 3_000, 0)
+    earned = sum(rewards) + 20
+    # Two requests of 1 and 2 ETH waiting; the epoch credited the first only.
+    read = _read(32 * GWEI + earned + GWEI, rewards=rewards, sync=[10, 10])
+    assert credit(read, {}, {4: [("a", GWEI), ("b", 2 * GWEI)]}) == {4: ["a"]}
+    assert read.deposits == {4: GWEI}
+    # Both, with a sweep withdrawal of the excess in the same epoch.
+    read = _read(32 * GWEI + earned, rewards=rewards, sync=[10, 10], withdrawals=[3 * GWEI])
+    assert credit(read, {}, {4: [("a", GWEI), ("b", 2 * GWEI)]}) == {4: ["a", "b"]}
+    # None yet: a balance that only earned.
+    read = _read(32 * GWEI + earned, rewards=rewards, sync=[10, 10])
+    assert credit(read, {}, {4: [("a", GWEI)]}) == {}
+    assert read.deposits == {}
+    # An unknown start balance: nothing decided, the request keeps waiting.
+    read = _read(33 * GWEI, rewards=rewards)
+    read.start_balances = {}
+    assert credit(read, {}, {4: [("a", GWEI)]}) == {}
+
+
+def test_deposits_in_electra_blocks_are_kept_in_queue_order():
+    from validators.services.epochs import _deposits_seen
+
+    ours = "0x" + "ab" * 48
+    block = {
+        "body": {
+            "deposits": [{"proof": [], "data": {"pubkey": ours, "amount": "1000000000"}}],
+            "execution_requests": {
+                "deposits": [
+                    {"pubkey": "0x" + "cd" * 48, "amount": "32000000000", "index": "7"},
+                    {"pubkey": ours.upper().replace("0X", "0x"), "amount": "2000000000"},
+                ],
+                "withdrawals": [],
+                "consolidations": [],
+            },
+        }
+    }
+    seen = _deposits_seen(block, 99, {ours: 4})
+    assert seen == [
+        DepositSeen(4, 99, 0, GWEI, ours),
+        DepositSeen(4, 99, 2, 2 * GWEI, ours.upper().replace("0X", "0x")),
+    ]
