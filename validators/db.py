@@ -3,7 +3,7 @@ Dialect differences stay in ethdash.db; the services call these and never branch
 """
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Max, Q, Sum
 
 from accounts.models import Farm
 from ethdash.db import insert_rows, sums_base_units
@@ -85,7 +85,8 @@ def sum_days(days, group: list[str], *, windows: dict | None = None) -> list[dic
     """The day rows of `days` (a ValidatorDay queryset) summed per `group` (ValidatorDay lookups,
     such as ["validator_id", "validator__farm_id"]), in one query (two on SQLite):
     - without `windows`: one row per group and day, holding the group's lookups, "day", and the
-      sum of each column of DAY_SUMS and "execution_income";
+      sum of each column of DAY_SUMS and "execution_income", and "attestations_max", the most
+      active epochs any one validator of the group had that day;
     - with `windows` ({name: (first_day, last_day)}): one row per group, holding the group's
       lookups and "<name>__<column>" for each window and column, a filtered sum.
     A sum over no rows is None or absent. execution_income is exact on both databases:
@@ -94,7 +95,9 @@ def sum_days(days, group: list[str], *, windows: dict | None = None) -> list[dic
     exact_sql = sums_base_units()
     columns = (*DAY_SUMS, "execution_income") if exact_sql else DAY_SUMS
     if windows is None:
-        aggregates = {column: Sum(column) for column in columns}
+        # First, so that "attestations" still names the column, not its sum.
+        aggregates = {"attestations_max": Max("attestations")}
+        aggregates |= {column: Sum(column) for column in columns}
         rows = list(days.order_by().values(*group, "day").annotate(**aggregates))
     else:
         aggregates = {}
@@ -137,6 +140,7 @@ def validator_ids_by_day_sums(
     first_day,
     last_day,
     epochs_per_year: dict[int, float],
+    apr_min_epochs: dict[int, int] | None = None,
     start: int,
     stop: int,
 ) -> list[int]:
@@ -149,7 +153,8 @@ def validator_ids_by_day_sums(
     go by farm name, index and pk. The orders are those of the figures: income is consensus ×
     10^9 + execution in wei; APR is income over Σ effective balance × the farm's epochs per year
     (`epochs_per_year` by farm id; a farm without one has none); income and APR are unknown
-    without epochs or effective balance, effectiveness without ideal reward.
+    without epochs or effective balance, effectiveness without ideal reward, APR also with
+    fewer active epochs than the farm's `apr_min_epochs` (figures.APR_MIN_DAYS).
     On SQLite, where execution amounts are text and never summed in SQL, income and APR are
     ordered by consensus income alone (execution income is a few proposals' worth; the figures
     shown are still exact)."""
@@ -163,13 +168,17 @@ def validator_ids_by_day_sums(
     elif key == "apr":
         per_year = " ".join("WHEN %s THEN %s" for _ in epochs_per_year)
         value_params = [x for farm_and_rate in epochs_per_year.items() for x in farm_and_rate]
+        minimum = apr_min_epochs or {}
+        least = " ".join("WHEN %s THEN %s" for _ in minimum)
+        least_sql = f"s.active >= (CASE v.farm_id {least} ELSE 0 END)" if minimum else "1 = 1"
         gwei = "s.income + s.execution / 1000000000.0" if exact_sql else "s.income"
         value = (
-            f"CASE WHEN s.balance > 0 THEN CAST({gwei} AS DOUBLE PRECISION) "
+            f"CASE WHEN s.balance > 0 AND {least_sql} THEN CAST({gwei} AS DOUBLE PRECISION) "
             f"* (CASE v.farm_id {per_year} END) / s.balance END"
             if epochs_per_year
             else "NULL"
         )
+        value_params = [*(x for pair in minimum.items() for x in pair), *value_params]
     else:
         value, value_params = f"CASE WHEN s.epochs > 0 THEN {income} END", []
     direction = "DESC" if descending else "ASC"
@@ -178,7 +187,8 @@ def validator_ids_by_day_sums(
         f"SELECT v.id FROM {quote(Validator._meta.db_table)} v "
         f"INNER JOIN {quote(Farm._meta.db_table)} f ON f.id = v.farm_id "
         "LEFT JOIN (SELECT d.validator_id, SUM(d.epochs) AS epochs, SUM(d.income) AS income, "
-        "SUM(d.effective_balance_sum) AS balance, SUM(d.attestation_reward) AS reward, "
+        "SUM(d.effective_balance_sum) AS balance, SUM(d.attestations) AS active, "
+        "SUM(d.attestation_reward) AS reward, "
         f"SUM(d.attestation_ideal) AS ideal{execution} "
         f"FROM {quote(ValidatorDay._meta.db_table)} d "
         f"WHERE d.day >= %s AND d.day <= %s AND d.validator_id IN ({members}) "
