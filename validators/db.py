@@ -48,22 +48,46 @@ def quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def upsert_validator_days(rows: list[tuple], *, batch_size: int = 1000) -> None:
+def upsert_validator_days(
+    rows: list[tuple], *, batch_size: int = 1000, out_of_order: bool = False
+) -> None:
     """rows: (validator_id, day, epoch, start_balance, end_balance, *DAY_SUMS values). Adds each
-    row to the validator's day; an epoch not newer than the day's last one changes nothing."""
+    row to the validator's day; an epoch not newer than the day's last one changes nothing.
+    `out_of_order` (a backfill, older than the live epochs already in the day): the epoch is
+    added wherever it falls, the day's first epoch and start balance move back when it is
+    older, and only the farm's EpochSummary row (inserted in the same transaction) keeps an
+    epoch from counting twice. SET expressions read the row as it was, on both databases."""
     if not rows:
         return
     table = quote(ValidatorDay._meta.db_table)
-    updates = ", ".join(
-        [
-            f"{quote('last_epoch')} = excluded.{quote('last_epoch')}",
-            f"{quote('end_balance')} = excluded.{quote('end_balance')}",
-            *(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in DAY_SUMS),
-        ]
-    )
+    first, last = quote("first_epoch"), quote("last_epoch")
+    sums = [f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in DAY_SUMS]
+    if out_of_order:
+        older = f"excluded.{first} < {table}.{first}"
+        newer = f"excluded.{last} > {table}.{last}"
+        updates = ", ".join(
+            [
+                f"{first} = CASE WHEN {older} THEN excluded.{first} ELSE {table}.{first} END",
+                f"{quote('start_balance')} = CASE WHEN {older} THEN excluded."
+                f"{quote('start_balance')} ELSE {table}.{quote('start_balance')} END",
+                f"{last} = CASE WHEN {newer} THEN excluded.{last} ELSE {table}.{last} END",
+                f"{quote('end_balance')} = CASE WHEN {newer} THEN excluded."
+                f"{quote('end_balance')} ELSE {table}.{quote('end_balance')} END",
+                *sums,
+            ]
+        )
+        guard = ""
+    else:
+        updates = ", ".join(
+            [
+                f"{last} = excluded.{last}",
+                f"{quote('end_balance')} = excluded.{quote('end_balance')}",
+                *sums,
+            ]
+        )
+        guard = f" WHERE {table}.{last} < excluded.{last}"
     conflict = (
-        f"ON CONFLICT ({quote('validator_id')}, {quote('day')}) DO UPDATE SET {updates} "
-        f"WHERE {table}.{quote('last_epoch')} < excluded.{quote('last_epoch')}"
+        f"ON CONFLICT ({quote('validator_id')}, {quote('day')}) DO UPDATE SET {updates}{guard}"
     )
     zero = ValidatorDay._meta.get_field("execution_income").get_db_prep_save(0, connection)
     day_value = connection.ops.adapt_datefield_value

@@ -1,10 +1,17 @@
 """Bringing a farm's validators up to date, epoch by epoch, on its trusted beacon nodes.
 
 One worker at a time per farm (a lease on ValidatorSync); epochs in order, each only once its
-successor is complete (rewards final); after downtime, a backfill of up to
+successor is complete (rewards final); after downtime, a catch-up of up to
 ETHDASH_BEACON_BACKFILL_EPOCHS epochs. An epoch is read whole from one node and then stored in
 one transaction: when a node fails mid-epoch, nothing of it was stored and the next node reads
 the epoch again from its start.
+
+A farm's backfill_from asks for older epochs: from max(backfill_from, the oldest epoch the
+nodes keep) up to the epoch before the first one processed live, oldest first, with what each
+run has left of ETHDASH_BEACON_EPOCHS_PER_RUN after the live epochs. Live first, so that the
+page stays current while a month is backfilled (hours at 8 epochs a run); oldest first, so that
+each backfilled epoch's start balance is the previous one's end balance (one balance read a
+run, not one an epoch).
 """
 
 from __future__ import annotations
@@ -21,7 +28,14 @@ from django.utils import timezone
 
 from ethdash.outbound import Failover, OutboundError
 from validators.formats.client import BeaconError
-from validators.models import BeaconNode, EpochSummary, SyncDuty, Validator, ValidatorSync
+from validators.models import (
+    BeaconNode,
+    EpochSummary,
+    StatusChange,
+    SyncDuty,
+    Validator,
+    ValidatorSync,
+)
 from validators.services import nodes as node_service
 from validators.services.chain import epoch_day
 from validators.services.epochs import UntrustedAnswer, compute_epoch, fetch_epoch
@@ -38,7 +52,19 @@ class FarmRun:
     farm_id: int
     stored: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
+    backfilled: list[int] = field(default_factory=list)
     error: str = ""
+
+
+@dataclass
+class Backfill:
+    """A run's memory of its backfill: the validators as they were at the end of the last
+    backfilled epoch (never the live rows), the sync period whose members are stored, and why
+    the last epoch could not be read."""
+
+    validators: dict
+    period: int = -1
+    errors: list[str] = field(default_factory=list)
 
 
 def lease(farm_id: int, *, now) -> ValidatorSync | None:
@@ -123,14 +149,17 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
     final = max(node.head_slot // spe for node in usable) - 2
     if final < 0:
         return
+    # After downtime the live cursor catches up at most a day (ETHDASH_BEACON_BACKFILL_EPOCHS)
+    # back; older epochs are the backfill's, when asked for.
     depth = settings.ETHDASH_BEACON_BACKFILL_EPOCHS
     first = sync.next_epoch if sync.next_epoch is not None else final
-    if first < final - depth + 1:
-        first = final - depth + 1
-        sync.backfill_from = first
-    ValidatorSync.objects.filter(pk=sync.pk).update(
-        head_epoch=final, backfill_from=sync.backfill_from
-    )
+    first = max(first, final - depth + 1)
+    if sync.next_epoch is None:
+        # Fixed now: the backfill's range ends before it, whatever this run manages.
+        sync.next_epoch = first
+    ValidatorSync.objects.filter(pk=sync.pk).update(head_epoch=final, next_epoch=sync.next_epoch)
+    if sync.backfill_from is not None and sync.backfill_next is None:
+        _plan_backfill(sync, first)
     # A node that fails mid-run is not asked again for the later epochs of this run.
     failover = Failover(usable)
     for epoch in range(first, min(final, first + max_epochs - 1) + 1):
@@ -150,6 +179,141 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
         else:
             run.error = outcome
             return
+    budget = max_epochs - len(run.stored) - len(run.skipped)
+    if budget > 0 and sync.backfilling:
+        _backfill(sync, run, budget, usable, failover)
+
+
+def _plan_backfill(sync: ValidatorSync, live_first: int) -> None:
+    """A new backfill_from: the range runs up to the epoch before the first one stored from
+    backfill_from on (live, or by an earlier backfill), so nothing is read twice."""
+    stored = EpochSummary.objects.filter(farm_id=sync.farm_id, epoch__gte=sync.backfill_from)
+    oldest = stored.order_by("epoch").values_list("epoch", flat=True).first()
+    until = min(live_first, oldest if oldest is not None else live_first) - 1
+    sync.backfill_start = sync.backfill_next = sync.backfill_from
+    sync.backfill_until = until if until >= 0 else None
+    sync.backfill_note = ""
+    if sync.backfill_until is None or sync.backfill_until < sync.backfill_from:
+        sync.backfill_until = sync.backfill_from - 1
+        sync.backfill_note = f"Epoch {sync.backfill_from:,} is stored already."
+    _save_backfill(sync)
+
+
+def _save_backfill(sync: ValidatorSync) -> None:
+    ValidatorSync.objects.filter(pk=sync.pk).update(
+        backfill_start=sync.backfill_start,
+        backfill_next=sync.backfill_next,
+        backfill_until=sync.backfill_until,
+        backfill_note=sync.backfill_note[:300],
+    )
+
+
+def _backfill(sync: ValidatorSync, run: FarmRun, budget: int, usable, failover) -> None:
+    backfill = Backfill(backfill_validators(sync.farm_id, sync.backfill_next))
+    while budget > 0 and sync.backfilling:
+        epoch = sync.backfill_next
+        if not renew(sync):
+            run.error = "Another worker took over this farm's epochs (lease expired)."
+            return
+        outcome = process_epoch(sync, epoch, usable, failover=failover, backfill=backfill)
+        budget -= 1
+        if outcome == "stored":
+            run.backfilled.append(epoch)
+            sync.backfill_next = epoch + 1
+            # Stored already by the epoch's transaction, unless it was stored before.
+            ValidatorSync.objects.filter(pk=sync.pk).update(backfill_next=epoch + 1)
+        elif outcome == "pruned":
+            # The nodes no longer keep this epoch's states: start again at the oldest they do.
+            oldest, keeper = _oldest_kept(usable, epoch + 1, sync.backfill_until, backfill)
+            if oldest is None:
+                sync.backfill_note = (
+                    f"The beacon nodes keep no state from epoch {epoch:,} to "
+                    f"{sync.backfill_until:,}: " + "; ".join(backfill.errors)
+                )
+                sync.backfill_start = sync.backfill_until + 1
+                sync.backfill_next = sync.backfill_until + 1
+            else:
+                sync.backfill_note = (
+                    f"Asked from epoch {sync.backfill_from:,}; {keeper} keeps states from epoch "
+                    f"{oldest:,} only (no archive: for epoch {epoch:,} it answered "
+                    + "; ".join(backfill.errors)
+                    + ")"
+                )
+                sync.backfill_start = sync.backfill_next = oldest
+                # Start balances are read again at the new start.
+                backfill.validators = backfill_validators(sync.farm_id, oldest)
+            _save_backfill(sync)
+        elif outcome == "nothing":
+            return
+        else:
+            run.error = "Backfill: " + outcome
+            return
+
+
+def backfill_validators(farm_id: int, epoch: int) -> dict[int, Tracked]:
+    """The farm's validators as a backfill starting at `epoch` knows them: the status last
+    recorded before it (StatusChange rows, of an earlier backfill run; else unknown, and
+    whether slashed too) and no balance (read from the node at the start of the epoch)."""
+    rows = Validator.objects.filter(farm_id=farm_id, index__isnull=False).values_list(
+        "pk", "index", "pubkey"
+    )
+    out = {index: Tracked(pk, index, pubkey, "", None, None, None) for pk, index, pubkey in rows}
+    by_pk = {v.pk: v for v in out.values()}
+    changes = (
+        StatusChange.objects.filter(validator__farm_id=farm_id, epoch__lt=epoch)
+        .order_by("validator_id", "epoch")
+        .values_list("validator_id", "status")
+    )
+    for pk, status in changes.iterator(chunk_size=5000):
+        if pk in by_pk:
+            by_pk[pk].status = status
+            by_pk[pk].slashed = status.endswith("_slashed")
+    return out
+
+
+def _oldest_kept(nodes, low: int, high: int, backfill: Backfill) -> tuple[int | None, str]:
+    """The oldest epoch in [low, high] whose first state some node serves (a binary search on
+    each node: a pruning node keeps a suffix of the chain), and that node's name."""
+    any_index = next(iter(backfill.validators), 0)
+    best, keeper = None, ""
+    for node in nodes:
+        found = asyncio.run(_search_oldest(node, low, high, any_index))
+        if found is not None and (best is None or found < best):
+            best, keeper = found, node.name
+    return best, keeper
+
+
+async def _search_oldest(node, low: int, high: int, index: int) -> int | None:
+    async with node_service.client_for(node) as client:
+
+        async def kept(epoch: int) -> bool:
+            try:
+                await client.validator_balances(epoch * node.slots_per_epoch, [index])
+            except BeaconError as exc:
+                if exc.status in PRUNED_STATUSES:
+                    return False
+                raise
+            return True
+
+        try:
+            if low > high or not await kept(high):
+                return None
+            while low < high:
+                middle = (low + high) // 2
+                if await kept(middle):
+                    high = middle
+                else:
+                    low = middle + 1
+        except OutboundError:  # the node failed: it tells nothing about what it keeps
+            return None
+        return low
+
+
+# What a node answers for a state it no longer keeps: 404 (Lighthouse "NOT_FOUND: beacon
+# state at slot …", Teku, Prysm "State not found"), 500 from some versions of Prysm and Nimbus
+# ("Could not get state", "Trying to access a pruned historical state"). Only for a backfill
+# epoch is a 500 read that way; for a live epoch it is a failing node.
+PRUNED_STATUSES = (404, 500)
 
 
 @dataclass(slots=True)
@@ -161,7 +325,7 @@ class Tracked:
     index: int
     pubkey: str
     status: str
-    slashed: bool
+    slashed: bool | None
     balance: int | None
     balance_epoch: int | None
     withdrawal_credentials: str = ""
@@ -190,14 +354,20 @@ def tracked_validators(farm_id: int) -> dict[int, Tracked]:
 
 
 def process_epoch(
-    sync: ValidatorSync, epoch: int, nodes: list[BeaconNode], *, failover: Failover | None = None
+    sync: ValidatorSync,
+    epoch: int,
+    nodes: list[BeaconNode],
+    *,
+    failover: Failover | None = None,
+    backfill: Backfill | None = None,
 ) -> str:
     """Reads the epoch from the first node that can answer and stores it. Returns "stored",
-    "skipped" (no node still holds its states) or the error to show. A node that fails is marked
-    dead in `failover` (the run's memory); one that lacks the epoch's states is not."""
+    "skipped" (no node still holds its states; for a backfill epoch "pruned", with the nodes'
+    answers in backfill.errors) or the error to show. A node that fails is marked dead in
+    `failover` (the run's memory); one that lacks the epoch's states is not."""
     failover = failover or Failover(nodes)
     nodes = [node for node in failover.alive() if node in nodes]
-    validators = tracked_validators(sync.farm_id)
+    validators = backfill.validators if backfill else tracked_validators(sync.farm_id)
     if not validators:  # all added by pubkey and not known to the node yet
         return "nothing"
     indices = sorted(validators)
@@ -207,7 +377,8 @@ def process_epoch(
     for node in nodes:
         period = epoch // (node.epochs_per_sync_period or 256)
         members = None
-        if sync.sync_period_checked == period:
+        checked = backfill.period if backfill else sync.sync_period_checked
+        if checked == period:
             members = frozenset(
                 SyncDuty.objects.filter(period=period, validator__farm_id=sync.farm_id).values_list(
                     "validator__index", flat=True
@@ -217,14 +388,22 @@ def process_epoch(
         try:
             read = asyncio.run(_fetch(node, epoch, indices, known_start, members))
         except (UntrustedAnswer, OutboundError) as exc:
-            if isinstance(exc, BeaconError) and exc.not_found:
+            if isinstance(exc, BeaconError) and (
+                exc.not_found or (backfill is not None and exc.status in PRUNED_STATUSES)
+            ):
                 pruned += 1  # the state is gone from this node; another may still hold it
                 errors.append(f"{node.name}: {exc}")
                 continue
             node_service.record_failure(node, exc)
             errors.append(failover.mark_dead(node, getattr(exc, "shown", exc)))
             continue
-        slashed = frozenset(i for i, v in validators.items() if v.slashed)
+        # A backfill's first epoch may not know whether a validator was slashed before it
+        # (None): the state at its end says so, and no slashing is flagged that epoch.
+        slashed = frozenset(
+            i
+            for i, v in validators.items()
+            if v.slashed or (v.slashed is None and i in read.states and read.states[i].slashed)
+        )
         result = compute_epoch(read, start_balances, slashed)
         day = epoch_day(epoch, node.genesis_time, node.seconds_per_slot, node.slots_per_epoch)
         stored = store_epoch(
@@ -235,7 +414,11 @@ def process_epoch(
             day=day,
             node_id=node.pk,
             duration_ms=int((time.monotonic() - started) * 1000),
+            backfill=backfill is not None,
         )
+        if backfill is not None:
+            backfill.period = period
+            return "stored"
         if stored and sync.sync_period_checked != period:
             sync.sync_period_checked = period
             ValidatorSync.objects.filter(pk=sync.pk).update(sync_period_checked=period)
@@ -244,6 +427,9 @@ def process_epoch(
         return f"Epoch {epoch} could not be read: every node failed earlier in this run: " + (
             "; ".join(message for _, message in failover.dead.values()) or "no node is ready"
         )
+    if pruned == len(nodes) and backfill is not None:
+        backfill.errors = errors
+        return "pruned"
     if pruned == len(nodes):
         _skip(sync, epoch, "states pruned on every node: " + "; ".join(errors))
         return "skipped"

@@ -91,7 +91,7 @@ def staked(alpha):
 def test_list_page_with_data(owner_client, staked):
     page = owner_client.get("/validators/").content.decode()
     assert "lighthouse-1" in page and "Ready" in page and "3200100" in page
-    assert "backfilling 12 epochs" in page
+    assert "catching up 12 epochs" in page
     assert "#424242" in page and "home staker" in page and "Lido set" in page
     assert "32.01000" in page  # balance
     assert "0.04800" in page  # 24 h: 0.003 consensus + 0.045 execution
