@@ -176,3 +176,31 @@ def test_backfill_progress_on_the_page_and_in_the_admin(farm, sim, owner_client,
     # From 25 up to the live epochs (21 and 22, stored, are older).
     assert run.backfilled == [25, 26, 27, 28]
     assert sync_of(farm).backfill_progress == "backfilling: epoch 29 of 25–37, 30 %"
+
+
+def test_a_node_answering_500_for_old_states_is_read_as_pruned_in_a_backfill(
+    farm, sim, monkeypatch
+):
+    """Some Prysm and Nimbus versions answer 500 ("Could not get state", "Trying to access a
+    pruned historical state") where Lighthouse and Teku answer 404."""
+    from simulators.beacon_chain import ApiError
+
+    chain = sim.chain
+    resolve, kept_from = chain.resolve_state, chain.oldest_kept_slot()
+
+    def answering_500(state_id):
+        slot = resolve(state_id)
+        if 0 < slot < kept_from:
+            raise ApiError(500, "Could not get state: pruned")
+        return slot
+
+    # Every state older than the kept ones answers 500 (the simulator's own 404s are off).
+    monkeypatch.setattr(chain, "oldest_kept_slot", lambda: 0)
+    monkeypatch.setattr(chain, "resolve_state", answering_500)
+    ValidatorSync.objects.create(farm=farm, backfill_from=5)
+    run = process_farm(farm.pk, max_epochs=4)
+    assert run.stored == [38] and run.backfilled == [21, 22] and not run.error
+    sync = sync_of(farm)
+    assert "keeps states from epoch 21 only" in sync.backfill_note and "500" in sync.backfill_note
+    # The node is not held for failing: it serves the live epochs.
+    assert BeaconNode.objects.get(farm=farm).health == BeaconNode.Health.READY
