@@ -34,12 +34,14 @@ from validators.models import (
     StatusChange,
     SyncDuty,
     Validator,
+    ValidatorDay,
     ValidatorSync,
 )
 from validators.services import nodes as node_service
 from validators.services.chain import epoch_day
 from validators.services.epochs import UntrustedAnswer, compute_epoch, fetch_epoch
 from validators.services.resolution import resolve_validators
+from validators.services.retention import cutoff_epochs
 from validators.services.store import store_epoch
 
 log = logging.getLogger(__name__)
@@ -186,10 +188,27 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
 
 def _plan_backfill(sync: ValidatorSync, live_first: int) -> None:
     """A new backfill_from: the range runs up to the epoch before the first one stored from
-    backfill_from on (live, or by an earlier backfill), so nothing is read twice."""
+    backfill_from on (live, or by an earlier backfill), so nothing is read twice. Stored means
+    an EpochSummary row; before the retention cutoff, where summaries are purged, a day row
+    (kept for good): out of order, only the summary guards a day row against an epoch twice.
+    A day row tells no gap inside its day, so there the range stops at the day's first epoch."""
     stored = EpochSummary.objects.filter(farm_id=sync.farm_id, epoch__gte=sync.backfill_from)
     oldest = stored.order_by("epoch").values_list("epoch", flat=True).first()
-    until = min(live_first, oldest if oldest is not None else live_first) - 1
+    cutoff = cutoff_epochs().get(sync.farm_id, 0)
+    in_days = None
+    if sync.backfill_from < cutoff:
+        in_days = (
+            ValidatorDay.objects.filter(
+                validator__farm_id=sync.farm_id,
+                last_epoch__gte=sync.backfill_from,
+                first_epoch__lt=cutoff,
+            )
+            .order_by("first_epoch")
+            .values_list("first_epoch", flat=True)
+            .first()
+        )
+    candidates = [e for e in (oldest, in_days) if e is not None]
+    until = min([live_first, *candidates]) - 1
     sync.backfill_start = sync.backfill_next = sync.backfill_from
     sync.backfill_until = until if until >= 0 else None
     sync.backfill_note = ""

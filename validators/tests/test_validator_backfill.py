@@ -14,6 +14,7 @@ from tests.factories import logged_in
 from tests.loops import loop_thread
 from validators.models import BeaconNode, EpochSummary, Validator, ValidatorDay, ValidatorSync
 from validators.services.process import process_farm
+from validators.services.retention import purge_expired
 
 SPE = 8
 SECONDS_PER_SLOT = 60.0  # slow: the node's oldest kept epoch does not move during a test
@@ -136,7 +137,7 @@ def test_a_node_keeping_nothing_older_ends_the_backfill_with_the_reason(farm, si
     assert sync.backfill_note.startswith("The beacon nodes keep no state from epoch 5 to 37: ")
 
 
-def test_a_backfill_asked_for_later_fills_in_before_the_live_epochs(farm, sim):
+def test_a_backfill_asked_for_later_fills_in_before_the_live_epochs(farm, sim, settings):
     ValidatorSync.objects.create(farm=farm, next_epoch=36)
     run = process_farm(farm.pk, max_epochs=4)
     assert run.stored == [36, 37, 38] and run.backfilled == []
@@ -153,6 +154,16 @@ def test_a_backfill_asked_for_later_fills_in_before_the_live_epochs(farm, sim):
     run = process_farm(farm.pk, max_epochs=4)
     assert run.backfilled == []
     assert sync_of(farm).backfill_note == "Epoch 34 is stored already."
+    # The per-epoch totals purged (retention): the day rows still say what is stored.
+    settings.ETHDASH_VALIDATOR_EPOCH_RETENTION_DAYS = 0
+    assert purge_expired()["summaries"] == 6
+    income = sorted(ValidatorDay.objects.values_list("validator_id", "day", "income"))
+    ValidatorSync.objects.filter(farm=farm).update(
+        backfill_from=33, backfill_start=None, backfill_next=None, backfill_until=None
+    )
+    run = process_farm(farm.pk, max_epochs=4)
+    assert run.backfilled == [] and sync_of(farm).backfill_note == "Epoch 33 is stored already."
+    assert sorted(ValidatorDay.objects.values_list("validator_id", "day", "income")) == income
 
 
 def test_backfill_progress_on_the_page_and_in_the_admin(farm, sim, owner_client, admin_client):
