@@ -208,15 +208,22 @@ class ValidatorAdmin(admin.ModelAdmin):
 @admin.register(ValidatorSync)
 class ValidatorSyncAdmin(admin.ModelAdmin):
     """Where each farm's epoch processing stands. Only backfill_from may be changed (to fetch
-    older epochs again); the rest is written by the processing."""
+    older epochs: the next run plans the backfill from it); the rest is written by the
+    processing."""
 
     list_display = [
-        "farm", "next_epoch", "head_epoch", "behind", "node", "processed_at", "lease_until",
-        "last_error", "last_error_at",
+        "farm", "next_epoch", "head_epoch", "behind", "backfill", "node", "processed_at",
+        "lease_until", "last_error", "last_error_at",
     ]  # fmt: skip
     list_select_related = ["farm", "node"]
+    fields = [
+        "farm", "next_epoch", "head_epoch", "backfill_from", "backfill", "backfill_start",
+        "backfill_next", "backfill_until", "backfill_note", "lease_until", "sync_period_checked",
+        "node", "processed_at", "last_error", "last_error_at",
+    ]  # fmt: skip
     readonly_fields = [
-        "farm", "next_epoch", "head_epoch", "lease_until", "sync_period_checked", "node",
+        "farm", "next_epoch", "head_epoch", "backfill", "backfill_start", "backfill_next",
+        "backfill_until", "backfill_note", "lease_until", "sync_period_checked", "node",
         "processed_at", "last_error", "last_error_at",
     ]  # fmt: skip
 
@@ -226,6 +233,25 @@ class ValidatorSyncAdmin(admin.ModelAdmin):
     @admin.display(description="Epochs behind")
     def behind(self, sync):
         return sync.behind
+
+    @admin.display(description="Backfill")
+    def backfill(self, sync):
+        progress = sync.backfill_progress
+        if sync.backfill_note:
+            return f"{progress} ({sync.backfill_note})" if progress else sync.backfill_note
+        return progress or "–"
+
+    def save_model(self, request, obj, form, change):
+        if "backfill_from" in form.changed_data:
+            # Only the backfill's own columns: the processing may be writing the others.
+            obj.restart_backfill()
+            ValidatorSync.objects.filter(pk=obj.pk).update(
+                backfill_from=obj.backfill_from,
+                backfill_start=None,
+                backfill_next=None,
+                backfill_until=None,
+                backfill_note="",
+            )
 
 
 @admin.register(EpochSummary)

@@ -3,7 +3,7 @@ Dialect differences stay in ethdash.db; the services call these and never branch
 """
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Max, Q, Sum
 
 from accounts.models import Farm
 from ethdash.db import insert_rows, sums_base_units
@@ -48,22 +48,46 @@ def quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def upsert_validator_days(rows: list[tuple], *, batch_size: int = 1000) -> None:
+def upsert_validator_days(
+    rows: list[tuple], *, batch_size: int = 1000, out_of_order: bool = False
+) -> None:
     """rows: (validator_id, day, epoch, start_balance, end_balance, *DAY_SUMS values). Adds each
-    row to the validator's day; an epoch not newer than the day's last one changes nothing."""
+    row to the validator's day; an epoch not newer than the day's last one changes nothing.
+    `out_of_order` (a backfill, older than the live epochs already in the day): the epoch is
+    added wherever it falls, the day's first epoch and start balance move back when it is
+    older, and only the farm's EpochSummary row (inserted in the same transaction) keeps an
+    epoch from counting twice. SET expressions read the row as it was, on both databases."""
     if not rows:
         return
     table = quote(ValidatorDay._meta.db_table)
-    updates = ", ".join(
-        [
-            f"{quote('last_epoch')} = excluded.{quote('last_epoch')}",
-            f"{quote('end_balance')} = excluded.{quote('end_balance')}",
-            *(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in DAY_SUMS),
-        ]
-    )
+    first, last = quote("first_epoch"), quote("last_epoch")
+    sums = [f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in DAY_SUMS]
+    if out_of_order:
+        older = f"excluded.{first} < {table}.{first}"
+        newer = f"excluded.{last} > {table}.{last}"
+        updates = ", ".join(
+            [
+                f"{first} = CASE WHEN {older} THEN excluded.{first} ELSE {table}.{first} END",
+                f"{quote('start_balance')} = CASE WHEN {older} THEN excluded."
+                f"{quote('start_balance')} ELSE {table}.{quote('start_balance')} END",
+                f"{last} = CASE WHEN {newer} THEN excluded.{last} ELSE {table}.{last} END",
+                f"{quote('end_balance')} = CASE WHEN {newer} THEN excluded."
+                f"{quote('end_balance')} ELSE {table}.{quote('end_balance')} END",
+                *sums,
+            ]
+        )
+        guard = ""
+    else:
+        updates = ", ".join(
+            [
+                f"{last} = excluded.{last}",
+                f"{quote('end_balance')} = excluded.{quote('end_balance')}",
+                *sums,
+            ]
+        )
+        guard = f" WHERE {table}.{last} < excluded.{last}"
     conflict = (
-        f"ON CONFLICT ({quote('validator_id')}, {quote('day')}) DO UPDATE SET {updates} "
-        f"WHERE {table}.{quote('last_epoch')} < excluded.{quote('last_epoch')}"
+        f"ON CONFLICT ({quote('validator_id')}, {quote('day')}) DO UPDATE SET {updates}{guard}"
     )
     zero = ValidatorDay._meta.get_field("execution_income").get_db_prep_save(0, connection)
     day_value = connection.ops.adapt_datefield_value
@@ -85,7 +109,8 @@ def sum_days(days, group: list[str], *, windows: dict | None = None) -> list[dic
     """The day rows of `days` (a ValidatorDay queryset) summed per `group` (ValidatorDay lookups,
     such as ["validator_id", "validator__farm_id"]), in one query (two on SQLite):
     - without `windows`: one row per group and day, holding the group's lookups, "day", and the
-      sum of each column of DAY_SUMS and "execution_income";
+      sum of each column of DAY_SUMS and "execution_income", and "attestations_max", the most
+      active epochs any one validator of the group had that day;
     - with `windows` ({name: (first_day, last_day)}): one row per group, holding the group's
       lookups and "<name>__<column>" for each window and column, a filtered sum.
     A sum over no rows is None or absent. execution_income is exact on both databases:
@@ -94,7 +119,9 @@ def sum_days(days, group: list[str], *, windows: dict | None = None) -> list[dic
     exact_sql = sums_base_units()
     columns = (*DAY_SUMS, "execution_income") if exact_sql else DAY_SUMS
     if windows is None:
-        aggregates = {column: Sum(column) for column in columns}
+        # First, so that "attestations" still names the column, not its sum.
+        aggregates = {"attestations_max": Max("attestations")}
+        aggregates |= {column: Sum(column) for column in columns}
         rows = list(days.order_by().values(*group, "day").annotate(**aggregates))
     else:
         aggregates = {}
@@ -137,6 +164,7 @@ def validator_ids_by_day_sums(
     first_day,
     last_day,
     epochs_per_year: dict[int, float],
+    apr_min_epochs: dict[int, int] | None = None,
     start: int,
     stop: int,
 ) -> list[int]:
@@ -149,7 +177,8 @@ def validator_ids_by_day_sums(
     go by farm name, index and pk. The orders are those of the figures: income is consensus ×
     10^9 + execution in wei; APR is income over Σ effective balance × the farm's epochs per year
     (`epochs_per_year` by farm id; a farm without one has none); income and APR are unknown
-    without epochs or effective balance, effectiveness without ideal reward.
+    without epochs or effective balance, effectiveness without ideal reward, APR also with
+    fewer active epochs than the farm's `apr_min_epochs` (figures.APR_MIN_DAYS).
     On SQLite, where execution amounts are text and never summed in SQL, income and APR are
     ordered by consensus income alone (execution income is a few proposals' worth; the figures
     shown are still exact)."""
@@ -163,13 +192,17 @@ def validator_ids_by_day_sums(
     elif key == "apr":
         per_year = " ".join("WHEN %s THEN %s" for _ in epochs_per_year)
         value_params = [x for farm_and_rate in epochs_per_year.items() for x in farm_and_rate]
+        minimum = apr_min_epochs or {}
+        least = " ".join("WHEN %s THEN %s" for _ in minimum)
+        least_sql = f"s.active >= (CASE v.farm_id {least} ELSE 0 END)" if minimum else "1 = 1"
         gwei = "s.income + s.execution / 1000000000.0" if exact_sql else "s.income"
         value = (
-            f"CASE WHEN s.balance > 0 THEN CAST({gwei} AS DOUBLE PRECISION) "
+            f"CASE WHEN s.balance > 0 AND {least_sql} THEN CAST({gwei} AS DOUBLE PRECISION) "
             f"* (CASE v.farm_id {per_year} END) / s.balance END"
             if epochs_per_year
             else "NULL"
         )
+        value_params = [*(x for pair in minimum.items() for x in pair), *value_params]
     else:
         value, value_params = f"CASE WHEN s.epochs > 0 THEN {income} END", []
     direction = "DESC" if descending else "ASC"
@@ -178,7 +211,8 @@ def validator_ids_by_day_sums(
         f"SELECT v.id FROM {quote(Validator._meta.db_table)} v "
         f"INNER JOIN {quote(Farm._meta.db_table)} f ON f.id = v.farm_id "
         "LEFT JOIN (SELECT d.validator_id, SUM(d.epochs) AS epochs, SUM(d.income) AS income, "
-        "SUM(d.effective_balance_sum) AS balance, SUM(d.attestation_reward) AS reward, "
+        "SUM(d.effective_balance_sum) AS balance, SUM(d.attestations) AS active, "
+        "SUM(d.attestation_reward) AS reward, "
         f"SUM(d.attestation_ideal) AS ideal{execution} "
         f"FROM {quote(ValidatorDay._meta.db_table)} d "
         f"WHERE d.day >= %s AND d.day <= %s AND d.validator_id IN ({members}) "

@@ -186,14 +186,30 @@ class Validator(models.Model):
 
 class ValidatorSync(models.Model):
     """A farm's cursor through the chain: the next epoch to process, a lease so that one worker
-    processes a farm at a time, and what went wrong last."""
+    processes a farm at a time, and what went wrong last. And a second cursor for a backfill of
+    older epochs (backfill_from, asked for in the admin), which runs after the live epochs of
+    each run, oldest first, up to the epoch before the first one processed live."""
 
     farm = models.OneToOneField(Farm, on_delete=models.CASCADE, related_name="validator_sync")
     next_epoch = models.PositiveBigIntegerField(null=True, blank=True)
     head_epoch = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Newest epoch whose rewards are final on the node"
     )
-    backfill_from = models.PositiveBigIntegerField(null=True, blank=True)
+    backfill_from = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Fetch older epochs from this one, as far back as the beacon nodes keep states",
+    )
+    backfill_start = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The backfill's first epoch: backfill_from, or later"
+    )
+    backfill_next = models.PositiveBigIntegerField(null=True, blank=True)
+    backfill_until = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The backfill's last epoch: before the first live one"
+    )
+    backfill_note = models.CharField(
+        max_length=300, blank=True, help_text="Why the backfill starts later than asked"
+    )
     lease_until = models.DateTimeField(null=True, blank=True)
     sync_period_checked = models.BigIntegerField(default=-1)
     node = models.ForeignKey(
@@ -211,6 +227,45 @@ class ValidatorSync(models.Model):
         if self.next_epoch is None or self.head_epoch is None:
             return 0
         return max(0, self.head_epoch + 1 - self.next_epoch)
+
+    @property
+    def backfilling(self) -> bool:
+        return (
+            self.backfill_next is not None
+            and self.backfill_until is not None
+            and self.backfill_next <= self.backfill_until
+        )
+
+    @property
+    def backfill_percent(self) -> int | None:
+        """How much of the backfill's range is done, in whole percent; None without one."""
+        if self.backfill_start is None or self.backfill_until is None:
+            return None
+        if self.backfill_until < self.backfill_start:
+            return 100
+        done = min(self.backfill_next or self.backfill_start, self.backfill_until + 1)
+        total = self.backfill_until + 1 - self.backfill_start
+        return (done - self.backfill_start) * 100 // total
+
+    @property
+    def backfill_progress(self) -> str:
+        """ "backfilling: epoch 1,234 of 1,234–5,678, 0 %", or what the finished backfill did;
+        "" without a backfill."""
+        if self.backfill_start is None or self.backfill_until is None:
+            return ""
+        if self.backfilling:
+            return (
+                f"backfilling: epoch {self.backfill_next:,} of {self.backfill_start:,}–"
+                f"{self.backfill_until:,}, {self.backfill_percent} %"
+            )
+        if self.backfill_until < self.backfill_start:
+            return "backfill: nothing to fetch"
+        return f"backfilled epochs {self.backfill_start:,}–{self.backfill_until:,}"
+
+    def restart_backfill(self) -> None:
+        """A new backfill_from: the next run works out the new range."""
+        self.backfill_start = self.backfill_next = self.backfill_until = None
+        self.backfill_note = ""
 
 
 class EpochSummary(models.Model):

@@ -34,9 +34,18 @@ class WindowSerializer(serializers.Serializer):
         source="effective_balance_sum", help_text="Σ effective balance over the epochs counted"
     )
     epochs = serializers.IntegerField(help_text="validator-epochs with a known income")
-    apr = serializers.FloatField(allow_null=True, help_text="fraction a year, CL and EL")
+    apr = serializers.FloatField(
+        allow_null=True,
+        help_text="fraction a year, CL and EL; null when unknown or when the data covers less "
+        "than apr_min_s (then apr_note says so)",
+    )
     apr_consensus = serializers.FloatField(allow_null=True)
     apr_execution = serializers.FloatField(allow_null=True)
+    apr_covered_s = serializers.FloatField(
+        source="covered_s", help_text="seconds of active epochs the window's data covers"
+    )
+    apr_min_s = serializers.IntegerField(help_text="the least covered span for an APR, seconds")
+    apr_note = serializers.CharField(help_text='why there is no APR, e.g. "needs 7 days of data"')
     effectiveness = serializers.FloatField(
         allow_null=True, help_text="Σ attestation reward / Σ ideal attestation reward"
     )

@@ -14,10 +14,14 @@ Windows are sets of whole UTC days, because income is stored per validator and U
 - "7d" and "30d": the last 7 and 30 UTC days, today so far included.
 APR divides a window's income by the same window's Σ effective balance × epochs, so a validator
 that was active for part of the window (or a window with today's few epochs) has its true rate,
-and a 0x02 validator of 2,048 ETH counts for 2,048 ETH, not 32. Definitions: docs/validators.md.
+and a 0x02 validator of 2,048 ETH counts for 2,048 ETH, not 32. An APR annualised from a few
+hours is noise (one proposal makes it thousands of percent), so a window's APR is given only
+once its data covers APR_MIN_DAYS of active epochs; its income always. Definitions:
+docs/validators.md.
 """
 
 import datetime as dt
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -38,6 +42,11 @@ WINDOW_LABELS = {
     "7d": "7 days",
     "30d": "30 days",
 }
+# The least span of data (a validator's active epochs; for a set, its longest-followed member's,
+# day by day) over which a window's APR is given: a full day, and about a quarter of the longer
+# windows. "today" never has a full day, so it never has an APR; its income is still shown.
+APR_MIN_DAYS = {"today": 1, "24h": 1, "7d": 2, "30d": 7}
+SECONDS_PER_DAY = 86_400
 # What a window adds up from the day rows: DAY_SUMS are plain integers, execution_income is not.
 SUMMED = (*DAY_SUMS, "execution_income")
 
@@ -51,6 +60,10 @@ class Chain:
     @property
     def epochs_per_year(self) -> float:
         return epochs_per_year(self.seconds_per_slot, self.slots_per_epoch)
+
+    @property
+    def epoch_s(self) -> float:
+        return self.seconds_per_slot * self.slots_per_epoch
 
     def epoch_time(self, epoch: int) -> dt.datetime:
         seconds = self.genesis_time + epoch * self.slots_per_epoch * self.seconds_per_slot
@@ -104,6 +117,8 @@ class Window:
     # own chain constants, so farms on chains of different slot times add up correctly.
     balance_years: float | None = 0.0
     epochs: int = 0
+    # Seconds of active epochs the window's data covers (see APR_MIN_DAYS).
+    covered_s: float = 0.0
     attestation_reward: int = 0
     attestation_ideal: int = 0
     attestations: int = 0
@@ -132,20 +147,40 @@ class Window:
         return self.income * GWEI_PER_ETH + self.execution_income
 
     @property
+    def apr_min_s(self) -> int:
+        return APR_MIN_DAYS[self.name] * SECONDS_PER_DAY
+
+    @property
+    def apr_covered(self) -> bool:
+        """Whether the data spans enough time for an APR (a second's leeway for float sums)."""
+        return self.covered_s >= self.apr_min_s - 1
+
+    @property
+    def apr_note(self) -> str:
+        """Why there is no APR although there is income to annualise; "" otherwise."""
+        if not self.balance_years or self.apr_covered:
+            return ""
+        return (
+            f"needs {_span(self.apr_min_s)} of data, has {_span(self.covered_s)}"
+            if self.name != "today"
+            else "needs a full day of data: see 24 h"
+        )
+
+    @property
     def apr_consensus(self) -> float | None:
-        if not self.balance_years:
+        if not self.balance_years or not self.apr_covered:
             return None
         return self.income / self.balance_years
 
     @property
     def apr_execution(self) -> float | None:
-        if not self.balance_years:
+        if not self.balance_years or not self.apr_covered:
             return None
         return self.execution_income / GWEI_PER_ETH / self.balance_years
 
     @property
     def apr(self) -> float | None:
-        if not self.balance_years:
+        if not self.balance_years or not self.apr_covered:
             return None
         return self.apr_consensus + self.apr_execution
 
@@ -171,6 +206,12 @@ class Window:
                 self.balance_years = None  # a farm whose chain is unknown: no honest APR
             else:
                 self.balance_years += balance / epochs_per_year_
+
+
+def _span(seconds: float) -> str:
+    if seconds >= SECONDS_PER_DAY:
+        return f"{seconds / SECONDS_PER_DAY:.1f} days".replace(".0 days", " days")
+    return f"{seconds / 3600:.1f} h"
 
 
 @dataclass
@@ -212,21 +253,30 @@ def figures_by(validators, key: str | None = "validator_id", *, today=None, chai
     if chains is None:
         chains = chains_for_farms({row["validator__farm_id"] for row in rows})
     result = defaultdict(Figures)
+    # A set's covered span: day by day, the longest any member was active that day (members
+    # added later do not shorten it, and members side by side do not lengthen it).
+    covered = defaultdict(float)
     for row in rows:
         chain = chains.get(row["validator__farm_id"])
         per_year = chain.epochs_per_year if chain else None
+        epoch_s = chain.epoch_s if chain else 0
         figures = result[row[key] if key else None]
         for name in WINDOWS:
+            window = figures.window(name)
             if per_day:
                 first, last = spans[name]
                 if not first <= row["day"] <= last:
                     continue
                 sums = row
+                at = (row[key] if key else None, name, row["day"])
+                covered[at] = max(covered[at], (row["attestations_max"] or 0) * epoch_s)
             else:
                 sums = {column: row.get(f"{name}__{column}") for column in SUMMED}
-            window = figures.window(name)
+                window.covered_s += (sums.get("attestations") or 0) * epoch_s
             window.add_days(sums, per_year)
             window.execution_income += int(sums.get("execution_income") or 0)
+    for (group_key, name, _day), seconds in covered.items():
+        result[group_key].window(name).covered_s += seconds
     return dict(result)
 
 
@@ -306,9 +356,15 @@ def validator_page_ids(validators, sort: str, start: int, stop: int, *, chains, 
         first_day=first,
         last_day=last,
         epochs_per_year={farm: chain.epochs_per_year for farm, chain in chains.items()},
+        apr_min_epochs={farm: apr_min_epochs(chain, "30d") for farm, chain in chains.items()},
         start=start,
         stop=stop,
     )
+
+
+def apr_min_epochs(chain: Chain, window: str) -> int:
+    """The active epochs a validator needs in `window` for an APR (Window.apr_covered)."""
+    return math.ceil((APR_MIN_DAYS[window] * SECONDS_PER_DAY - 1) / chain.epoch_s)
 
 
 class SortedRows:
@@ -421,6 +477,8 @@ def combine(figures_list) -> Figures:
             window, part = total.window(name), figures.window(name)
             for column in SUMMED:
                 setattr(window, column, getattr(window, column) + getattr(part, column))
+            # Sets side by side over the same days: the longest-followed one's span.
+            window.covered_s = max(window.covered_s, part.covered_s)
             if window.balance_years is not None:
                 if part.balance_years is None:
                     window.balance_years = None

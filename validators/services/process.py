@@ -1,10 +1,17 @@
 """Bringing a farm's validators up to date, epoch by epoch, on its trusted beacon nodes.
 
 One worker at a time per farm (a lease on ValidatorSync); epochs in order, each only once its
-successor is complete (rewards final); after downtime, a backfill of up to
+successor is complete (rewards final); after downtime, a catch-up of up to
 ETHDASH_BEACON_BACKFILL_EPOCHS epochs. An epoch is read whole from one node and then stored in
 one transaction: when a node fails mid-epoch, nothing of it was stored and the next node reads
 the epoch again from its start.
+
+A farm's backfill_from asks for older epochs: from max(backfill_from, the oldest epoch the
+nodes keep) up to the epoch before the first one processed live, oldest first, with what each
+run has left of ETHDASH_BEACON_EPOCHS_PER_RUN after the live epochs. Live first, so that the
+page stays current while a month is backfilled (hours at 8 epochs a run); oldest first, so that
+each backfilled epoch's start balance is the previous one's end balance (one balance read a
+run, not one an epoch).
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ from validators.models import (
     BeaconNode,
     DepositRequest,
     EpochSummary,
+    StatusChange,
     SyncDuty,
     Validator,
+    ValidatorDay,
     ValidatorSync,
 )
 from validators.services import nodes as node_service
@@ -39,6 +48,7 @@ from validators.services.epochs import (
     fetch_epoch,
 )
 from validators.services.resolution import resolve_validators
+from validators.services.retention import cutoff_epochs
 from validators.services.store import store_epoch
 
 log = logging.getLogger(__name__)
@@ -54,7 +64,19 @@ class FarmRun:
     farm_id: int
     stored: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
+    backfilled: list[int] = field(default_factory=list)
     error: str = ""
+
+
+@dataclass
+class Backfill:
+    """A run's memory of its backfill: the validators as they were at the end of the last
+    backfilled epoch (never the live rows), the sync period whose members are stored, and why
+    the last epoch could not be read."""
+
+    validators: dict
+    period: int = -1
+    errors: list[str] = field(default_factory=list)
 
 
 def lease(farm_id: int, *, now) -> ValidatorSync | None:
@@ -139,14 +161,17 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
     final = max(node.head_slot // spe for node in usable) - 2
     if final < 0:
         return
+    # After downtime the live cursor catches up at most a day (ETHDASH_BEACON_BACKFILL_EPOCHS)
+    # back; older epochs are the backfill's, when asked for.
     depth = settings.ETHDASH_BEACON_BACKFILL_EPOCHS
     first = sync.next_epoch if sync.next_epoch is not None else final
-    if first < final - depth + 1:
-        first = final - depth + 1
-        sync.backfill_from = first
-    ValidatorSync.objects.filter(pk=sync.pk).update(
-        head_epoch=final, backfill_from=sync.backfill_from
-    )
+    first = max(first, final - depth + 1)
+    if sync.next_epoch is None:
+        # Fixed now: the backfill's range ends before it, whatever this run manages.
+        sync.next_epoch = first
+    ValidatorSync.objects.filter(pk=sync.pk).update(head_epoch=final, next_epoch=sync.next_epoch)
+    if sync.backfill_from is not None and sync.backfill_next is None:
+        _plan_backfill(sync, first)
     # A node that fails mid-run is not asked again for the later epochs of this run.
     failover = Failover(usable)
     for epoch in range(first, min(final, first + max_epochs - 1) + 1):
@@ -166,6 +191,158 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
         else:
             run.error = outcome
             return
+    budget = max_epochs - len(run.stored) - len(run.skipped)
+    if budget > 0 and sync.backfilling:
+        _backfill(sync, run, budget, usable, failover)
+
+
+def _plan_backfill(sync: ValidatorSync, live_first: int) -> None:
+    """A new backfill_from: the range runs up to the epoch before the first one stored from
+    backfill_from on (live, or by an earlier backfill), so nothing is read twice. Stored means
+    an EpochSummary row; before the retention cutoff, where summaries are purged, a day row
+    (kept for good): out of order, only the summary guards a day row against an epoch twice.
+    A day row tells no gap inside its day, so there the range stops at the day's first epoch."""
+    stored = EpochSummary.objects.filter(farm_id=sync.farm_id, epoch__gte=sync.backfill_from)
+    oldest = stored.order_by("epoch").values_list("epoch", flat=True).first()
+    cutoff = cutoff_epochs().get(sync.farm_id, 0)
+    in_days = None
+    if sync.backfill_from < cutoff:
+        in_days = (
+            ValidatorDay.objects.filter(
+                validator__farm_id=sync.farm_id,
+                last_epoch__gte=sync.backfill_from,
+                first_epoch__lt=cutoff,
+            )
+            .order_by("first_epoch")
+            .values_list("first_epoch", flat=True)
+            .first()
+        )
+    candidates = [e for e in (oldest, in_days) if e is not None]
+    until = min([live_first, *candidates]) - 1
+    sync.backfill_start = sync.backfill_next = sync.backfill_from
+    sync.backfill_until = until if until >= 0 else None
+    sync.backfill_note = ""
+    if sync.backfill_until is None or sync.backfill_until < sync.backfill_from:
+        sync.backfill_until = sync.backfill_from - 1
+        sync.backfill_note = f"Epoch {sync.backfill_from:,} is stored already."
+    _save_backfill(sync)
+
+
+def _save_backfill(sync: ValidatorSync) -> None:
+    ValidatorSync.objects.filter(pk=sync.pk).update(
+        backfill_start=sync.backfill_start,
+        backfill_next=sync.backfill_next,
+        backfill_until=sync.backfill_until,
+        backfill_note=sync.backfill_note[:300],
+    )
+
+
+def _backfill(sync: ValidatorSync, run: FarmRun, budget: int, usable, failover) -> None:
+    backfill = Backfill(backfill_validators(sync.farm_id, sync.backfill_next))
+    while budget > 0 and sync.backfilling:
+        epoch = sync.backfill_next
+        if not renew(sync):
+            run.error = "Another worker took over this farm's epochs (lease expired)."
+            return
+        outcome = process_epoch(sync, epoch, usable, failover=failover, backfill=backfill)
+        budget -= 1
+        if outcome == "stored":
+            run.backfilled.append(epoch)
+            sync.backfill_next = epoch + 1
+            # Stored already by the epoch's transaction, unless it was stored before.
+            ValidatorSync.objects.filter(pk=sync.pk).update(backfill_next=epoch + 1)
+        elif outcome == "pruned":
+            # The nodes no longer keep this epoch's states: start again at the oldest they do.
+            oldest, keeper = _oldest_kept(usable, epoch + 1, sync.backfill_until, backfill)
+            if oldest is None:
+                sync.backfill_note = (
+                    f"The beacon nodes keep no state from epoch {epoch:,} to "
+                    f"{sync.backfill_until:,}: " + "; ".join(backfill.errors)
+                )
+                sync.backfill_start = sync.backfill_until + 1
+                sync.backfill_next = sync.backfill_until + 1
+            else:
+                sync.backfill_note = (
+                    f"Asked from epoch {sync.backfill_from:,}; {keeper} keeps states from epoch "
+                    f"{oldest:,} only (no archive: for epoch {epoch:,} it answered "
+                    + "; ".join(backfill.errors)
+                    + ")"
+                )
+                sync.backfill_start = sync.backfill_next = oldest
+                # Start balances are read again at the new start.
+                backfill.validators = backfill_validators(sync.farm_id, oldest)
+            _save_backfill(sync)
+        elif outcome == "nothing":
+            return
+        else:
+            run.error = "Backfill: " + outcome
+            return
+
+
+def backfill_validators(farm_id: int, epoch: int) -> dict[int, Tracked]:
+    """The farm's validators as a backfill starting at `epoch` knows them: the status last
+    recorded before it (StatusChange rows, of an earlier backfill run; else unknown, and
+    whether slashed too) and no balance (read from the node at the start of the epoch)."""
+    rows = Validator.objects.filter(farm_id=farm_id, index__isnull=False).values_list(
+        "pk", "index", "pubkey"
+    )
+    out = {index: Tracked(pk, index, pubkey, "", None, None, None) for pk, index, pubkey in rows}
+    by_pk = {v.pk: v for v in out.values()}
+    changes = (
+        StatusChange.objects.filter(validator__farm_id=farm_id, epoch__lt=epoch)
+        .order_by("validator_id", "epoch")
+        .values_list("validator_id", "status")
+    )
+    for pk, status in changes.iterator(chunk_size=5000):
+        if pk in by_pk:
+            by_pk[pk].status = status
+            by_pk[pk].slashed = status.endswith("_slashed")
+    return out
+
+
+def _oldest_kept(nodes, low: int, high: int, backfill: Backfill) -> tuple[int | None, str]:
+    """The oldest epoch in [low, high] whose first state some node serves (a binary search on
+    each node: a pruning node keeps a suffix of the chain), and that node's name."""
+    any_index = next(iter(backfill.validators), 0)
+    best, keeper = None, ""
+    for node in nodes:
+        found = asyncio.run(_search_oldest(node, low, high, any_index))
+        if found is not None and (best is None or found < best):
+            best, keeper = found, node.name
+    return best, keeper
+
+
+async def _search_oldest(node, low: int, high: int, index: int) -> int | None:
+    async with node_service.client_for(node) as client:
+
+        async def kept(epoch: int) -> bool:
+            try:
+                await client.validator_balances(epoch * node.slots_per_epoch, [index])
+            except BeaconError as exc:
+                if exc.status in PRUNED_STATUSES:
+                    return False
+                raise
+            return True
+
+        try:
+            if low > high or not await kept(high):
+                return None
+            while low < high:
+                middle = (low + high) // 2
+                if await kept(middle):
+                    high = middle
+                else:
+                    low = middle + 1
+        except OutboundError:  # the node failed: it tells nothing about what it keeps
+            return None
+        return low
+
+
+# What a node answers for a state it no longer keeps: 404 (Lighthouse "NOT_FOUND: beacon
+# state at slot …", Teku, Prysm "State not found"), 500 from some versions of Prysm and Nimbus
+# ("Could not get state", "Trying to access a pruned historical state"). Only for a backfill
+# epoch is a 500 read that way; for a live epoch it is a failing node.
+PRUNED_STATUSES = (404, 500)
 
 
 @dataclass(slots=True)
@@ -177,7 +354,7 @@ class Tracked:
     index: int
     pubkey: str
     status: str
-    slashed: bool
+    slashed: bool | None
     balance: int | None
     balance_epoch: int | None
     withdrawal_credentials: str = ""
@@ -206,25 +383,34 @@ def tracked_validators(farm_id: int) -> dict[int, Tracked]:
 
 
 def process_epoch(
-    sync: ValidatorSync, epoch: int, nodes: list[BeaconNode], *, failover: Failover | None = None
+    sync: ValidatorSync,
+    epoch: int,
+    nodes: list[BeaconNode],
+    *,
+    failover: Failover | None = None,
+    backfill: Backfill | None = None,
 ) -> str:
     """Reads the epoch from the first node that can answer and stores it. Returns "stored",
-    "skipped" (no node still holds its states) or the error to show. A node that fails is marked
-    dead in `failover` (the run's memory); one that lacks the epoch's states is not."""
+    "skipped" (no node still holds its states; for a backfill epoch "pruned", with the nodes'
+    answers in backfill.errors) or the error to show. A node that fails is marked dead in
+    `failover` (the run's memory); one that lacks the epoch's states is not."""
     failover = failover or Failover(nodes)
     nodes = [node for node in failover.alive() if node in nodes]
-    validators = tracked_validators(sync.farm_id)
+    validators = backfill.validators if backfill else tracked_validators(sync.farm_id)
     if not validators:  # all added by pubkey and not known to the node yet
         return "nothing"
     indices = sorted(validators)
     known_start = {i for i, v in validators.items() if v.balance_epoch == epoch}
     start_balances = {i: validators[i].balance for i in known_start}
-    waiting = waiting_deposits(sync.farm_id)
+    # A backfilled epoch sees only the deposits its own or earlier blocks brought.
+    before_slot = (epoch + 1) * nodes[0].slots_per_epoch if backfill and nodes else None
+    waiting = waiting_deposits(sync.farm_id, before_slot=before_slot)
     errors, pruned = [], 0
     for node in nodes:
         period = epoch // (node.epochs_per_sync_period or 256)
         members = None
-        if sync.sync_period_checked == period:
+        checked = backfill.period if backfill else sync.sync_period_checked
+        if checked == period:
             members = frozenset(
                 SyncDuty.objects.filter(period=period, validator__farm_id=sync.farm_id).values_list(
                     "validator__index", flat=True
@@ -237,7 +423,9 @@ def process_epoch(
                 _fetch(node, epoch, indices, known_start, members, ask_queue, frozenset(waiting))
             )
         except (UntrustedAnswer, OutboundError) as exc:
-            if isinstance(exc, BeaconError) and exc.not_found:
+            if isinstance(exc, BeaconError) and (
+                exc.not_found or (backfill is not None and exc.status in PRUNED_STATUSES)
+            ):
                 pruned += 1  # the state is gone from this node; another may still hold it
                 errors.append(f"{node.name}: {exc}")
                 continue
@@ -248,7 +436,13 @@ def process_epoch(
         credited: dict[int, list] = {}
         if read.queued is None:
             credited = credit_deposit_requests(read, start_balances, waiting)
-        slashed = frozenset(i for i, v in validators.items() if v.slashed)
+        # A backfill's first epoch may not know whether a validator was slashed before it
+        # (None): the state at its end says so, and no slashing is flagged that epoch.
+        slashed = frozenset(
+            i
+            for i, v in validators.items()
+            if v.slashed or (v.slashed is None and i in read.states and read.states[i].slashed)
+        )
         result = compute_epoch(read, start_balances, slashed)
         day = epoch_day(epoch, node.genesis_time, node.seconds_per_slot, node.slots_per_epoch)
         with transaction.atomic():
@@ -260,9 +454,13 @@ def process_epoch(
                 day=day,
                 node_id=node.pk,
                 duration_ms=int((time.monotonic() - started) * 1000),
+                backfill=backfill is not None,
             )
             if stored:
                 _store_deposit_requests(read, validators, credited, waiting)
+        if backfill is not None:
+            backfill.period = period
+            return "stored"
         if stored and sync.sync_period_checked != period:
             sync.sync_period_checked = period
             ValidatorSync.objects.filter(pk=sync.pk).update(sync_period_checked=period)
@@ -271,6 +469,9 @@ def process_epoch(
         return f"Epoch {epoch} could not be read: every node failed earlier in this run: " + (
             "; ".join(message for _, message in failover.dead.values()) or "no node is ready"
         )
+    if pruned == len(nodes) and backfill is not None:
+        backfill.errors = errors
+        return "pruned"
     if pruned == len(nodes):
         _skip(sync, epoch, "states pruned on every node: " + "; ".join(errors))
         return "skipped"
@@ -308,14 +509,13 @@ def _remember_pending_queue(node: BeaconNode, missing: bool | None) -> None:
     )
 
 
-def waiting_deposits(farm_id: int) -> dict[int, list[tuple[int, int]]]:
-    """The farm's deposits seen in blocks and not yet credited, per validator index, in queue
-    order, as (DepositRequest pk, gwei)."""
-    rows = (
-        DepositRequest.objects.filter(validator__farm_id=farm_id, credited_epoch__isnull=True)
-        .order_by("slot", "position")
-        .values_list("pk", "validator__index", "amount")
-    )
+def waiting_deposits(farm_id: int, *, before_slot=None) -> dict[int, list[tuple[int, int]]]:
+    """The farm's deposits seen in blocks (before `before_slot`, when given) and not yet
+    credited, per validator index, in queue order, as (DepositRequest pk, gwei)."""
+    rows = DepositRequest.objects.filter(validator__farm_id=farm_id, credited_epoch__isnull=True)
+    if before_slot is not None:
+        rows = rows.filter(slot__lt=before_slot)
+    rows = rows.order_by("slot", "position").values_list("pk", "validator__index", "amount")
     waiting: dict[int, list[tuple[int, int]]] = {}
     for pk, index, amount in rows:
         waiting.setdefault(index, []).append((pk, amount))

@@ -81,11 +81,16 @@ def store_epoch(
     day,
     node_id: int | None,
     duration_ms: int = 0,
+    backfill: bool = False,
 ) -> bool:
     """Stores the epoch; False when it was stored before (nothing changes then).
     `validators` maps index -> the farm's validator as read before the epoch (a Validator, or
     a lighter object with the same attributes: see validators.services.process.Tracked); its
-    attributes are brought up to date."""
+    attributes are brought up to date.
+    `backfill`: an epoch older than the live ones. Its history (day rows, imperfect epochs,
+    proposals, withdrawals, sync duties, status changes) is stored like a live epoch's, but the
+    validators' current figures, the live cursor and the live page are left alone: the
+    attributes of `validators` (the backfill's own) are brought up to date in memory only."""
     epoch = read.epoch
     records = result.records
     summary = EpochSummary(
@@ -167,17 +172,21 @@ def store_epoch(
                 validator.last_duty, validator.last_duty_epoch = duty, epoch
             validator.last_error = ""
             changed.append(validator)
-        update_by_pk(
-            Validator,
-            [v.pk for v in changed],
-            {name: [getattr(v, name) for v in changed] for name in VALIDATOR_FIELDS},
-        )
-        upsert_validator_days(day_rows)
+        if not backfill:
+            update_by_pk(
+                Validator,
+                [v.pk for v in changed],
+                {name: [getattr(v, name) for v in changed] for name in VALIDATOR_FIELDS},
+            )
+        upsert_validator_days(day_rows, out_of_order=backfill)
         ValidatorEpoch.objects.bulk_create(epoch_rows, batch_size=1000, ignore_conflicts=True)
         StatusChange.objects.bulk_create(status_changes, ignore_conflicts=True)
         _store_proposals(read, validators)
         _store_withdrawals(read, validators)
         _store_sync(read, result, validators, epoch)
+        if backfill:
+            ValidatorSync.objects.filter(farm_id=farm_id).update(backfill_next=epoch + 1)
+            return True
         ValidatorSync.objects.filter(farm_id=farm_id).update(
             next_epoch=epoch + 1, last_error="", node_id=node_id, processed_at=summary.processed_at
         )

@@ -41,6 +41,7 @@ def day_row(v, day, *, effective_eth=32, epochs=EPOCHS_PER_DAY, **fields):
         "first_epoch": 1000,
         "last_epoch": 1000 + epochs - 1,
         "epochs": epochs,
+        "attestations": epochs,  # active all along: an attestation due every epoch
         "start_balance": effective_eth * GWEI,
         "end_balance": effective_eth * GWEI,
         "effective_balance_sum": effective_eth * GWEI * epochs,
@@ -108,10 +109,14 @@ def test_validator_activated_mid_window_has_its_true_rate(farm):
     day_row(newcomer, days_ago(1), income=4_000_000)
     day_row(newcomer, days_ago(0), income=4_000_000)
     figures = figures_by(Validator.objects.filter(farm=farm))
-    assert figures[newcomer.pk].month.apr_consensus == pytest.approx(
-        figures[veteran.pk].month.apr_consensus, rel=1e-3
+    # 2.5 days of data: enough for a 7-day APR (2 days), its true rate; not for 30 days (7).
+    assert figures[newcomer.pk].week.apr_consensus == pytest.approx(
+        figures[veteran.pk].week.apr_consensus, rel=1e-3
     )
     assert figures[newcomer.pk].month.epochs == 112 + 2 * 225
+    assert figures[newcomer.pk].month.apr is None
+    assert figures[newcomer.pk].month.apr_note == "needs 7 days of data, has 2.5 days"
+    assert figures[newcomer.pk].month.income == 4_000_000 * 2 + 4_000_000 * 112 // 225
 
 
 def test_windows_are_utc_days(farm):
@@ -226,3 +231,49 @@ def test_bad_day_ranges_are_refused(params, message):
 
 def test_day_range_parsed():
     assert parse_day_range({"from": "2026-01-01", "to": ""}) == (dt.date(2026, 1, 1), None)
+
+
+def test_minutes_of_data_give_income_but_no_apr(farm):
+    """One proposal in the first 20 minutes would annualise to thousands of percent: no APR."""
+    v = validator(farm, 20)
+    day_row(v, days_ago(0), epochs=3, income=60_000_000, proposal_reward=59_000_000, proposals=1)
+    figures = validator_figures(v)
+    for window in (figures.today, figures.week, figures.month):
+        assert window.income == 60_000_000
+        assert (window.apr, window.apr_consensus, window.apr_execution) == (None, None, None)
+    assert figures.week.covered_s == 3 * 384
+    assert figures.week.apr_note == "needs 2 days of data, has 0.3 h"
+    assert figures.today.apr_note == "needs a full day of data: see 24 h"
+    totals = set_figures(Validator.objects.filter(farm=farm))
+    assert totals.week.income == 60_000_000 and totals.week.apr is None
+
+
+def test_apr_once_the_data_covers_the_window_minimum(farm):
+    v = validator(farm, 21)
+    # Exactly 2 days of active epochs (450 × 384 s): the 7-day APR is given, to the exact figure.
+    day_row(v, days_ago(2), income=4_000_000, execution_income=3 * 10**16)
+    day_row(v, days_ago(1), income=5_000_000)
+    figures = validator_figures(v)
+    balance_years = 32 * GWEI * 2 * EPOCHS_PER_DAY / EPY
+    assert figures.week.covered_s == 2 * 86_400
+    assert figures.week.apr_consensus == 9_000_000 / balance_years
+    assert figures.week.apr_execution == 3 * 10**16 / GWEI / balance_years
+    assert figures.week.apr_note == ""
+    # A complete UTC day is enough for the 24-hour window; 30 days need 7.
+    assert figures.day.apr_consensus == 5_000_000 / (32 * GWEI * EPOCHS_PER_DAY / EPY)
+    assert figures.month.apr is None and figures.month.income == 9_000_000
+
+
+def test_a_sets_span_is_its_longest_followed_member_day_by_day(farm):
+    veteran, newcomer = validator(farm, 22), validator(farm, 23)
+    day_row(veteran, days_ago(2), income=4_000_000)
+    day_row(veteran, days_ago(1), income=4_000_000)
+    day_row(newcomer, days_ago(1), epochs=10, income=100_000)
+    together = set_figures(Validator.objects.filter(farm=farm))
+    # Two days, not 2 + 10 epochs: members side by side do not lengthen the span.
+    assert together.week.covered_s == 2 * 86_400
+    balance_years = 32 * GWEI * (2 * EPOCHS_PER_DAY + 10) / EPY
+    assert together.week.apr_consensus == 8_100_000 / balance_years
+    rows = validator_rows(Validator.objects.filter(farm=farm).order_by("index"))
+    assert rows[1].figures.week.apr is None  # the newcomer alone: 10 epochs
+    assert combine(r.figures for r in rows).week.covered_s == 2 * 86_400

@@ -91,10 +91,12 @@ def staked(alpha):
 def test_list_page_with_data(owner_client, staked):
     page = owner_client.get("/validators/").content.decode()
     assert "lighthouse-1" in page and "Ready" in page and "3200100" in page
-    assert "backfilling 12 epochs" in page
+    assert "catching up 12 epochs" in page
     assert "#424242" in page and "home staker" in page and "Lido set" in page
     assert "32.01000" in page  # balance
     assert "0.04800" in page  # 24 h: 0.003 consensus + 0.045 execution
+    # Two days of data: the 7-day APR, and for 30 days the reason there is none yet.
+    assert "30 d needs 7 days of data, has 2 days" in page and "7 d needs" not in page
     assert 'id="epoch-chart"' in page and "vendor/plotly/plotly.min.js" in page
     assert "js/validators.js" in page and "13337" in page  # chart data from EpochSummary
     filtered = owner_client.get("/validators/?status=exited_unslashed").content.decode()
@@ -268,8 +270,23 @@ def test_list_pages_and_sorts_in_sql_with_totals_over_all(owner_client, staked):
     assert poorest[0] == low.index
     upward = owner_client.get("/validators/?sort=30d&page=2").content.decode()
     assert _table_indexes(upward)[-3:] == [second.index, top.index, idle.index]
+    # An APR over 30 days needs 7 days of data: only top and second get them; the others (3
+    # days, 2 for the staked one) have none, and come last like unknowns.
+    ValidatorDay.objects.update(attestations=225)
+    ValidatorDay.objects.bulk_create(
+        [
+            ValidatorDay(validator=v, day=days_ago(n), first_epoch=1, last_epoch=2, epochs=225,
+                         attestations=225, start_balance=32 * GWEI, end_balance=32 * GWEI,
+                         effective_balance_sum=32 * GWEI * 225, income=0)
+            for v in (top, second)
+            for n in range(3, 7)
+        ]
+    )  # fmt: skip
     by_apr = _table_indexes(owner_client.get("/validators/?sort=-apr").content.decode())
-    assert by_apr[:2] == [top.index, second.index]
+    assert by_apr[:3] == [top.index, second.index, 1]
+    by_apr_up = owner_client.get("/validators/?sort=apr").content.decode()
+    assert _table_indexes(by_apr_up)[:2] == [second.index, top.index]
+    assert 'title="needs 7 days of data, has 3 days"' in by_apr_up
     yesterday = _table_indexes(owner_client.get("/validators/?sort=-24h").content.decode())
     if connection.vendor == "postgresql":
         # Yesterday's MEV payment puts the staked validator first; SQLite, where execution
@@ -312,6 +329,12 @@ def test_api_validators_with_figures(api, staked):
     assert last_24h["income_wei"] == "48000000000000001"
     assert last_24h["withdrawals_gwei"] == 17_000_000
     assert item["figures"]["last_7d"]["apr"] > 0
+    # Two days of data: a 7-day APR (needs 2), none over 30 days (needs 7), income always.
+    last_30d = item["figures"]["last_30d"]
+    assert last_30d["apr"] is None and last_30d["apr_consensus"] is None
+    assert last_30d["apr_covered_s"] == 2 * 86_400 and last_30d["apr_min_s"] == 7 * 86_400
+    assert last_30d["apr_note"] == "needs 7 days of data, has 2 days"
+    assert last_30d["consensus_income_gwei"] == 4_000_000
     assert item["figures"]["last_7d"]["effectiveness"] == 1.0
     v = staked.validator
     detail = api.get(f"/api/v1/validators/{v.pk}/").json()
