@@ -155,10 +155,15 @@ async def test_node_config_and_state_reads(node):
     await check("GET", template, "/eth/v1/beacon/states/head/sync_committees?epoch=99999", 400)
 
     # Called by ethdash; a node without it answers 404 (ethdash then reads the blocks' deposit
-    # requests), which is what this node does unless it serves the queue.
+    # requests), which is what this node does unless it is told to serve the queue.
     template = STATE + "/pending_deposits"
-    expected = 200 if _serves("GET", template) else 404
-    await check("GET", template, "/eth/v1/beacon/states/head/pending_deposits", expected)
+    path = "/eth/v1/beacon/states/head/pending_deposits"
+    chain.serves_pending_deposits = False
+    await check("GET", template, path, 404)
+    chain.serves_pending_deposits = True
+    await check("GET", template, path, 200)
+    await check("GET", template, "/eth/v1/beacon/states/bad/pending_deposits", 400)
+    chain.serves_pending_deposits = False
 
 
 async def test_rewards_blocks_and_headers(node):
