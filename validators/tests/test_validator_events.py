@@ -364,3 +364,68 @@ async def test_only_validators_with_attestation_duties_are_ever_offline(captured
         lambda: dict(Validator.objects.filter(farm=farm).values_list("index", "is_live"))
     )()
     assert states == {1: True, 2: False, 3: False} | dict.fromkeys(range(4, 11))
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_the_simulated_nodes_orphan_turns_orphaned_within_a_slot(allow_loopback, monkeypatch):
+    """Over HTTP from the simulated node's own stream: validator 10 proposes slot 4 of every
+    epoch with epoch % 4 == 1 and the next slot reorgs it out."""
+    import time
+
+    spe, slot_s = 8, 0.1
+    # Two slots before epoch 5: its first head event loads the duties of slot 44, the orphan.
+    genesis = time.time() - (5 * spe - 2) * slot_s
+    server = await start_beacon_node(
+        seconds_per_slot=slot_s, slots_per_epoch=spe, registry_size=100, genesis_time=genesis
+    )
+    port = server.sockets[0].getsockname()[1]
+    chain = server.chain
+    orphan_slot = 5 * spe + 4
+    assert chain.proposer(orphan_slot) == 10 and chain.is_orphaned(orphan_slot)
+
+    def seed():
+        farm = FarmFactory(name="Orphans")
+        BeaconNode.objects.create(
+            farm=farm,
+            name="sim",
+            url=f"http://127.0.0.1:{port}",
+            genesis_time=int(genesis),
+            seconds_per_slot=slot_s,
+            slots_per_epoch=spe,
+        )
+        return farm, Validator.objects.create(
+            farm=farm, index=10, status=Status.ACTIVE_ONGOING, activation_epoch=0
+        )
+
+    farm, proposer = await sync_to_async(seed)()
+    pushed = []
+    stop = asyncio.Event()
+
+    def push(farm_id, *events):
+        pushed.extend(events)
+        if any(e["type"] == "validator.proposal" and e["outcome"] == "orphaned" for e in events):
+            stop.set()
+
+    monkeypatch.setattr(event_service.live, "push", push)
+    try:
+        await asyncio.wait_for(
+            event_service.follow_farm(farm.pk, stop=stop, trigger=lambda farm_id: None),
+            timeout=20,
+        )
+    finally:
+        await stop_beacon_node(server)
+    ours = [
+        (e["slot"], e["outcome"], e["block"])
+        for e in pushed
+        if e["type"] == "validator.proposal" and e["id"] == proposer.pk
+    ]
+    dropped = chain.orphan_root(orphan_slot)
+    assert ours == [(orphan_slot, "proposed", dropped), (orphan_slot, "orphaned", dropped)]
+    (reorg,) = [e for e in pushed if e["type"] == "validator.reorg"]
+    assert reorg["dropped"] == [{"slot": orphan_slot, "block": dropped}]
+    # Pushed before the head of the slot after the orphan: within a slot.
+    heads = [e["slot"] for e in pushed if e["type"] == "validator.head"]
+    assert max(heads) <= orphan_slot + 1
+    stored = await sync_to_async(Proposal.objects.get)(validator=proposer, slot=orphan_slot)
+    assert (stored.outcome, stored.block_root) == ("orphaned", dropped)
