@@ -556,3 +556,46 @@ def test_validators_page_figures_follow_each_processed_epoch(
             finally:
                 browser.close()
     assert errors.errors == []
+
+
+def test_validator_page_shows_a_proposal_orphaned_as_the_listener_pushes_it(
+    alpha, server, playwright_api
+):
+    from ethdash import live
+    from validators.models import Status, Validator
+
+    validator = Validator.objects.create(
+        farm=alpha.farm, index=10, status=Status.ACTIVE_ONGOING, activation_epoch=0
+    )
+    dropped, new_head = "0x" + "ab" * 32, "0x" + "cd" * 32
+    proposal = {
+        "type": "validator.proposal", "id": validator.pk, "slot": 44, "epoch": 5,
+        "outcome": "proposed", "block": dropped, "consensus_reward": None,
+        "execution_reward": None,
+    }  # fmt: skip
+    row = "#proposal-rows tr[data-slot='44']"
+    with playwright_api() as p:
+        browser = launch(p)
+        try:
+            page = new_page(browser)
+            errors = PageErrors(page)
+            with errors.shown_on_failure(page, "validator-orphan"):
+                log_in(page, server.url, alpha.owner.username)
+                page.goto(f"{server.url}/validators/{validator.pk}/")
+                page.wait_for_selector("#live-status[data-state=live]")
+                assert page.text_content("#proposal-rows").strip() == "No proposals yet."
+                live.send_now(alpha.farm.pk, [proposal])
+                page.wait_for_selector(row)
+                assert page.text_content(f"{row} [data-field=outcome]") == "Proposed"
+                orphaned = proposal | {"outcome": "orphaned", "new_head_block": new_head}
+                live.send_now(alpha.farm.pk, [{"type": "validator.reorg", "slot": 45}, orphaned])
+                page.wait_for_function(
+                    "(sel) => document.querySelector(sel).textContent === 'Orphaned'",
+                    arg=f"{row} [data-field=outcome]",
+                )
+                title = page.get_attribute(f"{row} [data-field=outcome]", "title")
+                assert dropped in title and new_head in title
+                assert page.locator("#proposal-rows tr").count() == 1
+        finally:
+            browser.close()
+    assert errors.errors == []
