@@ -68,12 +68,12 @@ class FarmFollower:
                     "optimistic": bool(data.get("execution_optimistic")),
                 },
             )
-            if epoch != self.epoch:
-                self.epoch = epoch
-                self._forget_before((epoch - 1) * spe)
-                await self.new_epoch(client, epoch)
+            await self.enter(client, epoch, spe)
         elif event.event == "block":
             slot = data["slot"]
+            # A node announces a slot's block before making it the head: the first block of an
+            # epoch is the first sign of it, and the epoch's duties must be known to name it.
+            await self.enter(client, slot // spe, spe)
             self.seen[data["block"]] = slot
             validator_id = self.our_proposers.get(slot)
             if validator_id is not None:
@@ -91,6 +91,13 @@ class FarmFollower:
                 )
         elif event.event == "chain_reorg":
             await self.reorg(client, data, spe)
+
+    async def enter(self, client: BeaconClient, epoch: int, spe: int) -> None:
+        if self.epoch is not None and epoch <= self.epoch:
+            return
+        self.epoch = epoch
+        self._forget_before((epoch - 1) * spe)
+        await self.new_epoch(client, epoch)
 
     def _forget_before(self, slot: int) -> None:
         self.our_proposers = {s: v for s, v in self.our_proposers.items() if s >= slot}

@@ -80,6 +80,7 @@ async def test_listener_triggers_processing_records_liveness_and_fails_over(
 def test_proposal_events_name_our_validator():
     follower = event_service.FarmFollower(farm_id=1, trigger=lambda farm_id: None)
     follower.our_proposers = {33: 501}
+    follower.epoch = 1  # the epoch's duties are known
     node = BeaconNode(slots_per_epoch=32)
     pushed = []
 
@@ -155,9 +156,11 @@ class Node:
         path = request.url.path
         self.requests.append((request.method, path, request.content.decode() or None))
         if path.startswith("/eth/v1/validator/duties/proposer/"):
+            epoch = int(path.rsplit("/", 1)[1])
             data = [
                 {"pubkey": "0x" + "a" * 96, "validator_index": str(index), "slot": str(slot)}
                 for slot, index in self.duties.items()
+                if slot // 32 == epoch
             ]
             return httpx.Response(
                 200,
@@ -429,3 +432,25 @@ async def test_the_simulated_nodes_orphan_turns_orphaned_within_a_slot(allow_loo
     assert max(heads) <= orphan_slot + 1
     stored = await sync_to_async(Proposal.objects.get)(validator=proposer, slot=orphan_slot)
     assert (stored.outcome, stored.block_root) == ("orphaned", dropped)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_the_first_block_of_an_epoch_is_named_though_it_comes_before_the_head(captured):
+    active = {"status": Status.ACTIVE_ONGOING, "activation_epoch": 0}
+    farm, (ours,) = await sync_to_async(_farm_with)({"index": 7, **active})
+    answers = Node(duties={96: 7}, live={7})
+    follower = event_service.FarmFollower(farm.pk, trigger=lambda farm_id: None)
+    # A node sends a slot's block, then its head; slot 96 opens epoch 3.
+    stream = (
+        head_frame(95, root(95))
+        + block_frame(96, root(96))
+        + head_frame(96, root(96))
+        + block_frame(97, root(97))
+        + head_frame(97, root(97))
+    )
+    await replay(follower, answers, stream)
+    proposals = [(e["id"], e["slot"]) for e in captured if e["type"] == "validator.proposal"]
+    assert proposals == [(ours.pk, 96)]
+    asked = [r[1] for r in answers.requests if "/duties/proposer/" in r[1]]
+    assert asked == ["/eth/v1/validator/duties/proposer/2", "/eth/v1/validator/duties/proposer/3"]
