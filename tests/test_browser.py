@@ -456,7 +456,7 @@ def test_validators_page_figures_follow_each_processed_epoch(
 
     from simulators.beacon_node import start_beacon_node
     from tests.loops import loop_thread
-    from validators.models import BeaconNode, Validator, ValidatorSync
+    from validators.models import BeaconNode, Validator, ValidatorGroup, ValidatorSync
     from validators.services.process import process_farm
 
     settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
@@ -481,6 +481,9 @@ def test_validators_page_figures_follow_each_processed_epoch(
         BeaconNode.objects.create(farm=farm, name="primary", url=f"http://127.0.0.1:{port}")
         Validator.objects.bulk_create([Validator(farm=farm, index=i) for i in range(12)])
         ValidatorSync.objects.create(farm=farm, next_epoch=0)
+        group = ValidatorGroup.objects.create(farm=farm, name="first four")
+        Validator.objects.filter(farm=farm, index__lt=4).update(group=group)
+        first = Validator.objects.get(farm=farm, index=0)
         assert process_farm(farm.pk, max_epochs=1).stored == [0]
 
         with playwright_api() as p:
@@ -508,6 +511,20 @@ def test_validators_page_figures_follow_each_processed_epoch(
                         " ago"
                     )
                     page.evaluate("() => { window.__marker = 1; }")
+                    # The validator's and the group's pages follow the same epoch.
+                    detail = new_page(browser)
+                    group_page = new_page(browser)
+                    detail_errors, group_errors = PageErrors(detail), PageErrors(group_page)
+                    for other in (detail, group_page):
+                        log_in(other, server.url, alpha.owner.username)
+                    detail.goto(f"{server.url}/validators/{first.pk}/")
+                    group_page.goto(f"{server.url}/validators/groups/{group.pk}/")
+                    for other in (detail, group_page):
+                        other.wait_for_selector("#live-status[data-state=live]")
+                    assert detail.text_content("#validator-last-duty").endswith("epoch 0")
+                    detail_balance = detail.text_content("#validator-balance")
+                    group_rows = group_page.evaluate(VALIDATOR_ROWS_JS)
+                    assert [row[8][-7:] for row in group_rows] == ["epoch 0"] * 4
 
                     thread = threading.Thread(target=process_one_epoch)
                     thread.start()
@@ -534,6 +551,16 @@ def test_validators_page_figures_follow_each_processed_epoch(
                         page.text_content("#validator-tiles .tile:nth-child(2)") != before_balance
                     )
                     assert page.evaluate("() => window.__marker") == 1, "the page was reloaded"
+                    detail.wait_for_function(
+                        "() => document.getElementById('validator-last-duty')"
+                        ".textContent.endsWith('epoch 1')"
+                    )
+                    assert detail.text_content("#validator-balance") != detail_balance
+                    group_page.wait_for_function(
+                        "(js) => eval(js)().every((row) => row[8].endsWith('epoch 1'))",
+                        arg=VALIDATOR_ROWS_JS,
+                    )
+                    assert group_page.evaluate(VALIDATOR_ROWS_JS) != group_rows
                     assert (
                         page.evaluate("() => document.getElementById('epoch-chart').dataset.epoch")
                         == "1"
@@ -555,7 +582,7 @@ def test_validators_page_figures_follow_each_processed_epoch(
                     }
             finally:
                 browser.close()
-    assert errors.errors == []
+    assert errors.errors == [] and detail_errors.errors == [] and group_errors.errors == []
 
 
 def test_validator_page_shows_a_proposal_orphaned_as_the_listener_pushes_it(

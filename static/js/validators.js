@@ -91,10 +91,19 @@
       [{ x: data.day, y: data.consensus_gwei.map(eth), name: "consensus", type: "bar", marker: { color: "#3fb950" } },
        { x: data.day, y: data.execution_wei.map(weiEth), name: "execution", type: "bar", marker: { color: "#d29922" } }],
       layout("ETH per day", { barmode: "relative", xaxis: { type: "date", gridcolor: "#30363d" } }), config);
+    if (data.group !== undefined) {
+      // The group's tiles, figures by window and members after each stored epoch of its farm.
+      const reread = rereader(["validator-tiles", "window-figures", "validator-rows"]);
+      document.addEventListener("ethdash:live", (e) => {
+        const event = e.detail;
+        if (event.type === "validator.epoch" && event.farm === data.farm) reread(event.epoch);
+      });
+    }
     if (data.validator !== undefined) {
       // The tiles (status, balance, APR, last duty, liveness), proposals and timeline after each
       // stored epoch of the validator's farm, whether or not the epoch was notable for it.
-      const reread = rereader(["validator-status", "validator-tiles", "proposal-rows", "timeline"]);
+      const reread = rereader(["validator-status", "validator-tiles", "window-figures",
+                               "proposal-rows", "timeline"]);
       document.addEventListener("ethdash:live", (e) => {
         const event = e.detail;
         if (event.type === "validator.epoch" && event.farm === data.farm) reread(event.epoch);
