@@ -23,7 +23,7 @@ from django.db import connections
 from ethdash import live, registry
 from ethdash.outbound import OutboundError
 from validators.formats.client import BeaconClient, BeaconError, Event
-from validators.models import BeaconNode, Proposal, Status, Validator
+from validators.models import BeaconNode, Proposal, Status, Validator, ValidatorSync
 from validators.services import nodes as node_service
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class FarmFollower:
         for _slot, root in dropped:
             self.seen.pop(root, None)
         if ours:
-            await sync_to_async(_store_orphaned, thread_sensitive=True)(ours, spe)
+            await sync_to_async(_store_orphaned, thread_sensitive=True)(self.farm_id, ours, spe)
         await _push(
             self.farm_id,
             {
@@ -190,8 +190,23 @@ class FarmFollower:
         )
 
 
-def _store_orphaned(ours: list[tuple[int, str, int]], slots_per_epoch: int) -> None:
+def _store_orphaned(farm_id: int, ours: list[tuple[int, str, int]], slots_per_epoch: int) -> None:
+    """Stores our dropped proposals as orphaned, unless their epoch was processed already: its
+    figures were computed from the stored outcome, and history is rewritten by reprocessing the
+    epoch, not by the listener (a reorg that deep, over two epochs, is logged)."""
+    next_epoch = (
+        ValidatorSync.objects.filter(farm_id=farm_id).values_list("next_epoch", flat=True).first()
+    )
     for slot, root, validator_id in ours:
+        epoch = slot // slots_per_epoch
+        if next_epoch is not None and epoch < next_epoch:
+            log.warning(
+                "farm %s: a reorg dropped slot %s (block %s) of an epoch already processed",
+                farm_id,
+                slot,
+                root,
+            )
+            continue
         Proposal.objects.update_or_create(
             validator_id=validator_id,
             slot=slot,

@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 from simulators.beacon_node import start_beacon_node, stop_beacon_node
 from tests.factories import FarmFactory, make_farm
 from validators.formats.client import BeaconClient, parse_sse
-from validators.models import BeaconNode, Proposal, Status, Validator
+from validators.models import BeaconNode, Proposal, Status, Validator, ValidatorSync
 from validators.services import events as event_service
 
 
@@ -454,3 +454,37 @@ async def test_the_first_block_of_an_epoch_is_named_though_it_comes_before_the_h
     assert proposals == [(ours.pk, 96)]
     asked = [r[1] for r in answers.requests if "/duties/proposer/" in r[1]]
     assert asked == ["/eth/v1/validator/duties/proposer/2", "/eth/v1/validator/duties/proposer/3"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_reorg_of_an_epoch_already_processed_is_pushed_but_rewrites_nothing(captured):
+    active = {"status": Status.ACTIVE_ONGOING, "activation_epoch": 0}
+    farm, (ours,) = await sync_to_async(_farm_with)({"index": 7, **active})
+
+    def processed_through_epoch_2():
+        ValidatorSync.objects.create(farm=farm, next_epoch=3)
+        Proposal.objects.create(
+            validator=ours,
+            slot=70,
+            epoch=2,
+            outcome=Proposal.Outcome.PROPOSED,
+            block_root=root(70),
+            consensus_reward=40_000_000,
+            execution=Proposal.Execution.DONE,
+        )
+
+    await sync_to_async(processed_through_epoch_2)()
+    answers = Node(duties={70: 7}, live={7})
+    follower = event_service.FarmFollower(farm.pk, trigger=lambda farm_id: None)
+    stream = (
+        head_frame(64, root(64))
+        + block_frame(70, root(70))
+        + head_frame(70, root(70))
+        + reorg_frame(71, 1, root(70), root(71))
+    )
+    await replay(follower, answers, stream)
+    outcomes = [e["outcome"] for e in captured if e["type"] == "validator.proposal"]
+    assert outcomes == ["proposed", "orphaned"]
+    stored = await sync_to_async(Proposal.objects.get)(validator=ours, slot=70)
+    assert (stored.outcome, stored.consensus_reward) == ("proposed", 40_000_000)
