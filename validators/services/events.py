@@ -105,10 +105,11 @@ class FarmFollower:
 
     async def reorg(self, client: BeaconClient, data: dict, spe: int) -> None:
         """The node left its old head for another chain. The blocks dropped are the old chain's
-        from its head back to the common ancestor: `depth` of them at most (the spec's depth
-        counts slots back from the old head, so empty slots make fewer blocks). A one-block
-        reorg drops the old head itself, whose slot the `block` event told; a deeper one is
-        walked back from the old head by parent root until a canonical block (the ancestor)."""
+        from its head back to the common ancestor: `depth` of them at most (the eventstream spec
+        does not define its unit; counted in slots, empty slots make it larger than the blocks
+        dropped). A one-block reorg drops the old head itself, whose slot the `block` event told;
+        a deeper one is walked back from the old head by parent root until a block the node
+        calls canonical (the ancestor), so the unit of `depth` only bounds the walk."""
         depth = int(data["depth"])
         old_head = data["old_head_block"]
         dropped: list[tuple[int, str]] = []  # (slot, root), newest first
