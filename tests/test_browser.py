@@ -437,3 +437,192 @@ def test_an_offline_rig_keeps_its_figures_marked_stale_and_last_seen_counts_up(
 
     assert swept == [rig.pk]
     assert errors.errors == [] and detail_errors.errors == []
+
+
+VALIDATOR_ROWS_JS = """() => Array.from(
+    document.querySelectorAll('#validator-rows tr[data-validator]'),
+    (row) => Array.from(row.querySelectorAll('td'), (cell) => cell.textContent.trim()),
+)"""
+
+
+def test_validators_page_figures_follow_each_processed_epoch(
+    alpha, server, playwright_api, settings
+):
+    """An epoch processed against the simulated beacon node: without a reload, the tiles, the
+    farm's progress and every row of the page show the new epoch, as a reload would."""
+    import threading
+
+    from django.db import connections
+
+    from simulators.beacon_node import start_beacon_node
+    from tests.loops import loop_thread
+    from validators.models import BeaconNode, Validator, ValidatorGroup, ValidatorSync
+    from validators.services.process import process_farm
+
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    farm = alpha.farm
+    processed = []
+
+    def process_one_epoch():
+        # In a thread of its own: Django refuses ORM calls on Playwright's loop. It stores the
+        # epoch and pushes validator.epoch, as the worker's task does.
+        try:
+            processed.extend(process_farm(farm.pk, max_epochs=1).stored)
+        finally:
+            connections.close_all()
+
+    with loop_thread() as threaded:
+        beacon = threaded.close_on_exit(
+            threaded.run(
+                start_beacon_node(seconds_per_slot=1.0, slots_per_epoch=8, registry_size=1000)
+            )
+        )
+        port = beacon.sockets[0].getsockname()[1]
+        BeaconNode.objects.create(farm=farm, name="primary", url=f"http://127.0.0.1:{port}")
+        Validator.objects.bulk_create([Validator(farm=farm, index=i) for i in range(12)])
+        ValidatorSync.objects.create(farm=farm, next_epoch=0)
+        group = ValidatorGroup.objects.create(farm=farm, name="first four")
+        Validator.objects.filter(farm=farm, index__lt=4).update(group=group)
+        first = Validator.objects.get(farm=farm, index=0)
+        assert process_farm(farm.pk, max_epochs=1).stored == [0]
+
+        with playwright_api() as p:
+            browser = launch(p)
+            try:
+                page = new_page(browser, viewport={"width": 1400, "height": 900})
+                errors = PageErrors(page)
+                with errors.shown_on_failure(page, "validators-live"):
+                    log_in(page, server.url, alpha.owner.username)
+                    page.goto(f"{server.url}/validators/")
+                    page.wait_for_selector("#live-status[data-state=live]")
+                    before_rows = page.evaluate(VALIDATOR_ROWS_JS)
+                    assert len(before_rows) == 12
+                    # The simulated registry has a validator still in the activation queue
+                    # (#9): no duty, so nothing of its row moves.
+                    queued = [row for row in before_rows if row[1].startswith("Pending")]
+                    assert [row[0] for row in queued] == ["#9"]
+                    duties = [row for row in before_rows if row not in queued]
+                    assert all(row[8].endswith("epoch 0") for row in duties), duties
+                    before_today = page.text_content("#income-today")
+                    before_balance = page.text_content("#validator-tiles .tile:nth-child(2)")
+                    progress = f"#node-health [data-sync='{farm.pk}']"
+                    assert "next epoch 1," in page.text_content(progress)
+                    assert page.text_content(f"{progress} [data-field=processed_at]").endswith(
+                        " ago"
+                    )
+                    page.evaluate("() => { window.__marker = 1; }")
+                    # The validator's and the group's pages follow the same epoch.
+                    detail = new_page(browser)
+                    group_page = new_page(browser)
+                    detail_errors, group_errors = PageErrors(detail), PageErrors(group_page)
+                    for other in (detail, group_page):
+                        log_in(other, server.url, alpha.owner.username)
+                    detail.goto(f"{server.url}/validators/{first.pk}/")
+                    group_page.goto(f"{server.url}/validators/groups/{group.pk}/")
+                    for other in (detail, group_page):
+                        other.wait_for_selector("#live-status[data-state=live]")
+                    assert detail.text_content("#validator-last-duty").endswith("epoch 0")
+                    detail_balance = detail.text_content("#validator-balance")
+                    group_rows = group_page.evaluate(VALIDATOR_ROWS_JS)
+                    assert [row[8][-7:] for row in group_rows] == ["epoch 0"] * 4
+
+                    thread = threading.Thread(target=process_one_epoch)
+                    thread.start()
+                    thread.join(timeout=30)
+                    assert processed == [1]
+
+                    page.wait_for_function(
+                        "(s) => document.querySelector(s).textContent.includes('next epoch 2,')",
+                        arg=progress,
+                    )
+                    after_rows = page.evaluate(VALIDATOR_ROWS_JS)
+                    # Every row, not only those the event might have named: the last duty is
+                    # epoch 1's and the balance and today's income moved on.
+                    assert len(after_rows) == 12
+                    for before, after in zip(before_rows, after_rows, strict=True):
+                        assert after[0] == before[0]
+                        if before in queued:
+                            assert after == before
+                            continue
+                        assert after[8].endswith("epoch 1"), after
+                        assert (after[2], after[3]) != (before[2], before[3]), (before, after)
+                    assert page.text_content("#income-today") != before_today
+                    assert (
+                        page.text_content("#validator-tiles .tile:nth-child(2)") != before_balance
+                    )
+                    assert page.evaluate("() => window.__marker") == 1, "the page was reloaded"
+                    detail.wait_for_function(
+                        "() => document.getElementById('validator-last-duty')"
+                        ".textContent.endsWith('epoch 1')"
+                    )
+                    assert detail.text_content("#validator-balance") != detail_balance
+                    group_page.wait_for_function(
+                        "(js) => eval(js)().every((row) => row[8].endsWith('epoch 1'))",
+                        arg=VALIDATOR_ROWS_JS,
+                    )
+                    assert group_page.evaluate(VALIDATOR_ROWS_JS) != group_rows
+                    assert (
+                        page.evaluate("() => document.getElementById('epoch-chart').dataset.epoch")
+                        == "1"
+                    )
+                    shown = {
+                        "rows": after_rows,
+                        "today": page.text_content("#income-today"),
+                        "tiles": page.text_content("#validator-tiles"),
+                    }
+                    page.screenshot(
+                        path=str(SCREENSHOTS / "ethdash-validators-live.png"), full_page=True
+                    )
+                    # A reload shows the very same figures.
+                    page.reload()
+                    assert shown == {
+                        "rows": page.evaluate(VALIDATOR_ROWS_JS),
+                        "today": page.text_content("#income-today"),
+                        "tiles": page.text_content("#validator-tiles"),
+                    }
+            finally:
+                browser.close()
+    assert errors.errors == [] and detail_errors.errors == [] and group_errors.errors == []
+
+
+def test_validator_page_shows_a_proposal_orphaned_as_the_listener_pushes_it(
+    alpha, server, playwright_api
+):
+    from ethdash import live
+    from validators.models import Status, Validator
+
+    validator = Validator.objects.create(
+        farm=alpha.farm, index=10, status=Status.ACTIVE_ONGOING, activation_epoch=0
+    )
+    dropped, new_head = "0x" + "ab" * 32, "0x" + "cd" * 32
+    proposal = {
+        "type": "validator.proposal", "id": validator.pk, "slot": 44, "epoch": 5,
+        "outcome": "proposed", "block": dropped, "consensus_reward": None,
+        "execution_reward": None,
+    }  # fmt: skip
+    row = "#proposal-rows tr[data-slot='44']"
+    with playwright_api() as p:
+        browser = launch(p)
+        try:
+            page = new_page(browser)
+            errors = PageErrors(page)
+            with errors.shown_on_failure(page, "validator-orphan"):
+                log_in(page, server.url, alpha.owner.username)
+                page.goto(f"{server.url}/validators/{validator.pk}/")
+                page.wait_for_selector("#live-status[data-state=live]")
+                assert page.text_content("#proposal-rows").strip() == "No proposals yet."
+                live.send_now(alpha.farm.pk, [proposal])
+                page.wait_for_selector(row)
+                assert page.text_content(f"{row} [data-field=outcome]") == "Proposed"
+                orphaned = proposal | {"outcome": "orphaned", "new_head_block": new_head}
+                live.send_now(alpha.farm.pk, [{"type": "validator.reorg", "slot": 45}, orphaned])
+                page.wait_for_function(
+                    "(sel) => document.querySelector(sel).textContent === 'Orphaned'",
+                    arg=f"{row} [data-field=outcome]",
+                )
+                title = page.get_attribute(f"{row} [data-field=outcome]", "title")
+                assert dropped in title and new_head in title
+                assert page.locator("#proposal-rows tr").count() == 1
+        finally:
+            browser.close()
+    assert errors.errors == []

@@ -1,7 +1,8 @@
 // Validator pages. The list page charts the farm's consensus income per epoch (EpochSummary),
-// extended in place from validator.epoch events, and updates the status, balance and last duty
-// of the validators an event names; the validator and group pages chart balance and daily income
-// (consensus and execution stacked) from the day rows.
+// extended in place from validator.epoch events; each such event (one per stored epoch) also
+// makes the page re-read its own figures from the server. The validator page charts balance and
+// daily income (consensus and execution stacked) from the day rows, and follows its proposals
+// (proposed, then orphaned when a reorg drops the block) and its liveness as they are pushed.
 (function () {
   const layout = (yTitle, extra) => Object.assign({
     margin: { l: 60, r: 20, t: 10, b: 30 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
@@ -12,7 +13,44 @@
   const eth = (gwei) => (gwei === null || gwei === undefined ? null : gwei / 1e9);
   // Wei arrive as decimal strings (exact); a chart needs only a float.
   const weiEth = (wei) => Number(BigInt(wei) / 1000000000n) / 1e9;
-  const gweiText = (gwei) => (gwei === null || gwei === undefined ? "–" : (gwei / 1e9).toFixed(5));
+
+  // A page's figures re-read from the page itself (its filters, sort and page number kept), once
+  // an epoch was stored: one request per processed epoch, triggered by the push and never
+  // polled, through the same view and templates as a reload, so no figure can differ from what
+  // a reload would show and no row lags its neighbour. Epochs that come in a burst (a backfill)
+  // make one more read, not one each.
+  function rereader(ids, after) {
+    let reading = false;
+    let again = false;
+    let newest = null;
+    return async function reread(epoch) {
+      newest = epoch;
+      if (reading) { again = true; return; }
+      reading = true;
+      try {
+        do {
+          again = false;
+          const asked = newest;
+          const response = await fetch(location.href, { credentials: "same-origin",
+                                                        headers: { Accept: "text/html" } });
+          if (!response.ok) break;
+          const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+          for (const id of ids) {
+            const shown = document.getElementById(id);
+            const current = fresh.getElementById(id);
+            if (shown && current) shown.replaceWith(document.importNode(current, true));
+          }
+          window.ethdashFormat.refresh();
+          if (after) after(asked);
+        } while (again);
+      } catch (err) {
+        // A failed read leaves the figures as they were; the next epoch's event reads again.
+        console.warn("validators: re-reading the figures failed", err);
+      } finally {
+        reading = false;
+      }
+    };
+  }
 
   const epochData = document.getElementById("epoch-chart-data");
   if (epochData) {
@@ -26,24 +64,19 @@
     });
     Plotly.newPlot(chart, traces, layout("ETH per epoch", { showlegend: data.farms.length > 1,
       xaxis: { title: { text: "epoch" }, gridcolor: "#30363d" } }), config);
-    const table = document.getElementById("validator-table");
+    // After each stored epoch every figure of the page is re-read (see rereader): the tiles, the
+    // nodes' and farms' progress, the figures by window and every row of the page shown. An
+    // event carries no rows: a farm of 100,000 validators cannot push them all, and the page
+    // shows one page of them in an order the figures themselves decide.
+    const reread = rereader(["node-health", "validator-tiles", "validator-figures", "validator-rows",
+                             "validator-pagination"], (epoch) => { chart.dataset.epoch = epoch; });
     document.addEventListener("ethdash:live", (e) => {
       const event = e.detail;
       if (event.type !== "validator.epoch") return;
       const index = traceOf[event.farm];
-      if (index !== undefined) {
-        Plotly.extendTraces(chart, { x: [[event.epoch]], y: [[eth(event.income)]] }, [index], 5000);
-      }
-      for (const v of event.validators || []) {
-        const row = table && table.querySelector('tr[data-validator="' + v.id + '"]');
-        if (!row) continue;
-        const status = row.querySelector('[data-field="status"] .status');
-        if (status && v.status) status.textContent = data.status_labels[v.status] || v.status;
-        const balance = row.querySelector('[data-field="balance"]');
-        if (balance && v.balance !== undefined) balance.textContent = gweiText(v.balance);
-        const duty = row.querySelector('[data-field="last_duty"]');
-        if (duty && v.last_duty) duty.textContent = v.last_duty + " · epoch " + event.epoch;
-      }
+      if (index === undefined) return;
+      Plotly.extendTraces(chart, { x: [[event.epoch]], y: [[eth(event.income)]] }, [index], 5000);
+      reread(event.epoch);
     });
   }
 
@@ -58,19 +91,67 @@
       [{ x: data.day, y: data.consensus_gwei.map(eth), name: "consensus", type: "bar", marker: { color: "#3fb950" } },
        { x: data.day, y: data.execution_wei.map(weiEth), name: "execution", type: "bar", marker: { color: "#d29922" } }],
       layout("ETH per day", { barmode: "relative", xaxis: { type: "date", gridcolor: "#30363d" } }), config);
-    if (data.validator !== undefined) {
+    if (data.group !== undefined) {
+      // The group's tiles, figures by window and members after each stored epoch of its farm.
+      const reread = rereader(["validator-tiles", "window-figures", "validator-rows"]);
       document.addEventListener("ethdash:live", (e) => {
         const event = e.detail;
-        if (event.type !== "validator.epoch" || event.farm !== data.farm) return;
-        const v = (event.validators || []).find((item) => item.id === data.validator);
-        if (!v) return;
-        const status = document.getElementById("validator-status");
-        if (status && v.status) status.textContent = data.status_labels[v.status] || v.status;
-        const balance = document.getElementById("validator-balance");
-        if (balance && v.balance !== undefined) balance.textContent = gweiText(v.balance) + " ETH";
-        const duty = document.getElementById("validator-last-duty");
-        if (duty && v.last_duty) duty.textContent = v.last_duty + " · epoch " + event.epoch;
+        if (event.type === "validator.epoch" && event.farm === data.farm) reread(event.epoch);
       });
+    }
+    if (data.validator !== undefined) {
+      // The tiles (status, balance, APR, last duty, liveness), proposals and timeline after each
+      // stored epoch of the validator's farm, whether or not the epoch was notable for it.
+      const reread = rereader(["validator-status", "validator-tiles", "window-figures",
+                               "proposal-rows", "timeline"]);
+      document.addEventListener("ethdash:live", (e) => {
+        const event = e.detail;
+        if (event.type === "validator.epoch" && event.farm === data.farm) reread(event.epoch);
+      });
+      document.addEventListener("ethdash:live", (e) => {
+        const event = e.detail;
+        if (event.type === "validator.proposal" && event.id === data.validator) showProposal(event);
+        if (event.type === "validator.liveness" && (event.offline || []).includes(data.validator)) {
+          const tile = document.getElementById("validator-live");
+          if (tile) tile.textContent = "no · epoch " + event.epoch;
+        }
+      });
+    }
+  }
+
+  // A proposal as the listener pushes it: "proposed" when the block is seen, "orphaned" when a
+  // reorg drops it (within the slot), and the epoch's figures once processed.
+  const OUTCOME_CLASS = { proposed: "status-online", scheduled: "status-new" };
+  const OUTCOME_LABEL = { proposed: "Proposed", missed: "Missed", orphaned: "Orphaned", scheduled: "Scheduled" };
+  function showProposal(event) {
+    const body = document.getElementById("proposal-rows");
+    if (!body) return;
+    let row = body.querySelector('tr[data-slot="' + event.slot + '"]');
+    if (!row) {
+      const empty = body.querySelector("td.empty");
+      if (empty) empty.parentElement.remove();
+      row = document.createElement("tr");
+      row.dataset.slot = event.slot;
+      const cells = [event.slot, event.epoch !== undefined ? event.epoch : "–", "", "–", "–", "–", "–", "–", "–", "–"];
+      for (const text of cells) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.appendChild(cell);
+      }
+      row.children[2].dataset.field = "outcome";
+      const newer = Array.from(body.querySelectorAll("tr[data-slot]"))
+        .find((other) => Number(other.dataset.slot) < event.slot);
+      body.insertBefore(row, newer || null);
+    }
+    const outcome = row.querySelector('[data-field="outcome"]');
+    outcome.replaceChildren();
+    const badge = document.createElement("span");
+    badge.className = "status " + (OUTCOME_CLASS[event.outcome] || "status-offline");
+    badge.textContent = OUTCOME_LABEL[event.outcome] || event.outcome;
+    outcome.appendChild(badge);
+    if (event.outcome === "orphaned" && event.block) {
+      outcome.title = "Block " + event.block + " was dropped by a reorg" +
+        (event.new_head_block ? " (new head " + event.new_head_block + ")" : "");
     }
   }
 })();

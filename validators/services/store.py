@@ -190,7 +190,7 @@ def store_epoch(
         ValidatorSync.objects.filter(farm_id=farm_id).update(
             next_epoch=epoch + 1, last_error="", node_id=node_id, processed_at=summary.processed_at
         )
-        live.push(farm_id, *_events(farm_id, summary, read, result, validators, status_changes))
+        live.push(farm_id, *_events(farm_id, summary, read, validators))
     return True
 
 
@@ -286,18 +286,9 @@ def _store_sync(read: EpochRead, result: EpochResult, validators, epoch: int) ->
         SyncDuty.objects.bulk_update(touched, ["slots", "missed", "reward"])
 
 
-def _events(farm_id, summary, read, result, validators, status_changes) -> list[dict]:
-    changed = {c.validator_id for c in status_changes}
-    notable = [
-        {
-            "id": validators[index].pk,
-            "status": read.states[index].status,
-            "balance": read.states[index].balance,
-            "last_duty": record.last_duty,
-        }
-        for index, record in result.records.items()
-        if index in validators and (record.flags or validators[index].pk in changed)
-    ][:200]
+def _events(farm_id, summary, read, validators) -> list[dict]:
+    # One farm-level event an epoch, its size independent of the farm's: the pages re-read their
+    # own figures and rows when it comes (static/js/validators.js), so no row rides along.
     events = [
         {
             "type": "validator.epoch",
@@ -309,7 +300,6 @@ def _events(farm_id, summary, read, result, validators, status_changes) -> list[
             "attestation_ideal": summary.attestation_ideal,
             "attestations_missed": summary.attestations_missed,
             "proposals": summary.proposals,
-            "validators": notable,
         }
     ]
     for p in read.proposals:
