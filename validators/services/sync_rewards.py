@@ -123,16 +123,21 @@ async def read_sync_rewards(
             response = trusted(await client.sync_committee_rewards(slot, ids))
         return [(slot, row) for row in response.data]
 
-    asked: list = []
-    if end_state in filled:
-        # E+1's first block is paid from E+1's total active balance (and, at a period boundary,
-        # by the next committee): asked directly.
-        asked.append(ask(end_state, sorted(members)))
+    async def nothing():
+        return []
+
+    # E+1's first block is paid from E+1's total active balance (and, at a period boundary, by
+    # the next committee): asked directly. Of E's blocks the first is asked for the whole
+    # committee (ids None), so that some member's net seats are not zero.
     followed = set(members)
+    sample = in_epoch[0] if in_epoch else None
+    whole, next_first = await asyncio.gather(
+        ask(sample, None) if in_epoch else nothing(),
+        ask(end_state, sorted(members)) if end_state in filled else nothing(),
+    )
+    answered, asked = list(next_first), []
+    whole = [row for _, row in whole]
     if in_epoch:
-        sample = in_epoch[0]
-        async with gate:
-            whole = trusted(await client.sync_committee_rewards(sample, None)).data
         per_slot[sample] = {
             r["validator_index"]: r["reward"] for r in whole if r["validator_index"] in followed
         }
@@ -161,7 +166,8 @@ async def read_sync_rewards(
                 per_slot[slot] = {i: nets[slot].get(i, 0) * reward for i in computed}
             if ask_for:
                 asked.append(ask(slot, sorted(ask_for)))
-    for slot, row in [pair for part in await asyncio.gather(*asked) for pair in part]:
+    answered += [pair for part in await asyncio.gather(*asked) for pair in part]
+    for slot, row in answered:
         per_slot.setdefault(slot, {})[row["validator_index"]] = row["reward"]
     for slot in filled:
         for index, amount in (per_slot.get(slot) or {}).items():
