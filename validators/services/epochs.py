@@ -11,7 +11,8 @@ Epoch E is read once epoch E+1 is complete (its rewards are final then):
   there); rewards/blocks for our proposals;
 - the blocks that make the balance change, those of slots (first of E, first of E+1] (a state id
   names the state after its slot's block): withdrawals, deposits, and when some of ours sit on
-  the sync committee of E's period, rewards/sync_committee for each of them;
+  the sync committee of E's period, their sync rewards, computed from the blocks' sync
+  aggregates with one rewards/sync_committee answer per epoch (validators.services.sync_rewards);
 - deposits: since Electra a deposit waits in the state's pending queue and is credited at a later
   epoch transition. Where the node serves states/{id}/pending_deposits, what left the queue
   between the two states was credited; where it does not (404), the deposits ours get in blocks
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 
 from validators.formats.client import FAR_FUTURE_EPOCH, BeaconClient, BeaconError, batched
 from validators.services.chain import Flag
+from validators.services.sync_rewards import read_sync_rewards, withdrawable_by
 
 BLOCK_CONCURRENCY = 8
 # Block versions whose deposits are credited by the block itself; from Electra on they go
@@ -150,10 +152,11 @@ async def fetch_epoch(
 ) -> EpochRead:
     """Reads epoch `epoch` for `indices`. `known_start` holds the indices whose balance at the
     start of the epoch the caller already has; `sync_members` the farm's members of the epoch's
-    sync period when already known (None: ask the node). `ask_pending_queue` False: the node is
-    known not to serve states/{id}/pending_deposits, so it is not asked. `awaiting_deposits`:
-    validators with deposits seen earlier and not yet credited (their window proposer rewards
-    are read)."""
+    sync period when already known (None: ask the node; either way the committee's seats are
+    read when the farm may have a member, for the sync aggregates). `ask_pending_queue` False:
+    the node is known not to serve states/{id}/pending_deposits, so it is not asked.
+    `awaiting_deposits`: validators with deposits seen earlier and not yet credited (their window
+    proposer rewards are read)."""
     first = epoch * slots_per_epoch
     end_state = first + slots_per_epoch
     before = client.requests
@@ -170,12 +173,12 @@ async def fetch_epoch(
             raise
         return {row["index"]: row["balance"] for row in response.data}
 
-    async def members():
-        if sync_members is not None:
-            return sync_members
-        response = _trusted(await client.sync_committee(first, epoch))
-        ours = set(indices)
-        return frozenset(i for i in response.data["validators"] if i in ours)
+    async def committee():
+        # The seats (in order) are what the blocks' sync aggregates refer to; not asked when the
+        # farm is known to have no member in the period.
+        if sync_members is not None and not sync_members:
+            return []
+        return _trusted(await client.sync_committee(first, epoch)).data["validators"]
 
     # Each batch is turned into compact records as it arrives, so a worker never holds more
     # than one batch of the node's JSON at a time.
@@ -216,17 +219,18 @@ async def fetch_epoch(
             raise
         return before_q.data, after_q.data
 
-    states, starts, (rewards, ideal), duties_r, members_now, queues = await asyncio.gather(
+    states, starts, (rewards, ideal), duties_r, seats, queues = await asyncio.gather(
         read_states(),
         start_balances(),
         read_rewards(),
         client.proposer_duties(epoch),
-        members(),
+        committee(),
         pending_queues(),
     )
     _trusted(duties_r)
     liveness = await _slashed_liveness(client, epoch, states)
     ours = set(indices)
+    members_now = frozenset(i for i in seats if i in ours)
     our_duties = {
         d["slot"]: d["validator_index"] for d in duties_r.data if d["validator_index"] in ours
     }
@@ -252,7 +256,6 @@ async def fetch_epoch(
     await asyncio.gather(*(read_block(slot) for slot in range(first, end_state + 1)))
 
     proposals, withdrawals, deposits = [], [], defaultdict(int)
-    sync: dict[int, list[int]] = {index: [] for index in members_now}
 
     async def proposal(slot, index):
         block = blocks[slot]
@@ -282,20 +285,16 @@ async def fetch_epoch(
             fee_recipient=(block["fee_recipient"] or "").lower(),
         )
 
-    async def sync_rewards(slot):
-        async with gate:
-            response = _trusted(await client.sync_committee_rewards(slot, sorted(members_now)))
-        return {row["validator_index"]: row["reward"] for row in response.data}
-
     filled = [slot for slot in sorted(blocks) if blocks[slot] is not None and slot > first]
-    proposal_reads, sync_reads = await asyncio.gather(
+    proposal_reads, sync = await asyncio.gather(
         asyncio.gather(*(proposal(slot, index) for slot, index in sorted(our_duties.items()))),
-        asyncio.gather(*(sync_rewards(slot) for slot in filled)) if members_now else _none(),
-    )
+        read_sync_rewards(
+            client, blocks, committee=seats, members=members_now, first=first,
+            end_state=end_state, fragile=withdrawable_by(states, members_now, epoch + 1),
+            trusted=_trusted, gate=gate,
+        ),
+    )  # fmt: skip
     proposals.extend(proposal_reads)
-    for per_slot in sync_reads or []:
-        for index, reward in per_slot.items():
-            sync.setdefault(index, []).append(reward)
     seen: list[DepositSeen] = []
     for slot in filled:
         block = blocks[slot]
@@ -457,10 +456,6 @@ def credited_deposits(before: list[dict], after: list[dict], pubkeys: dict[str, 
 
 def _votes(r: dict) -> tuple[int, int, int, int]:
     return (r["head"], r["target"], r["source"], r.get("inactivity") or 0)
-
-
-async def _none():
-    return None
 
 
 # ------------------------------------------------------------------------------ computing

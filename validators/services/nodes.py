@@ -191,17 +191,42 @@ def record_failure(node: BeaconNode, error: str, *, now=None) -> None:
     node.health, node.last_error, node.last_error_at = BeaconNode.Health.DOWN, error[:500], now
 
 
-def refresh_nodes(farm_id: int) -> list[BeaconNode]:
-    """Checks every node of the farm (concurrently) and returns them in priority order."""
+def slot_at(node: BeaconNode, when) -> int | None:
+    """The node's chain slot at `when` (from its genesis time and slot length), None before the
+    node has told them."""
+    if node.genesis_time is None or not node.seconds_per_slot:
+        return None
+    return int((when.timestamp() - node.genesis_time) // node.seconds_per_slot)
+
+
+def checked_this_slot(node: BeaconNode, now) -> bool:
+    """Whether the node's last check, made in the current slot, still stands: its head cannot
+    have moved by more than this slot's block since. A failed or never completed check does not
+    stand, so a failing node is asked again on the next attempt."""
+    if node.checked_at is None or node.health in (
+        BeaconNode.Health.DOWN,
+        BeaconNode.Health.UNKNOWN,
+    ):
+        return False
+    slot = slot_at(node, now)
+    return slot is not None and slot == slot_at(node, node.checked_at)
+
+
+def refresh_nodes(farm_id: int, *, now=None) -> list[BeaconNode]:
+    """Checks the farm's nodes (concurrently) and returns them in priority order. A node is
+    asked at most once per slot (health and syncing): epoch processing runs on every beat tick
+    and on every new epoch, and a check from the same slot tells as much as a new one."""
+    now = now or timezone.now()
     nodes = list(BeaconNode.objects.filter(farm_id=farm_id).order_by("priority", "pk"))
-    if not nodes:
-        return []
+    due = [node for node in nodes if not checked_this_slot(node, now)]
+    if not due:
+        return nodes
 
     async def check_all():
-        return await asyncio.gather(*(check_node(node) for node in nodes))
+        return await asyncio.gather(*(check_node(node) for node in due))
 
-    for node, check in zip(nodes, asyncio.run(check_all()), strict=True):
-        save_check(node, check)
+    for node, check in zip(due, asyncio.run(check_all()), strict=True):
+        save_check(node, check, now=now)
     return nodes
 
 

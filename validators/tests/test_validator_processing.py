@@ -3,15 +3,21 @@ node's rewards endpoints and the simulator's known rewards to the gwei, and faul
 optimistic node, a node dying mid-epoch, 404 for a pruned state, 503, an epoch processed twice)
 lose nothing and count nothing twice."""
 
+import asyncio
+import datetime as dt
+import time
+
 import httpx
 import pytest
 
 from simulators.beacon_node import start_beacon_node
 from tests.loops import loop_thread
+from validators.formats.client import BeaconClient
 from validators.models import (
     BeaconNode,
     EpochSummary,
     Proposal,
+    SyncDuty,
     Validator,
     ValidatorDay,
     ValidatorEpoch,
@@ -20,6 +26,7 @@ from validators.models import (
 from validators.services import nodes as node_service
 from validators.services.chain import Flag
 from validators.services.process import process_farm
+from validators.services.sync_rewards import net_seats, participation
 
 SPE = 8
 WATCHED = range(16)
@@ -53,6 +60,13 @@ def farm(alpha, sim):
 
 def by_index(farm):
     return {v.index: v for v in Validator.objects.filter(farm=farm)}
+
+
+def a_slot_later(farm):
+    """As if a slot had passed since the nodes' last check (a node is asked once per slot)."""
+    for node in BeaconNode.objects.filter(farm=farm, checked_at__isnull=False):
+        node.checked_at -= dt.timedelta(seconds=node.seconds_per_slot)
+        node.save(update_fields=["checked_at"])
 
 
 def test_epochs_are_stored_as_the_node_reports_them(farm, sim):
@@ -115,9 +129,11 @@ def test_a_syncing_or_optimistic_node_is_not_trusted(farm, sim):
     assert "syncing" in ValidatorSync.objects.get(farm=farm).last_error
     server.chain.syncing = False
     server.chain.optimistic = True
+    a_slot_later(farm)
     run = process_farm(farm.pk)
     assert not run.stored and BeaconNode.objects.get(farm=farm).health == "optimistic"
     server.chain.optimistic = False
+    a_slot_later(farm)
     assert process_farm(farm.pk, max_epochs=1).stored == [0]
 
 
@@ -293,8 +309,6 @@ def test_electra_deposits_count_when_they_leave_the_queue_not_when_a_block_carri
 
 
 def test_a_node_behind_the_chain_is_not_asked_for_epochs_it_cannot_have(alpha, sim, settings):
-    import time
-
     threaded, server = sim
     lagging = threaded.close_on_exit(
         threaded.run(
@@ -316,3 +330,100 @@ def test_a_node_behind_the_chain_is_not_asked_for_epochs_it_cannot_have(alpha, s
     assert EpochSummary.objects.get(farm=farm, epoch=0).node.name == "synced"
     # Nor did the lagging node have to answer 404s for it first.
     assert lagging.stats["POST /eth/v1/beacon/rewards/attestations/{epoch}"] == 0
+
+
+HEALTH, SYNCING = "GET /eth/v1/node/health", "GET /eth/v1/node/syncing"
+
+
+def test_beat_ticks_within_a_slot_ask_the_node_once(alpha, sim):
+    """Processing runs on every beat tick (6 s) and on every new epoch: the node's health and
+    syncing are asked once per slot, not once per run."""
+    threaded, _ = sim
+    slot_s = 12.0
+    server = threaded.close_on_exit(
+        threaded.run(
+            start_beacon_node(
+                seconds_per_slot=slot_s, slots_per_epoch=SPE, registry_size=1000,
+                # a slot has just begun (also by the whole-second genesis time the node
+                # reports): the four runs fit in it
+                genesis_time=time.time() - 3 * SPE * slot_s - 0.05,
+            )
+        )
+    )  # fmt: skip
+    farm = alpha.farm
+    BeaconNode.objects.create(farm=farm, name="primary", url=url_of(server))
+    Validator.objects.bulk_create([Validator(farm=farm, index=i) for i in WATCHED])
+    ValidatorSync.objects.create(farm=farm, next_epoch=0)
+    runs = [process_farm(farm.pk, max_epochs=1) for _ in range(4)]
+    assert [run.stored for run in runs] == [[0], [1], [], []]  # epochs 0 and 1 are final
+    assert server.stats[HEALTH] == server.stats[SYNCING] == 1
+
+
+def test_a_node_is_checked_once_per_slot_and_again_after_a_failure(farm, sim):
+    _, server = sim
+    node_service.refresh_nodes(farm.pk)  # learns the chain's genesis and slot length
+    node = BeaconNode.objects.get(farm=farm)
+    slot_s = node.seconds_per_slot
+
+    def at(slot, offset):  # a moment `offset` of a slot into `slot`, by the node's clock
+        return dt.datetime.fromtimestamp(node.genesis_time + (slot + offset) * slot_s, dt.UTC)
+
+    def asked():
+        return server.stats[HEALTH], server.stats[SYNCING]
+
+    slot = node_service.slot_at(node, dt.datetime.now(dt.UTC)) + 5
+    server.stats.reset()
+    node_service.refresh_nodes(farm.pk, now=at(slot, 0.1))
+    assert asked() == (1, 1)
+    node_service.refresh_nodes(farm.pk, now=at(slot, 0.6))
+    assert asked() == (1, 1)  # the same slot: the check stands
+    node.refresh_from_db()
+    node_service.record_failure(node, "connection reset by peer")  # a request failed mid-epoch
+    node_service.refresh_nodes(farm.pk, now=at(slot, 0.7))
+    assert asked() == (2, 2)  # after a failure: asked again at once
+    assert BeaconNode.objects.get(pk=node.pk).health == BeaconNode.Health.READY
+    node_service.refresh_nodes(farm.pk, now=at(slot, 0.9))
+    assert asked() == (2, 2)
+    node_service.refresh_nodes(farm.pk, now=at(slot + 1, 0.0))
+    assert asked() == (3, 3)  # the next slot
+
+
+def test_sync_rewards_stored_agree_with_the_endpoint_with_one_answer_per_epoch(farm, sim):
+    """Validator 12 sits on every committee (and misses slot 5 of every epoch); the rewards
+    stored for the farm's members equal the node's answers block by block, and the node was
+    asked one rewards answer per epoch the blocks belong to, not one per block."""
+    _, server = sim
+    server.stats.reset()
+    run = process_farm(farm.pk, max_epochs=2)
+    assert run.stored == [0, 1]
+    asked = server.stats["POST /eth/v1/beacon/rewards/sync_committee/{block_id}"]
+    assert asked == 2 * 2  # the first block with a sync aggregate of E, and E+1's first
+    chain = server.chain
+    members = sorted(set(chain.sync_committee(0)) & set(WATCHED))
+    assert 12 in members
+
+    async def truth():
+        out = dict.fromkeys(members, 0)
+        slots = 0
+        async with BeaconClient(url_of(server)) as client:
+            for slot in range(1, 2 * SPE + 1):
+                if not chain.has_block(slot):
+                    continue
+                slots += 1
+                block = (await client.block(slot)).data
+                bits = block["body"]["sync_aggregate"]["sync_committee_bits"]
+                net = net_seats(chain.sync_committee(0), participation(bits, 512))
+                for row in (await client.sync_committee_rewards(slot, members)).data:
+                    out[row["validator_index"]] += row["reward"]
+                    assert (
+                        row["reward"] == net[row["validator_index"]] * chain.sync_participant_reward
+                    )
+        return out, slots
+
+    expected, slots = asyncio.run(truth())
+    duties = {d.validator.index: d for d in SyncDuty.objects.filter(validator__farm=farm)}
+    assert sorted(duties) == members
+    for index in members:
+        assert duties[index].reward == expected[index], index
+        assert duties[index].slots == slots
+    assert duties[12].missed == 2  # slot 5 of each epoch
