@@ -153,7 +153,7 @@ def test_a_backfill_asked_for_later_fills_in_before_the_live_epochs(farm, sim, s
     )
     run = process_farm(farm.pk, max_epochs=4)
     assert run.backfilled == []
-    assert sync_of(farm).backfill_note == "Epoch 34 is stored already."
+    assert sync_of(farm).backfill_note == "Epochs 34–38 are stored already."
     # The per-epoch totals purged (retention): the day rows still say what is stored.
     settings.ETHDASH_VALIDATOR_EPOCH_RETENTION_DAYS = 0
     assert purge_expired()["summaries"] == 6
@@ -162,7 +162,9 @@ def test_a_backfill_asked_for_later_fills_in_before_the_live_epochs(farm, sim, s
         backfill_from=33, backfill_start=None, backfill_next=None, backfill_until=None
     )
     run = process_farm(farm.pk, max_epochs=4)
-    assert run.backfilled == [] and sync_of(farm).backfill_note == "Epoch 33 is stored already."
+    assert (
+        run.backfilled == [] and sync_of(farm).backfill_note == "Epochs 33–38 are stored already."
+    )
     assert sorted(ValidatorDay.objects.values_list("validator_id", "day", "income")) == income
 
 
