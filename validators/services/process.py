@@ -7,7 +7,8 @@ one transaction: when a node fails mid-epoch, nothing of it was stored and the n
 the epoch again from its start.
 
 A farm's backfill_from asks for older epochs: from max(backfill_from, the oldest epoch the
-nodes keep) up to the epoch before the first one processed live, oldest first, with what each
+nodes keep) up to the epoch before the first one processed live, stepping over epochs stored
+already, oldest first, with what each
 run has left of ETHDASH_BEACON_EPOCHS_PER_RUN after the live epochs. Live first, so that the
 page stays current while a month is backfilled (hours at 8 epochs a run); oldest first, so that
 each backfilled epoch's start balance is the previous one's end balance (one balance read a
