@@ -8,11 +8,10 @@ the epoch again from its start.
 
 A farm's backfill_from asks for older epochs: from max(backfill_from, the oldest epoch the
 nodes keep) up to the epoch before the first one processed live, stepping over epochs stored
-already, oldest first, with what each
-run has left of ETHDASH_BEACON_EPOCHS_PER_RUN after the live epochs. Live first, so that the
-page stays current while a month is backfilled (hours at 8 epochs a run); oldest first, so that
-each backfilled epoch's start balance is the previous one's end balance (one balance read a
-run, not one an epoch).
+already, oldest first, with what each run has left of ETHDASH_BEACON_EPOCHS_PER_RUN after the
+live epochs. Live first, so that the page stays current while a month is backfilled (hours at
+8 epochs a run); oldest first, so that each backfilled epoch's start balance is the previous
+one's end balance (one balance read a run and gap, not one an epoch).
 """
 
 from __future__ import annotations
@@ -362,8 +361,9 @@ def _backfill(sync: ValidatorSync, run: FarmRun, budget: int, usable, failover) 
 
 def backfill_validators(farm_id: int, epoch: int) -> dict[int, Tracked]:
     """The farm's validators as a backfill starting at `epoch` knows them: the status last
-    recorded before it (StatusChange rows, of an earlier backfill run; else unknown, and
-    whether slashed too) and no balance (read from the node at the start of the epoch)."""
+    recorded before it (StatusChange rows, of an earlier backfill run; else unknown), whether
+    slashed as far as that status tells (else unknown: see slashed_by_status) and no balance
+    (read from the node at the start of the epoch)."""
     rows = Validator.objects.filter(farm_id=farm_id, index__isnull=False).values_list(
         "pk", "index", "pubkey"
     )
@@ -377,8 +377,29 @@ def backfill_validators(farm_id: int, epoch: int) -> dict[int, Tracked]:
     for pk, status in changes.iterator(chunk_size=5000):
         if pk in by_pk:
             by_pk[pk].status = status
-            by_pk[pk].slashed = status.endswith("_slashed")
+            by_pk[pk].slashed = slashed_by_status(status)
     return out
+
+
+# Statuses that say a validator was not slashed; the "_slashed" ones say it was. A withdrawable
+# or withdrawn validator may have been either (the status no longer tells): None, so that the
+# backfill's first epoch takes it from the validator record the node returns (its `slashed`)
+# and flags no new slashing.
+UNSLASHED_STATUSES = frozenset(
+    {
+        "pending_initialized",
+        "pending_queued",
+        "active_ongoing",
+        "active_exiting",
+        "exited_unslashed",
+    }
+)
+
+
+def slashed_by_status(status: str) -> bool | None:
+    if status.endswith("_slashed"):  # active_slashed, exited_slashed
+        return True
+    return False if status in UNSLASHED_STATUSES else None
 
 
 def _oldest_kept(nodes, low: int, high: int, backfill: Backfill) -> tuple[int | None, str]:

@@ -316,3 +316,30 @@ def test_a_new_backfill_from_during_a_run_is_not_overwritten_by_it(farm, sim, mo
     run_until_done(farm)
     epochs = list(EpochSummary.objects.filter(farm=farm).values_list("epoch", flat=True))
     assert sorted(epochs) == list(range(25, sync_of(farm).next_epoch))
+
+
+def test_a_slashed_validator_withdrawable_before_the_backfill_is_not_slashed_again(farm, sim):
+    """Validator 3 of the simulated chain is slashed in epoch 2 and withdrawal_possible from 10:
+    a backfill starting after a recorded withdrawal_possible takes `slashed` from the node's
+    validator record, and flags no new slashing in its first epoch."""
+    from validators.models import StatusChange, ValidatorEpoch
+    from validators.services.chain import Flag
+    from validators.services.process import backfill_validators
+
+    sim.chain.history_epochs = 40
+    three = Validator.objects.get(farm=farm, index=3)
+    StatusChange.objects.create(validator=three, epoch=10, status="withdrawal_possible")
+    assert backfill_validators(farm.pk, 12)[3].slashed is None
+    ValidatorSync.objects.create(farm=farm, backfill_from=12)
+    run = process_farm(farm.pk, max_epochs=3)
+    assert run.backfilled == [12, 13] and not run.error
+    flagged = ValidatorEpoch.objects.filter(validator__farm=farm, epoch__in=[12, 13])
+    assert not [row.epoch for row in flagged if row.flags & Flag.SLASHED]
+    # The statuses that tell: slashed, or not; the withdrawable ones do not.
+    from validators.services.process import slashed_by_status
+
+    assert [
+        slashed_by_status(s)
+        for s in ("active_slashed", "exited_slashed", "exited_unslashed", "active_ongoing")
+    ] == [True, True, False, False]
+    assert slashed_by_status("withdrawal_done") is None and slashed_by_status("") is None
