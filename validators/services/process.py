@@ -223,7 +223,9 @@ def _plan_backfill(sync: ValidatorSync, live_first: int) -> None:
     else:
         sync.backfill_start = sync.backfill_next = first
         sync.backfill_until = last
-    _save_backfill(sync, planned_start=None)
+    if not _save_backfill(sync, planned_start=None):
+        # Asked for again meanwhile: the next run plans that; this one backfills nothing.
+        sync.backfill_start = sync.backfill_next = sync.backfill_until = None
 
 
 def _stored_intervals(farm_id: int, low: int, high: int) -> list[tuple[int, int]]:
