@@ -626,3 +626,68 @@ def test_validator_page_shows_a_proposal_orphaned_as_the_listener_pushes_it(
         finally:
             browser.close()
     assert errors.errors == []
+
+
+def test_validators_page_puts_backfilled_epochs_into_its_chart_as_pushed(
+    alpha, server, playwright_api
+):
+    """A run's backfilled epochs come as one validator.epoch event flagged `backfill`: the
+    chart takes them in their place by epoch (not after the newest) and the progress is
+    re-read."""
+    import threading
+
+    from django.db import connections
+
+    from ethdash import live
+    from validators.models import EpochSummary, Status, Validator, ValidatorSync
+
+    farm = alpha.farm
+    Validator.objects.create(farm=farm, index=1, status=Status.ACTIVE_ONGOING, activation_epoch=0)
+    ValidatorSync.objects.create(farm=farm, next_epoch=12, head_epoch=11)
+    for epoch in (10, 11):
+        EpochSummary.objects.create(farm=farm, epoch=epoch, income=2_000_000)
+    event = {
+        "type": "validator.epoch", "farm": farm.pk, "backfill": True, "epoch": 6,
+        "first_epoch": 5, "epochs": [{"epoch": 5, "income": 1_000_000},
+                                     {"epoch": 6, "income": 1_500_000}],
+    }  # fmt: skip
+
+    def backfill_stored():
+        # In a thread of its own: Django refuses ORM calls on Playwright's loop.
+        try:
+            for point in event["epochs"]:
+                EpochSummary.objects.create(farm=farm, **point)
+            ValidatorSync.objects.filter(farm=farm).update(
+                backfill_from=5, backfill_start=5, backfill_next=7, backfill_until=6
+            )
+            live.send_now(farm.pk, [event])
+        finally:
+            connections.close_all()
+
+    chart_x = "() => document.getElementById('epoch-chart').data[0].x"
+    with playwright_api() as p:
+        browser = launch(p)
+        try:
+            page = new_page(browser)
+            errors = PageErrors(page)
+            with errors.shown_on_failure(page, "validators-backfill"):
+                log_in(page, server.url, alpha.owner.username)
+                page.goto(f"{server.url}/validators/")
+                page.wait_for_selector("#live-status[data-state=live]")
+                assert page.evaluate(chart_x) == [10, 11]
+                page.evaluate("() => { window.__marker = 1; }")
+                thread = threading.Thread(target=backfill_stored)
+                thread.start()
+                thread.join(timeout=30)
+                page.wait_for_function(
+                    "() => document.querySelector('#node-health .backfill')"
+                    " && document.querySelector('#node-health .backfill').textContent"
+                    ".includes('backfilled epochs 5–6')"
+                )
+                assert page.evaluate(chart_x) == [5, 6, 10, 11]
+                y = page.evaluate("() => document.getElementById('epoch-chart').data[0].y")
+                assert y == [0.001, 0.0015, 0.002, 0.002]
+                assert page.evaluate("() => window.__marker") == 1, "the page was reloaded"
+        finally:
+            browser.close()
+    assert errors.errors == []

@@ -1,6 +1,7 @@
 // Validator pages. The list page charts the farm's consensus income per epoch (EpochSummary),
-// extended in place from validator.epoch events; each such event (one per stored epoch) also
-// makes the page re-read its own figures from the server. The validator page charts balance and
+// extended in place from validator.epoch events; each such event (one per stored epoch, and one
+// per run's backfilled epochs, flagged `backfill`) also makes the page re-read its own figures
+// from the server. The validator page charts balance and
 // daily income (consensus and execution stacked) from the day rows, and follows its proposals
 // (proposed, then orphaned when a reorg drops the block) and its liveness as they are pushed.
 (function () {
@@ -17,8 +18,8 @@
   // A page's figures re-read from the page itself (its filters, sort and page number kept), once
   // an epoch was stored: one request per processed epoch, triggered by the push and never
   // polled, through the same view and templates as a reload, so no figure can differ from what
-  // a reload would show and no row lags its neighbour. Epochs that come in a burst (a backfill)
-  // make one more read, not one each.
+  // a reload would show and no row lags its neighbour. A run's backfilled epochs come as one
+  // event (one more read); events arriving during a read make one more read, not one each.
   function rereader(ids, after) {
     let reading = false;
     let again = false;
@@ -75,6 +76,16 @@
       if (event.type !== "validator.epoch") return;
       const index = traceOf[event.farm];
       if (index === undefined) return;
+      if (event.backfill) {
+        // A run's backfilled epochs, older than those charted: put in their place by epoch.
+        const trace = chart.data[index];
+        const points = new Map(trace.x.map((x, i) => [x, trace.y[i]]));
+        for (const point of event.epochs) points.set(point.epoch, eth(point.income));
+        const x = [...points.keys()].sort((a, b) => a - b).slice(-5000);
+        Plotly.restyle(chart, { x: [x], y: [x.map((epoch) => points.get(epoch))] }, [index]);
+        reread(Math.max(...x));
+        return;
+      }
       Plotly.extendTraces(chart, { x: [[event.epoch]], y: [[eth(event.income)]] }, [index], 5000);
       reread(event.epoch);
     });

@@ -7,11 +7,11 @@ one transaction: when a node fails mid-epoch, nothing of it was stored and the n
 the epoch again from its start.
 
 A farm's backfill_from asks for older epochs: from max(backfill_from, the oldest epoch the
-nodes keep) up to the epoch before the first one processed live, oldest first, with what each
-run has left of ETHDASH_BEACON_EPOCHS_PER_RUN after the live epochs. Live first, so that the
-page stays current while a month is backfilled (hours at 8 epochs a run); oldest first, so that
-each backfilled epoch's start balance is the previous one's end balance (one balance read a
-run, not one an epoch).
+nodes keep) up to the epoch before the first one processed live, stepping over epochs stored
+already, oldest first, with what each run has left of ETHDASH_BEACON_EPOCHS_PER_RUN after the
+live epochs. Live first, so that the page stays current while a month is backfilled (hours at
+8 epochs a run); oldest first, so that each backfilled epoch's start balance is the previous
+one's end balance (one balance read a run and gap, not one an epoch).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ethdash import live
 from ethdash.outbound import Failover, OutboundError
 from validators.formats.client import BeaconError
 from validators.models import (
@@ -170,7 +171,8 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
         # Fixed now: the backfill's range ends before it, whatever this run manages.
         sync.next_epoch = first
     ValidatorSync.objects.filter(pk=sync.pk).update(head_epoch=final, next_epoch=sync.next_epoch)
-    if sync.backfill_from is not None and sync.backfill_next is None:
+    if sync.backfill_from is not None and sync.backfill_start is None:
+        # A new backfill_from (the admin clears the backfill's start when it is changed).
         _plan_backfill(sync, first)
     # A node that fails mid-run is not asked again for the later epochs of this run.
     failover = Failover(usable)
@@ -193,54 +195,134 @@ def _process(sync: ValidatorSync, run: FarmRun, max_epochs: int) -> None:
             return
     budget = max_epochs - len(run.stored) - len(run.skipped)
     if budget > 0 and sync.backfilling:
-        _backfill(sync, run, budget, usable, failover)
+        try:
+            _backfill(sync, run, budget, usable, failover)
+        finally:
+            # Backfilled epochs change the page's windows, APR, chart and progress.
+            _push_backfill(sync.farm_id, run.backfilled)
 
 
 def _plan_backfill(sync: ValidatorSync, live_first: int) -> None:
-    """A new backfill_from: the range runs up to the epoch before the first one stored from
-    backfill_from on (live, or by an earlier backfill), so nothing is read twice. Stored means
-    an EpochSummary row; before the retention cutoff, where summaries are purged, a day row
-    (kept for good): out of order, only the summary guards a day row against an epoch twice.
-    A day row tells no gap inside its day, so there the range stops at the day's first epoch."""
-    stored = EpochSummary.objects.filter(farm_id=sync.farm_id, epoch__gte=sync.backfill_from)
-    oldest = stored.order_by("epoch").values_list("epoch", flat=True).first()
-    cutoff = cutoff_epochs().get(sync.farm_id, 0)
-    in_days = None
-    if sync.backfill_from < cutoff:
-        in_days = (
-            ValidatorDay.objects.filter(
-                validator__farm_id=sync.farm_id,
-                last_epoch__gte=sync.backfill_from,
-                first_epoch__lt=cutoff,
-            )
-            .order_by("first_epoch")
-            .values_list("first_epoch", flat=True)
-            .first()
-        )
-    candidates = [e for e in (oldest, in_days) if e is not None]
-    until = min([live_first, *candidates]) - 1
-    sync.backfill_start = sync.backfill_next = sync.backfill_from
-    sync.backfill_until = until if until >= 0 else None
+    """A new backfill_from: the range runs from the first epoch not stored yet from
+    backfill_from on to the last one before the live epochs; epochs inside it stored already
+    (by the live processing or an earlier backfill) are stepped over as the backfill reaches
+    them, so none is read twice and none is left out. Stored: see _stored_intervals."""
+    low, high = sync.backfill_from, live_first - 1
+    stored = _stored_intervals(sync.farm_id, low, high)
+    first = _first_unstored(stored, low, high)
+    last = _last_unstored(stored, low, high)
     sync.backfill_note = ""
-    if sync.backfill_until is None or sync.backfill_until < sync.backfill_from:
+    if first is None or last is None:
+        sync.backfill_start = sync.backfill_next = sync.backfill_from
         sync.backfill_until = sync.backfill_from - 1
-        sync.backfill_note = f"Epoch {sync.backfill_from:,} is stored already."
-    _save_backfill(sync)
+        sync.backfill_note = (
+            f"Epoch {low:,} is stored already."
+            if high <= low
+            else f"Epochs {low:,}–{high:,} are stored already."
+        )
+    else:
+        sync.backfill_start = sync.backfill_next = first
+        sync.backfill_until = last
+    if not _save_backfill(sync, planned_start=None):
+        # Asked for again meanwhile: the next run plans that; this one backfills nothing.
+        sync.backfill_start = sync.backfill_next = sync.backfill_until = None
 
 
-def _save_backfill(sync: ValidatorSync) -> None:
-    ValidatorSync.objects.filter(pk=sync.pk).update(
-        backfill_start=sync.backfill_start,
-        backfill_next=sync.backfill_next,
-        backfill_until=sync.backfill_until,
-        backfill_note=sync.backfill_note[:300],
+def _stored_intervals(farm_id: int, low: int, high: int) -> list[tuple[int, int]]:
+    """The farm's stored epochs in [low, high] as (first, last) intervals, by first. Stored
+    means an EpochSummary row; before the retention cutoff, where summaries are purged, a day
+    row (kept for good): out of order, only the summary guards a day row against an epoch
+    twice. A day row tells no gap inside its day, so its whole span counts as stored."""
+    if high < low:
+        return []
+    epochs = EpochSummary.objects.filter(farm_id=farm_id, epoch__gte=low, epoch__lte=high)
+    out = [(e, e) for e in epochs.values_list("epoch", flat=True)]
+    cutoff = cutoff_epochs().get(farm_id, 0)
+    if low < cutoff:
+        days = ValidatorDay.objects.filter(
+            validator__farm_id=farm_id,
+            last_epoch__gte=low,
+            first_epoch__lte=high,
+            first_epoch__lt=cutoff,
+        )
+        out += days.values_list("first_epoch", "last_epoch").distinct()
+    return sorted(out)
+
+
+def _first_unstored(stored: list[tuple[int, int]], low: int, high: int) -> int | None:
+    epoch = low
+    for first, last in stored:  # by first
+        if first > epoch:
+            break
+        epoch = max(epoch, last + 1)
+    return epoch if epoch <= high else None
+
+
+def _last_unstored(stored: list[tuple[int, int]], low: int, high: int) -> int | None:
+    epoch = high
+    for first, last in sorted(stored, key=lambda span: span[1], reverse=True):
+        if last < epoch:
+            break
+        epoch = min(epoch, first - 1)
+    return epoch if epoch >= low else None
+
+
+def _save_backfill(sync: ValidatorSync, *, planned_start) -> bool:
+    """Writes the backfill's columns only if its plan is still the one this run works on
+    (backfill_from and backfill_start as read): the admin may have asked for a new range
+    meanwhile (clearing backfill_start), which the next run plans. False then."""
+    return bool(
+        ValidatorSync.objects.filter(
+            pk=sync.pk, backfill_from=sync.backfill_from, backfill_start=planned_start
+        ).update(
+            backfill_start=sync.backfill_start,
+            backfill_next=sync.backfill_next,
+            backfill_until=sync.backfill_until,
+            backfill_note=sync.backfill_note[:300],
+        )
+    )
+
+
+def _push_backfill(farm_id: int, epochs: list[int]) -> None:
+    """One farm-level event after a run's backfill: the page re-reads its figures (7 d and 30 d
+    income, APR, progress) and puts the epochs into its chart (static/js/validators.js)."""
+    if not epochs:
+        return
+    incomes = dict(
+        EpochSummary.objects.filter(farm_id=farm_id, epoch__in=epochs).values_list(
+            "epoch", "income"
+        )
+    )
+    live.push(
+        farm_id,
+        {
+            "type": "validator.epoch",
+            "farm": farm_id,
+            "backfill": True,
+            "epoch": max(epochs),
+            "first_epoch": min(epochs),
+            "epochs": [{"epoch": e, "income": incomes.get(e)} for e in sorted(epochs)],
+        },
     )
 
 
 def _backfill(sync: ValidatorSync, run: FarmRun, budget: int, usable, failover) -> None:
-    backfill = Backfill(backfill_validators(sync.farm_id, sync.backfill_next))
+    stored = _stored_intervals(sync.farm_id, sync.backfill_next, sync.backfill_until)
+    backfill = None
     while budget > 0 and sync.backfilling:
-        epoch = sync.backfill_next
+        planned_start = sync.backfill_start
+        epoch = _first_unstored(stored, sync.backfill_next, sync.backfill_until)
+        if epoch != sync.backfill_next:
+            # Stored already (live, or by an earlier backfill): stepped over, not read twice.
+            sync.backfill_next = sync.backfill_until + 1 if epoch is None else epoch
+            backfill = None
+            if not _save_backfill(sync, planned_start=planned_start):
+                return
+            if epoch is None:
+                return
+        if backfill is None:
+            # Start balances are read at the start of the first epoch of a stretch.
+            backfill = Backfill(backfill_validators(sync.farm_id, epoch))
         if not renew(sync):
             run.error = "Another worker took over this farm's epochs (lease expired)."
             return
@@ -249,8 +331,8 @@ def _backfill(sync: ValidatorSync, run: FarmRun, budget: int, usable, failover) 
         if outcome == "stored":
             run.backfilled.append(epoch)
             sync.backfill_next = epoch + 1
-            # Stored already by the epoch's transaction, unless it was stored before.
-            ValidatorSync.objects.filter(pk=sync.pk).update(backfill_next=epoch + 1)
+            if not _save_backfill(sync, planned_start=planned_start):
+                return  # a new backfill_from meanwhile: the next run plans it
         elif outcome == "pruned":
             # The nodes no longer keep this epoch's states: start again at the oldest they do.
             oldest, keeper = _oldest_kept(usable, epoch + 1, sync.backfill_until, backfill)
@@ -269,9 +351,9 @@ def _backfill(sync: ValidatorSync, run: FarmRun, budget: int, usable, failover) 
                     + ")"
                 )
                 sync.backfill_start = sync.backfill_next = oldest
-                # Start balances are read again at the new start.
-                backfill.validators = backfill_validators(sync.farm_id, oldest)
-            _save_backfill(sync)
+                backfill = None
+            if not _save_backfill(sync, planned_start=planned_start):
+                return
         elif outcome == "nothing":
             return
         else:
@@ -281,8 +363,9 @@ def _backfill(sync: ValidatorSync, run: FarmRun, budget: int, usable, failover) 
 
 def backfill_validators(farm_id: int, epoch: int) -> dict[int, Tracked]:
     """The farm's validators as a backfill starting at `epoch` knows them: the status last
-    recorded before it (StatusChange rows, of an earlier backfill run; else unknown, and
-    whether slashed too) and no balance (read from the node at the start of the epoch)."""
+    recorded before it (StatusChange rows, of an earlier backfill run; else unknown), whether
+    slashed as far as that status tells (else unknown: see slashed_by_status) and no balance
+    (read from the node at the start of the epoch)."""
     rows = Validator.objects.filter(farm_id=farm_id, index__isnull=False).values_list(
         "pk", "index", "pubkey"
     )
@@ -296,8 +379,29 @@ def backfill_validators(farm_id: int, epoch: int) -> dict[int, Tracked]:
     for pk, status in changes.iterator(chunk_size=5000):
         if pk in by_pk:
             by_pk[pk].status = status
-            by_pk[pk].slashed = status.endswith("_slashed")
+            by_pk[pk].slashed = slashed_by_status(status)
     return out
+
+
+# Statuses that say a validator was not slashed; the "_slashed" ones say it was. A withdrawable
+# or withdrawn validator may have been either (the status no longer tells): None, so that the
+# backfill's first epoch takes it from the validator record the node returns (its `slashed`)
+# and flags no new slashing.
+UNSLASHED_STATUSES = frozenset(
+    {
+        "pending_initialized",
+        "pending_queued",
+        "active_ongoing",
+        "active_exiting",
+        "exited_unslashed",
+    }
+)
+
+
+def slashed_by_status(status: str) -> bool | None:
+    if status.endswith("_slashed"):  # active_slashed, exited_slashed
+        return True
+    return False if status in UNSLASHED_STATUSES else None
 
 
 def _oldest_kept(nodes, low: int, high: int, backfill: Backfill) -> tuple[int | None, str]:

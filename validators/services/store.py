@@ -185,7 +185,8 @@ def store_epoch(
         _store_withdrawals(read, validators)
         _store_sync(read, result, validators, epoch)
         if backfill:
-            ValidatorSync.objects.filter(farm_id=farm_id).update(backfill_next=epoch + 1)
+            # The backfill's cursor is the caller's (process._backfill), written only while the
+            # plan it follows stands; its page is pushed once a run (process._push_backfill).
             return True
         ValidatorSync.objects.filter(farm_id=farm_id).update(
             next_epoch=epoch + 1, last_error="", node_id=node_id, processed_at=summary.processed_at

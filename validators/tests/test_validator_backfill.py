@@ -153,7 +153,7 @@ def test_a_backfill_asked_for_later_fills_in_before_the_live_epochs(farm, sim, s
     )
     run = process_farm(farm.pk, max_epochs=4)
     assert run.backfilled == []
-    assert sync_of(farm).backfill_note == "Epoch 34 is stored already."
+    assert sync_of(farm).backfill_note == "Epochs 34–38 are stored already."
     # The per-epoch totals purged (retention): the day rows still say what is stored.
     settings.ETHDASH_VALIDATOR_EPOCH_RETENTION_DAYS = 0
     assert purge_expired()["summaries"] == 6
@@ -162,7 +162,9 @@ def test_a_backfill_asked_for_later_fills_in_before_the_live_epochs(farm, sim, s
         backfill_from=33, backfill_start=None, backfill_next=None, backfill_until=None
     )
     run = process_farm(farm.pk, max_epochs=4)
-    assert run.backfilled == [] and sync_of(farm).backfill_note == "Epoch 33 is stored already."
+    assert (
+        run.backfilled == [] and sync_of(farm).backfill_note == "Epochs 33–38 are stored already."
+    )
     assert sorted(ValidatorDay.objects.values_list("validator_id", "day", "income")) == income
 
 
@@ -215,3 +217,129 @@ def test_a_node_answering_500_for_old_states_is_read_as_pruned_in_a_backfill(
     assert "keeps states from epoch 21 only" in sync.backfill_note and "500" in sync.backfill_note
     # The node is not held for failing: it serves the live epochs.
     assert BeaconNode.objects.get(farm=farm).health == BeaconNode.Health.READY
+
+
+@pytest.fixture
+def pushed(monkeypatch):
+    from ethdash import live
+
+    events = []
+    monkeypatch.setattr(
+        live, "push", lambda farm_id, *more: events.extend((farm_id, e) for e in more)
+    )
+    return events
+
+
+def test_lowering_backfill_from_mid_backfill_fills_every_epoch_not_stored(farm, sim, pushed):
+    chain = sim.chain
+    chain.history_epochs = 40  # every epoch kept: the range is the plan's alone
+    ValidatorSync.objects.create(farm=farm, backfill_from=30)
+    first = process_farm(farm.pk, max_epochs=4)
+    assert first.backfilled == [30, 31, 32]
+    # Asked from 20 (as the admin saves it) while 33–37 are still to come: they are not
+    # left out, and 30–32 are not read again.
+    ValidatorSync.objects.filter(farm=farm).update(
+        backfill_from=20, backfill_start=None, backfill_next=None, backfill_until=None
+    )
+    pushed.clear()
+    runs = run_until_done(farm)
+    done = [e for run in runs for e in run.backfilled]
+    assert done == [*range(20, 30), *range(33, 38)]
+    sync = sync_of(farm)
+    assert sync.backfill_progress == "backfilled epochs 20–37" and sync.backfill_note == ""
+    live_end = sync.next_epoch
+    stored = EpochSummary.objects.filter(farm=farm).order_by("epoch")
+    assert list(stored.values_list("epoch", flat=True)) == list(range(20, live_end))
+    for validator in Validator.objects.filter(farm=farm):
+        days = ValidatorDay.objects.filter(validator=validator)
+        known = sum(chain.income(validator.index, e)["total"] for e in range(20, live_end))
+        assert sum(d.income for d in days) == known, validator.index
+        assert sum(d.epochs for d in days) == live_end - 20
+    # One event a run for its backfilled epochs, with each epoch's income for the chart.
+    backfills = [e for _, e in pushed if e.get("backfill")]
+    assert [[p["epoch"] for p in e["epochs"]] for e in backfills] == [
+        run.backfilled for run in runs if run.backfilled
+    ]
+    for event in backfills:
+        assert event["type"] == "validator.epoch" and event["farm"] == farm.pk
+        assert event["epoch"] == event["epochs"][-1]["epoch"]
+        assert event["first_epoch"] == event["epochs"][0]["epoch"]
+        for point in event["epochs"]:
+            summary = EpochSummary.objects.get(farm=farm, epoch=point["epoch"])
+            assert point["income"] == summary.income
+
+
+def test_a_new_backfill_from_between_runs_is_planned_on_the_next_run(
+    farm, sim, admin_client, owner_client
+):
+    sim.chain.history_epochs = 40
+    ValidatorSync.objects.create(farm=farm, backfill_from=30)
+    process_farm(farm.pk, max_epochs=4)
+    sync = sync_of(farm)
+    change = f"/admin/validators/validatorsync/{sync.pk}/change/"
+    assert admin_client.post(change, {"backfill_from": "26"}).status_code == 302
+    run = process_farm(farm.pk, max_epochs=4)
+    # No live epoch is due: the run's budget is the backfill's.
+    assert run.backfilled == [26, 27, 28, 29]
+    progress = "backfilling: epoch 30 of 26–37, 33 %"
+    assert sync_of(farm).backfill_progress == progress
+    assert progress in owner_client.get("/validators/").content.decode()
+
+
+def test_a_new_backfill_from_during_a_run_is_not_overwritten_by_it(farm, sim, monkeypatch):
+    """The admin saves a new backfill_from while a run is backfilling: the run's cursor
+    writes are conditional on the plan it follows, so the new one is planned next run."""
+    from validators.services import process
+
+    sim.chain.history_epochs = 40
+    ValidatorSync.objects.create(farm=farm, backfill_from=30)
+    process_epoch = process.process_epoch
+
+    def admin_saves_meanwhile(sync, epoch, nodes, **kwargs):
+        outcome = process_epoch(sync, epoch, nodes, **kwargs)
+        if kwargs.get("backfill") is not None:
+            ValidatorSync.objects.filter(farm=farm).update(
+                backfill_from=25, backfill_start=None, backfill_next=None, backfill_until=None
+            )
+        return outcome
+
+    monkeypatch.setattr(process, "process_epoch", admin_saves_meanwhile)
+    run = process_farm(farm.pk, max_epochs=4)
+    # Epoch 30 is stored; the run then stops backfilling the old plan.
+    assert run.backfilled == [30] and not run.error
+    sync = sync_of(farm)
+    assert (sync.backfill_from, sync.backfill_start, sync.backfill_next) == (25, None, None)
+    monkeypatch.setattr(process, "process_epoch", process_epoch)
+    run = process_farm(farm.pk, max_epochs=4)
+    assert run.backfilled == [25, 26, 27, 28]
+    assert sync_of(farm).backfill_progress == "backfilling: epoch 29 of 25–37, 30 %"
+    run_until_done(farm)
+    epochs = list(EpochSummary.objects.filter(farm=farm).values_list("epoch", flat=True))
+    assert sorted(epochs) == list(range(25, sync_of(farm).next_epoch))
+
+
+def test_a_slashed_validator_withdrawable_before_the_backfill_is_not_slashed_again(farm, sim):
+    """Validator 3 of the simulated chain is slashed in epoch 2 and withdrawal_possible from 10:
+    a backfill starting after a recorded withdrawal_possible takes `slashed` from the node's
+    validator record, and flags no new slashing in its first epoch."""
+    from validators.models import StatusChange, ValidatorEpoch
+    from validators.services.chain import Flag
+    from validators.services.process import backfill_validators
+
+    sim.chain.history_epochs = 40
+    three = Validator.objects.get(farm=farm, index=3)
+    StatusChange.objects.create(validator=three, epoch=10, status="withdrawal_possible")
+    assert backfill_validators(farm.pk, 12)[3].slashed is None
+    ValidatorSync.objects.create(farm=farm, backfill_from=12)
+    run = process_farm(farm.pk, max_epochs=3)
+    assert run.backfilled == [12, 13] and not run.error
+    flagged = ValidatorEpoch.objects.filter(validator__farm=farm, epoch__in=[12, 13])
+    assert not [row.epoch for row in flagged if row.flags & Flag.SLASHED]
+    # The statuses that tell: slashed, or not; the withdrawable ones do not.
+    from validators.services.process import slashed_by_status
+
+    assert [
+        slashed_by_status(s)
+        for s in ("active_slashed", "exited_slashed", "exited_unslashed", "active_ongoing")
+    ] == [True, True, False, False]
+    assert slashed_by_status("withdrawal_done") is None and slashed_by_status("") is None
