@@ -419,9 +419,7 @@ def process_epoch(
         started = time.monotonic()
         ask_queue = _asks_pending_queue(node)
         try:
-            read = asyncio.run(
-                _fetch(node, epoch, indices, known_start, members, ask_queue, frozenset(waiting))
-            )
+            read = asyncio.run(_fetch(node, epoch, indices, known_start, members, ask_queue))
         except (UntrustedAnswer, OutboundError) as exc:
             if isinstance(exc, BeaconError) and (
                 exc.not_found or (backfill is not None and exc.status in PRUNED_STATUSES)
@@ -433,9 +431,11 @@ def process_epoch(
             errors.append(failover.mark_dead(node, getattr(exc, "shown", exc)))
             continue
         _remember_pending_queue(node, read.queue_missing)
-        credited: dict[int, list] = {}
-        if read.queued is None:
-            credited = credit_deposit_requests(read, start_balances, waiting)
+        # With the queue its rows are settled by it (_store_deposit_requests); the balance still
+        # tells a credit the queue does not show (a consolidation).
+        credits = credit_deposit_requests(
+            read, start_balances, waiting if read.queued is None else {}
+        )
         # A backfill's first epoch may not know whether a validator was slashed before it
         # (None): the state at its end says so, and no slashing is flagged that epoch.
         slashed = frozenset(
@@ -457,7 +457,7 @@ def process_epoch(
                 backfill=backfill is not None,
             )
             if stored:
-                _store_deposit_requests(read, validators, credited, waiting)
+                _store_deposit_requests(read, validators, credits, waiting)
         if backfill is not None:
             backfill.period = period
             return "stored"
@@ -478,7 +478,7 @@ def process_epoch(
     return f"Epoch {epoch} could not be read: " + "; ".join(errors)
 
 
-async def _fetch(node, epoch, indices, known_start, members, ask_queue, awaiting):
+async def _fetch(node, epoch, indices, known_start, members, ask_queue):
     async with node_service.client_for(node) as client:
         return await fetch_epoch(
             client,
@@ -489,7 +489,6 @@ async def _fetch(node, epoch, indices, known_start, members, ask_queue, awaiting
             known_start=known_start,
             sync_members=members,
             ask_pending_queue=ask_queue,
-            awaiting_deposits=awaiting,
         )
 
 
@@ -512,7 +511,9 @@ def _remember_pending_queue(node: BeaconNode, missing: bool | None) -> None:
 def waiting_deposits(farm_id: int, *, before_slot=None) -> dict[int, list[tuple[int, int]]]:
     """The farm's deposits seen in blocks (before `before_slot`, when given) and not yet
     credited, per validator index, in queue order, as (DepositRequest pk, gwei)."""
-    rows = DepositRequest.objects.filter(validator__farm_id=farm_id, credited_epoch__isnull=True)
+    rows = DepositRequest.objects.filter(
+        validator__farm_id=farm_id, credited_epoch__isnull=True, slot__isnull=False
+    )
     if before_slot is not None:
         rows = rows.filter(slot__lt=before_slot)
     rows = rows.order_by("slot", "position").values_list("pk", "validator__index", "amount")
@@ -522,9 +523,12 @@ def waiting_deposits(farm_id: int, *, before_slot=None) -> dict[int, list[tuple[
     return waiting
 
 
-def _store_deposit_requests(read, validators, credited, waiting) -> None:
-    """Keeps the deposits the epoch's blocks brought (a node without the queue) and marks those
-    the epoch credited. With the queue, a waiting deposit no longer in it was credited."""
+def _store_deposit_requests(read, validators, credits, waiting) -> None:
+    """Keeps the deposits the epoch's Electra blocks brought (whether or not the node serves
+    the queue: another node may be asked when they are credited), marks those the epoch
+    credited, closes the stale ones uncounted, and keeps each credit no row explains as a row
+    without a slot. With the queue, a waiting deposit no longer in it was credited."""
+    credited = credits.credited
     if read.queued is not None:
         # Told apart by pubkey and amount only: an Eth1 bridge deposit's queue slot is 0, not
         # its block's. A same-sized one still queued keeps the row waiting, which is safe.
@@ -537,6 +541,9 @@ def _store_deposit_requests(read, validators, credited, waiting) -> None:
     done = [pk for pks in credited.values() for pk in pks]
     if done:
         DepositRequest.objects.filter(pk__in=done).update(credited_epoch=read.epoch)
+    stale = [pk for pks in credits.stale.values() for pk in pks]
+    if stale:
+        DepositRequest.objects.filter(pk__in=stale).update(credited_epoch=read.epoch, counted=False)
     DepositRequest.objects.bulk_create(
         [
             DepositRequest(
@@ -547,6 +554,17 @@ def _store_deposit_requests(read, validators, credited, waiting) -> None:
             )
             for d in read.deposits_seen
             if d.index in validators
+        ]
+        + [
+            DepositRequest(
+                validator_id=validators[index].pk,
+                slot=None,
+                position=0,
+                amount=amount,
+                credited_epoch=read.epoch,
+            )
+            for index, amount in credits.unseen.items()
+            if index in validators
         ],
         ignore_conflicts=True,
     )

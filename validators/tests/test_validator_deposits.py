@@ -12,7 +12,7 @@ from simulators.beacon_node import start_beacon_node
 from tests.loops import loop_thread
 from validators.formats.client import BeaconClient
 from validators.models import BeaconNode, DepositRequest, Validator, ValidatorDay, ValidatorSync
-from validators.services.epochs import DepositSeen, EpochRead, ValidatorState
+from validators.services.epochs import DepositCredits, DepositSeen, EpochRead, ValidatorState
 from validators.services.epochs import credit_deposit_requests as credit
 from validators.services.figures import validator_figures
 from validators.services.process import process_farm
@@ -111,7 +111,14 @@ def test_the_same_top_up_on_a_node_that_serves_the_queue_gives_the_same_figures(
     run = process_farm(farm.pk, max_epochs=7)
     assert run.stored == list(range(7)) and not run.error
     assert BeaconNode.objects.get(farm=farm).pending_deposits_missing_at is None
-    assert not DepositRequest.objects.exists()  # the queue said what was credited
+    # Kept as seen in its block (another node may be asked when it is credited); the queue
+    # said when it was credited.
+    (request,) = DepositRequest.objects.filter(validator__farm=farm)
+    assert (request.slot, request.credited_epoch, request.counted) == (
+        chain.deposit_slot(),
+        DEPOSIT_CREDIT_EPOCH,
+        True,
+    )
     for validator in Validator.objects.filter(farm=farm):
         day = ValidatorDay.objects.get(validator=validator)
         known = [chain.income(validator.index, e) for e in range(7)]
@@ -167,24 +174,54 @@ def _read(balance_end, *, start=32 * GWEI, withdrawals=(), rewards=(0, 0, 0, 0),
     )
 
 
-def test_credited_prefix_is_the_one_the_balance_shows():
+def test_the_residual_decides_the_credit_and_rows_only_name_it():
     rewards = (3_000, 5_000, 3_000, 0)
-    earned = sum(rewards) + 20
+    earned = sum(rewards) + 20  # 20 gwei no endpoint reports, as on a real node
+    waiting = {4: [("a", GWEI), ("b", 2 * GWEI)]}
     # Two requests of 1 and 2 ETH waiting; the epoch credited the first only.
     read = _read(32 * GWEI + earned + GWEI, rewards=rewards, sync=[10, 10])
-    assert credit(read, {}, {4: [("a", GWEI), ("b", 2 * GWEI)]}) == {4: ["a"]}
+    assert credit(read, {}, waiting) == DepositCredits(credited={4: ["a"]})
     assert read.deposits == {4: GWEI}
     # Both, with a sweep withdrawal of the excess in the same epoch.
     read = _read(32 * GWEI + earned, rewards=rewards, sync=[10, 10], withdrawals=[3 * GWEI])
-    assert credit(read, {}, {4: [("a", GWEI), ("b", 2 * GWEI)]}) == {4: ["a", "b"]}
+    assert credit(read, {}, waiting) == DepositCredits(credited={4: ["a", "b"]})
     # None yet: a balance that only earned.
     read = _read(32 * GWEI + earned, rewards=rewards, sync=[10, 10])
-    assert credit(read, {}, {4: [("a", GWEI)]}) == {}
+    assert credit(read, {}, {4: [("a", GWEI)]}) == DepositCredits()
     assert read.deposits == {}
     # An unknown start balance: nothing decided, the request keeps waiting.
     read = _read(33 * GWEI, rewards=rewards)
     read.start_balances = {}
-    assert credit(read, {}, {4: [("a", GWEI)]}) == {}
+    assert credit(read, {}, {4: [("a", GWEI)]}) == DepositCredits()
+
+
+def test_a_stale_row_is_closed_and_never_adds_to_a_later_credit():
+    # "a" (1 ETH) was credited in an epoch that did not match it; the epoch credits "b" only.
+    read = _read(32 * GWEI + 5 * GWEI + 11_000, rewards=(3_000, 5_000, 3_000, 0))
+    got = credit(read, {}, {4: [("a", GWEI), ("b", 5 * GWEI)]})
+    assert got == DepositCredits(credited={4: ["b"]}, stale={4: ["a"]})
+    assert read.deposits == {4: 5 * GWEI}
+
+
+def test_a_credit_no_row_explains_is_taken_from_the_balance():
+    # No row (requested before the farm's first epoch): 7 ETH unexplained is a deposit.
+    read = _read(32 * GWEI + 7 * GWEI + 11_000, rewards=(3_000, 5_000, 3_000, 0))
+    assert credit(read, {}, {}) == DepositCredits(unseen={4: 7 * GWEI})
+    assert read.deposits == {4: 7 * GWEI}
+    # A 2 ETH request credited with a 32 ETH consolidation onto the validator: the run names
+    # the deposit, the rest is the moved balance; neither is income.
+    read = _read(32 * GWEI + 34 * GWEI + 11_000, rewards=(3_000, 5_000, 3_000, 0))
+    got = credit(read, {}, {4: [("a", 2 * GWEI)]})
+    assert got == DepositCredits(credited={4: ["a"]}, unseen={4: 32 * GWEI})
+    assert read.deposits == {4: 34 * GWEI}
+    # Below half the smallest deposit: rewards the node did not report, never a credit.
+    read = _read(32 * GWEI + GWEI // 2 - 1, rewards=(0, 0, 0, 0))
+    assert credit(read, {}, {}) == DepositCredits()
+    # The queue already showed the credit: nothing more is taken from the balance.
+    read = _read(32 * GWEI + 5 * GWEI, rewards=(0, 0, 0, 0))
+    read.deposits = {4: 5 * GWEI}
+    assert credit(read, {}, {}) == DepositCredits()
+    assert read.deposits == {4: 5 * GWEI}
 
 
 def test_deposits_in_electra_blocks_are_kept_in_queue_order():
