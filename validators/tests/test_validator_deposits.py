@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from simulators.beacon_chain import COMPOUNDING, DEPOSIT_CREDIT_EPOCH, DEPOSIT_GWEI
+from simulators.beacon_chain import COMPOUNDING, DEPOSIT_CREDIT_EPOCH, DEPOSIT_EPOCH, DEPOSIT_GWEI
 from simulators.beacon_node import start_beacon_node
 from tests.loops import loop_thread
 from validators.formats.client import BeaconClient
@@ -146,6 +146,88 @@ def test_a_node_remembered_without_the_queue_is_asked_again_later_and_then_trust
     process_farm(farm.pk, max_epochs=1)
     assert BeaconNode.objects.get(farm=farm).pending_deposits_missing_at is None
     assert not DepositRequest.objects.exists()  # the queue says what was credited
+
+
+def _figures_exact(farm, chain, epochs):
+    """Every watched validator's day holds the chain's income and deposits over `epochs`, to
+    the gwei: the top-up is a deposit, never income."""
+    for validator in Validator.objects.filter(farm=farm):
+        day = ValidatorDay.objects.get(validator=validator)
+        known = [chain.income(validator.index, e) for e in epochs]
+        assert day.income == sum(i["total"] for i in known), validator.index
+        assert day.deposits == sum(i["deposits"] for i in known), validator.index
+    day = ValidatorDay.objects.get(validator__farm=farm, validator__index=COMPOUNDING)
+    assert day.deposits == DEPOSIT_GWEI
+
+
+def test_a_deposit_requested_before_the_farms_first_epoch_is_taken_from_the_balance(farm, sim):
+    """The request's block (epoch 3) is before the first epoch processed (4): no row to match
+    when epoch 5's transition credits it; the balance says it, and it is kept as such."""
+    ValidatorSync.objects.filter(farm=farm).update(next_epoch=DEPOSIT_EPOCH + 1)
+    run = process_farm(farm.pk, max_epochs=3)
+    assert run.stored == [4, 5, 6] and not run.error
+    (row,) = DepositRequest.objects.filter(validator__farm=farm)
+    assert (row.validator.index, row.slot, row.amount, row.credited_epoch, row.counted) == (
+        COMPOUNDING,
+        None,
+        DEPOSIT_GWEI,
+        DEPOSIT_CREDIT_EPOCH,
+        True,
+    )
+    _figures_exact(farm, sim.chain, range(4, 7))
+
+
+def test_a_request_seen_with_the_queue_is_credited_by_the_balance_on_a_node_without_it(farm, sim):
+    """Failover: the node serving the queue read the request's epoch; the one asked when it is
+    credited does not serve the queue (404)."""
+    chain = sim.chain
+    chain.serves_pending_deposits = True
+    assert process_farm(farm.pk, max_epochs=4).stored == [0, 1, 2, 3]
+    (row,) = DepositRequest.objects.filter(validator__farm=farm)
+    assert (row.slot, row.credited_epoch) == (chain.deposit_slot(), None)  # still queued
+    chain.serves_pending_deposits = False
+    assert process_farm(farm.pk, max_epochs=3).stored == [4, 5, 6]
+    assert BeaconNode.objects.get(farm=farm).pending_deposits_missing_at is not None
+    (row,) = DepositRequest.objects.filter(validator__farm=farm)  # no second, unseen row
+    assert (row.credited_epoch, row.counted) == (DEPOSIT_CREDIT_EPOCH, True)
+    _figures_exact(farm, chain, range(7))
+
+
+def test_a_stale_waiting_row_does_not_add_to_a_later_credit(farm, sim):
+    """A 1 ETH row left waiting (its credit was counted by an epoch that did not match it, as
+    when a backfill meets the live epochs) is closed uncounted when the 5 ETH top-up, queued
+    after it, is credited: the epoch's deposits are 5 ETH, not 6."""
+    validator = Validator.objects.get(farm=farm, index=COMPOUNDING)
+    stale = DepositRequest.objects.create(validator=validator, slot=1, position=0, amount=GWEI)
+    run = process_farm(farm.pk, max_epochs=7)
+    assert run.stored == list(range(7)) and not run.error
+    stale.refresh_from_db()
+    assert (stale.credited_epoch, stale.counted) == (DEPOSIT_CREDIT_EPOCH, False)
+    real = DepositRequest.objects.get(validator=validator, slot=sim.chain.deposit_slot())
+    assert (real.credited_epoch, real.counted) == (DEPOSIT_CREDIT_EPOCH, True)
+    _figures_exact(farm, sim.chain, range(7))
+
+
+def test_a_400_for_a_state_before_electra_is_not_remembered_as_a_missing_endpoint(
+    farm, sim, monkeypatch
+):
+    """beacon-APIs: pending_deposits "Should return 400 if the state retrieved is prior to
+    Electra". No queue in that state; the node keeps being asked and is not switched to the
+    fallback for good."""
+    from validators.formats.client import BeaconError
+
+    asked = []
+
+    async def before_electra(self, state_id):
+        asked.append(state_id)
+        raise BeaconError(400, "state is prior to Electra", path="pending_deposits")
+
+    monkeypatch.setattr(BeaconClient, "pending_deposits", before_electra)
+    run = process_farm(farm.pk, max_epochs=7)
+    assert run.stored == list(range(7)) and not run.error
+    assert BeaconNode.objects.get(farm=farm).pending_deposits_missing_at is None
+    assert len(asked) == 7  # asked every epoch: the next state may be Electra's
+    _figures_exact(farm, sim.chain, range(7))
 
 
 def _read(balance_end, *, start=32 * GWEI, withdrawals=(), rewards=(0, 0, 0, 0), sync=()):
