@@ -42,6 +42,7 @@ from validators.models import (
 from validators.services import nodes as node_service
 from validators.services.chain import epoch_day
 from validators.services.epochs import (
+    CREDIT_THRESHOLD_GWEI,
     UntrustedAnswer,
     compute_epoch,
     credit_deposit_requests,
@@ -544,6 +545,9 @@ def _store_deposit_requests(read, validators, credits, waiting) -> None:
     stale = [pk for pks in credits.stale.values() for pk in pks]
     if stale:
         DepositRequest.objects.filter(pk__in=stale).update(credited_epoch=read.epoch, counted=False)
+    seen = [d for d in read.deposits_seen if d.index in validators]
+    if seen and _later_unseen(read, validators).exists():
+        seen = [d for d in seen if not _names_unseen_credit(d, read.epoch, validators)]
     DepositRequest.objects.bulk_create(
         [
             DepositRequest(
@@ -552,8 +556,7 @@ def _store_deposit_requests(read, validators, credits, waiting) -> None:
                 position=d.position,
                 amount=d.amount,
             )
-            for d in read.deposits_seen
-            if d.index in validators
+            for d in seen
         ]
         + [
             DepositRequest(
@@ -568,6 +571,44 @@ def _store_deposit_requests(read, validators, credits, waiting) -> None:
         ],
         ignore_conflicts=True,
     )
+
+
+def _later_unseen(read, validators):
+    """Credits taken from the balance in epochs after `read.epoch`: only a backfill (or a node
+    asked out of order) reads a request whose credit an epoch already stored counted."""
+    pks = [v.pk for v in validators.values()]
+    return DepositRequest.objects.filter(
+        validator_id__in=pks, slot__isnull=True, counted=True, credited_epoch__gt=read.epoch
+    )
+
+
+def _names_unseen_credit(deposit, epoch: int, validators) -> bool:
+    """A request seen in `epoch` whose credit a later stored epoch took from the balance (as
+    when a backfill meets the live epochs): that row gets the request's slot and position and
+    keeps the amount it counted (the balance's, which a real node's unreported gwei may make
+    differ from the request's by less than the threshold). True when one was found (or the
+    request has its row already), so that it is not kept waiting for a credit already counted."""
+    validator_id = validators[deposit.index].pk
+    if DepositRequest.objects.filter(
+        validator_id=validator_id, slot=deposit.slot, position=deposit.position
+    ).exists():
+        return True
+    row = (
+        DepositRequest.objects.filter(
+            validator_id=validator_id,
+            slot__isnull=True,
+            counted=True,
+            credited_epoch__gt=epoch,
+            amount__gt=deposit.amount - CREDIT_THRESHOLD_GWEI,
+            amount__lt=deposit.amount + CREDIT_THRESHOLD_GWEI,
+        )
+        .order_by("credited_epoch", "pk")
+        .first()
+    )
+    if row is None:
+        return False
+    DepositRequest.objects.filter(pk=row.pk).update(slot=deposit.slot, position=deposit.position)
+    return True
 
 
 def _skip(sync: ValidatorSync, epoch: int, reason: str) -> None:

@@ -15,7 +15,7 @@ from validators.models import BeaconNode, DepositRequest, Validator, ValidatorDa
 from validators.services.epochs import DepositCredits, DepositSeen, EpochRead, ValidatorState
 from validators.services.epochs import credit_deposit_requests as credit
 from validators.services.figures import validator_figures
-from validators.services.process import process_farm
+from validators.services.process import process_farm, waiting_deposits
 
 SPE = 8
 GWEI = 10**9
@@ -206,6 +206,25 @@ def test_a_stale_waiting_row_does_not_add_to_a_later_credit(farm, sim):
     real = DepositRequest.objects.get(validator=validator, slot=sim.chain.deposit_slot())
     assert (real.credited_epoch, real.counted) == (DEPOSIT_CREDIT_EPOCH, True)
     _figures_exact(farm, sim.chain, range(7))
+
+
+def test_a_backfill_meeting_the_live_epochs_names_the_credit_they_took_from_the_balance(farm, sim):
+    """Live epochs from 4 take the top-up from the balance (credited by epoch 5, requested in
+    epoch 3); the backfill from 0 then reads the request's block. The request names that
+    credit rather than waiting for one already counted."""
+    ValidatorSync.objects.filter(farm=farm).update(next_epoch=DEPOSIT_EPOCH + 1, backfill_from=0)
+    first = process_farm(farm.pk, max_epochs=6)
+    assert first.stored[:3] == [4, 5, 6] and not first.error
+    while ValidatorSync.objects.get(farm=farm).backfilling:
+        assert not process_farm(farm.pk, max_epochs=4).error
+    (row,) = DepositRequest.objects.filter(validator__farm=farm)
+    assert (row.slot, row.amount, row.credited_epoch, row.counted) == (
+        sim.chain.deposit_slot(),
+        DEPOSIT_GWEI,
+        DEPOSIT_CREDIT_EPOCH,
+        True,
+    )
+    assert not waiting_deposits(farm.pk)
 
 
 def test_a_400_for_a_state_before_electra_is_not_remembered_as_a_missing_endpoint(
