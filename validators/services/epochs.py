@@ -387,14 +387,14 @@ def _deposits_seen(block: dict, slot: int, pubkeys: dict[str, int]) -> list[Depo
     return out
 
 
-async def _window_proposer_rewards(client, blocks, filled, awaiting, proposals):
-    """Consensus rewards of the blocks in the balance window proposed by `awaiting`: those of
+async def _window_proposer_rewards(client, blocks, filled, ours, proposals):
+    """Consensus rewards of the blocks in the balance window proposed by `ours`: those of
     E's proposals already read, plus the block at E+1's first slot (the window's last)."""
     rewards: dict[int, int] = defaultdict(int)
     read = {p.slot: p for p in proposals if p.outcome == "proposed"}
     for slot in filled:
         proposer = blocks[slot]["proposer_index"]
-        if proposer not in awaiting:
+        if proposer not in ours:
             continue
         if slot in read:
             rewards[proposer] += read[slot].consensus_reward
