@@ -101,6 +101,8 @@ class EpochRead:
     queue_missing: bool | None = None
     # Ours still in the queue at the end of E, as (pubkey, slot, amount); None without a queue.
     queued: frozenset[tuple[str, int, int]] | None = None
+    # The same at the start of E: a row in neither was credited before E, not in it.
+    queued_before: frozenset[tuple[str, int, int]] | None = None
     # Deposits ours got in the epoch's Electra blocks (queue served or not), kept until credited.
     deposits_seen: list[DepositSeen] = field(default_factory=list)
     # The consensus rewards of the blocks ours proposed in (first of E, first of E+1], the
@@ -329,10 +331,11 @@ async def fetch_epoch(
     # before the farm's first epoch, or a consolidation, is credited without a row to match.
     # At most one call more an epoch (the block at E+1's first slot, when ours proposed it).
     window_rewards = await _window_proposer_rewards(client, blocks, filled, ours, proposals)
-    queued = None
+    queued = queued_before = None
     if queues is not None:
-        queued = frozenset(
-            (d["pubkey"], d["slot"], d["amount"]) for d in queues[1] if d["pubkey"] in pubkeys
+        queued_before, queued = (
+            frozenset((d["pubkey"], d["slot"], d["amount"]) for d in q if d["pubkey"] in pubkeys)
+            for q in queues
         )
     return EpochRead(
         epoch=epoch,
@@ -349,6 +352,7 @@ async def fetch_epoch(
         requests=client.requests - before,
         queue_missing=queue_missing[0],
         queued=queued,
+        queued_before=queued_before,
         deposits_seen=seen,
         window_proposer_rewards=window_rewards,
         liveness=liveness,

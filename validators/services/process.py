@@ -529,20 +529,28 @@ def _store_deposit_requests(read, validators, credits, waiting) -> None:
     the queue: another node may be asked when they are credited), marks those the epoch
     credited, closes the stale ones uncounted, and keeps each credit no row explains as a row
     without a slot. With the queue, a waiting deposit no longer in it was credited."""
-    credited = credits.credited
+    credited, stale_rows = credits.credited, credits.stale
     if read.queued is not None:
         # Told apart by pubkey and amount only: an Eth1 bridge deposit's queue slot is 0, not
-        # its block's. A same-sized one still queued keeps the row waiting, which is safe.
-        still = {(pubkey, amount) for pubkey, _slot, amount in read.queued}
-        credited = {
-            index: [pk for pk, amount in queue if (validators[index].pubkey, amount) not in still]
-            for index, queue in waiting.items()
-            if index in validators
-        }
+        # its block's. A same-sized one still queued keeps the row waiting, which is safe. One
+        # gone from the queue was credited in E when the start state still held it, else
+        # before E (in an epoch read without it): closed uncounted.
+        def held(state_queue):
+            return {(pubkey, amount) for pubkey, _slot, amount in state_queue}
+
+        still, before = held(read.queued), held(read.queued_before or ())
+        credited, stale_rows = {}, {}
+        for index, queue in waiting.items():
+            if index not in validators:
+                continue
+            for pk, amount in queue:
+                key = (validators[index].pubkey, amount)
+                if key not in still:
+                    (credited if key in before else stale_rows).setdefault(index, []).append(pk)
     done = [pk for pks in credited.values() for pk in pks]
     if done:
         DepositRequest.objects.filter(pk__in=done).update(credited_epoch=read.epoch)
-    stale = [pk for pks in credits.stale.values() for pk in pks]
+    stale = [pk for pks in stale_rows.values() for pk in pks]
     if stale:
         DepositRequest.objects.filter(pk__in=stale).update(credited_epoch=read.epoch, counted=False)
     seen = [d for d in read.deposits_seen if d.index in validators]

@@ -193,16 +193,19 @@ def test_a_request_seen_with_the_queue_is_credited_by_the_balance_on_a_node_with
     _figures_exact(farm, chain, range(7))
 
 
-def test_a_stale_waiting_row_does_not_add_to_a_later_credit(farm, sim):
+@pytest.mark.parametrize("served", [False, True], ids=["no queue", "queue served"])
+def test_a_stale_waiting_row_does_not_add_to_a_later_credit(farm, sim, served):
     """A 1 ETH row left waiting (its credit was counted by an epoch that did not match it, as
-    when a backfill meets the live epochs) is closed uncounted when the 5 ETH top-up, queued
-    after it, is credited: the epoch's deposits are 5 ETH, not 6."""
+    when a backfill meets the live epochs) is closed uncounted: without the queue when the
+    5 ETH top-up, queued after it, is credited (the epoch's deposits are 5 ETH, not 6); with
+    the queue in the first epoch, whose start state no longer holds it."""
+    sim.chain.serves_pending_deposits = served
     validator = Validator.objects.get(farm=farm, index=COMPOUNDING)
     stale = DepositRequest.objects.create(validator=validator, slot=1, position=0, amount=GWEI)
     run = process_farm(farm.pk, max_epochs=7)
     assert run.stored == list(range(7)) and not run.error
     stale.refresh_from_db()
-    assert (stale.credited_epoch, stale.counted) == (DEPOSIT_CREDIT_EPOCH, False)
+    assert (stale.credited_epoch, stale.counted) == (0 if served else DEPOSIT_CREDIT_EPOCH, False)
     real = DepositRequest.objects.get(validator=validator, slot=sim.chain.deposit_slot())
     assert (real.credited_epoch, real.counted) == (DEPOSIT_CREDIT_EPOCH, True)
     _figures_exact(farm, sim.chain, range(7))
