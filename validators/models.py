@@ -483,20 +483,29 @@ class StatusChange(models.Model):
 
 
 class DepositRequest(models.Model):
-    """A deposit to one of the farm's validators seen in a block while the node did not serve
-    its pending-deposits queue. Since Electra a deposit is credited at a later epoch
-    transition; it waits here until the validator's balance shows it credited
-    (validators.services.epochs.credit_deposit_requests), so that it is never income."""
+    """A deposit to one of the farm's validators seen in an Electra block. Since Electra a
+    deposit is credited at a later epoch transition; it waits here until the pending queue or
+    the validator's balance shows it credited (validators.services.epochs
+    .credit_deposit_requests), so that it is never income. A row without a slot is a credit the
+    balance showed and no block we read explains: a deposit requested before the farm's first
+    epoch, or a consolidation's balance moved onto the validator."""
 
     validator = models.ForeignKey(
         Validator, on_delete=models.CASCADE, related_name="deposit_requests"
     )
-    slot = models.PositiveBigIntegerField(help_text="of the block that carried it")
+    slot = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="of the block that carried it; empty: seen in the balance"
+    )
     position = models.PositiveIntegerField(
         help_text="order in which that block applied it: body.deposits, then execution requests"
     )
     amount = models.PositiveBigIntegerField(help_text="gwei")
     credited_epoch = models.PositiveBigIntegerField(null=True, blank=True)
+    counted = models.BooleanField(
+        default=True,
+        help_text="its amount is in the credited epoch's deposits; false: closed as credited "
+        "earlier, in an epoch whose balance counted it without this row",
+    )
 
     class Meta:
         ordering = ["validator", "slot", "position"]

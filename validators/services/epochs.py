@@ -15,9 +15,9 @@ Epoch E is read once epoch E+1 is complete (its rewards are final then):
   aggregates with one rewards/sync_committee answer per epoch (validators.services.sync_rewards);
 - deposits: since Electra a deposit waits in the state's pending queue and is credited at a later
   epoch transition. Where the node serves states/{id}/pending_deposits, what left the queue
-  between the two states was credited; where it does not (404), the deposits ours get in blocks
-  are returned to be kept (DepositRequest) and matched later against the balance
-  (credit_deposit_requests).
+  between the two states was credited; where it does not (404), the balance says it
+  (credit_deposit_requests). The deposits ours get in Electra blocks are returned either way, to
+  be kept (DepositRequest) and matched against a later credit.
 Sets of validators always go by POST, in batches of ETHDASH_BEACON_BATCH_SIZE ids.
 """
 
@@ -98,14 +98,17 @@ class EpochRead:
     sync_members: frozenset[int] | None = None
     sync_period_length: int = 256
     requests: int = 0
-    # The node answered that it does not serve states/{id}/pending_deposits (None: not asked).
+    # Whether the node serves states/{id}/pending_deposits: True it does not (404/405/501), False
+    # it does; None not asked, or the state is before Electra (400), which says nothing of it.
     queue_missing: bool | None = None
     # Ours still in the queue at the end of E, as (pubkey, slot, amount); None without a queue.
     queued: frozenset[tuple[str, int, int]] | None = None
-    # Without a queue: deposits ours got in the epoch's Electra blocks, to wait for crediting.
+    # The same at the start of E: a row in neither was credited before E, not in it.
+    queued_before: frozenset[tuple[str, int, int]] | None = None
+    # Deposits ours got in the epoch's Electra blocks (queue served or not), kept until credited.
     deposits_seen: list[DepositSeen] = field(default_factory=list)
-    # Without a queue, for validators with deposits waiting: the consensus rewards of the
-    # blocks they proposed in (first of E, first of E+1], the window of the balance change.
+    # The consensus rewards of the blocks ours proposed in (first of E, first of E+1], the
+    # window of the balance change (E's proposals, and the block at E+1's first slot).
     window_proposer_rewards: dict[int, int] = field(default_factory=dict)
     # For slashed validators with an attestation duty: did the node see them attest in E
     # (validator/liveness)? Absent: not asked, or the node does not serve that epoch.
@@ -148,15 +151,12 @@ async def fetch_epoch(
     known_start: set[int],
     sync_members: frozenset[int] | None = None,
     ask_pending_queue: bool = True,
-    awaiting_deposits: frozenset[int] = frozenset(),
 ) -> EpochRead:
     """Reads epoch `epoch` for `indices`. `known_start` holds the indices whose balance at the
     start of the epoch the caller already has; `sync_members` the farm's members of the epoch's
     sync period when already known (None: ask the node; either way the committee's seats are
     read when the farm may have a member, for the sync aggregates). `ask_pending_queue` False:
-    the node is known not to serve states/{id}/pending_deposits, so it is not asked.
-    `awaiting_deposits`: validators with deposits seen earlier and not yet credited (their window
-    proposer rewards are read)."""
+    the node is known not to serve states/{id}/pending_deposits, so it is not asked."""
     first = epoch * slots_per_epoch
     end_state = first + slots_per_epoch
     before = client.requests
@@ -199,7 +199,9 @@ async def fetch_epoch(
                 ideal[r["effective_balance"]] = _votes(r)
         return rewards, ideal
 
-    queue_missing: list[bool] = []
+    # True: the node does not serve the endpoint; False: it does; None: not asked, or the state
+    # is before Electra (400: no queue there, which says nothing about the node).
+    queue_missing: list[bool | None] = [None]
 
     async def pending_queues():
         # Since Electra a deposit waits in the state's queue and is credited at a later epoch
@@ -212,11 +214,16 @@ async def fetch_epoch(
             before_q = _trusted(await client.pending_deposits(first))
             after_q = _trusted(await client.pending_deposits(end_state))
         except BeaconError as exc:
-            # 400: a state before Electra (no queue); 404/405/501: a node without the endpoint.
-            if exc.status in (400, 404, 405, 501):
-                queue_missing.append(True)
+            # beacon-APIs pending_deposits.yaml: "Should return 400 if the state retrieved is
+            # prior to Electra": no queue in that state, the node is not switched to the
+            # fallback. 404/405/501: a node without the endpoint.
+            if exc.status == 400:
+                return None
+            if exc.status in (404, 405, 501):
+                queue_missing[0] = True
                 return None
             raise
+        queue_missing[0] = False
         return before_q.data, after_q.data
 
     states, starts, (rewards, ideal), duties_r, seats, queues = await asyncio.gather(
@@ -301,31 +308,33 @@ async def fetch_epoch(
         for w in block["withdrawals"]:
             if w["validator_index"] in ours:
                 withdrawals.append({**w, "slot": slot, "address": w["address"].lower()})
-        if queues is not None:
-            continue
         version = versions.get(slot)
         if version in BEFORE_ELECTRA or (
             version is None and "execution_requests" not in block["body"]
         ):
+            if queues is not None:
+                continue  # a pre-Electra block never sits in a window the queue covers
             # Before Electra a deposit is credited by the block that carries it.
             for deposit in block["body"].get("deposits") or []:
                 index = pubkeys.get(deposit["data"]["pubkey"].lower())
                 if index is not None:
                     deposits[index] += int(deposit["data"]["amount"])
             continue
+        # Kept whether or not the queue is served: a deposit seen while one node served it may
+        # be credited while another that does not is asked (failover, a node downgraded).
         seen.extend(_deposits_seen(block, slot, pubkeys))
-    window_rewards: dict[int, int] = {}
     if queues is not None:
         for index, amount in credited_deposits(*queues, pubkeys).items():
             deposits[index] += amount
-    elif awaiting_deposits:
-        window_rewards = await _window_proposer_rewards(
-            client, blocks, filled, awaiting_deposits, proposals
-        )
-    queued = None
+    # For every validator of ours, not only those with deposits seen: a deposit requested
+    # before the farm's first epoch, or a consolidation, is credited without a row to match.
+    # At most one call more an epoch (the block at E+1's first slot, when ours proposed it).
+    window_rewards = await _window_proposer_rewards(client, blocks, filled, ours, proposals)
+    queued = queued_before = None
     if queues is not None:
-        queued = frozenset(
-            (d["pubkey"], d["slot"], d["amount"]) for d in queues[1] if d["pubkey"] in pubkeys
+        queued_before, queued = (
+            frozenset((d["pubkey"], d["slot"], d["amount"]) for d in q if d["pubkey"] in pubkeys)
+            for q in queues
         )
     return EpochRead(
         epoch=epoch,
@@ -340,8 +349,9 @@ async def fetch_epoch(
         sync_members=members_now,
         sync_period_length=epochs_per_sync_period,
         requests=client.requests - before,
-        queue_missing=bool(queue_missing) if ask_pending_queue else None,
+        queue_missing=queue_missing[0],
         queued=queued,
+        queued_before=queued_before,
         deposits_seen=seen,
         window_proposer_rewards=window_rewards,
         liveness=liveness,
@@ -380,14 +390,14 @@ def _deposits_seen(block: dict, slot: int, pubkeys: dict[str, int]) -> list[Depo
     return out
 
 
-async def _window_proposer_rewards(client, blocks, filled, awaiting, proposals):
-    """Consensus rewards of the blocks in the balance window proposed by `awaiting`: those of
+async def _window_proposer_rewards(client, blocks, filled, ours, proposals):
+    """Consensus rewards of the blocks in the balance window proposed by `ours`: those of
     E's proposals already read, plus the block at E+1's first slot (the window's last)."""
     rewards: dict[int, int] = defaultdict(int)
     read = {p.slot: p for p in proposals if p.outcome == "proposed"}
     for slot in filled:
         proposer = blocks[slot]["proposer_index"]
-        if proposer not in awaiting:
+        if proposer not in ours:
             continue
         if slot in read:
             rewards[proposer] += read[slot].consensus_reward
@@ -396,48 +406,92 @@ async def _window_proposer_rewards(client, blocks, filled, awaiting, proposals):
     return dict(rewards)
 
 
+# The deposit contract refuses less than 1 ETH (MIN_DEPOSIT_AMOUNT, checked by its deposit
+# function); process_deposit_request itself sets no minimum, so this bound comes from the contract.
+MIN_DEPOSIT_GWEI = 10**9
+# An unexplained balance increase this large is a credit, never a reward: what a node's rewards
+# endpoints leave out is a few thousand gwei (E's rewards against those the transition applied)
+# or a penalty (negative). Half the smallest deposit also absorbs that gap on a deposit.
+CREDIT_THRESHOLD_GWEI = MIN_DEPOSIT_GWEI // 2
+
+
+@dataclass
+class DepositCredits:
+    """What credit_deposit_requests decided, per validator index: the waiting rows credited in
+    the epoch (`credited`), the waiting rows older than those, credited earlier in an epoch not
+    matched with them (`stale`: closed, not counted now), and the gwei credited that no row
+    explains (`unseen`: a deposit requested before the farm's first epoch or seen by no read, or
+    a consolidation's balance moved from its source)."""
+
+    credited: dict[int, list[object]] = field(default_factory=dict)
+    stale: dict[int, list[object]] = field(default_factory=dict)
+    unseen: dict[int, int] = field(default_factory=dict)
+
+
 def credit_deposit_requests(
     read: EpochRead,
     start_balances: dict[int, int],
     waiting: dict[int, list[tuple[object, int]]],
-) -> dict[int, list[object]]:
-    """Which waiting deposits the epoch credited, for a node that does not show its queue.
+) -> DepositCredits:
+    """What the epoch credited to each validator without earning it, from its balance.
 
-    `waiting` holds, per validator index, its deposits not yet credited as (key, gwei) in queue
-    order. The spec credits a validator's queued deposits in order (process_pending_deposits
-    walks the queue first in, first out; a top-up to an existing validator is applied without a
-    signature check by apply_pending_deposit), so what an epoch credits is a prefix of them. The
-    rest of the balance change is what the node's rewards endpoints report (attestations with
-    inactivity, the rewards of blocks it proposed in the window, sync committee) plus
-    withdrawals; what they leave unexplained is the credited prefix, less any penalty no
-    endpoint reports (a slashing). The prefix whose sum is nearest to the unexplained change is
-    taken (the shorter on a tie): exact to the gwei whenever no slashing penalty of half the
-    smallest deposit or more (the deposit contract takes at least 1 ETH) lands in the same
-    epoch. Adds the credited gwei to `read.deposits`; returns the credited keys per index."""
+    The balance change plus withdrawals, less what the node's rewards endpoints report
+    (attestations with inactivity, the blocks it proposed in the window, sync committee) and
+    less the deposits the pending queue showed credited (read.deposits), is the residual. A
+    residual of CREDIT_THRESHOLD_GWEI or more is a credit: a deposit (the contract takes at
+    least 1 ETH) or a consolidation (process_pending_consolidations moves the source's active
+    balance onto the target); neither is income. The residual decides the amount; `waiting`
+    (per index, rows not yet credited as (key, gwei) in queue order) only names it. The spec
+    credits a validator's deposits first in, first out (process_pending_deposits), so a credit
+    is a run of consecutive waiting rows: the run whose sum is nearest the residual, within
+    the threshold and not above it by more, is taken (the earliest, then the shortest, on a
+    tie); rows before it were credited in an earlier epoch (`stale`). What the run leaves
+    of the residual, when it reaches the threshold, is `unseen`. Adds the credited gwei (the
+    run's whole deposits, plus the unseen rest) to `read.deposits`."""
     starts = {**start_balances, **read.start_balances}
     withdrawn: dict[int, int] = defaultdict(int)
     for w in read.withdrawals:
         withdrawn[w["validator_index"]] += w["amount"]
-    credited: dict[int, list[object]] = {}
-    for index, queue in waiting.items():
-        state, start = read.states.get(index), starts.get(index)
-        if state is None or start is None or not queue:
+    out = DepositCredits()
+    for index, state in read.states.items():
+        start = starts.get(index)
+        if start is None:  # a gap: nothing can be decided, rows keep waiting
             continue
         explained = (
             sum(read.rewards.get(index, (0, 0, 0, 0)))
             + read.window_proposer_rewards.get(index, 0)
             + sum(read.sync.get(index, ()))
+            + read.deposits.get(index, 0)
         )
-        unexplained = state.balance - start + withdrawn[index] - explained
-        best, best_gap, total = 0, abs(unexplained), 0
-        for count, (_key, amount) in enumerate(queue, start=1):
-            total += amount
-            if abs(unexplained - total) < best_gap:
-                best, best_gap = count, abs(unexplained - total)
-        if best:
-            credited[index] = [key for key, _ in queue[:best]]
-            read.deposits[index] = read.deposits.get(index, 0) + sum(a for _, a in queue[:best])
-    return credited
+        residual = state.balance - start + withdrawn[index] - explained
+        if residual < CREDIT_THRESHOLD_GWEI:
+            continue
+        queue = waiting.get(index, [])
+        best = None  # (gap, start, length)
+        for first in range(len(queue)):
+            total = 0
+            for length, (_key, amount) in enumerate(queue[first:], start=1):
+                total += amount
+                if total > residual + CREDIT_THRESHOLD_GWEI:
+                    break
+                gap = abs(residual - total)
+                if best is None or gap < best[0]:
+                    best = (gap, first, length)
+        counted = 0
+        if best is not None:
+            _gap, first, length = best
+            run = queue[first : first + length]
+            out.credited[index] = [key for key, _ in run]
+            if first:
+                out.stale[index] = [key for key, _ in queue[:first]]
+            counted = sum(amount for _, amount in run)
+        rest = residual - counted
+        if rest >= CREDIT_THRESHOLD_GWEI:
+            out.unseen[index] = rest
+            counted += rest
+        if counted:
+            read.deposits[index] = read.deposits.get(index, 0) + counted
+    return out
 
 
 def credited_deposits(before: list[dict], after: list[dict], pubkeys: dict[str, int]):

@@ -43,6 +43,7 @@ from validators.models import (
 from validators.services import nodes as node_service
 from validators.services.chain import epoch_day
 from validators.services.epochs import (
+    CREDIT_THRESHOLD_GWEI,
     UntrustedAnswer,
     compute_epoch,
     credit_deposit_requests,
@@ -523,9 +524,7 @@ def process_epoch(
         started = time.monotonic()
         ask_queue = _asks_pending_queue(node)
         try:
-            read = asyncio.run(
-                _fetch(node, epoch, indices, known_start, members, ask_queue, frozenset(waiting))
-            )
+            read = asyncio.run(_fetch(node, epoch, indices, known_start, members, ask_queue))
         except (UntrustedAnswer, OutboundError) as exc:
             if isinstance(exc, BeaconError) and (
                 exc.not_found or (backfill is not None and exc.status in PRUNED_STATUSES)
@@ -537,9 +536,11 @@ def process_epoch(
             errors.append(failover.mark_dead(node, getattr(exc, "shown", exc)))
             continue
         _remember_pending_queue(node, read.queue_missing)
-        credited: dict[int, list] = {}
-        if read.queued is None:
-            credited = credit_deposit_requests(read, start_balances, waiting)
+        # With the queue its rows are settled by it (_store_deposit_requests); the balance still
+        # tells a credit the queue does not show (a consolidation).
+        credits = credit_deposit_requests(
+            read, start_balances, waiting if read.queued is None else {}
+        )
         # A backfill's first epoch may not know whether a validator was slashed before it
         # (None): the state at its end says so, and no slashing is flagged that epoch.
         slashed = frozenset(
@@ -561,7 +562,7 @@ def process_epoch(
                 backfill=backfill is not None,
             )
             if stored:
-                _store_deposit_requests(read, validators, credited, waiting)
+                _store_deposit_requests(read, validators, credits, waiting)
         if backfill is not None:
             backfill.period = period
             return "stored"
@@ -582,7 +583,7 @@ def process_epoch(
     return f"Epoch {epoch} could not be read: " + "; ".join(errors)
 
 
-async def _fetch(node, epoch, indices, known_start, members, ask_queue, awaiting):
+async def _fetch(node, epoch, indices, known_start, members, ask_queue):
     async with node_service.client_for(node) as client:
         return await fetch_epoch(
             client,
@@ -593,7 +594,6 @@ async def _fetch(node, epoch, indices, known_start, members, ask_queue, awaiting
             known_start=known_start,
             sync_members=members,
             ask_pending_queue=ask_queue,
-            awaiting_deposits=awaiting,
         )
 
 
@@ -616,7 +616,9 @@ def _remember_pending_queue(node: BeaconNode, missing: bool | None) -> None:
 def waiting_deposits(farm_id: int, *, before_slot=None) -> dict[int, list[tuple[int, int]]]:
     """The farm's deposits seen in blocks (before `before_slot`, when given) and not yet
     credited, per validator index, in queue order, as (DepositRequest pk, gwei)."""
-    rows = DepositRequest.objects.filter(validator__farm_id=farm_id, credited_epoch__isnull=True)
+    rows = DepositRequest.objects.filter(
+        validator__farm_id=farm_id, credited_epoch__isnull=True, slot__isnull=False
+    )
     if before_slot is not None:
         rows = rows.filter(slot__lt=before_slot)
     rows = rows.order_by("slot", "position").values_list("pk", "validator__index", "amount")
@@ -626,21 +628,38 @@ def waiting_deposits(farm_id: int, *, before_slot=None) -> dict[int, list[tuple[
     return waiting
 
 
-def _store_deposit_requests(read, validators, credited, waiting) -> None:
-    """Keeps the deposits the epoch's blocks brought (a node without the queue) and marks those
-    the epoch credited. With the queue, a waiting deposit no longer in it was credited."""
+def _store_deposit_requests(read, validators, credits, waiting) -> None:
+    """Keeps the deposits the epoch's Electra blocks brought (whether or not the node serves
+    the queue: another node may be asked when they are credited), marks those the epoch
+    credited, closes the stale ones uncounted, and keeps each credit no row explains as a row
+    without a slot. With the queue, a waiting deposit no longer in it was credited."""
+    credited, stale_rows = credits.credited, credits.stale
     if read.queued is not None:
         # Told apart by pubkey and amount only: an Eth1 bridge deposit's queue slot is 0, not
-        # its block's. A same-sized one still queued keeps the row waiting, which is safe.
-        still = {(pubkey, amount) for pubkey, _slot, amount in read.queued}
-        credited = {
-            index: [pk for pk, amount in queue if (validators[index].pubkey, amount) not in still]
-            for index, queue in waiting.items()
-            if index in validators
-        }
+        # its block's. A same-sized one still queued keeps the row waiting, which is safe. One
+        # gone from the queue was credited in E when the start state still held it, else
+        # before E (in an epoch read without it): closed uncounted.
+        def held(state_queue):
+            return {(pubkey, amount) for pubkey, _slot, amount in state_queue}
+
+        still, before = held(read.queued), held(read.queued_before or ())
+        credited, stale_rows = {}, {}
+        for index, queue in waiting.items():
+            if index not in validators:
+                continue
+            for pk, amount in queue:
+                key = (validators[index].pubkey, amount)
+                if key not in still:
+                    (credited if key in before else stale_rows).setdefault(index, []).append(pk)
     done = [pk for pks in credited.values() for pk in pks]
     if done:
         DepositRequest.objects.filter(pk__in=done).update(credited_epoch=read.epoch)
+    stale = [pk for pks in stale_rows.values() for pk in pks]
+    if stale:
+        DepositRequest.objects.filter(pk__in=stale).update(credited_epoch=read.epoch, counted=False)
+    seen = [d for d in read.deposits_seen if d.index in validators]
+    if seen and _later_unseen(read, validators).exists():
+        seen = [d for d in seen if not _names_unseen_credit(d, read.epoch, validators)]
     DepositRequest.objects.bulk_create(
         [
             DepositRequest(
@@ -649,11 +668,59 @@ def _store_deposit_requests(read, validators, credited, waiting) -> None:
                 position=d.position,
                 amount=d.amount,
             )
-            for d in read.deposits_seen
-            if d.index in validators
+            for d in seen
+        ]
+        + [
+            DepositRequest(
+                validator_id=validators[index].pk,
+                slot=None,
+                position=0,
+                amount=amount,
+                credited_epoch=read.epoch,
+            )
+            for index, amount in credits.unseen.items()
+            if index in validators
         ],
         ignore_conflicts=True,
     )
+
+
+def _later_unseen(read, validators):
+    """Credits taken from the balance in epochs after `read.epoch`: only a backfill (or a node
+    asked out of order) reads a request whose credit an epoch already stored counted."""
+    pks = [v.pk for v in validators.values()]
+    return DepositRequest.objects.filter(
+        validator_id__in=pks, slot__isnull=True, counted=True, credited_epoch__gt=read.epoch
+    )
+
+
+def _names_unseen_credit(deposit, epoch: int, validators) -> bool:
+    """A request seen in `epoch` whose credit a later stored epoch took from the balance (as
+    when a backfill meets the live epochs): that row gets the request's slot and position and
+    keeps the amount it counted (the balance's, which a real node's unreported gwei may make
+    differ from the request's by less than the threshold). True when one was found (or the
+    request has its row already), so that it is not kept waiting for a credit already counted."""
+    validator_id = validators[deposit.index].pk
+    if DepositRequest.objects.filter(
+        validator_id=validator_id, slot=deposit.slot, position=deposit.position
+    ).exists():
+        return True
+    row = (
+        DepositRequest.objects.filter(
+            validator_id=validator_id,
+            slot__isnull=True,
+            counted=True,
+            credited_epoch__gt=epoch,
+            amount__gt=deposit.amount - CREDIT_THRESHOLD_GWEI,
+            amount__lt=deposit.amount + CREDIT_THRESHOLD_GWEI,
+        )
+        .order_by("credited_epoch", "pk")
+        .first()
+    )
+    if row is None:
+        return False
+    DepositRequest.objects.filter(pk=row.pk).update(slot=deposit.slot, position=deposit.position)
+    return True
 
 
 def _skip(sync: ValidatorSync, epoch: int, reason: str) -> None:
