@@ -302,10 +302,11 @@ class StatusChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(DepositRequest)
 class DepositRequestAdmin(ReadOnlyAdmin):
-    """Deposits seen in blocks on a node without the pending queue; credited_epoch empty: still
-    waiting to be credited."""
+    """Deposits to the farm's validators seen in Electra blocks, and credits the balance showed
+    without one (no slot: requested before the farm's first epoch, or a consolidation).
+    credited_epoch empty: still waiting; counted false: closed without adding to a credit."""
 
-    list_display = ["validator", "slot", "position", "amount", "credited_epoch"]
-    list_filter = ["validator__farm"]
+    list_display = ["validator", "slot", "position", "amount", "credited_epoch", "counted"]
+    list_filter = ["validator__farm", "counted"]
     search_fields = ["=slot"]
     list_select_related = ["validator"]
