@@ -41,3 +41,13 @@ async def _shutdown(servers):
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@contextlib.contextmanager
+def simulated_beacon_node(**options):
+    """simulators.beacon_node on 127.0.0.1 (start_beacon_node's options), served from a loop
+    thread for the `with` block; yields the server (its chain is `server.chain`)."""
+    from simulators.beacon_node import start_beacon_node
+
+    with loop_thread() as threaded:
+        yield threaded.close_on_exit(threaded.run(start_beacon_node(**options)))

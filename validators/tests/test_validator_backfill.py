@@ -9,9 +9,8 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 
-from simulators.beacon_node import start_beacon_node
 from tests.factories import logged_in
-from tests.loops import loop_thread
+from tests.loops import simulated_beacon_node
 from validators.models import BeaconNode, EpochSummary, Validator, ValidatorDay, ValidatorSync
 from validators.services.process import process_farm
 from validators.services.retention import purge_expired
@@ -28,18 +27,13 @@ def sim(settings):
     settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
     # Half a slot in, so that the clock stays in the same slot for the test's seconds.
     genesis = time.time() - (HEAD_SLOT + 0.5) * SECONDS_PER_SLOT
-    with loop_thread() as threaded:
-        server = threaded.close_on_exit(
-            threaded.run(
-                start_beacon_node(
-                    seconds_per_slot=SECONDS_PER_SLOT,
-                    slots_per_epoch=SPE,
-                    registry_size=1000,
-                    genesis_time=genesis,
-                    history_epochs=HISTORY,
-                )
-            )
-        )
+    with simulated_beacon_node(
+        seconds_per_slot=SECONDS_PER_SLOT,
+        slots_per_epoch=SPE,
+        registry_size=1000,
+        genesis_time=genesis,
+        history_epochs=HISTORY,
+    ) as server:
         yield server
 
 

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from simulators.beacon_chain import COMPOUNDING, DEPOSIT_CREDIT_EPOCH, DEPOSIT_EPOCH, DEPOSIT_GWEI
-from simulators.beacon_node import start_beacon_node
-from tests.loops import loop_thread
+from tests.loops import simulated_beacon_node
 from validators.formats.client import BeaconClient
 from validators.models import BeaconNode, DepositRequest, Validator, ValidatorDay, ValidatorSync
 from validators.services.epochs import DepositCredits, DepositSeen, EpochRead, ValidatorState
@@ -25,19 +24,14 @@ WATCHED = [0, 7, 11, 12]
 @pytest.fixture
 def sim(settings):
     settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
-    with loop_thread() as threaded:
-        server = threaded.close_on_exit(
-            threaded.run(
-                start_beacon_node(
-                    seconds_per_slot=1.0,
-                    slots_per_epoch=SPE,
-                    registry_size=1000,
-                    # Epoch 9 is under way: epochs 0..7 are final.
-                    genesis_time=time.time() - 9 * SPE - 2,
-                    history_epochs=16,
-                )
-            )
-        )
+    with simulated_beacon_node(
+        seconds_per_slot=1.0,
+        slots_per_epoch=SPE,
+        registry_size=1000,
+        # Epoch 9 is under way: epochs 0..7 are final.
+        genesis_time=time.time() - 9 * SPE - 2,
+        history_epochs=16,
+    ) as server:
         yield server
 
 

@@ -7,8 +7,7 @@ import time
 import pytest
 
 from simulators.beacon_chain import SLASH_EPOCH, SLASHED, SLASHED_EXIT
-from simulators.beacon_node import start_beacon_node
-from tests.loops import loop_thread
+from tests.loops import simulated_beacon_node
 from validators.models import BeaconNode, Validator, ValidatorDay, ValidatorEpoch, ValidatorSync
 from validators.services.chain import Flag
 from validators.services.epochs import EpochRead, ValidatorState, compute_epoch
@@ -84,18 +83,13 @@ def test_penalties_after_a_slashed_validators_exit_are_shown_as_penalties():
 @pytest.fixture
 def sim(settings):
     settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
-    with loop_thread() as threaded:
-        server = threaded.close_on_exit(
-            threaded.run(
-                start_beacon_node(
-                    seconds_per_slot=1.0,
-                    slots_per_epoch=SPE,
-                    registry_size=1000,
-                    genesis_time=time.time() - 8 * SPE - 2,  # epoch 8 under way
-                    history_epochs=16,
-                )
-            )
-        )
+    with simulated_beacon_node(
+        seconds_per_slot=1.0,
+        slots_per_epoch=SPE,
+        registry_size=1000,
+        genesis_time=time.time() - 8 * SPE - 2,  # epoch 8 under way
+        history_epochs=16,
+    ) as server:
         yield server
 
 

@@ -18,8 +18,7 @@ from simulators.beacon_chain import (
     SLASHED_EXIT,
     SLASHED_WITHDRAWABLE,
 )
-from simulators.beacon_node import start_beacon_node
-from tests.loops import loop_thread
+from tests.loops import simulated_beacon_node
 from validators.models import BeaconNode, StatusChange, Validator, ValidatorSync
 from validators.services.epochs import ValidatorState, status_rows
 from validators.services.process import process_farm
@@ -31,18 +30,13 @@ EPOCHS = 12  # epochs 0..11: states from epoch 1's first slot to epoch 12's
 @pytest.fixture
 def sim(settings):
     settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.0/8"]
-    with loop_thread() as threaded:
-        server = threaded.close_on_exit(
-            threaded.run(
-                start_beacon_node(
-                    seconds_per_slot=1.0,
-                    slots_per_epoch=SPE,
-                    registry_size=1000,
-                    genesis_time=time.time() - (EPOCHS + 2) * SPE - 2,
-                    history_epochs=EPOCHS + 4,
-                )
-            )
-        )
+    with simulated_beacon_node(
+        seconds_per_slot=1.0,
+        slots_per_epoch=SPE,
+        registry_size=1000,
+        genesis_time=time.time() - (EPOCHS + 2) * SPE - 2,
+        history_epochs=EPOCHS + 4,
+    ) as server:
         yield server
 
 
