@@ -237,12 +237,7 @@ def rig_add(request):
     if not farms.exists():
         raise PermissionDenied("Only owners and managers of a farm add its rigs.")
     form = RigForm(request.POST or None, farms=farms)
-    if request.method == "POST" and form.is_valid():
-        saved = form.save_rig()
-        if saved is not None:
-            _saved_message(request, saved)
-            return redirect("rigs:detail", pk=saved.rig.pk)
-    return render(request, "rigs/form.html", {"form": form, "rig": None})
+    return _form_page(request, form, {"rig": None})
 
 
 @login_required
@@ -253,12 +248,18 @@ def rig_edit(request, pk):
         raise PermissionDenied("Only owners and managers of the farm change its rigs.")
     name = rig.name  # the form changes the instance as it validates
     form = RigForm(request.POST or None, instance=rig)
+    return _form_page(request, form, {"rig": rig, "rig_name": name})
+
+
+def _form_page(request, form, context):
+    """Saves a valid submission and goes to the rig's page with what its miner answered; else
+    the form again, with its errors."""
     if request.method == "POST" and form.is_valid():
         saved = form.save_rig()
         if saved is not None:
             _saved_message(request, saved)
             return redirect("rigs:detail", pk=saved.rig.pk)
-    return render(request, "rigs/form.html", {"form": form, "rig": rig, "rig_name": name})
+    return render(request, "rigs/form.html", {"form": form, **context})
 
 
 @login_required
