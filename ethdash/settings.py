@@ -148,7 +148,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "ethdash"},
+            "CONFIG": {
+                # channels-redis waits for a socket's next message in a blocking pop of 5 s;
+                # redis-py's default socket timeout is 5 s too, so an idle socket's wait timed
+                # out (redis.exceptions.TimeoutError) and the websocket dropped, losing what was
+                # sent meanwhile. The read timeout stays above the pop's.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": "ethdash",
+            },
         }
     }
 else:

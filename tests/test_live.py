@@ -1,6 +1,7 @@
 """/ws/live/: refuses anonymous clients and foreign origins; relays only the user's farms."""
 
 import asyncio
+import os
 
 import pytest
 from channels.db import database_sync_to_async
@@ -81,3 +82,19 @@ def _validated(world, body):
     )
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data["samples"]
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (the Redis layer)")
+async def test_an_idle_socket_on_the_redis_layer_stays_up_and_gets_the_next_event():
+    """channels-redis blocks 5 s per wait for a socket's messages; a Redis read timeout no longer
+    than that ended idle sockets (the production configuration dropped them every few seconds
+    and lost the events sent in each gap)."""
+    alpha = await database_sync_to_async(make_farm)("Alpha")
+    socket = communicator(await database_sync_to_async(session_cookie)(alpha.owner))
+    assert (await socket.connect())[0]
+    await socket.receive_json_from()
+    await asyncio.sleep(7)  # idle past one blocking wait
+    event = {"type": "rig.status", "id": alpha.rig.pk, "ts": "x", "status": "offline"}
+    await asyncio.to_thread(live.send_now, alpha.farm.pk, [event])
+    assert await socket.receive_json_from(timeout=5) == event
+    await socket.disconnect()
