@@ -12,8 +12,29 @@ def ping():
         cursor.execute("SELECT 1")
 
 
-def update_by_pk(model, pks, values, *, batch_size=None):
-    """UPDATE rows of `model` by primary key: `values` maps a field name to one value per pk.
+# Fields whose database value is the Python value itself when it already has this type (their
+# get_prep_value is int(), bool() or str() of it): update_by_pk sends such columns as they are.
+# Preparing 100,000 validators x 13 fields one value at a time took 2.3 s of a 5.2 s update.
+_PLAIN_TYPES = (
+    (models.BooleanField, bool),
+    (models.IntegerField, int),
+    (models.CharField, str),
+    (models.TextField, str),
+)
+
+
+def _prepared(field, column):
+    for field_class, python_type in _PLAIN_TYPES:
+        if isinstance(field, field_class):
+            if all(value is None or type(value) is python_type for value in column):
+                return column
+            break
+    return [field.get_db_prep_save(value, connection) for value in column]
+
+
+def update_by_pk(model, pks, values, *, same=None, batch_size=None):
+    """UPDATE rows of `model` by primary key: `values` maps a field name to one value per pk,
+    `same` a field name to one value for every row.
     One pass joined on the key, instead of a CASE per column that scans the whole batch for
     each row. On PostgreSQL each column of a batch travels as one array parameter (unnest), so
     neither psycopg nor the server parses a statement with a placeholder per value; for 100,000
@@ -21,14 +42,18 @@ def update_by_pk(model, pks, values, *, batch_size=None):
     pks = list(pks)
     if not pks:
         return
+    same = same or {}
     meta = model._meta
     quote = connection.ops.quote_name
     fields = [meta.pk, *(meta.get_field(name) for name in values)]
     columns = [pks, *values.values()]
+    fixed = [(meta.get_field(name), value) for name, value in same.items()]
+    fixed_params = [field.get_db_prep_save(value, connection) for field, value in fixed]
     table = quote(meta.db_table)
     names = ", ".join(f"c{i}" for i in range(len(fields)))
     assignments = ", ".join(
-        f"{quote(field.column)} = v.c{i}" for i, field in enumerate(fields) if i
+        [f"{quote(field.column)} = v.c{i}" for i, field in enumerate(fields) if i]
+        + [f"{quote(field.column)} = %s" for field, _ in fixed]
     )
     where = f"WHERE {table}.{quote(meta.pk.column)} = v.c0"
     postgres = connection.vendor == "postgresql"
@@ -42,20 +67,18 @@ def update_by_pk(model, pks, values, *, batch_size=None):
     with connection.cursor() as cursor:
         for start in range(0, len(pks), batch_size):
             prepped = [
-                [
-                    field.get_db_prep_save(value, connection)
-                    for value in column[start : start + batch_size]
-                ]
+                _prepared(field, column[start : start + batch_size])
                 for field, column in zip(fields, columns, strict=True)
             ]
             if postgres:
-                cursor.execute(sql, prepped)
+                # The SET's placeholders come before the FROM's.
+                cursor.execute(sql, fixed_params + prepped)
                 continue
             rows = list(zip(*prepped, strict=True))
             cursor.execute(
                 f"UPDATE {table} SET {assignments} FROM (SELECT {renamed} FROM "
                 f"(VALUES {', '.join([row_sql] * len(rows))})) AS v {where}",
-                [value for row in rows for value in row],
+                fixed_params + [value for row in rows for value in row],
             )
 
 

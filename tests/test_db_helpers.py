@@ -55,6 +55,23 @@ def test_update_by_pk_writes_values_and_nulls_of_every_type_in_batches(db):
     assert stored[pks[2]].electricity_price_per_kwh == Decimal("0.1234")
 
 
+def test_update_by_pk_sets_one_value_for_all_rows_and_prepares_values_not_plain(db):
+    worlds = [make_farm(f"S{i}") for i in range(3)]
+    pks = [w.rig.pk for w in worlds]
+    update_by_pk(
+        Rig,
+        pks,
+        # "7" is not an int: the field's own preparation turns it into one (no plain fast path).
+        {"gpus_reporting": [1, "7", None], "miner": ["a", "b", "c"]},
+        same={"hashrate_hs": 3.0e9, "last_error": ""},
+        batch_size=2,
+    )
+    stored = {r.pk: r for r in Rig.objects.all()}
+    assert [stored[pk].gpus_reporting for pk in pks] == [1, 7, None]
+    assert [stored[pk].miner for pk in pks] == ["a", "b", "c"]
+    assert {stored[pk].hashrate_hs for pk in pks} == {3.0e9}
+
+
 def test_base_unit_amounts_stay_exact_past_2_to_the_63(alpha):
     from pools.models import Payout
 

