@@ -1,5 +1,6 @@
-"""What the apps lend the core, registered in their `AppConfig.ready()`: long-running listeners
-and the overview page's tiles. The core runs and renders them without importing any app.
+"""What the apps lend the core, registered in their `AppConfig.ready()`: long-running listeners,
+the overview page's tiles, the alert kinds each domain can be watched for, and the listeners of
+the "stored" hook. The core runs and renders them without importing any app.
 
 Registering a name again replaces the earlier entry; entries keep the order of first
 registration, which is the order of INSTALLED_APPS.
@@ -8,10 +9,11 @@ registration, which is the order of INSTALLED_APPS.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
@@ -41,8 +43,59 @@ class Tile:
     scripts: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Observation:
+    """One object's current figure for an alert kind, as its domain reads it.
+
+    `value` is compared with the rule's threshold (for a kind without one, 1 means the
+    condition holds and 0 that it does not). `key` names one occurrence of an event kind (a
+    proposal's slot, a payout's transaction): each key alerts once. `groups` are the object's
+    group ids, for rules that target a group."""
+
+    object_id: int
+    name: str
+    value: float
+    url: str = ""
+    detail: str = ""
+    key: str = ""
+    groups: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlertKind:
+    """What a domain can be watched for. `observe(farm_id, ids, params)` returns the
+    Observations of the farm's objects of `object_type` (only those of `ids` when given: what a
+    store touched) with the rule's `params` (threshold, window_s); it runs after each store of
+    `topic` (see stored()), and on the periodic sweep too when `periodic` (the kinds whose
+    trouble is that nothing arrives). `above`: the condition holds when the value is above the
+    threshold (else below); `threshold` None: a yes-or-no kind. `limits`: the thresholds a rule
+    may take. `event`: every Observation is one occurrence, alerted once, never open."""
+
+    name: str
+    label: str
+    topic: str
+    object_type: str
+    observe: Callable[[int, Collection[int] | None, Mapping], Iterable[Observation]]
+    unit: str = ""
+    above: bool = True
+    threshold: float | None = None
+    limits: tuple[float, float] | None = None
+    hysteresis: float = 0.0
+    grace_s: int = 0
+    grace_count: int = 1
+    window_s: int | None = None
+    severity: str = "warning"
+    periodic: bool = False
+    event: bool = False
+    default_enabled: bool = True
+    help: str = ""
+    params: Mapping = field(default_factory=dict)
+
+
 _listeners: dict[str, Listener] = {}
 _tiles: dict[str, Tile] = {}
+_alert_kinds: dict[str, AlertKind] = {}
+_stored_listeners: dict[str, Callable[[int, str, Collection[int] | None], None]] = {}
 
 
 def register_listener(name: str, follow: Callable[..., Awaitable[None]]) -> None:
@@ -72,6 +125,40 @@ def register_tile(
 
 def tiles() -> list[Tile]:
     return list(_tiles.values())
+
+
+def register_alert_kind(kind: AlertKind) -> None:
+    _alert_kinds[kind.name] = kind
+
+
+def alert_kinds() -> list[AlertKind]:
+    return list(_alert_kinds.values())
+
+
+def alert_kind(name: str) -> AlertKind | None:
+    return _alert_kinds.get(name)
+
+
+def register_stored_listener(name: str, listen: Callable[[int, str, Collection[int] | None], None]):
+    """`listen(farm_id, topic, ids)` runs after each committed store (see stored())."""
+    _stored_listeners[name] = listen
+
+
+def stored(farm_id: int, topic: str, ids: Collection[int] | None = None) -> None:
+    """The "stored" hook: a domain calls it once per batch it stored, naming what it touched
+    (`topic`, e.g. "rig", and the ids; None: every object of the topic in the farm). The
+    listeners run once the transaction commits (at once outside one); one failing listener is
+    logged and the others still run, and the store that called it never fails for it."""
+    ids = None if ids is None else tuple(ids)
+
+    def run():
+        for name, listen in list(_stored_listeners.items()):
+            try:
+                listen(farm_id, topic, ids)
+            except Exception:
+                logger.exception("stored hook %s failed for farm %s (%s)", name, farm_id, topic)
+
+    transaction.on_commit(run)
 
 
 async def run_listeners(selected: Iterable[Listener], *, stop: asyncio.Event) -> None:

@@ -259,6 +259,13 @@ ETHDASH_BEACON_TICK_S = env_int("ETHDASH_BEACON_TICK_S", 6, minimum=1)
 ETHDASH_VALIDATOR_EPOCH_RETENTION_DAYS = env_int(
     "ETHDASH_VALIDATOR_EPOCH_RETENTION_DAYS", 90, minimum=1
 )
+# Alerts: the changes of one burst within this many seconds go out together, as one digest
+# when there are at least ETHDASH_ALERT_DIGEST_MIN of them; the "nothing arrived" kinds are
+# swept this often; a channel failing this many times in a row is marked failing.
+ETHDASH_ALERT_DIGEST_WINDOW_S = env_int("ETHDASH_ALERT_DIGEST_WINDOW_S", 5, minimum=0)
+ETHDASH_ALERT_DIGEST_MIN = env_int("ETHDASH_ALERT_DIGEST_MIN", 3, minimum=2)
+ETHDASH_ALERT_SWEEP_S = env_int("ETHDASH_ALERT_SWEEP_S", 15, minimum=1)
+ETHDASH_ALERT_CHANNEL_MAX_FAILURES = env_int("ETHDASH_ALERT_CHANNEL_MAX_FAILURES", 5, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "validators.process": {
         "task": "validators.tasks.process_validators",
@@ -273,6 +280,11 @@ CELERY_BEAT_SCHEDULE = {
     "validators.purge-epochs": {
         "task": "validators.tasks.purge_validator_epochs",
         "schedule": 86400.0,
+    },
+    "alerts.sweep": {
+        "task": "alerts.tasks.sweep_alerts",
+        "schedule": float(ETHDASH_ALERT_SWEEP_S),
+        "options": {"expires": float(ETHDASH_ALERT_SWEEP_S)},
     },
     "pools.reconcile": {"task": "pools.tasks.reconcile_accounts", "schedule": 300.0},
     "pools.verify-payouts": {"task": "pools.tasks.verify_payouts", "schedule": 60.0},

@@ -1,0 +1,281 @@
+"""Turning what the domains observe into alerts that open once, resolve once and say so once.
+
+A domain registers its alert kinds (ethdash.registry.AlertKind) and calls the core's "stored"
+hook after each store; on_stored() evaluates the farm's enabled rules of the kinds that store
+feeds, for the objects it touched, and sweep() evaluates the "nothing arrived" kinds of every
+farm on a timer. For each rule and object:
+
+- the condition holds (the value past the threshold): a PENDING row is kept while the grace
+  runs (for grace_s seconds and grace_count consecutive evaluations), then it OPENs;
+- it stops holding while PENDING: the row is deleted, nothing was said (a flap within the grace);
+- an OPEN alert RESOLVEs only once the value is back past the threshold by the hysteresis, so a
+  value hovering at the threshold does not flap;
+- an event kind's occurrence (its key) is recorded and notified once, never open.
+
+Every change of state is a conditional write (the unique (rule, dedupe) constraint for a new
+row, `state = ...` in the UPDATE's WHERE for a change), so two workers evaluating the same
+store open, notify and resolve once between them. The notifications of each change are queued
+in the same transaction (alerts.services.notify).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from alerts.models import Alert, AlertRule
+from alerts.services import notify
+from ethdash import registry
+from ethdash.registry import AlertKind, Observation
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What one evaluation changed, for callers, tests and the bench."""
+
+    opened: list[Alert] = field(default_factory=list)
+    resolved: list[Alert] = field(default_factory=list)
+    events: list[Alert] = field(default_factory=list)
+    pending: int = 0
+    cleared: int = 0
+    seconds: float = 0.0
+
+
+def params(rule: AlertRule, kind: AlertKind) -> dict:
+    """The figures a kind's observe() is given: the rule's, else the kind's defaults."""
+    return {
+        **kind.params,
+        "threshold": kind.threshold if rule.threshold is None else rule.threshold,
+        "window_s": rule.window_s or kind.window_s,
+    }
+
+
+def holds(kind: AlertKind, value: float, threshold: float | None) -> bool:
+    """Whether the alert's condition holds at `value`."""
+    if threshold is None:
+        return value >= 1
+    return value > threshold if kind.above else value < threshold
+
+
+def clears(kind: AlertKind, value: float, threshold: float | None, hysteresis: float) -> bool:
+    """Whether an open alert may resolve at `value`: back past the threshold by `hysteresis`."""
+    if threshold is None:
+        return value < 1
+    return value <= threshold - hysteresis if kind.above else value >= threshold + hysteresis
+
+
+def targets(rule: AlertRule, observation: Observation) -> bool:
+    if rule.target == AlertRule.Target.GROUP:
+        return rule.target_id in observation.groups
+    if rule.target == AlertRule.Target.OBJECT:
+        return rule.target_id == observation.object_id
+    return True
+
+
+def rules_for(farm_id: int, kinds: Iterable[AlertKind]):
+    names = [kind.name for kind in kinds]
+    if not names:
+        return []
+    return list(
+        AlertRule.objects.filter(farm_id=farm_id, enabled=True, kind__in=names).order_by("pk")
+    )
+
+
+def on_stored(farm_id: int, topic: str, ids: Collection[int] | None, *, now=None) -> Outcome:
+    """The stored hook's listener: the farm's rules of the kinds `topic` feeds, for `ids`."""
+    kinds = [kind for kind in registry.alert_kinds() if kind.topic == topic]
+    return evaluate(farm_id, kinds, ids, now=now)
+
+
+def sweep(*, now=None) -> Outcome:
+    """The periodic pass: every farm's rules of the periodic kinds, over all their objects. One
+    farm's failure is logged and the others are still evaluated."""
+    kinds = [kind for kind in registry.alert_kinds() if kind.periodic]
+    total = Outcome()
+    farms = (
+        AlertRule.objects.filter(enabled=True, kind__in=[k.name for k in kinds])
+        .values_list("farm_id", flat=True)
+        .distinct()
+    )
+    for farm_id in list(farms):
+        try:
+            outcome = evaluate(farm_id, kinds, None, now=now)
+        except Exception:
+            logger.exception("alert sweep failed for farm %s", farm_id)
+            continue
+        total.opened += outcome.opened
+        total.resolved += outcome.resolved
+        total.events += outcome.events
+        total.seconds += outcome.seconds
+    return total
+
+
+def evaluate(
+    farm_id: int, kinds: Iterable[AlertKind], ids: Collection[int] | None, *, now=None
+) -> Outcome:
+    started = time.perf_counter()
+    now = now or timezone.now()
+    by_name = {kind.name: kind for kind in kinds}
+    outcome = Outcome()
+    for rule in rules_for(farm_id, by_name.values()):
+        kind = by_name[rule.kind]
+        observed = [o for o in kind.observe(farm_id, ids, params(rule, kind)) if targets(rule, o)]
+        with transaction.atomic():
+            if kind.event:
+                _events(rule, kind, observed, now, outcome)
+            else:
+                _conditions(rule, kind, observed, ids, now, outcome)
+    notify.schedule_delivery(farm_id, outcome.opened + outcome.resolved + outcome.events)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _message(kind: AlertKind, rule: AlertRule, observation: Observation, threshold) -> str:
+    figure = ""
+    if threshold is not None:
+        figure = f": {_number(observation.value)}{kind.unit}"
+        figure += f" ({'above' if kind.above else 'below'} {_number(threshold)}{kind.unit})"
+    detail = f"; {observation.detail}" if observation.detail else ""
+    return f"{kind.label}: {observation.name}{figure}{detail}"[:500]
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+
+
+def _new_row(rule, kind, observation, now, *, state, dedupe, threshold) -> Alert:
+    return Alert(
+        farm_id=rule.farm_id,
+        rule=rule,
+        kind=kind.name,
+        severity=rule.severity,
+        object_type=kind.object_type,
+        object_id=observation.object_id,
+        object_name=observation.name[:200],
+        url=observation.url[:300],
+        state=state,
+        dedupe=dedupe,
+        seen_at=now,
+        value=observation.value,
+        message=_message(kind, rule, observation, threshold),
+    )
+
+
+def _events(rule, kind, observed, now, outcome) -> None:
+    rows = [
+        _new_row(
+            rule,
+            kind,
+            o,
+            now,
+            state=Alert.State.RESOLVED,
+            dedupe=f"{o.object_id}:{o.key}"[:200],
+            threshold=None,
+        )
+        for o in observed
+    ]
+    for row in rows:
+        row.event, row.opened_at, row.resolved_at = True, now, now
+    if not rows:
+        return
+    keys = [row.dedupe for row in rows]
+    known = set(Alert.objects.filter(rule=rule, dedupe__in=keys).values_list("dedupe", flat=True))
+    fresh = [row for row in rows if row.dedupe not in known]
+    for row in fresh:
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        except IntegrityError:  # another worker recorded it first
+            continue
+        notify.queue(row, "event", now=now)
+        outcome.events.append(row)
+
+
+def _conditions(rule, kind, observed, ids, now, outcome) -> None:
+    threshold = params(rule, kind)["threshold"]
+    hysteresis = kind.hysteresis if rule.hysteresis is None else rule.hysteresis
+    grace = timedelta(seconds=rule.grace_s)
+    live = Alert.objects.filter(rule=rule, state__in=[Alert.State.PENDING, Alert.State.OPEN])
+    if ids is not None:
+        live = live.filter(object_id__in=[o.object_id for o in observed] + list(ids))
+    current = {alert.object_id: alert for alert in live}
+    seen = set()
+    for o in observed:
+        seen.add(o.object_id)
+        alert = current.get(o.object_id)
+        if holds(kind, o.value, threshold):
+            if alert is None:
+                alert = _new_row(
+                    rule, kind, o, now, state=Alert.State.PENDING, dedupe=str(o.object_id),
+                    threshold=threshold,
+                )  # fmt: skip
+                try:
+                    with transaction.atomic():
+                        alert.save(force_insert=True)
+                except IntegrityError:  # another worker saw it first: its row stands
+                    continue
+            elif alert.state == Alert.State.PENDING:
+                alert.streak += 1
+                Alert.objects.filter(pk=alert.pk, state=Alert.State.PENDING).update(
+                    streak=alert.streak, value=o.value
+                )
+            if alert.state == Alert.State.PENDING:
+                if now - alert.seen_at >= grace and alert.streak >= rule.grace_count:
+                    _open(alert, kind, rule, o, threshold, now, outcome)
+                else:
+                    outcome.pending += 1
+        elif alert is not None:
+            if alert.state == Alert.State.PENDING:
+                # A flap within the grace: nothing was said, nothing is kept.
+                Alert.objects.filter(pk=alert.pk, state=Alert.State.PENDING).delete()
+                outcome.cleared += 1
+            elif clears(kind, o.value, threshold, hysteresis):
+                _resolve(alert, now, outcome, value=o.value)
+    # An object the kind no longer observes (deleted, or no longer what the kind watches, such
+    # as a rig whose miner now answers) has nothing wrong left: its alert resolves.
+    for object_id, alert in current.items():
+        if object_id in seen:
+            continue
+        if alert.state == Alert.State.PENDING:
+            Alert.objects.filter(pk=alert.pk, state=Alert.State.PENDING).delete()
+            outcome.cleared += 1
+        else:
+            _resolve(alert, now, outcome, value=None)
+
+
+def _open(alert, kind, rule, observation, threshold, now, outcome) -> None:
+    message = _message(kind, rule, observation, threshold)
+    changed = Alert.objects.filter(pk=alert.pk, state=Alert.State.PENDING).update(
+        state=Alert.State.OPEN, opened_at=now, value=observation.value, message=message
+    )
+    if not changed:  # another worker opened it
+        return
+    alert.state, alert.opened_at, alert.value, alert.message = (
+        Alert.State.OPEN,
+        now,
+        observation.value,
+        message,
+    )
+    notify.queue(alert, "opened", now=now)
+    outcome.opened.append(alert)
+
+
+def _resolve(alert, now, outcome, *, value) -> None:
+    changed = Alert.objects.filter(pk=alert.pk, state=Alert.State.OPEN).update(
+        state=Alert.State.RESOLVED, resolved_at=now, dedupe=None
+    )
+    if not changed:
+        return
+    alert.state, alert.resolved_at, alert.dedupe = Alert.State.RESOLVED, now, None
+    if value is not None:
+        alert.value = value
+    notify.queue(alert, "resolved", now=now)
+    outcome.resolved.append(alert)

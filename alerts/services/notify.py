@@ -1,0 +1,115 @@
+"""Queueing what an alert's change of state says, to whom, and handing it to delivery.
+
+queue() is called in the transaction that changed the alert: it records one Notification per
+channel of the rule (a rule with no channel of its own uses every channel of the farm), or
+records why it is not sent (the alert muted, the rule's daily cap reached, its cooldown
+running, the channel failing). The unique (alert, channel, change) constraint makes a second
+evaluation of the same change queue nothing. schedule_delivery() starts the delivery task once
+the transaction commits, a few seconds later, so that the alerts of one burst (a power cut, 40
+rigs down) go out as one digest (alerts.services.delivery), and pushes the changes to the
+farm's open pages.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from alerts.models import Alert, Notification, NotificationChannel
+from ethdash import live
+
+
+def channels_for(alert: Alert) -> list[NotificationChannel]:
+    own = list(alert.rule.channels.filter(enabled=True))
+    if own or alert.rule.channels.exists():
+        return own
+    return list(NotificationChannel.objects.filter(farm_id=alert.farm_id, enabled=True))
+
+
+def _suppressed(alert: Alert, channel: NotificationChannel, change: str, now) -> str:
+    if channel.failing:
+        return "channel failing"
+    if alert.muted_until and alert.muted_until > now:
+        return "muted"
+    rule = alert.rule
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    sent_today = Notification.objects.filter(
+        alert__rule=rule, channel=channel, created_at__gte=day_start, suppressed=""
+    ).count()
+    if sent_today >= rule.daily_cap:
+        return "cap"
+    if change != "resolved" and rule.cooldown_s:
+        recent = Notification.objects.filter(
+            alert__rule=rule,
+            alert__object_id=alert.object_id,
+            channel=channel,
+            suppressed="",
+            created_at__gte=now - timedelta(seconds=rule.cooldown_s),
+        ).exclude(alert=alert)
+        if recent.exists():
+            return "cooldown"
+    if (
+        change == "resolved"
+        and not alert.notifications.filter(
+            channel=channel, change=Notification.Change.OPENED, suppressed=""
+        ).exists()
+    ):
+        # Nobody was told it opened (muted, capped, a channel added since): no "resolved" either.
+        return "opening not sent"
+    return ""
+
+
+def queue(alert: Alert, change: str, *, now=None) -> list[Notification]:
+    now = now or timezone.now()
+    rows = [
+        Notification(
+            farm_id=alert.farm_id,
+            alert=alert,
+            channel=channel,
+            change=change,
+            suppressed=_suppressed(alert, channel, change, now),
+        )
+        for channel in channels_for(alert)
+    ]
+    return Notification.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def event(alert: Alert, change: str) -> dict:
+    """The live event a change pushes to the farm's pages (see DESIGN: alert.opened,
+    alert.resolved; an event kind's occurrence is pushed as alert.opened, already resolved)."""
+    return {
+        "type": "alert.resolved" if change == "resolved" else "alert.opened",
+        "id": alert.pk,
+        "ts": (alert.resolved_at if change == "resolved" else alert.opened_at).isoformat(),
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "state": alert.state,
+        "object_type": alert.object_type,
+        "object_id": alert.object_id,
+        "message": alert.message,
+        "url": alert.url,
+    }
+
+
+def schedule_delivery(farm_id: int, changed: list[Alert]) -> None:
+    """After the commit: push the changes live and start delivery of what is queued."""
+    if not changed:
+        return
+    events = [event(a, "resolved" if a.state == Alert.State.RESOLVED and not a.event else "opened")
+              for a in changed]  # fmt: skip
+
+    def after_commit():
+        live.push(farm_id, *events)
+        if Notification.objects.filter(
+            farm_id=farm_id, sent_at__isnull=True, suppressed=""
+        ).exists():
+            from alerts.tasks import deliver_notifications
+
+            deliver_notifications.apply_async(
+                (farm_id,), countdown=settings.ETHDASH_ALERT_DIGEST_WINDOW_S
+            )
+
+    transaction.on_commit(after_commit)
