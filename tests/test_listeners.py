@@ -122,3 +122,26 @@ def test_follow_each_keeps_running_with_nothing_to_follow_until_stopped():
         return stop.is_set()
 
     assert asyncio.run(scenario()) is True
+
+
+def test_the_stored_hook_runs_each_listener_after_commit_and_survives_a_failing_one(
+    db, django_capture_on_commit_callbacks
+):
+    from ethdash import registry
+
+    heard = []
+
+    def broken(farm_id, topic, ids):
+        raise RuntimeError("listener bug")
+
+    registry.register_stored_listener("test-broken", broken)
+    registry.register_stored_listener("test-ear", lambda *args: heard.append(args))
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            registry.stored(7, "rig", [1, 2])
+            assert heard == []  # not before the commit
+        assert len(callbacks) == 1
+        assert heard == [(7, "rig", (1, 2))]
+    finally:
+        registry._stored_listeners.pop("test-broken")
+        registry._stored_listeners.pop("test-ear")
