@@ -205,7 +205,13 @@ def _conditions(rule, kind, observed, ids, now, outcome) -> None:
     grace = timedelta(seconds=rule.grace_s)
     live = Alert.objects.filter(rule=rule, state__in=[Alert.State.PENDING, Alert.State.OPEN])
     if ids is not None:
-        live = live.filter(object_id__in=[o.object_id for o in observed] + list(ids))
+        wanted = [o.object_id for o in observed]
+        if kind.object_type == kind.topic:
+            # The ids name this kind's own objects: one of them no longer observed resolves.
+            # Otherwise (a rig's GPUs, an account's workers) they are another kind of id, and
+            # only what was observed is evaluated.
+            wanted += list(ids)
+        live = live.filter(object_id__in=wanted)
     current = {alert.object_id: alert for alert in live}
     seen = set()
     for o in observed:

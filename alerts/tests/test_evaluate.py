@@ -220,3 +220,19 @@ def test_two_workers_evaluating_the_same_store_open_one_alert():
     assert sum(len(o.opened) for o in outcomes) == 30
     assert Alert.objects.filter(state="open").count() == 30
     assert Notification.objects.filter(change="opened").count() == 30
+
+
+def test_ids_of_another_kind_of_object_never_resolve_what_was_not_observed(farm):
+    """A store names rigs (the topic's ids); a kind watching their GPUs must not read a rig id
+    as a GPU's: GPU 3's alert stays open when rig 3 is stored and GPU 3 is not observed."""
+    gpu_hot = AlertKind(
+        name="test_gpu_hot", label="GPU hot", topic="rig", object_type="gpu",
+        observe=observe, threshold=85.0,
+    )  # fmt: skip
+    rule(farm, kind=gpu_hot)
+    READINGS[3] = 99.0
+    assert len(engine.evaluate(farm.pk, [gpu_hot], None, now=T0).opened) == 1
+    del READINGS[3]
+    READINGS[9] = 20.0
+    outcome = engine.evaluate(farm.pk, [gpu_hot], [3], now=T0)
+    assert outcome.resolved == [] and Alert.objects.get().state == "open"
