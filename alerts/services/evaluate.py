@@ -205,7 +205,11 @@ def _conditions(rule, kind, observed, ids, now, outcome) -> None:
     grace = timedelta(seconds=rule.grace_s)
     live = Alert.objects.filter(rule=rule, state__in=[Alert.State.PENDING, Alert.State.OPEN])
     if ids is not None:
-        live = live.filter(object_id__in=[o.object_id for o in observed] + list(ids))
+        # `ids` name objects of the store's topic (rigs), which are the alerts' objects only for
+        # a kind of that type: a GPU kind's alerts are keyed by GPU, whose pks may equal a rig's.
+        same_type = kind.object_type == kind.topic
+        touched = [o.object_id for o in observed] + (list(ids) if same_type else [])
+        live = live.filter(object_id__in=touched)
     current = {alert.object_id: alert for alert in live}
     seen = set()
     for o in observed:
