@@ -13,8 +13,9 @@ from alerts.models import Alert, Notification, NotificationChannel
 from alerts.services.defaults import default_rule
 from alerts.services.evaluate import evaluate, on_stored
 from ethdash import registry
+from rigs.formats.base import GpuReading, MinerError, RigReading
 from rigs.models import Gpu, Rig, RigSample
-from rigs.services.ingest import ingest_telemetry
+from rigs.services.ingest import ingest_telemetry, record_poll_failures, store_readings
 from rigs.services.status import mark_offline_rigs
 from tests.factories import GpuRollupFactory, RigFactory, RigRollupFactory, make_farm
 
@@ -348,3 +349,21 @@ def test_forty_rigs_offline_in_one_sweep_open_forty_alerts_in_one_burst(
     # One delivery for the whole burst, which sends it as a digest.
     deliver.assert_called_once()
     assert deliver.call_args.args[0] == (world.farm.pk,)
+
+
+def test_polled_stores_and_failures_call_the_hook_once_per_farm(db):
+    alpha, beta = make_farm("Alpha", gpus=1), make_farm("Beta", gpus=1)
+    second = RigFactory(farm=alpha.farm)
+    reading = RigReading(gpus=[GpuReading(index=0, pci_bus=1, hashrate_hs=60e6)])
+    with mock.patch("rigs.services.ingest.registry.stored") as stored:
+        store_readings([(alpha.rig, reading), (second, reading), (beta.rig, reading)])
+    assert sorted((c.args[0], sorted(c.args[2])) for c in stored.call_args_list) == sorted(
+        [(alpha.farm.pk, sorted([alpha.rig.pk, second.pk])), (beta.farm.pk, [beta.rig.pk])]
+    )
+    assert {c.args[1] for c in stored.call_args_list} == {"rig"}
+    error = MinerError("timeout", "No answer within 3 s.")
+    with mock.patch("rigs.services.ingest.registry.stored") as stored:
+        record_poll_failures([(alpha.rig, error), (beta.rig, error)])
+    assert sorted((c.args[0], list(c.args[2])) for c in stored.call_args_list) == sorted(
+        [(alpha.farm.pk, [alpha.rig.pk]), (beta.farm.pk, [beta.rig.pk])]
+    )
