@@ -5,9 +5,10 @@ when given: for every kind here, GPU kinds included, `ids` are rig ids, as the s
 names what ingest touched.
 
 A kind observes every object it watches in scope, with a value on the good side when nothing
-is wrong, so an alert resolves on the store that shows its object fine again; an object the
-kind cannot judge (a rig offline has no current hashrate) is left out, which resolves its
-alert too.
+is wrong, so an alert resolves on the store that shows its object fine again. An object the
+kind cannot judge (a rig offline has no current hashrate) is left out: the core then resolves a
+rig kind's alert of a rig the store named, and leaves a GPU kind's alert as it was until the
+GPU reports again (its `ids` name rigs, not GPUs).
 """
 
 import statistics
@@ -53,12 +54,6 @@ GPU_COLUMNS = (
 )  # fmt: skip
 
 
-GPU_COLUMNS = (
-    "id", "index", "kind", "last_seen_at",
-    "rig__id", "rig__name", "rig__cadence_s", "rig__last_sample_at",
-)  # fmt: skip
-
-
 def _current_gpus(farm_id, ids, *fields):
     """The GPUs (not CPU devices) of the farm's reporting rigs whose own figures are as new as
     their rig's latest reading allows: a card that stopped reporting keeps its last figures,
@@ -91,8 +86,11 @@ def observe_offline(farm_id, ids, params):
     for rig in rigs.only("id", "name", "status", "status_reason", "last_seen_at"):
         offline = rig.status == Rig.Status.OFFLINE
         detail = ""
-        if offline and rig.last_seen_at:
-            detail = f"last seen {rig.last_seen_at:%Y-%m-%d %H:%M:%S} UTC"
+        if offline:
+            seen = rig.last_seen_at
+            detail = rig.status_reason + (
+                f" Last seen {seen:%Y-%m-%d %H:%M:%S} UTC." if seen else ""
+            )
         yield Observation(
             object_id=rig.pk, name=rig.name, value=1 if offline else 0,
             url=_rig_url(rig.pk), detail=detail,
@@ -225,9 +223,11 @@ def observe_gpu_not_hashing(farm_id, ids, params):
 def observe_bad_shares(farm_id, ids, params):
     """Rejected and stale shares as a percentage of all shares the rig found over the last
     `window_s` of its own readings, from the cumulative counters it stores (RigSample.shares_*):
-    the newest reading against the oldest one in the window. None for a rig with fewer than
-    MIN_SHARES shares in the window, or whose counters went back (the miner restarted)."""
+    the newest reading against the oldest one in the window (or the first since the miner
+    restarted, its counters going back). None for a rig with fewer than `min_shares` shares
+    counted."""
     window = timedelta(seconds=params.get("window_s") or 300)
+    min_shares = params.get("min_shares", MIN_SHARES)
     rigs = list(
         _rigs(farm_id, ids)
         .filter(status__in=REPORTING, last_sample_at__isnull=False)
@@ -247,16 +247,17 @@ def observe_bad_shares(farm_id, ids, params):
         rig = by_rig[rig_id]
         if ts < rig.last_sample_at - window or ts > rig.last_sample_at:
             continue
-        first.setdefault(rig_id, (ts, counters))
+        counters = [c or 0 for c in counters]
+        previous = last.get(rig_id)
+        # Counters going back: the miner restarted; count from its first reading since.
+        if previous is None or any(c < p for c, p in zip(counters, previous[1], strict=True)):
+            first[rig_id] = (ts, counters)
         last[rig_id] = (ts, counters)
     for rig_id, (since, before) in first.items():
         until, after = last[rig_id]
-        deltas = [(b or 0) - (a or 0) for a, b in zip(before, after, strict=True)]
-        if min(deltas) < 0:
-            continue
-        accepted, rejected, stale = deltas
+        accepted, rejected, stale = (b - a for a, b in zip(before, after, strict=True))
         total = accepted + rejected + stale
-        if total < MIN_SHARES:
+        if total < min_shares:
             continue
         rig = by_rig[rig_id]
         yield Observation(
@@ -379,6 +380,7 @@ KINDS = (
         hysteresis=1.0,
         window_s=300,
         grace_s=60,
+        params={"min_shares": MIN_SHARES},
         help="Rejected and stale shares above this percentage of the rig's shares over the "
         f"window (at least {MIN_SHARES} shares).",
     ),

@@ -273,6 +273,18 @@ def test_no_share_observation_without_enough_shares(world):
     assert list(kind.observe(world.farm.pk, None, {"threshold": 5, "window_s": 300})) == []
 
 
+def test_shares_count_from_a_restart_within_the_window(world):
+    share_samples(world)
+    RigSample.objects.create(
+        rig=world.rig, ts=world.now - timedelta(seconds=120), hashrate_hs=MEDIAN_HS,
+        gpus_reporting=2, shares_accepted=3, shares_rejected=0, shares_stale=0,
+    )  # fmt: skip
+    newest_shares(-57, 20, 0)(world)  # 43 accepted, 20 rejected since the restart
+    kind = registry.alert_kind("rig_shares_bad")
+    [observed] = kind.observe(world.farm.pk, [world.rig.pk], {"window_s": 300})
+    assert observed.value == pytest.approx(100 * 20 / 60)
+
+
 def test_observe_costs_the_same_queries_for_one_rig_or_forty(world, django_assert_max_num_queries):
     for _ in range(39):
         rig = RigFactory(farm=world.farm, status=Rig.Status.ONLINE, last_sample_at=world.now,
