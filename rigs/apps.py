@@ -6,6 +6,7 @@ class RigsConfig(AppConfig):
 
     def ready(self):
         from ethdash import registry
+        from rigs import alert_kinds
         from rigs.views import overview_tile
 
         registry.register_tile(
@@ -14,3 +15,4 @@ class RigsConfig(AppConfig):
             context=overview_tile,
             scripts=["js/rig-table.js"],
         )
+        alert_kinds.register()

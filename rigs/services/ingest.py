@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
-from ethdash import live
+from ethdash import live, registry
 from ethdash.db import bulk_update_columns
 from ethdash.timeseries import iso
 from rigs.formats import hiveos
@@ -103,6 +103,7 @@ def ingest_telemetry(*, rig, samples, now=None):
         events.extend(_status_events(locked, now))
         Rig.objects.filter(pk=locked.pk).update(**_report_fields(locked))
         live.push(locked.farm_id, *events)
+        registry.stored(locked.farm_id, "rig", [locked.pk])
     return IngestResult(received=len(samples), status=locked.status)
 
 
@@ -191,6 +192,7 @@ def store_readings(readings, *, now=None):
         )  # fmt: skip
         for farm_id, farm_events in events.items():
             live.push(farm_id, *farm_events)
+        _announce_stored(rigs.values())
 
 
 def record_poll_failures(failures, *, now=None):
@@ -222,6 +224,16 @@ def record_poll_failures(failures, *, now=None):
         )  # fmt: skip
         for farm_id, farm_events in events.items():
             live.push(farm_id, *farm_events)
+        _announce_stored(rigs)
+
+
+def _announce_stored(rigs):
+    """The core's stored hook, once per farm of the batch (its listeners run on commit)."""
+    by_farm = {}
+    for rig in rigs:
+        by_farm.setdefault(rig.farm_id, []).append(rig.pk)
+    for farm_id, rig_ids in by_farm.items():
+        registry.stored(farm_id, "rig", rig_ids)
 
 
 # -- shared steps -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ethdash import live
+from ethdash import live, registry
 from ethdash.db import bulk_update_columns
 from rigs.models import Rig
 from rigs.services.ingest import status_event
@@ -37,6 +37,12 @@ def mark_offline_rigs(*, now=None):
                                                      reason=rig.status_reason)))  # fmt: skip
         # One statement however many rigs went quiet at once (a farm's uplink failing).
         bulk_update_columns(stale, ["status", "status_changed_at", "status_reason"])
+        marked = {}
         for farm_id, event in events:
             live.push(farm_id, event)
+            marked.setdefault(farm_id, []).append(event["id"])
+        # Once per farm: its listeners (the alert evaluation) run on commit, so an offline
+        # alert's grace runs from the moment the rig was declared offline.
+        for farm_id, rig_ids in marked.items():
+            registry.stored(farm_id, "rig", rig_ids)
     return [rig.pk for rig in stale]
