@@ -54,10 +54,11 @@ WORKER_FIELDS = (
 )
 
 
-def store_snapshot(account, snapshot, *, now=None):
+def store_snapshot(account, snapshot, *, now=None, announce=True):
     """Stores one poll of one account in one transaction: a sample at `now`, the account's newest
     figures, its workers (matched to the farm's rigs by name when new), new payouts (unique per
-    account and transaction) and the pool's blocks, then calls the stored hook for the account.
+    account and transaction) and the pool's blocks, then calls the stored hook for the account
+    (unless `announce` is off: the poll cycle calls it once per farm for all it polled).
     Returns the payouts it added."""
     now = now or timezone.now()
     workers_online = snapshot.workers_online
@@ -88,16 +89,18 @@ def store_snapshot(account, snapshot, *, now=None):
         events = [_sample_event(account, now)]
         events += [_payout_event(account, payout) for payout in added]
         live.push(account.farm_id, *events)
-        registry.stored(account.farm_id, "pool_account", [account.pk])
+        if announce:
+            registry.stored(account.farm_id, "pool_account", [account.pk])
     return added
 
 
-def record_failure(account, error, *, now=None):
+def record_failure(account, error, *, now=None, announce=True):
     """Records a poll that brought no snapshot, on this account only. The pool's "no data for
     this wallet" is not a failure: the account is waiting for its first shares, with no error
     shown, and stays so for as long as the pool keeps saying it. Either way the poll brought no
     data: the account's count of such polls in a row goes up by one (in the database, so two
-    workers never lose a count), and the stored hook is called for the account."""
+    workers never lose a count), and the stored hook is called for the account (see
+    store_snapshot for `announce`)."""
     now = now or timezone.now()
     account.last_poll_at = now
     if error.kind == "no_data":
@@ -117,7 +120,8 @@ def record_failure(account, error, *, now=None):
                 "failed_polls",
             ]
         )  # fmt: skip
-        registry.stored(account.farm_id, "pool_account", [account.pk])
+        if announce:
+            registry.stored(account.farm_id, "pool_account", [account.pk])
     account.refresh_from_db(fields=["failed_polls"])
 
 
