@@ -40,9 +40,10 @@ def _accounts(farm_id: int, ids: Collection[int] | None):
 
 
 def _workers(farm_id: int):
-    # The whole farm's workers, not only those of the accounts in `ids`: an alert's object is a
-    # worker, and the evaluation resolves the open alerts it does not see again among the ids
-    # it was given, which are account ids here (see the report on evaluate._conditions).
+    # The whole farm's workers, not only those of the accounts in `ids`: given ids, the
+    # evaluation resolves every open alert of the rule whose object id is among them and not
+    # observed again. These ids are account ids while the alerts' objects are workers, so a
+    # worker whose id happens to equal a touched account's id would be resolved wrongly.
     return PoolWorker.objects.filter(account__farm_id=farm_id)
 
 
