@@ -6,6 +6,8 @@ class PoolsConfig(AppConfig):
 
     def ready(self):
         from ethdash import registry
+        from pools import alert_kinds
         from pools.services.notifications import listen_all
 
         registry.register_listener("pool-notifications", listen_all)
+        alert_kinds.register()

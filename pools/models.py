@@ -151,6 +151,9 @@ class PoolAccount(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     last_error_kind = models.CharField(max_length=20, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Polls in a row that brought no snapshot (an error, or the pool's "no data for this
+    # wallet"); a stored snapshot resets it. The "polls without data" alert reads it.
+    failed_polls = models.PositiveIntegerField(default=0)
     # The newest figures, kept on the account so lists need no time-series query.
     current_hashrate_hs = models.FloatField(null=True, blank=True)
     average_hashrate_hs = models.FloatField(null=True, blank=True)

@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from web3.exceptions import TransactionNotFound
 
-from ethdash import evm
+from ethdash import evm, registry
 from ethdash.db import bulk_update_columns
 from pools.models import Payout
 
@@ -65,7 +65,8 @@ def due_payouts(limit):
 
 
 def verify_payouts(*, limit=500, now=None):
-    """Checks up to `limit` payouts; returns {state: count}."""
+    """Checks up to `limit` payouts and saves what the chain said, then calls the stored hook
+    once per farm for the accounts whose payouts were checked; returns {state: count}."""
     now = now or timezone.now()
     by_chain = defaultdict(list)
     for payout in due_payouts(limit):
@@ -87,6 +88,11 @@ def verify_payouts(*, limit=500, now=None):
         checked += done
         evm.record_node_errors(node_errors, now=now)
     bulk_update_columns(checked, RESULT_FIELDS)
+    accounts_by_farm = defaultdict(set)
+    for payout in checked:
+        accounts_by_farm[payout.account.farm_id].add(payout.account_id)
+    for farm_id, account_ids in accounts_by_farm.items():
+        registry.stored(farm_id, "pool_account", sorted(account_ids))
     counts = defaultdict(int)
     for payout in checked:
         counts[payout.chain_state] += 1

@@ -1,19 +1,23 @@
 """The pool poll cycle: lease the pools with due accounts, claim those accounts, fetch them
 through each pool's own rate limit (every pool concurrently, so a slow or strict pool delays no
 other), store each snapshot as it arrives, then update each pool's circuit breaker. The pool's
-own statistics are read in the same queue, once per pool and poll interval, never per account."""
+own statistics are read in the same queue, once per pool and poll interval, never per account.
+Once the cycle is over, the core's stored hook is told once per farm of every account polled
+(stored or failed), so the farm's alerts are evaluated once a cycle, not once an account."""
 
 import asyncio
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from asgiref.sync import sync_to_async
 from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ethdash import outbound
+from ethdash import outbound, registry
 from pools.formats import FORMATS, PoolEndpoint, PoolError
 from pools.models import Pool, PoolAccount
 from pools.services.http import RateLimiter, json_getter
@@ -124,8 +128,8 @@ async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep, with_stats=
     module = FORMATS[pool.api_format]
     limiter = RateLimiter(*rate_limit(pool), sleep=sleep)
     get_json = json_getter(client, pool.base_url, limiter, sleep=sleep)
-    store = sync_to_async(store_snapshot, thread_sensitive=True)
-    fail = sync_to_async(record_failure, thread_sensitive=True)
+    store = sync_to_async(partial(store_snapshot, announce=False), thread_sensitive=True)
+    fail = sync_to_async(partial(record_failure, announce=False), thread_sensitive=True)
 
     async def pool_stats():
         next_at = timezone.now() + timedelta(seconds=interval_s(pool))
@@ -210,6 +214,18 @@ def poll_due_accounts(*, now=None, transport=None, sleep=asyncio.sleep):
     finally:
         for pool, _, _ in work:
             release(pool)
+        # What was stored before a failure is announced too.
+        announce(work)
     for result in results:
         update_breaker(result, now=timezone.now())
     return results
+
+
+def announce(work):
+    """The stored hook, once per farm, for the accounts this cycle polled."""
+    by_farm = defaultdict(list)
+    for _, accounts, _ in work:
+        for account in accounts:
+            by_farm[account.farm_id].append(account.pk)
+    for farm_id, account_ids in by_farm.items():
+        registry.stored(farm_id, "pool_account", account_ids)

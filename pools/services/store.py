@@ -1,10 +1,12 @@
 """Storing what a pool reported for an account: the only writer of pool samples, workers,
-payouts and blocks. A snapshot stored twice (a retried task) stores nothing twice."""
+payouts and blocks. A snapshot stored twice (a retried task) stores nothing twice. Each store,
+and each failed poll, tells the core's "stored" hook (topic "pool_account") once it commits."""
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from ethdash import live
+from ethdash import live, registry
 from ethdash.timeseries import iso
 from pools.models import (
     Payout,
@@ -52,10 +54,12 @@ WORKER_FIELDS = (
 )
 
 
-def store_snapshot(account, snapshot, *, now=None):
+def store_snapshot(account, snapshot, *, now=None, announce=True):
     """Stores one poll of one account in one transaction: a sample at `now`, the account's newest
     figures, its workers (matched to the farm's rigs by name when new), new payouts (unique per
-    account and transaction) and the pool's blocks. Returns the payouts it added."""
+    account and transaction) and the pool's blocks, then calls the stored hook for the account
+    (unless `announce` is off: the poll cycle calls it once per farm for all it polled).
+    Returns the payouts it added."""
     now = now or timezone.now()
     workers_online = snapshot.workers_online
     if workers_online is None and snapshot.workers:
@@ -74,9 +78,10 @@ def store_snapshot(account, snapshot, *, now=None):
         account.last_poll_at = now
         account.last_error = ""
         account.last_error_kind = ""
+        account.failed_polls = 0
         account.save(
             update_fields=[*ACCOUNT_FIELDS, "status", "last_success_at", "last_poll_at",
-                           "last_error", "last_error_kind"]
+                           "last_error", "last_error_kind", "failed_polls"]
         )  # fmt: skip
         _store_workers(account, snapshot.workers, now)
         added = _store_payouts(account, snapshot.payouts)
@@ -84,13 +89,18 @@ def store_snapshot(account, snapshot, *, now=None):
         events = [_sample_event(account, now)]
         events += [_payout_event(account, payout) for payout in added]
         live.push(account.farm_id, *events)
+        if announce:
+            registry.stored(account.farm_id, "pool_account", [account.pk])
     return added
 
 
-def record_failure(account, error, *, now=None):
+def record_failure(account, error, *, now=None, announce=True):
     """Records a poll that brought no snapshot, on this account only. The pool's "no data for
     this wallet" is not a failure: the account is waiting for its first shares, with no error
-    shown, and stays so for as long as the pool keeps saying it."""
+    shown, and stays so for as long as the pool keeps saying it. Either way the poll brought no
+    data: the account's count of such polls in a row goes up by one (in the database, so two
+    workers never lose a count), and the stored hook is called for the account (see
+    store_snapshot for `announce`)."""
     now = now or timezone.now()
     account.last_poll_at = now
     if error.kind == "no_data":
@@ -102,9 +112,17 @@ def record_failure(account, error, *, now=None):
         account.last_error = str(error)[:500]
         account.last_error_kind = error.kind
         account.last_error_at = now
-    account.save(
-        update_fields=["status", "last_poll_at", "last_error", "last_error_kind", "last_error_at"]
-    )
+    account.failed_polls = F("failed_polls") + 1
+    with transaction.atomic():
+        account.save(
+            update_fields=[
+                "status", "last_poll_at", "last_error", "last_error_kind", "last_error_at",
+                "failed_polls",
+            ]
+        )  # fmt: skip
+        if announce:
+            registry.stored(account.farm_id, "pool_account", [account.pk])
+    account.refresh_from_db(fields=["failed_polls"])
 
 
 def _store_workers(account, workers, now):
