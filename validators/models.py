@@ -329,6 +329,12 @@ class ValidatorEpoch(models.Model):
     # The reasons the epoch was not perfect, as flags (see validators.services.records).
     flags = models.PositiveSmallIntegerField()
 
+    class Meta:
+        # The farm's imperfect validators of one epoch (validators.alert_kinds, after each
+        # stored epoch) without scanning the 90 days of rows kept: the primary key leads with
+        # the validator.
+        indexes = [models.Index(fields=["epoch"], name="validatorepoch_epoch")]
+
     def __str__(self):
         return f"validator {self.validator_id}, epoch {self.epoch}"
 
