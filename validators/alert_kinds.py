@@ -74,7 +74,8 @@ def _only(queryset, ids: Collection[int] | None, field: str = "validator_id"):
 
 def _flagged(farm_id: int, ids, flag: Flag, *fields: str):
     """The validators whose last processed epoch has `flag`, with `fields` of their epoch row:
-    (epoch, rows). The row exists only for an imperfect epoch, so a perfect one reads nothing."""
+    (epoch, rows). The row exists only for an imperfect epoch, so a perfect one reads nothing;
+    the epoch's rows are found by the epoch index, their validators by primary key."""
     epoch = last_processed_epoch(farm_id)
     if epoch is None:
         return None, []
@@ -82,11 +83,10 @@ def _flagged(farm_id: int, ids, flag: Flag, *fields: str):
         ValidatorEpoch.objects.filter(validator__farm_id=farm_id, epoch=epoch)
         .annotate(hit=F("flags").bitand(int(flag)))
         .filter(hit__gt=0)
+        .order_by()
     )
-    rows = _only(rows, ids).values_list(
-        "validator_id", "validator__index", "validator__label", *fields
-    )
-    return epoch, rows
+    fields = ("validator_id", "validator__index", "validator__label", *fields)
+    return epoch, _only(rows, ids).values_list(*fields)
 
 
 def observe_missed_attestations(farm_id, ids, params: Mapping) -> Iterator[Observation]:
@@ -117,7 +117,7 @@ def observe_slashed(farm_id, ids, params: Mapping) -> Iterator[Observation]:
     rows = Validator.objects.filter(farm_id=farm_id, slashed=True).exclude(
         status=Status.WITHDRAWAL_DONE
     )
-    rows = _only(rows, ids, "pk").values_list("pk", "index", "label", "status")
+    rows = _only(rows, ids, "pk").order_by().values_list("pk", "index", "label", "status")
     url = _url_for("validator-detail")
     for pk, index, label, status in rows:
         yield Observation(pk, _name(index, label), 1, url(pk), STATUS_LABELS.get(status, status))

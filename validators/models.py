@@ -151,6 +151,13 @@ class Validator(models.Model):
 
     class Meta:
         ordering = ["farm", "index"]
+        # The farm's slashed validators (validators.alert_kinds, after each stored epoch)
+        # without walking all of them: a handful of rows, if any.
+        indexes = [
+            models.Index(
+                fields=["farm"], condition=models.Q(slashed=True), name="validator_slashed"
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["farm", "pubkey"],
