@@ -151,6 +151,13 @@ class Validator(models.Model):
 
     class Meta:
         ordering = ["farm", "index"]
+        # The farm's slashed validators (validators.alert_kinds, after each stored epoch)
+        # without walking all of them: a handful of rows, if any.
+        indexes = [
+            models.Index(
+                fields=["farm"], condition=models.Q(slashed=True), name="validator_slashed"
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["farm", "pubkey"],
@@ -328,6 +335,12 @@ class ValidatorEpoch(models.Model):
     sync_missed = models.PositiveSmallIntegerField(default=0)
     # The reasons the epoch was not perfect, as flags (see validators.services.records).
     flags = models.PositiveSmallIntegerField()
+
+    class Meta:
+        # The farm's imperfect validators of one epoch (validators.alert_kinds, after each
+        # stored epoch) without scanning the 90 days of rows kept: the primary key leads with
+        # the validator.
+        indexes = [models.Index(fields=["epoch"], name="validatorepoch_epoch")]
 
     def __str__(self):
         return f"validator {self.validator_id}, epoch {self.epoch}"

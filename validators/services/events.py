@@ -198,6 +198,7 @@ def _store_orphaned(farm_id: int, ours: list[tuple[int, str, int]], slots_per_ep
     next_epoch = (
         ValidatorSync.objects.filter(farm_id=farm_id).values_list("next_epoch", flat=True).first()
     )
+    stored = set()
     for slot, root, validator_id in ours:
         epoch = slot // slots_per_epoch
         if next_epoch is not None and epoch < next_epoch:
@@ -226,6 +227,9 @@ def _store_orphaned(farm_id: int, ours: list[tuple[int, str, int]], slots_per_ep
                 "execution": Proposal.Execution.NONE,
             },
         )
+        stored.add(validator_id)
+    if stored:
+        registry.stored(farm_id, "validator_proposal", stored)
 
 
 def attests(status: str, activation_epoch, exit_epoch, epoch: int) -> bool:

@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.utils import timezone
 
+from ethdash import registry
 from validators.formats.client import (
     BeaconClient,
     BeaconError,
@@ -189,6 +190,7 @@ def record_failure(node: BeaconNode, error: str, *, now=None) -> None:
         health=BeaconNode.Health.DOWN, last_error=error[:500], last_error_at=now
     )
     node.health, node.last_error, node.last_error_at = BeaconNode.Health.DOWN, error[:500], now
+    registry.stored(node.farm_id, "beacon_node", [node.pk])
 
 
 def slot_at(node: BeaconNode, when) -> int | None:
@@ -227,6 +229,7 @@ def refresh_nodes(farm_id: int, *, now=None) -> list[BeaconNode]:
 
     for node, check in zip(due, asyncio.run(check_all()), strict=True):
         save_check(node, check, now=now)
+    registry.stored(farm_id, "beacon_node", [node.pk for node in due])
     return nodes
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from ethdash import live
+from ethdash import live, registry
 from ethdash.db import update_by_pk
 from validators.db import upsert_validator_days
 from validators.models import (
@@ -203,6 +203,12 @@ def store_epoch(
             next_epoch=epoch + 1, last_error="", node_id=node_id, processed_at=summary.processed_at
         )
         live.push(farm_id, *_events(farm_id, summary, read, validators))
+        # Once per stored epoch (a replayed one returned above): the alert kinds that count
+        # epochs count this one once. Run after the commit, never failing the store.
+        registry.stored(farm_id, "validator", None)
+        proposers = {validators[p.index].pk for p in read.proposals if p.index in validators}
+        if proposers:
+            registry.stored(farm_id, "validator_proposal", proposers)
     return True
 
 
