@@ -8,9 +8,8 @@ import pytest
 import requests
 from django.core import mail
 
-from alerts.channels import DeliveryError, Message
+from alerts.channels import DeliveryError, Message, webhook
 from alerts.channels import apprise as apprise_channel
-from alerts.channels import webhook
 from alerts.models import Notification
 from alerts.services.channels import channel_problem, masked, send_test
 from alerts.tests.helpers import Receiver, make_channel
@@ -77,7 +76,9 @@ def test_webhook_to_loopback_goes_when_the_setting_allows_it(farm, settings, rec
     assert len(receiver.requests) == 1
 
 
-@pytest.mark.parametrize("forbidden", ["http://169.254.169.254/latest/", "http://127.0.0.2:{port}/"])
+@pytest.mark.parametrize(
+    "forbidden", ["http://169.254.169.254/latest/", "http://127.0.0.2:{port}/"]
+)
 def test_webhook_redirect_to_a_forbidden_address_is_refused(farm, settings, receiver, forbidden):
     # Only 127.0.0.1 is allowed: the first hop (the receiver) goes, the redirect's does not.
     settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.1/32"]
