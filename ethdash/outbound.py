@@ -379,26 +379,33 @@ _original_socket_create_connection = None
 _hooks_lock = threading.Lock()
 
 
-def _policy_connection(original, address, timeout, *args, **kwargs):
+def _policy_connection(original, address, *args, **kwargs):
+    """original(address, timeout, ...) under the context's policy; unchanged outside one."""
     policy = _sync_policy.get()
     if policy is None:
-        return original(address, timeout, *args, **kwargs)
+        return original(address, *args, **kwargs)
+    given = args[0] if args else kwargs.pop("timeout", None)
+    args = args[1:]
     host, port = address[0], address[1]
     try:
         addresses = checked_addresses_sync(str(host), int(port))
     except OutboundRefused as refused:
         policy.refusals.append(refused)
         raise
-    connect_s = policy.connect_timeout_s
-    if not isinstance(timeout, int | float) or timeout <= 0:  # None or urllib3's sentinel
-        timeout = connect_s
-    timeout = min(timeout, connect_s)
+    # None (block forever) and the libraries' "default" sentinels become bounded timeouts.
+    numeric = isinstance(given, int | float) and given > 0
+    connect_s = min(given, policy.connect_timeout_s) if numeric else policy.connect_timeout_s
     for index, checked in enumerate(addresses):
         try:
-            return original((checked, port), timeout, *args, **kwargs)
+            sock = original((checked, port), connect_s, *args, **kwargs)
         except OSError:
             if index == len(addresses) - 1:
                 raise
+            continue
+        # The connect timeout is the policy's; what the socket then reads with is the caller's
+        # (urllib3 sets its read timeout itself; smtplib keeps this one for the session).
+        sock.settimeout(given if numeric else DEFAULT_TIMEOUT.read)
+        return sock
     raise OutboundError("dns", "no address to connect to.")  # never: addresses is not empty
 
 
@@ -412,15 +419,11 @@ def _install_sync_hooks():
         _original_urllib3_create_connection = urllib3_connection.create_connection
         _original_socket_create_connection = socket.create_connection
 
-        def urllib3_create_connection(address, timeout=None, *args, **kwargs):
-            return _policy_connection(
-                _original_urllib3_create_connection, address, timeout, *args, **kwargs
-            )
+        def urllib3_create_connection(address, *args, **kwargs):
+            return _policy_connection(_original_urllib3_create_connection, address, *args, **kwargs)
 
-        def socket_create_connection(address, timeout=None, *args, **kwargs):
-            return _policy_connection(
-                _original_socket_create_connection, address, timeout, *args, **kwargs
-            )
+        def socket_create_connection(address, *args, **kwargs):
+            return _policy_connection(_original_socket_create_connection, address, *args, **kwargs)
 
         # urllib3.connection calls it as `connection.create_connection`, so the module's
         # attribute is the one place to replace it.
@@ -441,11 +444,6 @@ def sync_policy(*, connect_timeout_s: float = DEFAULT_TIMEOUT.connect):
         yield policy
     finally:
         _sync_policy.reset(token)
-
-
-def refusal_in(exc: BaseException | None) -> OutboundRefused | None:
-    """The policy's refusal somewhere in exc's chain of causes, if any."""
-    return _in_chain(exc, OutboundRefused)
 
 
 # -- error kinds -------------------------------------------------------------------------------
