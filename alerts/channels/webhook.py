@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import hmac
 import json
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from alerts.channels import DeliveryError, Message
 from ethdash import outbound
@@ -61,7 +61,7 @@ async def post(url: str, body: bytes, headers: dict[str, str]) -> None:
                 url = urljoin(url, location)
                 continue
             if not response.is_success:
-                raise outbound.status_error(response, url.split("/")[2])
+                raise outbound.status_error(response, urlsplit(url).hostname or url)
             return
     raise outbound.OutboundError("bad_answer", f"More than {MAX_REDIRECTS} redirects.")
 

@@ -1,12 +1,15 @@
 """Delivery: one message per notification or one digest for a burst, failures recorded and
 retried within bounds, failing channels, and nothing sent twice."""
 
+import threading
+
 import pytest
 from django.core import mail
+from django.db import connection, transaction
 
 from alerts.channels import DeliveryError
 from alerts.channels import email as email_channel
-from alerts.models import Notification
+from alerts.models import Notification, NotificationChannel
 from alerts.services.delivery import deliver_farm
 from alerts.tasks import deliver_notifications
 from alerts.tests.helpers import Receiver, make_channel, make_rule, open_alert
@@ -190,3 +193,32 @@ def test_webhook_delivery_to_a_forbidden_address_fails_with_the_reason(farm, set
     deliver_farm(farm.pk)
 
     assert "non-public address" in Notification.objects.get(alert=alert).error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_channel_being_delivered_to_is_skipped_by_a_second_worker(farm):
+    if connection.vendor != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers instead")
+    channel = make_channel(farm)
+    open_alert(make_rule(farm, channel), 1)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        with transaction.atomic():
+            NotificationChannel.objects.select_for_update().get(pk=channel.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=other_worker)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        skipped = deliver_farm(farm.pk)
+    finally:
+        release.set()
+        holder.join()
+
+    assert (skipped.sent, mail.outbox) == (0, [])
+    assert deliver_farm(farm.pk).sent == 1
+    assert len(mail.outbox) == 1
