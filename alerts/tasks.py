@@ -1,4 +1,11 @@
 from celery import shared_task
+from django.conf import settings
+
+from ethdash.outbound import backoff_delay
+
+# The delivery task's retries: first after about a minute, doubling, at most 30 minutes apart.
+RETRY_BASE_S = 60.0
+RETRY_MAX_S = 1800.0
 
 
 @shared_task(ignore_result=True)
@@ -9,8 +16,17 @@ def sweep_alerts():
     return {"opened": len(outcome.opened), "resolved": len(outcome.resolved)}
 
 
-@shared_task(ignore_result=True)
-def deliver_notifications(farm_id):
+@shared_task(bind=True, ignore_result=True)
+def deliver_notifications(self, farm_id):
+    """Deliver the farm's pending notifications; when a channel failed (and is not yet marked
+    failing), run again later with backoff. Bounded: each failed run counts one failure on the
+    channel, which is marked failing (and its notifications suppressed) after
+    ETHDASH_ALERT_CHANNEL_MAX_FAILURES, and the retries stop at the same number."""
     from alerts.services.delivery import deliver_farm
 
-    return deliver_farm(farm_id)
+    outcome = deliver_farm(farm_id)
+    max_retries = settings.ETHDASH_ALERT_CHANNEL_MAX_FAILURES
+    if outcome.retry and self.request.retries < max_retries:
+        countdown = min(backoff_delay(self.request.retries + 1, RETRY_BASE_S), RETRY_MAX_S)
+        raise self.retry(countdown=countdown, max_retries=max_retries)
+    return outcome.as_dict()

@@ -16,11 +16,15 @@ through here, over HTTP (httpx), a websocket or a plain TCP socket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import dataclasses
 import ipaddress
 import random
 import re
 import socket
 import ssl
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -205,29 +209,57 @@ def check_address(host: str, address: str) -> None:
     )
 
 
+def _literal_or_none(host: str, port) -> list[str] | None:
+    """[host] when it is an IP address (nothing to resolve), None for a name; a host or port
+    that is no destination at all is refused."""
+    if problem := host_problem(host) or port_problem(port):
+        raise OutboundRefused(f"Bad address: {problem}.", kind="bad_address")
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return None
+
+
+def _all_checked(host: str, addresses: list[str]) -> list[str]:
+    if not addresses:
+        raise OutboundError("dns", f"{host!r} resolves to no address.")
+    for address in addresses:
+        check_address(host, address)
+    return list(dict.fromkeys(addresses))  # getaddrinfo repeats an address per socket type
+
+
+def _dns_error(host: str, exc: BaseException) -> OutboundError:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return OutboundError("dns", f"Cannot resolve {host!r}: {reason}.")
+
+
 async def checked_addresses(host: str, port: int, *, timeout_s: float | None = None) -> list[str]:
     """The addresses to try for host:port, in the resolver's order: resolved once (within
     `timeout_s`, the connect timeout), every answer checked against the policy (a name that
     answers one public and one private address is refused)."""
     host = host.strip("[]")
-    if problem := host_problem(host) or port_problem(port):
-        raise OutboundRefused(f"Bad address: {problem}.", kind="bad_address")
-    try:
-        addresses = [str(ipaddress.ip_address(host))]
-    except ValueError:
+    addresses = _literal_or_none(host, port)
+    if addresses is None:
         try:
             async with asyncio.timeout(timeout_s):
                 addresses = await asyncio.to_thread(resolve, host, port)
         except TimeoutError:
             raise OutboundError("dns", f"Resolving {host!r} took over {timeout_s:g} s.") from None
         except (socket.gaierror, UnicodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise OutboundError("dns", f"Cannot resolve {host!r}: {reason}.") from None
-    if not addresses:
-        raise OutboundError("dns", f"{host!r} resolves to no address.")
-    for address in addresses:
-        check_address(host, address)
-    return list(dict.fromkeys(addresses))  # getaddrinfo repeats an address per socket type
+            raise _dns_error(host, exc) from None
+    return _all_checked(host, addresses)
+
+
+def checked_addresses_sync(host: str, port: int) -> list[str]:
+    """checked_addresses() for blocking code (the policy of sync_policy() below)."""
+    host = host.strip("[]")
+    addresses = _literal_or_none(host, port)
+    if addresses is None:
+        try:
+            addresses = resolve(host, port)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise _dns_error(host, exc) from None
+    return _all_checked(host, addresses)
 
 
 async def connect_each(addresses, connect):
@@ -315,6 +347,103 @@ def async_client(*, transport=None, **kwargs):
     return httpx.AsyncClient(
         transport=transport or PolicyTransport(limits=limits), trust_env=False, **kwargs
     )
+
+
+# -- the policy for blocking libraries ---------------------------------------------------------
+#
+# Some libraries make their own blocking connections: Apprise's plugins use `requests` (urllib3)
+# for HTTP and smtplib (socket.create_connection) for e-mail. Inside `with sync_policy():` every
+# such connection made by this thread (or by threads started with a copy of its context, as
+# Apprise's own thread pools are) is resolved once, every address checked by check_address(),
+# and the socket connected to a checked address, with a bounded connect timeout; TLS still
+# verifies the host name, since the library keeps using it for SNI and the certificate. Outside
+# the context the two functions behave exactly as before. A proxy taken from the environment
+# would be what is connected to, and then what is judged; a redirect is a new connection, judged
+# again.
+
+
+@dataclasses.dataclass
+class SyncPolicy:
+    """One sync_policy() context: its connect timeout, and the refusals made inside it (the
+    library that made the connection may swallow the exception and report only "failed")."""
+
+    connect_timeout_s: float
+    refusals: list[OutboundRefused] = dataclasses.field(default_factory=list)
+
+
+_sync_policy: contextvars.ContextVar[SyncPolicy | None] = contextvars.ContextVar(
+    "ethdash_sync_policy", default=None
+)
+_original_urllib3_create_connection = None
+_original_socket_create_connection = None
+_hooks_lock = threading.Lock()
+
+
+def _policy_connection(original, address, *args, **kwargs):
+    """original(address, timeout, ...) under the context's policy; unchanged outside one."""
+    policy = _sync_policy.get()
+    if policy is None:
+        return original(address, *args, **kwargs)
+    given = args[0] if args else kwargs.pop("timeout", None)
+    args = args[1:]
+    host, port = address[0], address[1]
+    try:
+        addresses = checked_addresses_sync(str(host), int(port))
+    except OutboundRefused as refused:
+        policy.refusals.append(refused)
+        raise
+    # None (block forever) and the libraries' "default" sentinels become bounded timeouts.
+    numeric = isinstance(given, int | float) and given > 0
+    connect_s = min(given, policy.connect_timeout_s) if numeric else policy.connect_timeout_s
+    for index, checked in enumerate(addresses):
+        try:
+            sock = original((checked, port), connect_s, *args, **kwargs)
+        except OSError:
+            if index == len(addresses) - 1:
+                raise
+            continue
+        # The connect timeout is the policy's; what the socket then reads with is the caller's
+        # (urllib3 sets its read timeout itself; smtplib keeps this one for the session).
+        sock.settimeout(given if numeric else DEFAULT_TIMEOUT.read)
+        return sock
+    raise OutboundError("dns", "no address to connect to.")  # never: addresses is not empty
+
+
+def _install_sync_hooks():
+    global _original_urllib3_create_connection, _original_socket_create_connection
+    import urllib3.util.connection as urllib3_connection
+
+    with _hooks_lock:
+        if _original_urllib3_create_connection is not None:
+            return
+        _original_urllib3_create_connection = urllib3_connection.create_connection
+        _original_socket_create_connection = socket.create_connection
+
+        def urllib3_create_connection(address, *args, **kwargs):
+            return _policy_connection(_original_urllib3_create_connection, address, *args, **kwargs)
+
+        def socket_create_connection(address, *args, **kwargs):
+            return _policy_connection(_original_socket_create_connection, address, *args, **kwargs)
+
+        # urllib3.connection calls it as `connection.create_connection`, so the module's
+        # attribute is the one place to replace it.
+        urllib3_connection.create_connection = urllib3_create_connection
+        socket.create_connection = socket_create_connection
+
+
+@contextlib.contextmanager
+def sync_policy(*, connect_timeout_s: float = DEFAULT_TIMEOUT.connect):
+    """Apply the address policy (and a connect timeout) to the blocking connections that
+    `requests`/urllib3 and socket.create_connection make inside this context. A refused address
+    raises OutboundRefused from inside the library, which may wrap or swallow it; the context's
+    SyncPolicy (what `as` gives) keeps every refusal, so the caller can say why."""
+    _install_sync_hooks()
+    policy = SyncPolicy(connect_timeout_s)
+    token = _sync_policy.set(policy)
+    try:
+        yield policy
+    finally:
+        _sync_policy.reset(token)
 
 
 # -- error kinds -------------------------------------------------------------------------------

@@ -266,6 +266,24 @@ ETHDASH_ALERT_DIGEST_WINDOW_S = env_int("ETHDASH_ALERT_DIGEST_WINDOW_S", 5, mini
 ETHDASH_ALERT_DIGEST_MIN = env_int("ETHDASH_ALERT_DIGEST_MIN", 3, minimum=2)
 ETHDASH_ALERT_SWEEP_S = env_int("ETHDASH_ALERT_SWEEP_S", 15, minimum=1)
 ETHDASH_ALERT_CHANNEL_MAX_FAILURES = env_int("ETHDASH_ALERT_CHANNEL_MAX_FAILURES", 5, minimum=1)
+# E-mail (alert channels of kind "email"): Django's mail settings from the environment. Without an
+# EMAIL_HOST, DEBUG prints mails on the console instead of trying an SMTP server on localhost.
+# A bounded timeout, because Django's SMTP backend has none and a dead server would hold a worker.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other: set one")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ethdash <alerts@localhost>")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG and "EMAIL_HOST" not in os.environ
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
 CELERY_BEAT_SCHEDULE = {
     "validators.process": {
         "task": "validators.tasks.process_validators",
