@@ -114,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.managed_farms",
+                "alerts.context_processors.open_alert_count",
             ],
         },
     },
