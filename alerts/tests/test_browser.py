@@ -1,0 +1,60 @@
+"""The header's open-alert count and the alerts page's open list follow the live events, in
+Chromium (the helpers and fixtures of tests/test_browser.py)."""
+
+import pytest
+
+from alerts.models import Alert
+from alerts.services.notify import event
+from ethdash import live
+from tests import test_browser
+from tests.factories import AlertFactory, AlertRuleFactory
+from tests.test_browser import PageErrors, launch, log_in, new_page
+
+# The fixtures of the project's browser tests, used here by name.
+server = test_browser.server
+playwright_api = test_browser.playwright_api
+
+pytestmark = [pytest.mark.browser]
+
+COUNT = "#open-alert-count"
+
+
+def test_the_nav_count_and_the_open_list_follow_alert_events(alpha, server, playwright_api):
+    rule = AlertRuleFactory(farm=alpha.farm, kind="test_temperature")
+    AlertFactory(rule=rule, object_id=1, message="GPU 0 at 90 °C")
+    pushed = AlertFactory(rule=rule, object_id=2, message="GPU 1 at 93 °C", url="/rigs/1/")
+    opened = event(pushed, "opened")
+    # Already open when the page loads would count it twice: it opens only in the browser's view.
+    Alert.objects.filter(pk=pushed.pk).update(state=Alert.State.PENDING)
+    with playwright_api() as p:
+        browser = launch(p)
+        try:
+            page = new_page(browser)
+            errors = PageErrors(page)
+            with errors.shown_on_failure(page, "alert-count"):
+                log_in(page, server.url, alpha.owner.username)
+                page.goto(f"{server.url}/alerts/")
+                page.wait_for_selector("#live-status[data-state=live]")
+                assert page.text_content(COUNT) == "1"
+                live.send_now(alpha.farm.pk, [opened])
+                page.wait_for_function(
+                    "(sel) => document.querySelector(sel).textContent === '2'", arg=COUNT
+                )
+                row = f"#open-alerts tr[data-alert-id='{pushed.pk}']"
+                page.wait_for_selector(row)
+                assert page.text_content(f"{row} [data-field=message]") == "GPU 1 at 93 °C"
+                action = page.get_attribute(f"{row} form[data-action=mute]", "action")
+                assert action == f"/alerts/{pushed.pk}/mute/"
+                # The same event again (a second worker, a reconnect) counts once.
+                live.send_now(alpha.farm.pk, [opened])
+                live.send_now(
+                    alpha.farm.pk, [opened | {"type": "alert.resolved", "state": "resolved"}]
+                )
+                page.wait_for_function(
+                    "(sel) => document.querySelector(sel).textContent === '1'", arg=COUNT
+                )
+                page.wait_for_selector(row, state="detached")
+                assert page.locator("#open-alerts tr[data-alert-id]").count() == 1
+        finally:
+            browser.close()
+    assert errors.errors == []
