@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from accounts.scoping import scope_to_farms
 from alerts.models import Alert, AlertRule, NotificationChannel
 from alerts.services import channels as channel_service
 from alerts.services import rules as rule_service
@@ -49,6 +50,14 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             "daily_cap", "created_at",
         ]  # fmt: skip
         read_only_fields = ["created_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            # Another farm's channel id is refused as one that does not exist.
+            channels = scope_to_farms(NotificationChannel.objects.all(), request)
+            self.fields["channels"].child_relation.queryset = channels
 
     def validate(self, data):
         rule = self.instance

@@ -121,8 +121,12 @@ def test_the_rules_api_refuses_what_a_rule_cannot_be_and_saves_nothing(writer, b
 
 def test_a_rule_takes_no_channel_of_another_farm(writer, bravo):
     theirs = NotificationChannelFactory(farm=bravo.farm)
-    body = {"kind": "test_offline", "channels": [theirs.pk]}
-    assert writer.post("/api/v1/alert-rules/", body, format="json").status_code == 400
+    response = writer.post(
+        "/api/v1/alert-rules/", {"kind": "test_offline", "channels": [theirs.pk]}, format="json"
+    )
+    assert response.status_code == 400
+    # Refused as a channel that does not exist: another farm's ids are not confirmed.
+    assert "does not exist" in str(response.json()["errors"]["channels"])
     assert not AlertRule.objects.exists()
 
 

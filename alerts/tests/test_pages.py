@@ -308,3 +308,10 @@ def test_the_overview_lists_open_alerts(owner_client, rule):
     alert = _alert(rule, message="GPU 3 at 95 °C")
     html = owner_client.get("/").content.decode()
     assert 'id="overview-alerts"' in html and alert.message in html
+
+
+def test_an_action_goes_back_only_to_this_site(owner_client, rule):
+    alert = _alert(rule)
+    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example/"):
+        response = owner_client.post(f"/alerts/{alert.pk}/acknowledge/", {"next": elsewhere})
+        assert response.url == "/alerts/"
