@@ -48,7 +48,9 @@
     const link = row.querySelector("a[data-field=url]");
     if (link) {
       link.href = event.url || "#";
-      if (!link.querySelector("[data-field=message]")) link.textContent = event.object_type + " #" + event.object_id;
+      if (!link.querySelector("[data-field=message]")) {
+        link.textContent = event.object_name || event.object_type + " #" + event.object_id;
+      }
     }
     row.querySelectorAll("form[data-action]").forEach((form) => {
       form.action = `/alerts/${event.id}/${form.dataset.action}/`;
