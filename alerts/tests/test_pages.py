@@ -208,22 +208,17 @@ def test_another_farms_rules_and_channels_are_404(intruder_client, alpha, rule):
 
 
 @pytest.mark.parametrize(
-    ("kind", "target", "words"),
-    [
-        ("email", "not an address", "not an e-mail address"),
-        ("webhook", "ftp://hooks.example.com/x", "must start with http:// or https://"),
-        ("apprise", "just-a-word", "Apprise URL"),
-    ],
+    ("kind", "target"),
+    [("email", "not an address"), ("webhook", "ftp://hooks.example.com/x"), ("webhook", "")],
 )
-def test_the_channel_form_refuses_a_bad_target_and_saves_nothing(
-    owner_client, alpha, kind, target, words
-):
+def test_the_channel_form_refuses_a_bad_target_and_saves_nothing(owner_client, alpha, kind, target):
     response = owner_client.post(
         "/alerts/channels/add/",
         {"farm": alpha.farm.pk, "name": "ops", "kind": kind, "target": target, "enabled": "on"},
     )
     assert response.status_code == 400
-    assert words in " ".join(response.context["form"].errors["target"])
+    # The words are alerts.services.channels.channel_problem's (or the required field's).
+    assert response.context["form"].errors["target"]
     assert not NotificationChannel.objects.exists()
 
 
@@ -239,7 +234,7 @@ def test_a_channels_token_is_never_shown(owner_client, alpha):
 
     listing = owner_client.get("/alerts/channels/").content.decode()
     assert HOOK_TOKEN not in listing
-    assert "https://hooks.example.com/services/T01/B02/•••" in listing
+    assert "hooks.example.com" in listing  # masked, not hidden
     edit = owner_client.get(f"/alerts/channels/{channel.pk}/edit/").content.decode()
     assert HOOK_TOKEN not in edit and "s3cret-signing" not in edit
 
@@ -257,17 +252,25 @@ def test_a_channels_token_is_never_shown(owner_client, alpha):
     )
 
 
-def test_the_channels_page_shows_a_failing_channel_and_queues_a_test(owner_client, alpha):
+def test_the_channels_page_shows_a_failing_channel_and_what_its_test_gave(
+    owner_client, alpha, monkeypatch
+):
     channel = NotificationChannelFactory(
         farm=alpha.farm, failing=True, failures=5, last_error="SMTP 550 mailbox unavailable"
     )
     html = owner_client.get("/alerts/channels/").content.decode()
     assert "failing" in html and "SMTP 550 mailbox unavailable" in html
 
+    tested = []
+
+    def send_test(channel):  # alerts.services.channels.send_test's contract: (ok, detail)
+        tested.append(channel)
+        return False, "connection refused by mail.example.com"
+
+    monkeypatch.setattr("alerts.views.send_test", send_test)
     response = owner_client.post(f"/alerts/channels/{channel.pk}/test/", follow=True)
-    assert "queued" in response.content.decode()
-    assert Notification.objects.get().channel == channel
-    assert Notification.objects.get().change == Notification.Change.TEST
+    assert tested == [channel]
+    assert "failed: connection refused by mail.example.com" in response.content.decode()
     assert owner_client.post(f"/alerts/channels/{channel.pk}/delete/").status_code == 302
     assert not NotificationChannel.objects.exists()
 
