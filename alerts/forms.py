@@ -100,6 +100,7 @@ class AlertRuleForm(FarmChoiceMixin, forms.ModelForm):
                 threshold=data.get("threshold"),
                 target=data.get("target") or AlertRule.Target.ALL,
                 target_id=data.get("target_id"),
+                hysteresis=data.get("hysteresis"),
             )
             for name, message in problems.items():
                 self.add_error(name, message)

@@ -72,6 +72,7 @@ class AlertRuleSerializer(serializers.ModelSerializer):
             threshold=value("threshold"),
             target=value("target", AlertRule.Target.ALL),
             target_id=value("target_id"),
+            hysteresis=value("hysteresis"),
         )
         if problems:
             raise serializers.ValidationError({k: [v] for k, v in problems.items()})

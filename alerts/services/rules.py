@@ -31,11 +31,16 @@ def kind_summary(kind) -> str:
 
 
 def rule_problems(
-    *, kind: str, threshold: float | None, target: str, target_id: int | None
+    *,
+    kind: str,
+    threshold: float | None,
+    target: str,
+    target_id: int | None,
+    hysteresis: float | None = None,
 ) -> dict[str, str]:
     """{field: why} for what a rule cannot be: an unknown kind, a threshold outside the kind's
-    limits or given to a yes-or-no kind, a target without its id (or an id without a target).
-    Empty when the rule is sound."""
+    limits or given to a yes-or-no kind, a negative hysteresis, a target without its id (or an
+    id without a target). Empty when the rule is sound."""
     found = registry.alert_kind(kind)
     if found is None:
         known = ", ".join(k.name for k in registry.alert_kinds()) or "none registered"
@@ -53,6 +58,8 @@ def rule_problems(
             problems["threshold"] = (
                 f"{found.label} takes a threshold from {low:g} to {high:g}{found.unit}."
             )
+    if hysteresis is not None and not (math.isfinite(hysteresis) and hysteresis >= 0):
+        problems["hysteresis"] = "A distance back past the threshold: 0 or more."
     if target in (AlertRule.Target.GROUP, AlertRule.Target.OBJECT) and target_id is None:
         problems["target_id"] = "Name the group's or the object's id."
     if target == AlertRule.Target.ALL and target_id is not None:

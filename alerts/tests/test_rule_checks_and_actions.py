@@ -31,6 +31,7 @@ def test_a_sound_rule_has_no_problem():
     ],
 )
 def test_what_a_rule_cannot_be(kind, threshold, target, target_id, field):
+    """One problem each, named by its field."""
     problems = rule_problems(kind=kind, threshold=threshold, target=target, target_id=target_id)
     assert list(problems) == [field]
 
@@ -70,3 +71,11 @@ def test_pending_alerts_are_not_listed_and_open_ones_come_first(db, alpha):
     AlertFactory(rule=resolved.rule, object_id=3, state=Alert.State.PENDING, opened_at=None)
     listed = actions.open_first(actions.visible(Alert.objects.all()))
     assert list(listed) == [opened, resolved]
+
+
+def test_a_hysteresis_is_a_distance_not_a_direction():
+    rule = {"kind": "test_temperature", "threshold": 90, "target": "all", "target_id": None}
+    assert rule_problems(**rule, hysteresis=-1) == {
+        "hysteresis": "A distance back past the threshold: 0 or more."
+    }
+    assert rule_problems(**rule, hysteresis=0) == {}
