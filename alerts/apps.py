@@ -10,3 +10,11 @@ class AlertsConfig(AppConfig):
 
         registry.register_stored_listener("alerts", evaluate.on_stored)
         defaults.connect()
+        registry.register_tile("alerts", template="alerts/overview_tile.html", context=overview)
+
+
+def overview(request):
+    """The overview page's block: the open alerts of the user's farms, newest first."""
+    from alerts.views import open_alerts
+
+    return {"alerts": list(open_alerts(request)[:50])}

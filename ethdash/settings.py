@@ -114,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.managed_farms",
+                "alerts.context_processors.open_alert_count",
             ],
         },
     },
@@ -228,7 +229,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # A rig's status is read by several serializers (a rig, a rig just saved) beside other
     # "status" fields: named here, or drf-spectacular falls back to a hashed name.
-    "ENUM_NAME_OVERRIDES": {"RigStatusEnum": "rigs.models.Rig.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "RigStatusEnum": "rigs.models.Rig.Status",
+        # Two models have a "kind" with choices: each enum named after its model.
+        "GpuKindEnum": "rigs.models.Gpu.Kind",
+        "NotificationChannelKindEnum": "alerts.models.NotificationChannel.Kind",
+    },
 }
 
 # Celery: the same tasks and schedule in both modes. Embedded mode uses the in-memory broker and

@@ -5,11 +5,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from ethdash import views
 from ethdash.api import ApiRootView
 
-
-def _coming(title, text):
-    return {"title": title, "coming": text}
-
-
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),
@@ -17,22 +12,13 @@ urlpatterns = [
     path("rigs/", include("rigs.urls")),
     path("pools/", include("pools.urls")),
     path("validators/", include("validators.urls")),
-    path(
-        "alerts/",
-        views.placeholder,
-        _coming(
-            "Alerts",
-            "Rules for offline rigs, hashrate drops, hot or idle GPUs, rejected shares, missed "
-            "payouts and missed duties, delivered by e-mail, Telegram, Discord or webhook once "
-            "per state change, with a matching 'recovered'.",
-        ),
-        name="alert-list",
-    ),
+    path("alerts/", include("alerts.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include("rigs.api.urls")),
     path("api/v1/", include("pools.api.urls")),
     path("api/v1/", include("validators.api.urls")),
+    path("api/v1/", include("alerts.api.urls")),
     # The Hive OS agent posts to $HIVE_HOST_URL/worker/api (its own protocol, not the REST API).
     path("worker/", include("rigs.api.hive_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -20,11 +20,6 @@ def overview(request):
     )
 
 
-@login_required
-def placeholder(request, *, title, coming):
-    return render(request, "placeholder.html", {"title": title, "coming": coming})
-
-
 def healthz(request):
     """Liveness for load balancers: the process answers and the database does too."""
     try:

@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import ApiToken, Farm, Membership
+from alerts.models import Alert, AlertRule, NotificationChannel
 from ethdash.models import ExecutionNode
 from pools.models import Payout, Pool, PoolAccount, PoolSample, PoolWorker, PoolWorkerSample
 from rigs.models import Gpu, GpuRollup, GpuSample, Rig, RigRollup, RigSample
@@ -338,6 +339,47 @@ class StatusChangeFactory(factory.django.DjangoModelFactory):
     validator = factory.SubFactory(ValidatorFactory)
     epoch = factory.Sequence(lambda n: n)
     status = "active_ongoing"
+
+
+# alerts
+
+
+class NotificationChannelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NotificationChannel
+
+    farm = factory.SubFactory(FarmFactory)
+    name = factory.Sequence(lambda n: f"channel-{n}")
+    kind = NotificationChannel.Kind.EMAIL
+    target = factory.Sequence(lambda n: f"ops-{n}@example.com")
+
+
+class AlertRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertRule
+
+    farm = factory.SubFactory(FarmFactory)
+    kind = "test_temperature"
+
+
+class AlertFactory(factory.django.DjangoModelFactory):
+    """An open alert about a rig of the rule's farm unless a test says otherwise."""
+
+    class Meta:
+        model = Alert
+
+    rule = factory.SubFactory(AlertRuleFactory)
+    farm = factory.SelfAttribute("rule.farm")
+    kind = factory.SelfAttribute("rule.kind")
+    severity = "warning"
+    object_type = "rig"
+    object_id = 1
+    object_name = factory.Sequence(lambda n: f"object-{n}")
+    state = Alert.State.OPEN
+    dedupe = factory.LazyAttribute(lambda a: str(a.object_id) if a.state != "resolved" else None)
+    seen_at = factory.LazyFunction(timezone.now)
+    opened_at = factory.LazyFunction(timezone.now)
+    message = factory.LazyAttribute(lambda a: f"{a.kind}: {a.object_name}")
 
 
 # a whole farm

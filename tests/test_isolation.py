@@ -23,12 +23,16 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import ApiToken, Farm
+from alerts.models import Alert, AlertRule, NotificationChannel
 from pools.models import Pool, PoolAccount
 from rigs.models import Gpu, Rig
 from tests.factories import (
+    AlertFactory,
+    AlertRuleFactory,
     ApiTokenFactory,
     BeaconNodeFactory,
     MevRelayFactory,
+    NotificationChannelFactory,
     PayoutFactory,
     PoolAccountFactory,
     PoolFactory,
@@ -75,6 +79,19 @@ OBJECT_OF_PARAMETER = {
     ("validator-api-proposals", "pk"): Validator,
     ("validator-group-api-detail", "pk"): ValidatorGroup,
     ("beacon-node-api-detail", "pk"): BeaconNode,
+    ("alerts:acknowledge", "pk"): Alert,
+    ("alerts:mute", "pk"): Alert,
+    ("alerts:rule-edit", "pk"): AlertRule,
+    ("alerts:rule-delete", "pk"): AlertRule,
+    ("alerts:channel-edit", "pk"): NotificationChannel,
+    ("alerts:channel-delete", "pk"): NotificationChannel,
+    ("alerts:channel-test", "pk"): NotificationChannel,
+    ("alert-detail", "pk"): Alert,
+    ("alert-acknowledge", "pk"): Alert,
+    ("alert-mute", "pk"): Alert,
+    ("alert-rule-detail", "pk"): AlertRule,
+    ("notification-channel-detail", "pk"): NotificationChannel,
+    ("notification-channel-test", "pk"): NotificationChannel,
 }
 # Routes that take a farm's object in the query string; the resolver cannot know them.
 QUERY_OBJECTS = {
@@ -182,6 +199,17 @@ def farm_objects(world):
     # A pool only this farm has an account at (a custom pool it entered): no other farm sees it.
     pool = PoolFactory(name=f"{slug}-pool", base_url=f"https://{slug}.example", farm=world.farm)
     PoolAccountFactory(farm=world.farm, pool=pool, login=f"0x{slug}-wallet")
+    channel = NotificationChannelFactory(
+        farm=world.farm, name=f"{slug}-channel", target=f"{slug}-ops@example.com"
+    )
+    rule = AlertRuleFactory(farm=world.farm, name=f"{slug}-rule")
+    rule.channels.add(channel)
+    alert = AlertFactory(
+        rule=rule,
+        object_id=world.rig.pk,
+        object_name=f"{slug}-rig-alert",
+        url=f"/rigs/{world.rig.pk}/",
+    )
     return {
         Farm: world.farm,
         ApiToken: ApiTokenFactory(farm=world.farm, name=f"{slug}-token"),
@@ -193,6 +221,9 @@ def farm_objects(world):
         ValidatorGroup: group,
         BeaconNode: BeaconNodeFactory(farm=world.farm, name=f"{slug}-node"),
         MevRelay: MevRelayFactory(farm=world.farm, name=f"{slug}-relay"),
+        Alert: alert,
+        AlertRule: rule,
+        NotificationChannel: channel,
     }
 
 

@@ -85,11 +85,12 @@ def test_rig_page_embeds_the_last_hour_for_the_charts(owner_client, alpha, api):
     assert "/static/vendor/plotly/plotly.min.js" in html
 
 
-def test_placeholder_pages_say_what_is_coming_inside_the_layout(owner_client):
-    for path, word in [("/validators/", "epoch"), ("/alerts/", "Telegram")]:
+def test_every_section_is_a_real_page_inside_the_layout(owner_client):
+    for path, element in [("/validators/", "epoch"), ("/alerts/", 'id="open-alerts"')]:
         html = owner_client.get(path).content.decode()
-        assert word in html
+        assert element in html
         assert 'href="/rigs/"' in html  # the real nav
+        assert 'id="open-alert-count"' in html
 
 
 def test_plotly_is_served_from_the_wheel_not_a_cdn(owner_client, alpha):

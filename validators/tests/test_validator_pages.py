@@ -227,13 +227,13 @@ def _many_validators(farm, count, *, group=None, start=500_000):
 @pytest.mark.parametrize("count", [50, 250])
 def test_list_page_queries_bounded(owner_client, staked, django_assert_max_num_queries, count):
     # The same number of queries for 51 validators (one page) and 251 (three pages): the page is
-    # cut in SQL and only its validators' figures are computed. 17 on SQLite: session, user,
+    # cut in SQL and only its validators' figures are computed. 18 on SQLite: session, user,
     # farms, chain constants, count, the figure order, the page's validators, their sums and
     # execution incomes, the status and balance totals, the farm's sums and execution incomes,
-    # the epoch chart, the menu's farms, nodes, syncs and groups (PostgreSQL sums execution
-    # incomes in SQL: two fewer).
+    # the epoch chart, the menu's farms, the header's open-alert count, nodes, syncs and groups
+    # (PostgreSQL sums execution incomes in SQL: two fewer).
     _many_validators(staked.farm, count, group=staked.group)
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(18):
         response = owner_client.get("/validators/?sort=-30d")
     assert response.status_code == 200
     page = response.content.decode()
