@@ -208,9 +208,7 @@ def test_the_outage_validator_is_not_live_over_the_beacon_api():
             async with httpx.AsyncClient(base_url=base, timeout=5) as client:
                 epoch = server.chain.current_epoch()
                 outage = max(e for e in range(epoch + 1) if server.chain.in_outage(13, e))
-                live = await client.post(
-                    f"/eth/v1/validator/liveness/{outage}", json=["13", "14"]
-                )
+                live = await client.post(f"/eth/v1/validator/liveness/{outage}", json=["13", "14"])
         finally:
             await stop_beacon_node(server)
         return live.json()["data"], server.chain.attestation_outcome(14, outage)
@@ -220,4 +218,3 @@ def test_the_outage_validator_is_not_live_over_the_beacon_api():
         {"index": "13", "is_live": False},
         {"index": "14", "is_live": other != "missed"},
     ]
-
