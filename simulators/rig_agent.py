@@ -14,8 +14,8 @@ started):
 - `--overheat ID` (repeatable): the fan of the rig's first GPU fails during each window of
   `--overheat-cycle EVERY:FOR[:AT]` (600:240:30 by default: from 30 s, 4 minutes in every 10).
   The fan reads 0 % and the card heats towards 40 °C above its usual temperature with the
-  heatsink's lag (THERMAL_TAU_S), passing 90 °C about two minutes in; once the window ends it
-  cools back as fast.
+  heatsink's lag (THERMAL_TAU_S), passing 90 °C about 95 s in; once the window ends it cools
+  back below 80 °C within a minute.
 
 Deliberately independent of Django/ethdash (stdlib + httpx only) so it exercises the HTTP
 contract exactly as a real agent on a remote rig would.
