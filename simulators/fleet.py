@@ -74,6 +74,8 @@ async def _main(args):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * args.count + 1024)), hard))
     specs = args.spec or mixed_specs(args.count, args.gpus)
+    if any(not 0 <= number < len(specs) for number in args.overheat):
+        raise SystemExit(f"--overheat: the fleet has miners 0 to {len(specs) - 1}")
     overheat = dict.fromkeys(args.overheat, args.overheat_cycle)
     fleet = await start_fleet(specs, seed=args.seed, overheat=overheat)
     tasks = [

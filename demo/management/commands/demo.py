@@ -68,7 +68,7 @@ class Command(BaseCommand):
                     [sys.executable, "-m", "simulators.webhook_sink", "--out", str(sink_file)]
                 )
             )
-            sink_url = _wait_for_fleet(sink_file)["url"]
+            sink_url = _wait_for_fleet(sink_file, what="webhook sink")["url"]
             channel, _ = seed_alerts(farm, sink_url)
             spec_file = Path(settings.DATA_DIR) / "demo-pools-spec.json"
             world_file = Path(settings.DATA_DIR) / "demo-pools.json"
@@ -144,11 +144,11 @@ class Command(BaseCommand):
                     child.kill()
 
 
-def _wait_for_fleet(path, timeout_s=30):
+def _wait_for_fleet(path, timeout_s=30, what="simulated miners"):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         text = path.read_text()
         if text:
             return json.loads(text)
         time.sleep(0.1)
-    raise CommandError("The simulated miners did not start.")
+    raise CommandError(f"The {what} did not start.")
