@@ -94,6 +94,30 @@ DEMO_POOL_ACCOUNTS = [
 DEMO_PAYOUTS_WEI = [1_234_567_891 * 10**9, 987_654_321 * 10**9, 500_000_000 * 10**9]
 
 
+# The demo's faults, one cycle of about 10 minutes each, staggered so that alerts open and resolve
+# all through it (simulators.faults.FaultCycle: every, for, from; docs/development.md).
+# A rig agent's GPU 0 loses its fan from 30 s to 270 s of every 600 s (past 90 °C ~95 s later)...
+OVERHEAT_CYCLE_S = (600, 240, 30)
+# ...a pushing rig is silent for the last 3 minutes of every 10 (the agent's --flaky)...
+FLAKY_EVERY_S, FLAKY_OFF_S = 600, 180
+# ...a pool answers 502 for 150 s (5 of its 30 s polls) from 180 s of every 600 s...
+OUTAGE_POOL_FORMAT = "ethermine-v1"
+POOL_OUTAGE_S = (600, 150, 180)
+# ...and a validator misses its attestations 4 epochs of every 40 (16 s epochs), from epoch 22.
+OUTAGE_VALIDATOR = 13
+VALIDATOR_OUTAGE_EPOCHS = (40, 4, 22)
+
+
+def rig_agent_fault_arguments(overheating_rig_id, flaky_rig_id):
+    """The rig agent's options for the demo's rig faults (simulators.rig_agent)."""
+    every, length, at = OVERHEAT_CYCLE_S
+    return [
+        "--overheat", str(overheating_rig_id), "--overheat-cycle", f"{every}:{length}:{at}",
+        "--flaky", str(flaky_rig_id),
+        "--flaky-every", str(FLAKY_EVERY_S), "--flaky-off", str(FLAKY_OFF_S),
+    ]  # fmt: skip
+
+
 def pool_world_spec():
     return {
         "accounts": [
@@ -108,8 +132,15 @@ def pool_world_spec():
         ],
         # 2 s slots, 8 per epoch: a new epoch every 16 s, so income moves while one watches. A
         # mainnet-sized registry keeps rewards per epoch at mainnet's scale.
-        "beacon": {"seconds_per_slot": 2.0, "slots_per_epoch": 8, "registry_size": 1_000_000},
-    }
+        "beacon": {
+            "seconds_per_slot": 2.0,
+            "slots_per_epoch": 8,
+            "registry_size": 1_000_000,
+            "attestation_outage": [OUTAGE_VALIDATOR, *VALIDATOR_OUTAGE_EPOCHS],
+        },
+        "outage": {"format": OUTAGE_POOL_FORMAT, **dict(zip(("every_s", "for_s", "at_s"),
+                                                           POOL_OUTAGE_S, strict=True))},
+    }  # fmt: skip
 
 
 # The demo's one account added through the known-pools list, as a farm user adds one from the
@@ -233,6 +264,7 @@ DEMO_VALIDATOR_LABELS = {
     10: "orphaned proposals",
     11: "0x02 compounding, 64 ETH",
     12: "sync committee",
+    OUTAGE_VALIDATOR: "misses attestations every ~10 min",
 }
 DEMO_VALIDATOR_GROUPS = {"Home staking": range(0, 16), "Operator": range(16, 64)}
 
@@ -271,3 +303,31 @@ def seed_validators(farm, world):
         created += len(indices)
     ValidatorSync.objects.create(farm=farm, next_epoch=0)
     return created
+
+
+DEMO_CHANNEL = "Demo webhook sink"
+
+
+@transaction.atomic
+def seed_alerts(farm, sink_url):
+    """The demo farm's alerts: a webhook channel to the demo's local sink
+    (simulators.webhook_sink; its address changes every run, so the channel follows it and is
+    marked healthy again) and a rule for every registered alert kind with its defaults. Returns
+    (channel, rules added)."""
+    from alerts.models import NotificationChannel
+    from alerts.services.defaults import ensure_default_rules
+
+    channel, _ = NotificationChannel.objects.update_or_create(
+        farm=farm,
+        name=DEMO_CHANNEL,
+        defaults={
+            "kind": NotificationChannel.Kind.WEBHOOK,
+            "target": f"{sink_url.rstrip('/')}/ethdash",
+            "enabled": True,
+            "failures": 0,
+            "failing": False,
+            "last_error": "",
+            "last_error_at": None,
+        },
+    )
+    return channel, ensure_default_rules(farm.pk)

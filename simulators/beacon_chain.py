@@ -17,6 +17,11 @@ penalty - withdrawals, and `Chain.income(i, E)` breaks down balance(E+1) - balan
 Scenarios (small indices, so that any followed set starting at 0 meets them):
 - every validator misses its attestations in one epoch out of 50 (source and target penalties,
   head 0) and only its head vote in another one out of 50, at a seeded phase per validator;
+- off unless asked (`Chain(attestation_outage=(index, FaultCycle(every, for, at)))`, the node's
+  `--attestation-outage INDEX:EVERY:FOR[:AT]`, on epochs since genesis): that validator misses
+  its attestations (no vote at all, liveness false) in every epoch the cycle holds, e.g. 4 epochs
+  in every 40 from epoch 22, as a node that is down for a minute now and then; its balance
+  counts these epochs' penalties in closed form as it does the seeded misses;
 - validator 7 proposes slot 1 of every epoch, always an MEV-Boost block delivered by the relay,
   in the three shapes builders pay in (`mev_shape`): in odd epochs (a) the builder's coinbase and
   its payment to fee_recipient(7) as the last transaction; in epochs divisible by 4 (b) the
@@ -88,6 +93,8 @@ import math
 import re
 import time
 from collections import Counter
+
+from simulators.faults import FaultCycle
 
 FAR_FUTURE_EPOCH = 2**64 - 1
 GWEI_PER_ETH = 10**9
@@ -165,8 +172,10 @@ class Chain:
         seed=1,
         history_epochs=8,
         sync_period_epochs=256,
+        attestation_outage: tuple[int, FaultCycle] | None = None,
     ):
         self.seconds_per_slot = float(seconds_per_slot)
+        self.attestation_outage = attestation_outage
         self.slots_per_epoch = int(slots_per_epoch)
         self.registry_size = int(registry_size)
         self.seed = seed
@@ -523,8 +532,21 @@ class Chain:
             return "inactive"
         if index == SLASHED and epoch >= SLASH_EPOCH:
             return "slashed"
+        if self.in_outage(index, epoch):
+            return "missed"
+        return self._seeded_outcome(index, epoch)
+
+    def _seeded_outcome(self, index: int, epoch: int) -> str:
         phase = (epoch + _h(self.seed, "phase", index)) % MISS_PERIOD
         return "missed" if phase == 0 else "head_missed" if phase == MISS_PERIOD // 2 else "ok"
+
+    def in_outage(self, index: int, epoch: int) -> bool:
+        """Whether `index` misses `epoch`'s attestations by the outage cycle (see the module
+        docstring); never without one."""
+        if self.attestation_outage is None:
+            return False
+        outage_index, cycle = self.attestation_outage
+        return index == outage_index and cycle.active(epoch)
 
     def ideal(self, effective_balance: int) -> tuple[int, int, int]:
         base = effective_balance // GWEI_PER_ETH * self.base_reward_per_increment
@@ -564,6 +586,12 @@ class Chain:
             missed = count(index, voting_end, 0, phase) - count(index, activation, 0, phase)
             half = MISS_PERIOD // 2
             headless = count(index, voting_end, half, phase) - count(index, activation, half, phase)
+            if self.attestation_outage is not None and index == self.attestation_outage[0]:
+                # An outage epoch is missed whatever its seeded outcome was.
+                for epoch_out in self.attestation_outage[1].windows(activation, voting_end):
+                    seeded = self._seeded_outcome(index, epoch_out)
+                    missed += seeded != "missed"
+                    headless -= seeded == "head_missed"
         ok = max(0, voting_end - activation) - missed - headless
         return (
             ok * (head + target + source)

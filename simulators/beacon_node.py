@@ -12,6 +12,8 @@ validators/tests/test_beacon_simulator_conformance.py; docs/validators.md lists 
 
 The chain itself (clock, registry, rewards, blocks, scenarios) is simulators.beacon_chain; this
 module serves it through simulators.http_server.
+`--attestation-outage INDEX:EVERY:FOR[:AT]` (epochs since genesis; off unless given) makes that
+validator miss its attestations now and then, as the chain's docstring describes.
 Deliberately independent of Django and of the ethdash code.
 """
 
@@ -40,6 +42,7 @@ from simulators.beacon_chain import (
     ApiError,
     Chain,
 )
+from simulators.faults import FaultCycle
 from simulators.http_server import HttpApp, HttpConnection, Request, Response, close_server, serve
 
 TOPICS = ("head", "block", "finalized_checkpoint", "chain_reorg")
@@ -783,12 +786,15 @@ async def start_beacon_node(
     slot_duration_ms: bool = False,
     sync_period_epochs: int = 256,
     execution=None,
+    attestation_outage: tuple[int, FaultCycle] | None = None,
 ) -> asyncio.Server:
     """Serves a simulated chain; `server.chain` is its Chain (clock, registry, flags such as
     `syncing`/`optimistic`, `el_block(slot)`), `server.stats` its request counters.
     `genesis_time` defaults to three epochs ago. `slot_duration_ms` adds SLOT_DURATION_MS to
     /config/spec. `execution` (a simulators.execution_node.SimulatedChain) gets one mined block
-    per canonical slot from the slot in progress on; its chain id becomes DEPOSIT_CHAIN_ID."""
+    per canonical slot from the slot in progress on; its chain id becomes DEPOSIT_CHAIN_ID.
+    `attestation_outage` (index, FaultCycle on epochs): that validator misses its attestations
+    while the cycle holds (simulators.beacon_chain); None, the default, never."""
     chain = Chain(
         seconds_per_slot=seconds_per_slot,
         slots_per_epoch=slots_per_epoch,
@@ -797,6 +803,7 @@ async def start_beacon_node(
         seed=seed,
         history_epochs=history_epochs,
         sync_period_epochs=sync_period_epochs,
+        attestation_outage=attestation_outage,
     )
     chain.slot_duration_ms = slot_duration_ms
     if execution is not None:
@@ -825,6 +832,7 @@ async def _main(args) -> None:
         seed=args.seed,
         slot_duration_ms=args.slot_duration_ms,
         sync_period_epochs=args.sync_period_epochs,
+        attestation_outage=args.attestation_outage,
     )
     port = server.sockets[0].getsockname()[1]
     print(f"beacon node on http://{args.host}:{port} (registry {args.registry})", flush=True)
@@ -832,6 +840,13 @@ async def _main(args) -> None:
         await asyncio.Event().wait()
     finally:
         await stop_beacon_node(server)
+
+
+def _outage(text: str) -> tuple[int, FaultCycle]:
+    index, _, cycle = text.partition(":")
+    if not index.isdigit():
+        raise argparse.ArgumentTypeError(f"expected INDEX:EVERY:FOR[:AT], got {text!r}")
+    return int(index), FaultCycle.parse(cycle)
 
 
 def main(argv=None) -> None:
@@ -844,6 +859,10 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--slot-duration-ms", action="store_true")
     parser.add_argument("--sync-period-epochs", type=int, default=256)
+    parser.add_argument(
+        "--attestation-outage", type=_outage, metavar="INDEX:EVERY:FOR[:AT]",
+        help="epochs; this validator misses its attestations while the cycle holds",
+    )  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(parser.parse_args(argv)))
 

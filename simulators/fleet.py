@@ -2,10 +2,15 @@
 
     python -m simulators.fleet --count 1000 --gpus 8 --out /tmp/fleet.json
     python -m simulators.fleet --spec claymore:6:rx6800 --spec trex:8:rtx3080 --lose-gpu 1:30
+    python -m simulators.fleet --spec trex:8:rtx3080 --overheat 0 --overheat-cycle 600:240:30
 
 Every miner listens on its own 127.0.0.1 port; once all listen, the endpoints are written as a
 JSON list of {"protocol", "port", "gpus", "password"} to --out (or stdout). It runs until
 SIGINT/SIGTERM. Simulators never import Django or the apps.
+
+`--lose-gpu N:SECONDS` drops a card of miner N (0-based) after that long. `--overheat N`: the fan
+of miner N's first GPU fails in each window of `--overheat-cycle EVERY:FOR[:AT]` (seconds from
+its first answer; 600:240:30 by default), as in simulators.rig_agent. Both are off unless given.
 """
 
 import argparse
@@ -15,6 +20,7 @@ import resource
 import sys
 
 from simulators import miners_http, miners_tcp
+from simulators.faults import FaultCycle
 from simulators.http_server import stop_on_signals
 from simulators.rig_agent import SimulatedRig
 
@@ -26,11 +32,15 @@ MIXED = ["claymore", "trex", "lolminer", "gminer", "nbminer", "sgminer", "ethmin
 # xmrig without a GPU backend is a CPU miner; the mixed bench fleet keeps it for realism.
 
 
-async def start_fleet(specs, *, seed=1):
-    """specs: [(protocol, gpus, model)] -> [(server, endpoint dict, SimulatedRig)]."""
+async def start_fleet(specs, *, seed=1, overheat=None):
+    """specs: [(protocol, gpus, model)] -> [(server, endpoint dict, SimulatedRig)];
+    `overheat`: {miner number: FaultCycle} of the miners whose GPU 0 overheats now and then."""
     fleet = []
+    overheat = overheat or {}
     for number, (protocol, gpus, model) in enumerate(specs):
-        rig = SimulatedRig(f"fleet-{number}", gpus, model=model, seed=seed)
+        rig = SimulatedRig(
+            f"fleet-{number}", gpus, model=model, seed=seed, overheat=overheat.get(number)
+        )
         server = await PROTOCOLS[protocol].start_server(protocol, rig)
         port = server.sockets[0].getsockname()[1]
         fleet.append(
@@ -64,7 +74,10 @@ async def _main(args):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * args.count + 1024)), hard))
     specs = args.spec or mixed_specs(args.count, args.gpus)
-    fleet = await start_fleet(specs, seed=args.seed)
+    if any(not 0 <= number < len(specs) for number in args.overheat):
+        raise SystemExit(f"--overheat: the fleet has miners 0 to {len(specs) - 1}")
+    overheat = dict.fromkeys(args.overheat, args.overheat_cycle)
+    fleet = await start_fleet(specs, seed=args.seed, overheat=overheat)
     tasks = [
         asyncio.create_task(_lose_gpu(fleet[number][2], after)) for number, after in args.lose_gpu
     ]
@@ -93,6 +106,11 @@ def main(argv=None):
     parser.add_argument("--gpus", type=int, default=8, help="GPUs per miner in a mixed fleet")
     parser.add_argument("--spec", type=_spec, action="append", help="PROTOCOL:GPUS[:MODEL]")
     parser.add_argument("--lose-gpu", type=_loss, action="append", default=[], help="N:SECONDS")
+    parser.add_argument("--overheat", type=int, action="append", default=[], metavar="N")
+    parser.add_argument(
+        "--overheat-cycle", type=FaultCycle.parse, default=FaultCycle(600.0, 240.0, 30.0),
+        metavar="EVERY:FOR[:AT]",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", help="write the endpoints JSON here")
     asyncio.run(_main(parser.parse_args(argv)))

@@ -9,9 +9,13 @@ spec.json: {"accounts": [{"format": "open-ethereum-pool", "login": "0x...",
              "mismatch_wei": 10**16}]}
 `mismatch_wei`, when given, adds a payout the pool lists with that amount while the chain
 carries a different one, to show a mismatch. An optional "beacon": {start_beacon_node
-arguments} adds a simulated beacon node on the same chain and an MEV relay. world.json:
-{"node_url", "chain_id", "pools": [{"name", "format", "base_url", "fault", "rate_limit",
-"logins"}], "beacon_url"?, "relay_url"?}. Runs until SIGINT/SIGTERM.
+arguments} adds a simulated beacon node on the same chain and an MEV relay (its
+"attestation_outage": [index, every, for, at] makes that validator miss its attestations in
+some epochs, see simulators.beacon_chain). An optional "outage": {"format": "ethermine-v1",
+"every_s": 600, "for_s": 150, "at_s": 180} makes that format's healthy pool answer 502 while
+the cycle holds (seconds since the world started; simulators.pools, `outage`). world.json:
+{"node_url", "chain_id", "pools": [{"name", "format", "base_url", "fault", "outage",
+"rate_limit", "logins"}], "beacon_url"?, "relay_url"?}. Runs until SIGINT/SIGTERM.
 """
 
 import argparse
@@ -22,6 +26,7 @@ import time
 
 from simulators.beacon_node import start_beacon_node
 from simulators.execution_node import SimulatedChain, start_execution_node
+from simulators.faults import FaultCycle
 from simulators.http_server import stop_on_signals
 from simulators.pools import FORMATS, start_pool_server
 from simulators.relay import start_relay
@@ -58,13 +63,21 @@ async def build_world(spec):
         }
     chain.mine(12)  # payouts with confirmations
     pools, servers = [], [node]
+    outage = spec.get("outage") or {}
+    cycle = (
+        FaultCycle(outage["every_s"], outage["for_s"], outage.get("at_s", 0.0)) if outage else None
+    )
     for fmt, accounts in by_format.items():
         if not accounts:
             continue
-        server = await start_pool_server(fmt, accounts=accounts, rate_limit=(10, 1.0))
+        down_now_and_then = cycle if outage.get("format") == fmt else None
+        server = await start_pool_server(
+            fmt, accounts=accounts, rate_limit=(10, 1.0), outage=down_now_and_then
+        )
         servers.append(server)
         pools.append(
             {"name": f"Simulated {fmt}", "format": fmt, "base_url": _url(server), "fault": None,
+             "outage": [cycle.every, cycle.length, cycle.at] if down_now_and_then else None,
              "rate_limit": [10, 1.0], "logins": list(accounts)}
         )  # fmt: skip
     first_login = spec["accounts"][0]["login"] if spec["accounts"] else "0x" + "0" * 40
@@ -74,7 +87,7 @@ async def build_world(spec):
         )
         servers.append(server)
         pools.append(
-            {"name": name, "format": fmt, "base_url": _url(server), "fault": fault,
+            {"name": name, "format": fmt, "base_url": _url(server), "fault": fault, "outage": None,
              "rate_limit": list(rate_limit) if rate_limit else None, "logins": [first_login]}
         )  # fmt: skip
     world = {"node_url": _url(node), "chain_id": chain.w3.eth.chain_id, "pools": pools}
@@ -83,6 +96,9 @@ async def build_world(spec):
         # (priority fees, MEV payments, withdrawals) and a relay that reports the MEV blocks.
         # Genesis now: every block of the chain then has a real execution block behind it.
         options = {"genesis_time": time.time(), **spec["beacon"]}
+        if options.get("attestation_outage"):
+            index, every, length, at = options["attestation_outage"]
+            options["attestation_outage"] = (index, FaultCycle(every, length, at))
         beacon = await start_beacon_node(execution=chain, **options)
         relay = await start_relay(beacon.chain)
         servers += [beacon, relay]

@@ -24,6 +24,10 @@ sometimes a string), hashrate Mh/s for the ETH family, times unix s.
 beyond the limit (sliding window over the requests it served). `fault` makes every request fail
 one way: "down" (connection closed at once), "html" (502 with an HTML page), "http500",
 "garbage" (200 with non-JSON), "slow" (answers after `slow_s`, 15 s by default).
+`outage=FaultCycle(every, for, at)` (simulators.faults; `--outage EVERY:FOR[:AT]`, seconds since
+the server started) makes a healthy pool answer every request with the "html" fault (502 and
+an HTML page, as a pool behind a proxy whose backend is down) while the cycle holds, and answer
+normally otherwise: a pool that goes down now and then and comes back. Off unless given.
 
 Deliberately independent of Django and of the ethdash code, like the miner simulators.
 """
@@ -44,6 +48,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from simulators.faults import FaultCycle
 from simulators.http_server import (
     HttpApp,
     HttpConnection,
@@ -246,9 +251,12 @@ class PoolStats:
 class PoolState:
     """One simulated pool: its accounts, answer cache, rate limit and counters."""
 
-    def __init__(self, fmt, accounts, *, coin, pool_id, fault, rate_limit, seed, slow_s):
+    def __init__(
+        self, fmt, accounts, *, coin, pool_id, fault, rate_limit, seed, slow_s, outage=None
+    ):
         self.format, self.coin, self.pool_id = fmt, coin, pool_id
         self.fault, self.seed, self.slow_s = fault, seed, slow_s
+        self.outage: FaultCycle | None = outage
         self.started = time.time()
         self.anchor_s = int(self.started // 3600 * 3600)  # answers stay stable within the hour
         self.options = {_key(login): (login, dict(opts or {})) for login, opts in accounts.items()}
@@ -269,6 +277,13 @@ class PoolState:
             account = build_account(original, opts, seed=self.seed, anchor_s=self.anchor_s)
             self._accounts[key] = account
         return account
+
+    def fault_at(self, now: float) -> str | None:
+        """The fault every request meets at unix time `now`: the configured one, else "html"
+        while the outage cycle holds, else None."""
+        if self.fault is None and self.outage is not None:
+            return "html" if self.outage.active(now - self.started) else None
+        return self.fault
 
     # -- rate limit ---------------------------------------------------------------------
 
@@ -800,7 +815,7 @@ class _PoolApp(HttpApp):
             body = _dumps({"error": "Too many requests", "retryAfter": retry_after})
             return self.counted(429, "application/json", body, ("Retry-After", str(retry_after)))
         stats.served += 1
-        fault = pool.fault
+        fault = pool.fault_at(time.time())
         if fault == "slow":
             stats.faults += 1
             connection.call_later(pool.slow_s, self.respond_late, request, connection)
@@ -839,10 +854,12 @@ async def start_pool_server(
     rate_limit: tuple[int, float] | None = None,
     seed: int = 1,
     slow_s: float = 15.0,
+    outage: FaultCycle | None = None,
 ) -> asyncio.Server:
     """Serves a pool of format `fmt`. `accounts` maps login → options (workers, offline,
     hashrate_hs, payouts [(tx, amount_wei, unix_s)], payout_count, blocks, unpaid_wei,
-    immature_wei); None gives three generated accounts. The returned server carries
+    immature_wei); None gives three generated accounts. `outage`: 502s while its cycle holds
+    (seconds since the start), see the module docstring. The returned server carries
     `server.pool` (PoolState: logins, options) and `server.stats` (PoolStats counters)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
@@ -864,6 +881,7 @@ async def start_pool_server(
         rate_limit=rate_limit,
         seed=seed,
         slow_s=slow_s,
+        outage=outage,
     )
     server = await serve(_PoolApp(pool), host, port)
     server.pool = pool
@@ -916,6 +934,7 @@ async def _serve(args) -> int:
             fault=args.fault,
             rate_limit=rate,
             seed=seed,
+            outage=args.outage,
         )
         servers.append(server)
         port = server.sockets[0].getsockname()[1]
@@ -954,6 +973,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=3)
     parser.add_argument("--rate-limit", help="REQUESTS/SECONDS, e.g. 10/1")
     parser.add_argument("--fault", choices=[f for f in FAULTS if f])
+    parser.add_argument(
+        "--outage", type=FaultCycle.parse, metavar="EVERY:FOR[:AT]",
+        help="seconds; answer 502 (an HTML page) while this cycle holds",
+    )  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--coin", default="ETC")

@@ -5,6 +5,17 @@ minershive/hiveos-linux do.
 
 Run: python -m simulators.rig_agent --token T --rig 1:6 --rig 2:8:rtx3080 [--flaky 2]
      python -m simulators.rig_agent --rig 7:4 --hive 7:RIG_PASSWD [--hive-gzip]
+     python -m simulators.rig_agent --token T --rig 1:6 --overheat 1 --overheat-cycle 600:240:30
+
+Occasional faults, off unless asked (simulators.faults.FaultCycle, on seconds since the agent
+started):
+- `--flaky ID` (repeatable): the rig goes silent, pushing nothing, for the last `--flaky-off`
+  seconds of every `--flaky-every` (40 of 180 by default); back, its miner restarts from zero.
+- `--overheat ID` (repeatable): the fan of the rig's first GPU fails during each window of
+  `--overheat-cycle EVERY:FOR[:AT]` (600:240:30 by default: from 30 s, 4 minutes in every 10).
+  The fan reads 0 % and the card heats towards 40 °C above its usual temperature with the
+  heatsink's lag (THERMAL_TAU_S), passing 90 °C about 95 s in; once the window ends it cools
+  back below 80 °C within a minute.
 
 Deliberately independent of Django/ethdash (stdlib + httpx only) so it exercises the HTTP
 contract exactly as a real agent on a remote rig would.
@@ -29,6 +40,8 @@ from datetime import UTC, datetime
 
 import httpx
 
+from simulators.faults import FaultCycle
+
 log = logging.getLogger("rig_agent")
 
 # name -> (nominal hashrate H/s, nominal power W) for a typical Ethash tune.
@@ -46,6 +59,7 @@ GPU_MODELS: dict[str, tuple[float, float]] = {
 SHARE_DIFFICULTY = 4e9  # hashes per share, as on a typical pool port
 AMBIENT_C = 25.0
 THERMAL_TAU_S = 60.0  # heatsink time constant; makes temperature lag behind power
+FAN_FAILURE_EXTRA_C = 40.0  # how much hotter a card runs, at the same power, with its fan stopped
 DROPS_PER_GPU_HOUR = 1.0
 MAX_BATCH_SAMPLES = 5000
 MAX_BUFFER_TICKS = 720  # one hour at 5 s cadence: bounded memory while the server is down
@@ -88,6 +102,7 @@ class SimulatedGpu:
         self.nominal_w = nominal_w * rng.uniform(0.96, 1.04)
         self.idle_w = 0.25 * self.nominal_w
         self.degrees_per_w = (37.0 / nominal_w) * rng.uniform(0.9, 1.15)
+        self.fan_failed = False
         self.restart()
 
     def restart(self) -> None:
@@ -112,6 +127,8 @@ class SimulatedGpu:
         power = (self.idle_w + (self.nominal_w - self.idle_w) * load) * rng.gauss(1.0, 0.01)
 
         target = AMBIENT_C + self.degrees_per_w * power
+        if self.fan_failed:
+            target += FAN_FAILURE_EXTRA_C
         self.temp_c += (target - self.temp_c) * (1.0 - math.exp(-dt / THERMAL_TAU_S))
         temp = round(self.temp_c + rng.gauss(0.0, 0.2), 1)
 
@@ -124,7 +141,7 @@ class SimulatedGpu:
             "gpu": self.index,
             "hashrate_hs": round(hashrate, 1),
             "temperature_c": temp,
-            "fan_pct": fan_curve(temp),
+            "fan_pct": 0.0 if self.fan_failed else fan_curve(temp),
             "power_w": float(round(power)),
             "shares_accepted": self.accepted,
             "shares_rejected": self.rejected,
@@ -133,10 +150,19 @@ class SimulatedGpu:
 
 
 class SimulatedRig:
+    """`overheat`: the fan of GPU 0 fails while the cycle holds, on seconds since the first
+    sample (kept across restarts); None, the default, never."""
+
     def __init__(
-        self, rig_id: str, gpus: int, model: str | None = None, seed: int = 1, cadence: float = 5.0
+        self,
+        rig_id: str,
+        gpus: int,
+        model: str | None = None,
+        seed: int = 1,
+        cadence: float = 5.0,
+        overheat: FaultCycle | None = None,
     ):
-        self.rig_id, self.cadence = str(rig_id), cadence
+        self.rig_id, self.cadence, self.overheat = str(rig_id), cadence, overheat
         # String seeds hash deterministically, so every rig gets its own reproducible stream.
         rng = random.Random(f"{seed}:{rig_id}")
         self.model = normalize_model(model) if model else rng.choice(sorted(GPU_MODELS))
@@ -144,6 +170,11 @@ class SimulatedRig:
             raise ValueError(f"unknown GPU model {model!r}; known: {', '.join(GPU_MODELS)}")
         self.gpus = [SimulatedGpu(i, self.model, rng) for i in range(gpus)]
         self._last_ts: datetime | None = None
+        self._first_ts: datetime | None = None
+
+    def overheating(self, elapsed_s: float) -> bool:
+        """Whether GPU 0's fan has failed `elapsed_s` after the rig's first sample."""
+        return self.overheat is not None and self.overheat.active(elapsed_s)
 
     def restart(self) -> None:
         for gpu in self.gpus:
@@ -154,6 +185,9 @@ class SimulatedRig:
         dt = self.cadence if self._last_ts is None else (ts - self._last_ts).total_seconds()
         dt = min(max(dt, 0.0), 600.0)  # clock jumps must not fake hours of shares
         self._last_ts = ts
+        self._first_ts = self._first_ts or ts
+        if self.gpus:
+            self.gpus[0].fan_failed = self.overheating((ts - self._first_ts).total_seconds())
         ts = ts.astimezone(UTC)
         # Whole seconds like real agents; milliseconds only keep sub-second cadences unique.
         spec = "milliseconds" if ts.microsecond else "seconds"
@@ -372,6 +406,11 @@ class RigUplink:
         return outcome
 
 
+def flaky_cycle(every_s: float, off_s: float) -> FaultCycle:
+    """A flaky rig is silent for the last `off_s` seconds of every `every_s`."""
+    return FaultCycle(every_s, off_s, at=every_s - off_s)
+
+
 def run(
     url: str,
     token: str,
@@ -399,6 +438,7 @@ def run(
         if r.rig_id in hive
     }
     uplinks = [RigUplink(rig) for rig in rigs if rig.rig_id not in agents]
+    silence = flaky_cycle(flaky_every, flaky_off) if flaky else None
     offline: set[str] = set()
     own_client = client is None
     client = client or httpx.Client(timeout=timeout)
@@ -422,7 +462,7 @@ def run(
                 due = []
                 for up in uplinks:
                     rid = up.rig.rig_id
-                    if rid in flaky and elapsed % flaky_every >= flaky_every - flaky_off:
+                    if rid in flaky and silence.active(elapsed):
                         if rid not in offline:
                             log.info("rig %s: going offline for %.0f s (flaky)", rid, flaky_off)
                             offline.add(rid)
@@ -472,6 +512,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flaky", action="append", default=[], help="rig ID that drops offline")
     p.add_argument("--flaky-off", type=float, default=40.0)
     p.add_argument("--flaky-every", type=float, default=180.0)
+    p.add_argument("--overheat", action="append", default=[], help="rig ID whose GPU 0 overheats")
+    p.add_argument(
+        "--overheat-cycle", type=FaultCycle.parse, default=FaultCycle(600.0, 240.0, 30.0),
+        metavar="EVERY:FOR[:AT]", help="seconds; when the fan of GPU 0 fails",
+    )  # fmt: skip
     p.add_argument("--duration", type=float, default=0.0, help="seconds, 0 = forever")
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument(
@@ -494,7 +539,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
 
-    rigs = [SimulatedRig(rid, n, model, args.seed, args.cadence) for rid, n, model in args.rig]
+    if args.flaky and not 0 < args.flaky_off < args.flaky_every:
+        p.error("--flaky-off must be above 0 and below --flaky-every")
+    overheat = set(args.overheat)
+    rigs = [
+        SimulatedRig(
+            rid, n, model, args.seed, args.cadence,
+            overheat=args.overheat_cycle if rid in overheat else None,
+        )
+        for rid, n, model in args.rig
+    ]  # fmt: skip
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

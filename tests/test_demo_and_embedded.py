@@ -117,6 +117,9 @@ def test_demo_pool_world_pays_on_chain_and_seeds_pools(db, settings):
         "open-ethereum-pool", "miningcore", "ethermine-v1", "nanopool-v1",
     }  # fmt: skip
     assert {p["fault"] for p in world["pools"]} == {None, "down", "html"}
+    # One healthy pool answers 502 now and then (the demo's pool fault, off in the others).
+    [down_now_and_then] = [p for p in world["pools"] if p["outage"]]
+    assert down_now_and_then["format"] == "ethermine-v1" and down_now_and_then["fault"] is None
     assert ExecutionNode.objects.get().chain_id == world["chain_id"]
     assert all(pool.chain_id == world["chain_id"] for pool in Pool.objects.all())
     assert len(accounts) == len(world["pools"])
@@ -203,3 +206,74 @@ def test_the_demo_hive_rig_gets_a_fresh_hive_password_and_no_made_up_gpus(db, se
     assert rig.gpus.count() == 0
     assert rig_for_agent(rig.pk, second) == rig
     assert rig_for_agent(rig.pk, first) is None
+
+
+@pytest.fixture
+def demo_alert_kind():
+    """An alert kind registered for the test only: the domains' own kinds are registered by
+    their apps, and the demo's rules follow whatever is registered."""
+    from ethdash import registry
+
+    kind = registry.AlertKind(
+        name="demo_test_kind", label="Demo test kind", topic="rigs", object_type="rig",
+        observe=lambda farm_id, ids, params: [], threshold=90.0, grace_s=60,
+    )  # fmt: skip
+    registry.register_alert_kind(kind)
+    yield kind
+    registry._alert_kinds.pop(kind.name, None)
+
+
+def test_demo_alerts_go_to_the_local_sink_with_the_default_rules(db, settings, demo_alert_kind):
+    from alerts.models import AlertRule, NotificationChannel
+    from demo.seed import DEMO_CHANNEL, seed_alerts
+    from ethdash import registry
+
+    settings.DEBUG = True
+    farm, _, _ = seed_demo()
+    channel, _ = seed_alerts(farm, "http://127.0.0.1:40001")
+    assert (channel.farm, channel.name, channel.kind, channel.target, channel.enabled) == (
+        farm, DEMO_CHANNEL, "webhook", "http://127.0.0.1:40001/ethdash", True,
+    )  # fmt: skip
+    rules = AlertRule.objects.filter(farm=farm)
+    assert {rule.kind for rule in rules} == {kind.name for kind in registry.alert_kinds()}
+    rule = rules.get(kind="demo_test_kind")
+    assert (rule.threshold, rule.grace_s, rule.enabled) == (90.0, 60, True)
+
+    # The next run's sink listens elsewhere: the same channel follows it, healthy again, and
+    # the rules are not doubled.
+    NotificationChannel.objects.filter(pk=channel.pk).update(failing=True, failures=5)
+    again, added = seed_alerts(farm, "http://127.0.0.1:40002/")
+    again.refresh_from_db()
+    assert again.pk == channel.pk and added == []
+    assert again.target == "http://127.0.0.1:40002/ethdash"
+    assert (again.failing, again.failures) == (False, 0)
+    assert NotificationChannel.objects.filter(farm=farm).count() == 1
+    assert AlertRule.objects.filter(farm=farm).count() == rules.count()
+
+
+def test_the_demo_switches_every_fault_on_with_the_simulators_own_options():
+    """The options the demo passes are those the simulators parse, on cycles of ~10 minutes."""
+    from demo.seed import (
+        OUTAGE_POOL_FORMAT,
+        OUTAGE_VALIDATOR,
+        pool_world_spec,
+        rig_agent_fault_arguments,
+    )
+    from simulators.faults import FaultCycle
+    from simulators.rig_agent import flaky_cycle
+
+    arguments = rig_agent_fault_arguments(2, 4)
+    option = dict(zip(arguments[::2], arguments[1::2], strict=True))
+    assert (option["--overheat"], option["--flaky"]) == ("2", "4")
+    overheat = FaultCycle.parse(option["--overheat-cycle"])
+    silence = flaky_cycle(float(option["--flaky-every"]), float(option["--flaky-off"]))
+    spec = pool_world_spec()
+    pool = FaultCycle(*(spec["outage"][key] for key in ("every_s", "for_s", "at_s")))
+    index, *epochs = spec["beacon"]["attestation_outage"]
+    validator = FaultCycle(*epochs)
+    epoch_s = spec["beacon"]["seconds_per_slot"] * spec["beacon"]["slots_per_epoch"]
+    assert spec["outage"]["format"] == OUTAGE_POOL_FORMAT and index == OUTAGE_VALIDATOR
+    for cycle_s in (overheat.every, silence.every, pool.every, validator.every * epoch_s):
+        assert 480 <= cycle_s <= 720
+    # Each fault happens within the first cycle, so the first alerts come within minutes.
+    assert overheat.at < 600 and silence.at < 600 and pool.at < 600 and validator.at * epoch_s < 600

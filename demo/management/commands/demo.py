@@ -1,5 +1,8 @@
 """`make demo`: seeds the demo farm, serves everything from one ASGI process (embedded worker and
-beat included) and runs the simulated rig agent against it. Ctrl-C stops all of it."""
+beat included) and runs the simulated rig agent against it, with the simulators' occasional
+faults switched on (demo.seed: a rig overheats, a rig goes silent, a pool answers 502, a
+validator misses attestations) and the farm's alerts posted to a local webhook sink whose page
+the demo prints. Ctrl-C stops all of it."""
 
 import json
 import os
@@ -13,8 +16,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from demo.seed import (
+    OUTAGE_VALIDATOR,
     fleet_arguments,
     pool_world_spec,
+    rig_agent_fault_arguments,
+    seed_alerts,
     seed_demo,
     seed_hive_rig,
     seed_polled_rigs,
@@ -53,6 +59,17 @@ class Command(BaseCommand):
             )
             endpoints = _wait_for_fleet(fleet_file)
             polled = seed_polled_rigs(farm, endpoints)
+            # Alerts go to a webhook on loopback (allowed by ETHDASH_OUTBOUND_ALLOW when DEBUG
+            # is on); the sink prints each message and lists them on its page.
+            sink_file = Path(settings.DATA_DIR) / "demo-webhook-sink.json"
+            sink_file.write_text("")
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "simulators.webhook_sink", "--out", str(sink_file)]
+                )
+            )
+            sink_url = _wait_for_fleet(sink_file, what="webhook sink")["url"]
+            channel, _ = seed_alerts(farm, sink_url)
             spec_file = Path(settings.DATA_DIR) / "demo-pools-spec.json"
             world_file = Path(settings.DATA_DIR) / "demo-pools.json"
             spec_file.write_text(json.dumps(pool_world_spec()))
@@ -83,8 +100,9 @@ class Command(BaseCommand):
             hive_rig, hive_model, hive_gpus, hive_password = seed_hive_rig(farm, cadence_s=cadence)
             agent_cmd += ["--rig", f"{hive_rig.pk}:{hive_gpus}:{hive_model}"]
             agent_cmd += ["--hive", f"{hive_rig.pk}:{hive_password}", "--hive-gzip"]
-            # The last rig drops out now and then, to show offline and back online.
-            agent_cmd += ["--flaky", str(rigs[-1][0].pk)]
+            # The second rig's GPU 0 overheats and the last rig drops out now and then, so that
+            # their alerts open and resolve while one watches.
+            agent_cmd += rig_agent_fault_arguments(rigs[1][0].pk, rigs[-1][0].pk)
             children.append(
                 subprocess.Popen(agent_cmd, env={**os.environ, "ETHDASH_AGENT_TOKEN": token})
             )
@@ -102,6 +120,10 @@ class Command(BaseCommand):
                 + f"  {len(polled)} simulated miners ({protocols}) are polled.\n"
                 + f"  {len(pool_accounts)} accounts on simulated pools; payouts on a test chain.\n"
                 + f"  {validators} validators on a simulated beacon node (an epoch every 16 s).\n"
+                + f"  Faults every ~10 min: {rigs[1][0].name} overheats, {rigs[-1][0].name} goes"
+                + f" silent, a pool answers 502, validator {OUTAGE_VALIDATOR} misses"
+                + " attestations.\n"
+                + f"  Alerts go to the channel {channel.name!r}: {sink_url}/ (also on stdout).\n"
                 + "  Ctrl-C stops everything.\n"
             )
             uvicorn.run(
@@ -122,11 +144,11 @@ class Command(BaseCommand):
                     child.kill()
 
 
-def _wait_for_fleet(path, timeout_s=30):
+def _wait_for_fleet(path, timeout_s=30, what="simulated miners"):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         text = path.read_text()
         if text:
             return json.loads(text)
         time.sleep(0.1)
-    raise CommandError("The simulated miners did not start.")
+    raise CommandError(f"The {what} did not start.")
