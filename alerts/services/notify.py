@@ -89,6 +89,8 @@ def event(alert: Alert, change: str) -> dict:
         "state": alert.state,
         "object_type": alert.object_type,
         "object_id": alert.object_id,
+        "object_name": alert.object_name,
+        "value": alert.value,
         "message": alert.message,
         "url": alert.url,
     }
