@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from alerts.models import Alert, Notification, NotificationChannel
@@ -74,6 +75,77 @@ def queue(alert: Alert, change: str, *, now=None) -> list[Notification]:
         )
         for channel in channels_for(alert)
     ]
+    return Notification.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def queue_many(rule, alerts: list[Alert], change: str, *, now=None) -> list[Notification]:
+    """queue() for many alerts of one rule at once, with the same rules, in a fixed number of
+    queries: the channels, the day's count and the cooldown are read once per rule and channel,
+    and the count grows as this burst queues."""
+    if not alerts:
+        return []
+    now = now or timezone.now()
+    own = list(rule.channels.all())
+    channels = [c for c in own if c.enabled] if own else list(
+        NotificationChannel.objects.filter(farm_id=rule.farm_id, enabled=True)
+    )  # fmt: skip
+    if not channels:
+        return []
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    sent_today = dict(
+        Notification.objects.filter(
+            alert__rule=rule, channel__in=channels, created_at__gte=day_start, suppressed=""
+        )
+        .values_list("channel_id")
+        .annotate(n=Count("pk"))
+        .values_list("channel_id", "n")
+    )
+    pks = [a.pk for a in alerts]
+    cooling: set[tuple[int, int]] = set()
+    if change != "resolved" and rule.cooldown_s:
+        cooling = set(
+            Notification.objects.filter(
+                alert__rule=rule,
+                alert__object_id__in=[a.object_id for a in alerts],
+                channel__in=channels,
+                suppressed="",
+                created_at__gte=now - timedelta(seconds=rule.cooldown_s),
+            )
+            .exclude(alert_id__in=pks)
+            .values_list("channel_id", "alert__object_id")
+        )
+    told: set[tuple[int, int]] = set()
+    if change == "resolved":
+        told = set(
+            Notification.objects.filter(
+                alert_id__in=pks, change=Notification.Change.OPENED, suppressed=""
+            ).values_list("alert_id", "channel_id")
+        )
+    rows = []
+    for alert in alerts:
+        for channel in channels:
+            reason = ""
+            if channel.failing:
+                reason = "channel failing"
+            elif alert.muted_until and alert.muted_until > now:
+                reason = "muted"
+            elif sent_today.get(channel.pk, 0) >= rule.daily_cap:
+                reason = "cap"
+            elif (channel.pk, alert.object_id) in cooling:
+                reason = "cooldown"
+            elif change == "resolved" and (alert.pk, channel.pk) not in told:
+                reason = "opening not sent"
+            if not reason:
+                sent_today[channel.pk] = sent_today.get(channel.pk, 0) + 1
+            rows.append(
+                Notification(
+                    farm_id=alert.farm_id,
+                    alert=alert,
+                    channel=channel,
+                    change=change,
+                    suppressed=reason,
+                )
+            )
     return Notification.objects.bulk_create(rows, ignore_conflicts=True)
 
 
