@@ -23,65 +23,18 @@ from alerts.models import Alert, Notification, NotificationChannel
 from ethdash import live
 
 
-def channels_for(alert: Alert) -> list[NotificationChannel]:
-    own = list(alert.rule.channels.filter(enabled=True))
-    if own or alert.rule.channels.exists():
-        return own
-    return list(NotificationChannel.objects.filter(farm_id=alert.farm_id, enabled=True))
-
-
-def _suppressed(alert: Alert, channel: NotificationChannel, change: str, now) -> str:
-    if channel.failing:
-        return "channel failing"
-    if alert.muted_until and alert.muted_until > now:
-        return "muted"
-    rule = alert.rule
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    sent_today = Notification.objects.filter(
-        alert__rule=rule, channel=channel, created_at__gte=day_start, suppressed=""
-    ).count()
-    if sent_today >= rule.daily_cap:
-        return "cap"
-    if change != "resolved" and rule.cooldown_s:
-        recent = Notification.objects.filter(
-            alert__rule=rule,
-            alert__object_id=alert.object_id,
-            channel=channel,
-            suppressed="",
-            created_at__gte=now - timedelta(seconds=rule.cooldown_s),
-        ).exclude(alert=alert)
-        if recent.exists():
-            return "cooldown"
-    if (
-        change == "resolved"
-        and not alert.notifications.filter(
-            channel=channel, change=Notification.Change.OPENED, suppressed=""
-        ).exists()
-    ):
-        # Nobody was told it opened (muted, capped, a channel added since): no "resolved" either.
-        return "opening not sent"
-    return ""
-
-
 def queue(alert: Alert, change: str, *, now=None) -> list[Notification]:
-    now = now or timezone.now()
-    rows = [
-        Notification(
-            farm_id=alert.farm_id,
-            alert=alert,
-            channel=channel,
-            change=change,
-            suppressed=_suppressed(alert, channel, change, now),
-        )
-        for channel in channels_for(alert)
-    ]
-    return Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    """One alert's change: see queue_many."""
+    return queue_many(alert.rule, [alert], change, now=now)
 
 
 def queue_many(rule, alerts: list[Alert], change: str, *, now=None) -> list[Notification]:
-    """queue() for many alerts of one rule at once, with the same rules, in a fixed number of
-    queries: the channels, the day's count and the cooldown are read once per rule and channel,
-    and the count grows as this burst queues."""
+    """Queues one change of several alerts of one rule: a notification per channel of the rule
+    (every channel of the farm when the rule names none), each sent unless the channel is
+    failing, the alert muted, the rule's daily cap reached, its cooldown running for the object,
+    or (for "resolved") nobody was told it opened: then it is recorded with that reason. A fixed
+    number of queries however many alerts: the channels, the day's count and the cooldown are
+    read once, and the count grows as this burst queues."""
     if not alerts:
         return []
     now = now or timezone.now()
