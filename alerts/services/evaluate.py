@@ -191,14 +191,16 @@ def _events(rule, kind, observed, now, outcome) -> None:
     keys = [row.dedupe for row in rows]
     known = set(Alert.objects.filter(rule=rule, dedupe__in=keys).values_list("dedupe", flat=True))
     fresh = [row for row in rows if row.dedupe not in known]
+    recorded = []
     for row in fresh:
         try:
             with transaction.atomic():
                 row.save(force_insert=True)
         except IntegrityError:  # another worker recorded it first
             continue
-        notify.queue(row, "event", now=now)
-        outcome.events.append(row)
+        recorded.append(row)
+    notify.queue_many(rule, recorded, "event", now=now)
+    outcome.events += recorded
 
 
 def _conditions(rule, kind, observed, ids, now, outcome) -> None:
@@ -284,7 +286,7 @@ def _conditions(rule, kind, observed, ids, now, outcome) -> None:
     due = [a for a in again if now - a.seen_at >= grace and a.streak >= rule.grace_count]
     outcome.pending += len(again) - len(due)
     _open(due, kind, rule, by_object, threshold, now, outcome)
-    _resolve(resolving, by_object, now, outcome)
+    _resolve(rule, resolving, by_object, now, outcome)
 
 
 PENDING_COLUMNS = [
@@ -361,7 +363,7 @@ def _open(due, kind, rule, by_object, threshold, now, outcome) -> None:
     outcome.opened += opened
 
 
-def _resolve(resolving, by_object, now, outcome) -> None:
+def _resolve(rule, resolving, by_object, now, outcome) -> None:
     if not resolving:
         return
     mine = _claimed([a.pk for a in resolving], Alert.State.OPEN)
@@ -373,6 +375,5 @@ def _resolve(resolving, by_object, now, outcome) -> None:
         alert.state, alert.resolved_at, alert.dedupe = Alert.State.RESOLVED, now, None
         if alert.object_id in by_object:
             alert.value = by_object[alert.object_id].value
-    if resolved:
-        notify.queue_many(resolved[0].rule, resolved, "resolved", now=now)
+    notify.queue_many(rule, resolved, "resolved", now=now)
     outcome.resolved += resolved
