@@ -18,7 +18,8 @@ Scenarios (small indices, so that any followed set starting at 0 meets them):
 - every validator misses its attestations in one epoch out of 50 (source and target penalties,
   head 0) and only its head vote in another one out of 50, at a seeded phase per validator;
 - off unless asked (`Chain(attestation_outage=(index, FaultCycle(every, for, at)))`, the node's
-  `--attestation-outage INDEX:EVERY:FOR[:AT]`, on epochs since genesis): that validator misses
+  `--attestation-outage INDEX[,INDEX...]:EVERY:FOR[:AT]`, on epochs since genesis; a tuple of
+  indices for several): that validator misses
   its attestations (no vote at all, liveness false) in every epoch the cycle holds, e.g. 4 epochs
   in every 40 from epoch 22, as a node that is down for a minute now and then; its balance
   counts these epochs' penalties in closed form as it does the seeded misses;
@@ -93,6 +94,7 @@ import math
 import re
 import time
 from collections import Counter
+from collections.abc import Collection
 
 from simulators.faults import FaultCycle
 
@@ -172,9 +174,15 @@ class Chain:
         seed=1,
         history_epochs=8,
         sync_period_epochs=256,
-        attestation_outage: tuple[int, FaultCycle] | None = None,
+        attestation_outage: tuple[int | Collection[int], FaultCycle] | None = None,
     ):
         self.seconds_per_slot = float(seconds_per_slot)
+        # (index or indices, cycle): the indices share the cycle (a node that several
+        # validators run on going down takes all of them with it).
+        if attestation_outage is not None:
+            indices, cycle = attestation_outage
+            indices = frozenset([indices] if isinstance(indices, int) else indices)
+            attestation_outage = (indices, cycle)
         self.attestation_outage = attestation_outage
         self.slots_per_epoch = int(slots_per_epoch)
         self.registry_size = int(registry_size)
@@ -545,8 +553,8 @@ class Chain:
         docstring); never without one."""
         if self.attestation_outage is None:
             return False
-        outage_index, cycle = self.attestation_outage
-        return index == outage_index and cycle.active(epoch)
+        outage_indices, cycle = self.attestation_outage
+        return index in outage_indices and cycle.active(epoch)
 
     def ideal(self, effective_balance: int) -> tuple[int, int, int]:
         base = effective_balance // GWEI_PER_ETH * self.base_reward_per_increment
@@ -586,7 +594,7 @@ class Chain:
             missed = count(index, voting_end, 0, phase) - count(index, activation, 0, phase)
             half = MISS_PERIOD // 2
             headless = count(index, voting_end, half, phase) - count(index, activation, half, phase)
-            if self.attestation_outage is not None and index == self.attestation_outage[0]:
+            if self.attestation_outage is not None and index in self.attestation_outage[0]:
                 # An outage epoch is missed whatever its seeded outcome was.
                 for epoch_out in self.attestation_outage[1].windows(activation, voting_end):
                     seeded = self._seeded_outcome(index, epoch_out)

@@ -12,8 +12,8 @@ validators/tests/test_beacon_simulator_conformance.py; docs/validators.md lists 
 
 The chain itself (clock, registry, rewards, blocks, scenarios) is simulators.beacon_chain; this
 module serves it through simulators.http_server.
-`--attestation-outage INDEX:EVERY:FOR[:AT]` (epochs since genesis; off unless given) makes that
-validator miss its attestations now and then, as the chain's docstring describes.
+`--attestation-outage INDEX[,INDEX...]:EVERY:FOR[:AT]` (epochs since genesis; off unless given)
+makes those validators miss their attestations now and then, as the chain's docstring describes.
 Deliberately independent of Django and of the ethdash code.
 """
 
@@ -786,14 +786,14 @@ async def start_beacon_node(
     slot_duration_ms: bool = False,
     sync_period_epochs: int = 256,
     execution=None,
-    attestation_outage: tuple[int, FaultCycle] | None = None,
+    attestation_outage: tuple[int | tuple[int, ...], FaultCycle] | None = None,
 ) -> asyncio.Server:
     """Serves a simulated chain; `server.chain` is its Chain (clock, registry, flags such as
     `syncing`/`optimistic`, `el_block(slot)`), `server.stats` its request counters.
     `genesis_time` defaults to three epochs ago. `slot_duration_ms` adds SLOT_DURATION_MS to
     /config/spec. `execution` (a simulators.execution_node.SimulatedChain) gets one mined block
     per canonical slot from the slot in progress on; its chain id becomes DEPOSIT_CHAIN_ID.
-    `attestation_outage` (index, FaultCycle on epochs): that validator misses its attestations
+    `attestation_outage` (index or indices, FaultCycle on epochs): they miss their attestations
     while the cycle holds (simulators.beacon_chain); None, the default, never."""
     chain = Chain(
         seconds_per_slot=seconds_per_slot,
@@ -842,11 +842,11 @@ async def _main(args) -> None:
         await stop_beacon_node(server)
 
 
-def _outage(text: str) -> tuple[int, FaultCycle]:
-    index, _, cycle = text.partition(":")
-    if not index.isdigit():
-        raise argparse.ArgumentTypeError(f"expected INDEX:EVERY:FOR[:AT], got {text!r}")
-    return int(index), FaultCycle.parse(cycle)
+def _outage(text: str) -> tuple[tuple[int, ...], FaultCycle]:
+    indices, _, cycle = text.partition(":")
+    if not all(index.isdigit() for index in indices.split(",")):
+        raise argparse.ArgumentTypeError(f"expected INDEX[,INDEX...]:EVERY:FOR[:AT], got {text!r}")
+    return tuple(int(index) for index in indices.split(",")), FaultCycle.parse(cycle)
 
 
 def main(argv=None) -> None:
@@ -860,8 +860,8 @@ def main(argv=None) -> None:
     parser.add_argument("--slot-duration-ms", action="store_true")
     parser.add_argument("--sync-period-epochs", type=int, default=256)
     parser.add_argument(
-        "--attestation-outage", type=_outage, metavar="INDEX:EVERY:FOR[:AT]",
-        help="epochs; this validator misses its attestations while the cycle holds",
+        "--attestation-outage", type=_outage, metavar="INDEX[,INDEX...]:EVERY:FOR[:AT]",
+        help="epochs; these validators miss their attestations while the cycle holds",
     )  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(parser.parse_args(argv)))

@@ -10,7 +10,7 @@ spec.json: {"accounts": [{"format": "open-ethereum-pool", "login": "0x...",
 `mismatch_wei`, when given, adds a payout the pool lists with that amount while the chain
 carries a different one, to show a mismatch. An optional "beacon": {start_beacon_node
 arguments} adds a simulated beacon node on the same chain and an MEV relay (its
-"attestation_outage": [index, every, for, at] makes that validator miss its attestations in
+"attestation_outage": [index or [indices], every, for, at] makes them miss their attestations in
 some epochs, see simulators.beacon_chain). An optional "outage": {"format": "ethermine-v1",
 "every_s": 600, "for_s": 150, "at_s": 180} makes that format's healthy pool answer 502 while
 the cycle holds (seconds since the world started; simulators.pools, `outage`). world.json:
@@ -98,7 +98,8 @@ async def build_world(spec):
         options = {"genesis_time": time.time(), **spec["beacon"]}
         if options.get("attestation_outage"):
             index, every, length, at = options["attestation_outage"]
-            options["attestation_outage"] = (index, FaultCycle(every, length, at))
+            indices = tuple(index) if isinstance(index, list) else index
+            options["attestation_outage"] = (indices, FaultCycle(every, length, at))
         beacon = await start_beacon_node(execution=chain, **options)
         relay = await start_relay(beacon.chain)
         servers += [beacon, relay]

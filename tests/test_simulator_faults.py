@@ -188,6 +188,20 @@ def test_the_outage_validator_misses_in_its_epochs_only():
     assert chain.attestation_total(13, 200) < plain.attestation_total(13, 200)
 
 
+def test_several_validators_share_one_outage_cycle():
+    from simulators.beacon_node import _outage
+
+    indices, cycle = _outage("13,14,20:10:4:3")
+    assert indices == (13, 14, 20) and cycle == FaultCycle(10, 4, 3)
+    chain = Chain(registry_size=1000, attestation_outage=(indices, cycle))
+    for index in indices:
+        assert [e for e in range(30) if chain.in_outage(index, e)] == [3, 4, 5, 6, 13, 14, 15, 16,
+                                                                      23, 24, 25, 26]  # fmt: skip
+        expected = sum(sum(chain.attestation_reward(index, e)) for e in range(30))
+        assert chain.attestation_total(index, 30) == expected
+    assert not any(chain.in_outage(15, e) for e in range(30))
+
+
 def test_no_validator_misses_by_outage_unless_asked():
     chain = Chain(registry_size=1000)
     assert not any(chain.in_outage(i, e) for i in range(64) for e in range(200))
