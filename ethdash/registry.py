@@ -9,6 +9,7 @@ registration, which is the order of INSTALLED_APPS.
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -17,6 +18,10 @@ from django.db import transaction
 from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
+# One line per stored batch when set to INFO (ETHDASH_TIMING_LOG=INFO): how long the store took
+# and how long its listeners (the alert evaluation) took after it, which bench/alerts.py reads
+# from every process's log to set the evaluation's cost against the store's.
+timing = logging.getLogger("ethdash.timing")
 
 
 @dataclass(frozen=True)
@@ -144,19 +149,32 @@ def register_stored_listener(name: str, listen: Callable[[int, str, Collection[i
     _stored_listeners[name] = listen
 
 
-def stored(farm_id: int, topic: str, ids: Collection[int] | None = None) -> None:
+def stored(
+    farm_id: int, topic: str, ids: Collection[int] | None = None, *, since: float | None = None
+) -> None:
     """The "stored" hook: a domain calls it once per batch it stored, naming what it touched
     (`topic`, e.g. "rig", and the ids; None: every object of the topic in the farm). The
     listeners run once the transaction commits (at once outside one); one failing listener is
-    logged and the others still run, and the store that called it never fails for it."""
+    logged and the others still run, and the store that called it never fails for it. `since`
+    (time.perf_counter() when the store began) times the store to its commit on the timing log."""
     ids = None if ids is None else tuple(ids)
 
     def run():
+        committed = time.perf_counter()
         for name, listen in list(_stored_listeners.items()):
             try:
                 listen(farm_id, topic, ids)
             except Exception:
                 logger.exception("stored hook %s failed for farm %s (%s)", name, farm_id, topic)
+        if timing.isEnabledFor(logging.INFO):
+            timing.info(
+                "stored farm=%s topic=%s ids=%s store_ms=%s listeners_ms=%.3f",
+                farm_id,
+                topic,
+                "all" if ids is None else len(ids),
+                "-" if since is None else f"{(committed - since) * 1000:.3f}",
+                (time.perf_counter() - committed) * 1000,
+            )
 
     transaction.on_commit(run)
 

@@ -363,6 +363,9 @@ LOGGING = {
         # One line per miner or pool request would drown everything else.
         "httpx": {"level": "WARNING"},
         "web3": {"level": "WARNING"},
+        # Store and alert-evaluation times per stored batch (ethdash.registry.stored); off
+        # unless asked, bench/alerts.py asks.
+        "ethdash.timing": {"level": os.environ.get("ETHDASH_TIMING_LOG", "WARNING")},
     },
 }
 

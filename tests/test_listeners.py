@@ -145,3 +145,30 @@ def test_the_stored_hook_runs_each_listener_after_commit_and_survives_a_failing_
     finally:
         registry._stored_listeners.pop("test-broken")
         registry._stored_listeners.pop("test-ear")
+
+
+def test_the_stored_hook_times_the_store_and_its_listeners_on_the_timing_log(
+    db, django_capture_on_commit_callbacks, caplog
+):
+    import time
+
+    from ethdash import registry
+
+    registry.register_stored_listener("test-slow", lambda *args: time.sleep(0.02))
+    try:
+        with (
+            caplog.at_level("INFO", logger="ethdash.timing"),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            registry.stored(7, "rig", [1, 2], since=time.perf_counter() - 0.05)
+            registry.stored(7, "validator")
+    finally:
+        registry._stored_listeners.pop("test-slow")
+    lines = [r.getMessage() for r in caplog.records if r.name == "ethdash.timing"]
+    assert len(lines) == 2
+    fields = dict(part.split("=") for part in lines[0].split()[1:])
+    assert fields["topic"] == "rig" and fields["ids"] == "2"
+    assert float(fields["store_ms"]) >= 50.0
+    assert float(fields["listeners_ms"]) >= 20.0
+    # No start given: the store is not timed, the listeners still are.
+    assert "ids=all store_ms=- " in lines[1]

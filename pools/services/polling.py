@@ -45,6 +45,8 @@ class PoolResult:
     seconds: float = 0.0  # how long this pool's part of the cycle took
     stats_stored: bool = False  # the pool-wide statistics were read and stored this cycle
     stats_error: PoolError | None = None
+    # Seconds spent storing (snapshots and failures) per farm, for the stored hook's timing.
+    store_s: dict = field(default_factory=dict)
 
 
 def _due(now):
@@ -150,9 +152,13 @@ async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep, with_stats=
             snapshot = await module.fetch_account(get_json, endpoint_for(pool, account.login))
         except PoolError as error:
             result.errors.append(error)
+            started = time.perf_counter()
             await fail(account, error)
+            _count_store(result, account, started)
             return
+        started = time.perf_counter()
         await store(account, snapshot)
+        _count_store(result, account, started)
         result.stored += 1
 
     started = time.monotonic()
@@ -175,6 +181,11 @@ async def _poll_all(work, *, transport=None, sleep=asyncio.sleep):
     finally:
         # Stores ran on asgiref's executor thread; its connection would outlive the cycle.
         await sync_to_async(connections.close_all, thread_sensitive=True)()
+
+
+def _count_store(result, account, started):
+    spent = time.perf_counter() - started
+    result.store_s[account.farm_id] = result.store_s.get(account.farm_id, 0.0) + spent
 
 
 def update_breaker(result, *, now):
@@ -209,23 +220,32 @@ def poll_due_accounts(*, now=None, transport=None, sleep=asyncio.sleep):
         accounts = claim_accounts(pool, now=now)
         # An open breaker claims nothing, and a pool whose host is failing is not asked more.
         work.append((pool, accounts, bool(accounts) and stats_due(pool, now=now)))
+    results = []
     try:
         results = asyncio.run(_poll_all(work, transport=transport, sleep=sleep)) if work else []
     finally:
         for pool, _, _ in work:
             release(pool)
         # What was stored before a failure is announced too.
-        announce(work)
+        announce(work, results)
     for result in results:
         update_breaker(result, now=timezone.now())
     return results
 
 
-def announce(work):
-    """The stored hook, once per farm, for the accounts this cycle polled."""
+def announce(work, results=()):
+    """The stored hook, once per farm, for the accounts this cycle polled; the time the cycle
+    spent storing the farm's accounts (not fetching them) is the store's time on the timing
+    log."""
     by_farm = defaultdict(list)
     for _, accounts, _ in work:
         for account in accounts:
             by_farm[account.farm_id].append(account.pk)
+    store_s = defaultdict(float)
+    for result in results:
+        for farm_id, seconds in result.store_s.items():
+            store_s[farm_id] += seconds
+    now = time.perf_counter()
     for farm_id, account_ids in by_farm.items():
-        registry.stored(farm_id, "pool_account", account_ids)
+        since = now - store_s[farm_id] if farm_id in store_s else None
+        registry.stored(farm_id, "pool_account", account_ids, since=since)

@@ -2,6 +2,8 @@
 payouts and blocks. A snapshot stored twice (a retried task) stores nothing twice. Each store,
 and each failed poll, tells the core's "stored" hook (topic "pool_account") once it commits."""
 
+import time
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -61,6 +63,7 @@ def store_snapshot(account, snapshot, *, now=None, announce=True):
     (unless `announce` is off: the poll cycle calls it once per farm for all it polled).
     Returns the payouts it added."""
     now = now or timezone.now()
+    started = time.perf_counter()
     workers_online = snapshot.workers_online
     if workers_online is None and snapshot.workers:
         workers_online = sum(1 for w in snapshot.workers if w.online)
@@ -90,7 +93,7 @@ def store_snapshot(account, snapshot, *, now=None, announce=True):
         events += [_payout_event(account, payout) for payout in added]
         live.push(account.farm_id, *events)
         if announce:
-            registry.stored(account.farm_id, "pool_account", [account.pk])
+            registry.stored(account.farm_id, "pool_account", [account.pk], since=started)
     return added
 
 
@@ -102,6 +105,7 @@ def record_failure(account, error, *, now=None, announce=True):
     workers never lose a count), and the stored hook is called for the account (see
     store_snapshot for `announce`)."""
     now = now or timezone.now()
+    started = time.perf_counter()
     account.last_poll_at = now
     if error.kind == "no_data":
         account.status = PoolAccount.Status.WAITING
@@ -121,7 +125,7 @@ def record_failure(account, error, *, now=None, announce=True):
             ]
         )  # fmt: skip
         if announce:
-            registry.stored(account.farm_id, "pool_account", [account.pk])
+            registry.stored(account.farm_id, "pool_account", [account.pk], since=started)
     account.refresh_from_db(fields=["failed_polls"])
 
 

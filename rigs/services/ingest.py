@@ -6,6 +6,7 @@ Two entry points share everything after parsing:
   at once, taken at one instant.
 """
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -77,6 +78,7 @@ def ingest_telemetry(*, rig, samples, now=None):
     now = now or timezone.now()
     if not samples:
         return IngestResult(received=0, status=rig.status)
+    started = time.perf_counter()
     with transaction.atomic():
         locked = Rig.objects.select_for_update().get(pk=rig.pk)
         GpuSample.objects.bulk_create(
@@ -103,7 +105,7 @@ def ingest_telemetry(*, rig, samples, now=None):
         events.extend(_status_events(locked, now))
         Rig.objects.filter(pk=locked.pk).update(**_report_fields(locked))
         live.push(locked.farm_id, *events)
-        registry.stored(locked.farm_id, "rig", [locked.pk])
+        registry.stored(locked.farm_id, "rig", [locked.pk], since=started)
     return IngestResult(received=len(samples), status=locked.status)
 
 
@@ -132,6 +134,7 @@ def store_readings(readings, *, now=None):
     for _, reading in readings:
         in_range(reading)  # one miner's junk figure must not fail the batch's insert
     rig_ids = [rig.pk for rig, _ in readings]
+    started = time.perf_counter()
     with transaction.atomic():
         rigs = {
             r.pk: r for r in Rig.objects.select_for_update().filter(pk__in=rig_ids).order_by("pk")
@@ -192,7 +195,7 @@ def store_readings(readings, *, now=None):
         )  # fmt: skip
         for farm_id, farm_events in events.items():
             live.push(farm_id, *farm_events)
-        _announce_stored(rigs.values())
+        _announce_stored(rigs.values(), since=started)
 
 
 def record_poll_failures(failures, *, now=None):
@@ -202,6 +205,7 @@ def record_poll_failures(failures, *, now=None):
     if not failures:
         return
     errors = {rig.pk: error for rig, error in failures}
+    started = time.perf_counter()
     with transaction.atomic():
         rigs = list(Rig.objects.select_for_update().filter(pk__in=errors).order_by("pk"))
         events = {}
@@ -224,16 +228,16 @@ def record_poll_failures(failures, *, now=None):
         )  # fmt: skip
         for farm_id, farm_events in events.items():
             live.push(farm_id, *farm_events)
-        _announce_stored(rigs)
+        _announce_stored(rigs, since=started)
 
 
-def _announce_stored(rigs):
+def _announce_stored(rigs, *, since):
     """The core's stored hook, once per farm of the batch (its listeners run on commit)."""
     by_farm = {}
     for rig in rigs:
         by_farm.setdefault(rig.farm_id, []).append(rig.pk)
     for farm_id, rig_ids in by_farm.items():
-        registry.stored(farm_id, "rig", rig_ids)
+        registry.stored(farm_id, "rig", rig_ids, since=since)
 
 
 # -- shared steps -----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Rig status from the time its telemetry last arrived."""
 
+import time
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +20,7 @@ def mark_offline_rigs(*, now=None):
     claimed with SKIP LOCKED, so concurrent sweeps on several workers never both flip (and
     announce) the same rig. Returns the ids it marked."""
     now = now or timezone.now()
+    started = time.perf_counter()
     with transaction.atomic():
         stale = list(
             Rig.objects.select_for_update(skip_locked=True)
@@ -44,5 +47,5 @@ def mark_offline_rigs(*, now=None):
         # Once per farm: its listeners (the alert evaluation) run on commit, so an offline
         # alert's grace runs from the moment the rig was declared offline.
         for farm_id, rig_ids in marked.items():
-            registry.stored(farm_id, "rig", rig_ids)
+            registry.stored(farm_id, "rig", rig_ids, since=started)
     return [rig.pk for rig in stale]

@@ -8,6 +8,8 @@ summary lost by hand cannot make a day count an epoch twice.
 
 from __future__ import annotations
 
+import time
+
 from django.db import IntegrityError, transaction
 
 from ethdash import live, registry
@@ -90,6 +92,7 @@ def store_epoch(
     proposals, withdrawals, sync duties, status changes) is stored like a live epoch's, but the
     validators' current figures, the live cursor and the live page are left alone: the
     attributes of `validators` (the backfill's own) are brought up to date in memory only."""
+    started = time.perf_counter()
     epoch = read.epoch
     records = result.records
     summary = EpochSummary(
@@ -205,7 +208,7 @@ def store_epoch(
         live.push(farm_id, *_events(farm_id, summary, read, validators))
         # Once per stored epoch (a replayed one returned above): the alert kinds that count
         # epochs count this one once. Run after the commit, never failing the store.
-        registry.stored(farm_id, "validator", None)
+        registry.stored(farm_id, "validator", None, since=started)
         proposers = {validators[p.index].pk for p in read.proposals if p.index in validators}
         if proposers:
             registry.stored(farm_id, "validator_proposal", proposers)
