@@ -33,6 +33,14 @@ def _static_from_finders(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # What one test left in the cache (a rig's hashrate median under its id) is not another's.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def alpha(db):
     """A farm with an owner, a viewer and one rig of 4 GPUs."""

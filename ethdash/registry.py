@@ -70,11 +70,13 @@ class Observation:
 class AlertKind:
     """What a domain can be watched for. `observe(farm_id, ids, params)` returns the
     Observations of the farm's objects of `object_type` (only those of `ids` when given: what a
-    store touched) with the rule's `params` (threshold, window_s); it runs after each store of
-    `topic` (see stored()), and on the periodic sweep too when `periodic` (the kinds whose
-    trouble is that nothing arrives). `above`: the condition holds when the value is above the
-    threshold (else below); `threshold` None: a yes-or-no kind. `limits`: the thresholds a rule
-    may take. `event`: every Observation is one occurrence, alerted once, never open."""
+    store touched) with the rule's `params` (threshold, window_s, and `memo`: a dict shared by
+    every observe() of one evaluation, so kinds reading the same rows read them once); it runs
+    after the stores of `topic` (see stored()), and on the periodic sweep too when `periodic`
+    (the kinds whose trouble is that nothing arrives). `above`: the condition holds when the
+    value is above the threshold (else below); `threshold` None: a yes-or-no kind. `limits`:
+    the thresholds a rule may take. `event`: every Observation is one occurrence, alerted once,
+    never open."""
 
     name: str
     label: str

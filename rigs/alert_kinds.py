@@ -16,6 +16,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
@@ -36,6 +37,25 @@ def _rigs(farm_id, ids):
     return rigs if ids is None else rigs.filter(pk__in=ids)
 
 
+RIG_COLUMNS = (
+    "id", "name", "status", "status_reason", "last_seen_at", "protocol", "last_error",
+    "last_error_kind", "hashrate_hs", "gpus_reporting", "last_sample_at",
+)  # fmt: skip
+
+
+def _rig_rows(farm_id, ids, params):
+    """The rigs in scope with every column the rig kinds read (and `known`, their devices),
+    read once per evaluation however many kinds ask (params["memo"], see AlertKind): nine
+    kinds reading a rig each after every push cost twice the push's own store."""
+    memo = params.get("memo", {})
+    key = ("rigs", farm_id, None if ids is None else tuple(ids))
+    if key not in memo:
+        memo[key] = list(
+            _rigs(farm_id, ids).annotate(known=Count("gpus")).only(*RIG_COLUMNS).order_by("pk")
+        )
+    return memo[key]
+
+
 def _rig_url(rig_id):
     return reverse("rigs:detail", args=[rig_id])
 
@@ -54,18 +74,27 @@ GPU_COLUMNS = (
 )  # fmt: skip
 
 
-def _current_gpus(farm_id, ids, *fields):
+GPU_FIGURES = ("hashrate_hs", "temperature_c", "memory_temperature_c")
+
+
+def _current_gpus(farm_id, ids, params):
     """The GPUs (not CPU devices) of the farm's reporting rigs whose own figures are as new as
     their rig's latest reading allows: a card that stopped reporting keeps its last figures,
-    which say nothing about it now (the devices-lost kind speaks for it)."""
+    which say nothing about it now (the devices-lost kind speaks for it). Read once per
+    evaluation for the four GPU kinds (see _rig_rows)."""
+    memo = params.get("memo", {})
+    key = ("gpus", farm_id, None if ids is None else tuple(ids))
+    if key in memo:
+        return memo[key]
     gpus = (
         Gpu.objects.filter(rig__farm_id=farm_id, kind=Gpu.Kind.GPU, rig__status__in=REPORTING)
         .select_related("rig")
-        .only(*GPU_COLUMNS, *fields)
+        .only(*GPU_COLUMNS, *GPU_FIGURES)
         .order_by("rig_id", "index")
     )
     if ids is not None:
         gpus = gpus.filter(rig_id__in=ids)
+    current = []
     for gpu in gpus:
         rig = gpu.rig
         if gpu.last_seen_at is None or rig.last_sample_at is None:
@@ -73,7 +102,9 @@ def _current_gpus(farm_id, ids, *fields):
         stale_s = rig.cadence_s * settings.ETHDASH_OFFLINE_AFTER_CADENCES
         if (rig.last_sample_at - gpu.last_seen_at).total_seconds() > stale_s:
             continue
-        yield gpu
+        current.append(gpu)
+    memo[key] = current
+    return current
 
 
 # -- rig offline, rig unreachable ---------------------------------------------------------------
@@ -82,8 +113,9 @@ def _current_gpus(farm_id, ids, *fields):
 def observe_offline(farm_id, ids, params):
     """1 for a rig the offline sweep (rigs.services.status) declared offline, else 0. The sweep
     calls the stored hook for the rigs it marks, so the alert's grace runs from that moment."""
-    rigs = _rigs(farm_id, ids).exclude(status=Rig.Status.NEW)
-    for rig in rigs.only("id", "name", "status", "status_reason", "last_seen_at"):
+    for rig in _rig_rows(farm_id, ids, params):
+        if rig.status == Rig.Status.NEW:
+            continue
         offline = rig.status == Rig.Status.OFFLINE
         detail = ""
         if offline:
@@ -99,8 +131,9 @@ def observe_offline(farm_id, ids, params):
 
 def observe_unreachable(farm_id, ids, params):
     """1 for a polled rig whose last poll of its miner API failed, else 0."""
-    rigs = _rigs(farm_id, ids).exclude(protocol="")
-    for rig in rigs.only("id", "name", "last_error", "last_error_kind"):
+    for rig in _rig_rows(farm_id, ids, params):
+        if not rig.protocol:
+            continue
         failing = bool(rig.last_error_kind)
         yield Observation(
             object_id=rig.pk, name=rig.name, value=1 if failing else 0,
@@ -111,17 +144,35 @@ def observe_unreachable(farm_id, ids, params):
 # -- hashrate against its own median ------------------------------------------------------------
 
 
+# A 1-hour median of 5-minute averages moves once a rollup lands (rigs.rollups, every 60 s): it
+# is kept in the cache that long, so the evaluation after every push does not read the hour's
+# rollups again (two queries of the nine kinds' seven; bench/alerts.py).
+MEDIAN_CACHE_S = 60
+
+
 def _medians(model, owner, owner_ids):
-    """{owner id: median of its 5-minute average hashrates over the last hour}, in one query."""
-    values = defaultdict(list)
-    rows = model.objects.filter(
-        **{f"{owner}_id__in": owner_ids},
-        resolution=Resolution.FIVE_MINUTES,
-        ts__gte=timezone.now() - MEDIAN_WINDOW,
-    ).values_list(f"{owner}_id", "hashrate_avg")
-    for owner_id, hashrate_hs in rows:
-        values[owner_id].append(hashrate_hs)
-    return {owner_id: statistics.median(v) for owner_id, v in values.items()}
+    """{owner id: median of its 5-minute average hashrates over the last hour}: from the cache,
+    else in one query for those missing (an owner without rollups is remembered as None)."""
+    keys = {owner_id: f"alerts:median:{owner}:{owner_id}" for owner_id in owner_ids}
+    cached = cache.get_many(keys.values())
+    found = {owner_id: cached[key] for owner_id, key in keys.items() if key in cached}
+    missing = [owner_id for owner_id in owner_ids if owner_id not in found]
+    if missing:
+        values = defaultdict(list)
+        rows = model.objects.filter(
+            **{f"{owner}_id__in": missing},
+            resolution=Resolution.FIVE_MINUTES,
+            ts__gte=timezone.now() - MEDIAN_WINDOW,
+        ).values_list(f"{owner}_id", "hashrate_avg")
+        for owner_id, hashrate_hs in rows:
+            values[owner_id].append(hashrate_hs)
+        computed = {
+            owner_id: statistics.median(values[owner_id]) if values[owner_id] else None
+            for owner_id in missing
+        }
+        cache.set_many({keys[i]: m for i, m in computed.items()}, MEDIAN_CACHE_S)
+        found.update(computed)
+    return {owner_id: median for owner_id, median in found.items() if median is not None}
 
 
 def _share_of_median(hashrate_hs, median_hs):
@@ -135,11 +186,11 @@ def _mhs(hashrate_hs):
 def observe_rig_hashrate(farm_id, ids, params):
     """A reporting rig's current hashrate as a percentage of its own median over the last hour
     (of its 5-minute rollups); none for a rig without a median yet."""
-    rigs = list(
-        _rigs(farm_id, ids)
-        .filter(status__in=REPORTING, hashrate_hs__isnull=False)
-        .only("id", "name", "hashrate_hs")
-    )
+    rigs = [
+        rig
+        for rig in _rig_rows(farm_id, ids, params)
+        if rig.status in REPORTING and rig.hashrate_hs is not None
+    ]
     medians = _medians(RigRollup, "rig", [rig.pk for rig in rigs])
     for rig in rigs:
         median_hs = medians.get(rig.pk)
@@ -154,7 +205,7 @@ def observe_rig_hashrate(farm_id, ids, params):
 
 def observe_gpu_hashrate(farm_id, ids, params):
     """A GPU's current hashrate as a percentage of its own median over the last hour."""
-    gpus = [g for g in _current_gpus(farm_id, ids, "hashrate_hs") if g.hashrate_hs is not None]
+    gpus = [g for g in _current_gpus(farm_id, ids, params) if g.hashrate_hs is not None]
     medians = _medians(GpuRollup, "gpu", [gpu.pk for gpu in gpus])
     for gpu in gpus:
         median_hs = medians.get(gpu.pk)
@@ -173,13 +224,9 @@ def observe_gpu_hashrate(farm_id, ids, params):
 def observe_devices_lost(farm_id, ids, params):
     """How many of the rig's known devices (GPUs, and the CPU where it mines) its latest reading
     did not report: listed by the miner and not off."""
-    rigs = (
-        _rigs(farm_id, ids)
-        .filter(status__in=REPORTING, gpus_reporting__isnull=False)
-        .annotate(known=Count("gpus"))
-        .only("id", "name", "gpus_reporting")
-    )
-    for rig in rigs:
+    for rig in _rig_rows(farm_id, ids, params):
+        if rig.status not in REPORTING or rig.gpus_reporting is None:
+            continue
         missing = max(rig.known - rig.gpus_reporting, 0)
         yield Observation(
             object_id=rig.pk, name=rig.name, url=_rig_url(rig.pk), value=missing,
@@ -188,7 +235,7 @@ def observe_devices_lost(farm_id, ids, params):
 
 
 def observe_gpu_temperature(farm_id, ids, params):
-    for gpu in _current_gpus(farm_id, ids, "temperature_c"):
+    for gpu in _current_gpus(farm_id, ids, params):
         if gpu.temperature_c is not None:
             yield Observation(
                 object_id=gpu.pk, name=_gpu_name(gpu), url=_gpu_url(gpu.pk),
@@ -197,7 +244,7 @@ def observe_gpu_temperature(farm_id, ids, params):
 
 
 def observe_gpu_memory_temperature(farm_id, ids, params):
-    for gpu in _current_gpus(farm_id, ids, "memory_temperature_c"):
+    for gpu in _current_gpus(farm_id, ids, params):
         if gpu.memory_temperature_c is not None:
             yield Observation(
                 object_id=gpu.pk, name=_gpu_name(gpu), url=_gpu_url(gpu.pk),
@@ -207,7 +254,7 @@ def observe_gpu_memory_temperature(farm_id, ids, params):
 
 def observe_gpu_not_hashing(farm_id, ids, params):
     """1 for a GPU at 0 H/s in its rig's latest reading while the rig reports, else 0."""
-    for gpu in _current_gpus(farm_id, ids, "hashrate_hs"):
+    for gpu in _current_gpus(farm_id, ids, params):
         if gpu.hashrate_hs is not None:
             stopped = gpu.hashrate_hs <= 0
             yield Observation(
@@ -228,11 +275,11 @@ def observe_bad_shares(farm_id, ids, params):
     counted."""
     window = timedelta(seconds=params.get("window_s") or 300)
     min_shares = params.get("min_shares", MIN_SHARES)
-    rigs = list(
-        _rigs(farm_id, ids)
-        .filter(status__in=REPORTING, last_sample_at__isnull=False)
-        .only("id", "name", "last_sample_at")
-    )
+    rigs = [
+        rig
+        for rig in _rig_rows(farm_id, ids, params)
+        if rig.status in REPORTING and rig.last_sample_at is not None
+    ]
     if not rigs:
         return
     by_rig = {rig.pk: rig for rig in rigs}

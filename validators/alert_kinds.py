@@ -72,41 +72,62 @@ def _only(queryset, ids: Collection[int] | None, field: str = "validator_id"):
     return queryset if ids is None else queryset.filter(**{f"{field}__in": list(ids)})
 
 
-def _flagged(farm_id: int, ids, flag: Flag, *fields: str):
-    """The validators whose last processed epoch has `flag`, with `fields` of their epoch row:
-    (epoch, rows). The row exists only for an imperfect epoch, so a perfect one reads nothing;
-    the epoch's rows are found by the epoch index, their validators by primary key."""
-    epoch = last_processed_epoch(farm_id)
+WATCHED_FLAGS = Flag.MISSED | Flag.NEGATIVE | Flag.SYNC_MISSED
+
+
+def _epoch(farm_id: int, params: Mapping) -> int | None:
+    """last_processed_epoch(), read once per evaluation (params["memo"], see AlertKind)."""
+    memo = params.get("memo", {})
+    key = ("validator-epoch", farm_id)
+    if key not in memo:
+        memo[key] = last_processed_epoch(farm_id)
+    return memo[key]
+
+
+def _flagged(farm_id: int, ids, flag: Flag, params: Mapping):
+    """The validators whose last processed epoch has `flag`: (epoch, [(pk, index, label,
+    income, sync_missed)]). The row exists only for an imperfect epoch, so a perfect one reads
+    nothing; the epoch's rows are found by the epoch index, their validators by primary key. The
+    rows of the three flagged kinds are read once per evaluation, in one query."""
+    epoch = _epoch(farm_id, params)
     if epoch is None:
         return None, []
-    rows = (
-        ValidatorEpoch.objects.filter(validator__farm_id=farm_id, epoch=epoch)
-        .annotate(hit=F("flags").bitand(int(flag)))
-        .filter(hit__gt=0)
-        .order_by()
-    )
-    fields = ("validator_id", "validator__index", "validator__label", *fields)
-    return epoch, _only(rows, ids).values_list(*fields)
+    memo = params.get("memo", {})
+    key = ("validator-flagged", farm_id, epoch, None if ids is None else tuple(ids))
+    if key not in memo:
+        rows = (
+            ValidatorEpoch.objects.filter(validator__farm_id=farm_id, epoch=epoch)
+            .annotate(hit=F("flags").bitand(int(WATCHED_FLAGS)))
+            .filter(hit__gt=0)
+            .order_by()
+        )
+        memo[key] = list(
+            _only(rows, ids).values_list(
+                "validator_id", "validator__index", "validator__label", "flags", "income",
+                "sync_missed",
+            )
+        )  # fmt: skip
+    return epoch, [row for row in memo[key] if row[3] & flag]
 
 
 def observe_missed_attestations(farm_id, ids, params: Mapping) -> Iterator[Observation]:
-    epoch, rows = _flagged(farm_id, ids, Flag.MISSED)
+    epoch, rows = _flagged(farm_id, ids, Flag.MISSED, params)
     url = _url_for("validator-detail")
-    for pk, index, label in rows:
+    for pk, index, label, *_ in rows:
         yield Observation(pk, _name(index, label), 1, url(pk), f"epoch {epoch:,}")
 
 
 def observe_balance_down(farm_id, ids, params: Mapping) -> Iterator[Observation]:
-    epoch, rows = _flagged(farm_id, ids, Flag.NEGATIVE, "income")
+    epoch, rows = _flagged(farm_id, ids, Flag.NEGATIVE, params)
     url = _url_for("validator-detail")
-    for pk, index, label, income in rows:
+    for pk, index, label, _, income, _ in rows:
         yield Observation(pk, _name(index, label), income, url(pk), f"epoch {epoch:,}")
 
 
 def observe_sync_missed(farm_id, ids, params: Mapping) -> Iterator[Observation]:
-    epoch, rows = _flagged(farm_id, ids, Flag.SYNC_MISSED, "sync_missed")
+    epoch, rows = _flagged(farm_id, ids, Flag.SYNC_MISSED, params)
     url = _url_for("validator-detail")
-    for pk, index, label, missed in rows:
+    for pk, index, label, _, _, missed in rows:
         detail = f"{missed} sync-committee slot{'s' if missed != 1 else ''} in epoch {epoch:,}"
         yield Observation(pk, _name(index, label), missed, url(pk), detail)
 
@@ -127,7 +148,7 @@ def observe_proposals(farm_id, ids, params: Mapping) -> Iterator[Observation]:
     # The epoch just processed and the one before (the hook's evaluation may come after the
     # next epoch's store); the listener's orphaned proposals are newer still. Each slot alerts
     # once however often it is read again.
-    epoch = last_processed_epoch(farm_id)
+    epoch = _epoch(farm_id, params)
     rows = Proposal.objects.filter(
         validator__farm_id=farm_id,
         epoch__gte=max(0, (epoch or 0) - 1),
@@ -145,7 +166,7 @@ def observe_proposals(farm_id, ids, params: Mapping) -> Iterator[Observation]:
 def observe_leaving(farm_id, ids, params: Mapping) -> Iterator[Observation]:
     # Only changes seen around the last epoch: a validator's first read records every
     # milestone it passed long ago, which is history, not news.
-    epoch = last_processed_epoch(farm_id)
+    epoch = _epoch(farm_id, params)
     if epoch is None:
         return
     leaving = Validator.objects.filter(farm_id=farm_id, status__in=LEAVING)

@@ -127,17 +127,66 @@ def evaluate(
     now = now or timezone.now()
     by_name = {kind.name: kind for kind in kinds}
     outcome = Outcome()
+    # Shared by the kinds' observe() calls of this evaluation: kinds that read the same rows
+    # (the rig, its GPUs) read them once (see AlertKind).
+    memo = {}
+    work = []
     for rule in rules_for(farm_id, by_name.values()):
         kind = by_name[rule.kind]
-        observed = [o for o in kind.observe(farm_id, ids, params(rule, kind)) if targets(rule, o)]
+        figures = {**params(rule, kind), "memo": memo}
+        work.append(
+            (rule, kind, [o for o in kind.observe(farm_id, ids, figures) if targets(rule, o)])
+        )
+    live = _live_alerts([item for item in work if not item[1].event], ids)
+    for rule, kind, observed in work:
+        if kind.event:
+            if observed:
+                with transaction.atomic():
+                    _events(rule, kind, observed, now, outcome)
+            continue
+        current = live.get(rule.pk, {})
+        threshold = params(rule, kind)["threshold"]
+        if not current and not any(holds(kind, o.value, threshold) for o in observed):
+            # Nothing holds and nothing is pending or open: nothing to write. The common case
+            # after a store, and it costs no statement.
+            continue
         with transaction.atomic():
-            if kind.event:
-                _events(rule, kind, observed, now, outcome)
-            else:
-                _conditions(rule, kind, observed, ids, now, outcome)
+            _conditions(rule, kind, observed, current, now, outcome)
     notify.schedule_delivery(farm_id, outcome.opened + outcome.resolved + outcome.events)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _wanted(kind: AlertKind, observed, ids) -> set[int] | None:
+    """The objects whose pending or open alerts of `kind` this evaluation judges: all (None)
+    on the sweep; else those observed, and the stored ids themselves when they name the kind's
+    own objects (one of them no longer observed resolves). Ids of another kind of object (a
+    rig's GPUs, an account's workers) leave the alerts of what was not observed as they are."""
+    if ids is None:
+        return None
+    wanted = {o.object_id for o in observed}
+    if kind.object_type == kind.topic:
+        wanted.update(ids)
+    return wanted
+
+
+def _live_alerts(work, ids) -> dict[int, dict[int, Alert]]:
+    """{rule id: {object id: its pending or open alert}} for the condition rules of `work`, in
+    one query for all of them rather than one per rule."""
+    if not work:
+        return {}
+    wanted = {rule.pk: _wanted(kind, observed, ids) for rule, kind, observed in work}
+    alerts = Alert.objects.filter(
+        rule_id__in=list(wanted), state__in=[Alert.State.PENDING, Alert.State.OPEN]
+    )
+    if ids is not None:
+        alerts = alerts.filter(object_id__in=set().union(*wanted.values()))
+    live = {}
+    for alert in alerts:
+        objects = wanted[alert.rule_id]
+        if objects is None or alert.object_id in objects:
+            live.setdefault(alert.rule_id, {})[alert.object_id] = alert
+    return live
 
 
 def _message(kind: AlertKind, rule: AlertRule, observation: Observation, threshold) -> str:
@@ -203,23 +252,14 @@ def _events(rule, kind, observed, now, outcome) -> None:
     outcome.events += recorded
 
 
-def _conditions(rule, kind, observed, ids, now, outcome) -> None:
+def _conditions(rule, kind, observed, current, now, outcome) -> None:
     """One rule's condition alerts, set-based: a burst (an incident, 10,000 validators missing)
     costs a few statements, not a few per alert (one at a time, opening 1,000 validator alerts
-    took twice the epoch's own store time)."""
+    took twice the epoch's own store time). `current`: {object id: its pending or open alert}
+    (_live_alerts)."""
     threshold = params(rule, kind)["threshold"]
     hysteresis = kind.hysteresis if rule.hysteresis is None else rule.hysteresis
     grace = timedelta(seconds=rule.grace_s)
-    live = Alert.objects.filter(rule=rule, state__in=[Alert.State.PENDING, Alert.State.OPEN])
-    if ids is not None:
-        wanted = [o.object_id for o in observed]
-        if kind.object_type == kind.topic:
-            # The ids name this kind's own objects: one of them no longer observed resolves.
-            # Otherwise (a rig's GPUs, an account's workers) they are another kind of id, and
-            # only what was observed is evaluated.
-            wanted += list(ids)
-        live = live.filter(object_id__in=wanted)
-    current = {alert.object_id: alert for alert in live}
     fresh, again, dropped, resolving = [], [], [], []
     by_object = {}
     for o in observed:
