@@ -34,6 +34,13 @@ def _static_from_finders(settings):
 
 
 @pytest.fixture(autouse=True)
+def _alerts_evaluated_at_once(settings):
+    # A store's alerts are evaluated after its commit, in the test's thread, rather than by the
+    # process's coalescing thread a few seconds later (alerts/tests/test_coalesce.py tests that).
+    settings.ETHDASH_ALERT_BATCH_S = 0
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     # What one test left in the cache (a rig's hashrate median under its id) is not another's.
     from django.core.cache import cache

@@ -5,10 +5,10 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self):
-        from alerts.services import defaults, evaluate
+        from alerts.services import coalesce, defaults
         from ethdash import registry
 
-        registry.register_stored_listener("alerts", evaluate.on_stored)
+        registry.register_stored_listener("alerts", coalesce.on_stored)
         defaults.connect()
         registry.register_tile("alerts", template="alerts/overview_tile.html", context=overview)
 

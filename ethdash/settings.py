@@ -271,6 +271,10 @@ ETHDASH_VALIDATOR_EPOCH_RETENTION_DAYS = env_int(
 ETHDASH_ALERT_DIGEST_WINDOW_S = env_int("ETHDASH_ALERT_DIGEST_WINDOW_S", 5, minimum=0)
 ETHDASH_ALERT_DIGEST_MIN = env_int("ETHDASH_ALERT_DIGEST_MIN", 3, minimum=2)
 ETHDASH_ALERT_SWEEP_S = env_int("ETHDASH_ALERT_SWEEP_S", 15, minimum=1)
+# What the stores of this many seconds touched is evaluated together, once per farm and topic
+# (alerts.services.coalesce): a push then costs its ids added to a set, not an evaluation. 0:
+# each store is evaluated at once after its commit.
+ETHDASH_ALERT_BATCH_S = env_int("ETHDASH_ALERT_BATCH_S", 10, minimum=0)
 ETHDASH_ALERT_CHANNEL_MAX_FAILURES = env_int("ETHDASH_ALERT_CHANNEL_MAX_FAILURES", 5, minimum=1)
 # E-mail (alert channels of kind "email"): Django's mail settings from the environment. Without an
 # EMAIL_HOST, DEBUG prints mails on the console instead of trying an SMTP server on localhost.

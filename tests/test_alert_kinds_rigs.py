@@ -2,6 +2,7 @@
 its condition clears (past the hysteresis), notifies once per change and says nothing about a
 flap within its grace; ingest and the offline sweep call the stored hook."""
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from unittest import mock
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, Notification, NotificationChannel
 from alerts.services.defaults import default_rule
-from alerts.services.evaluate import evaluate, on_stored
+from alerts.services.evaluate import evaluate
 from ethdash import registry
 from rigs.formats.base import GpuReading, MinerError, RigReading
 from rigs.models import Gpu, Rig, RigSample
@@ -312,26 +313,32 @@ def test_a_telemetry_store_fires_the_stored_hook(world, django_capture_on_commit
         {"gpu": gpu, "ts": ts, "hashrate_hs": 60e6, "temperature_c": 70.0 + 25 * (gpu.index == 1)}
         for gpu in world.gpus
     ]
-    listener = mock.Mock(wraps=on_stored)
+    from alerts.services import coalesce
+
+    listener = mock.Mock(wraps=coalesce.on_stored)
     registry.register_stored_listener("alerts", listener)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             ingest_telemetry(rig=world.rig, samples=samples)
     finally:
-        registry.register_stored_listener("alerts", on_stored)
+        registry.register_stored_listener("alerts", coalesce.on_stored)
     listener.assert_called_once_with(world.farm.pk, "rig", (world.rig.pk,))
     alert = Alert.objects.get(rule=rule)
     assert (alert.state, alert.object_id) == (Alert.State.OPEN, world.gpus[1].pk)
     assert alert.value == 95.0
 
 
-def test_forty_rigs_offline_in_one_sweep_open_forty_alerts_in_one_burst(
-    db, django_capture_on_commit_callbacks
+def test_forty_rigs_offline_at_once_reach_the_channel_as_one_digest(
+    db, django_capture_on_commit_callbacks, settings
 ):
+    """A power cut, end to end: the offline sweep marks 40 rigs, the alert sweep after the grace
+    opens 40 alerts in one burst, and the one delivery task it starts posts one digest naming
+    all 40 to the farm's webhook (a real HTTP server)."""
+    from alerts.tasks import deliver_notifications
+    from alerts.tests.helpers import Receiver
+
+    settings.ETHDASH_OUTBOUND_ALLOW = ["127.0.0.1/32"]
     world = make_farm("Beta", gpus=0)
-    channel = NotificationChannel.objects.create(
-        farm=world.farm, name="ops", kind="webhook", target="https://hooks.example/ethdash"
-    )
     rule = make_rule(world.farm.pk, "rig_offline")
     now = timezone.now()
     for _ in range(39):
@@ -340,27 +347,42 @@ def test_forty_rigs_offline_in_one_sweep_open_forty_alerts_in_one_burst(
         status=Rig.Status.ONLINE, last_seen_at=now - timedelta(seconds=100),
         stale_at=now - timedelta(seconds=10),
     )  # fmt: skip
-    with django_capture_on_commit_callbacks(execute=True):
-        marked = mark_offline_rigs(now=now)
-    assert len(marked) == 40
-    assert Alert.objects.filter(rule=rule, state=Alert.State.PENDING).count() == 40
-    assert not Notification.objects.exists()
+    with Receiver() as receiver:
+        channel = NotificationChannel.objects.create(
+            farm=world.farm, name="ops", kind="webhook", target=f"{receiver.url}/hook"
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            marked = mark_offline_rigs(now=now)
+        assert len(marked) == 40
+        assert Alert.objects.filter(rule=rule, state=Alert.State.PENDING).count() == 40
+        assert not Notification.objects.exists()
 
-    from alerts.services.evaluate import sweep
+        from alerts.services.evaluate import sweep
 
-    later = timezone.now() + timedelta(seconds=rule.grace_s)
-    with (
-        mock.patch("alerts.tasks.deliver_notifications.apply_async") as deliver,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        outcome = sweep(now=later)
-    assert len(outcome.opened) == 40
-    assert Alert.objects.filter(rule=rule, state=Alert.State.OPEN).count() == 40
-    queued = Notification.objects.filter(channel=channel, change="opened", sent_at__isnull=True)
-    assert queued.count() == 40
-    # One delivery for the whole burst, which sends it as a digest.
-    deliver.assert_called_once()
-    assert deliver.call_args.args[0] == (world.farm.pk,)
+        later = timezone.now() + timedelta(seconds=rule.grace_s)
+        with (
+            mock.patch("alerts.tasks.deliver_notifications.apply_async") as deliver,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            outcome = sweep(now=later)
+        assert len(outcome.opened) == 40
+        assert Alert.objects.filter(rule=rule, state=Alert.State.OPEN).count() == 40
+        queued = Notification.objects.filter(channel=channel, change="opened", sent_at__isnull=True)
+        assert queued.count() == 40
+        # One delivery for the whole burst...
+        deliver.assert_called_once()
+        assert deliver.call_args.args[0] == (world.farm.pk,)
+        # ...which, run as the worker runs it, sends one message.
+        deliver_notifications.apply(args=deliver.call_args.args[0]).get()
+
+    assert len(receiver.requests) == 1
+    body = json.loads(receiver.requests[0]["body"])
+    assert body["digest"] is not None
+    assert "40 opened" in body["title"]
+    named = {n["alert"]["object_id"] for n in body["notifications"]}
+    assert named == set(Rig.objects.filter(farm=world.farm).values_list("pk", flat=True))
+    assert all(rig.name in body["text"] for rig in Rig.objects.filter(farm=world.farm))
+    assert not Notification.objects.filter(sent_at__isnull=True).exists()
 
 
 def test_polled_stores_and_failures_call_the_hook_once_per_farm(db):
