@@ -117,7 +117,10 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     muted_until = models.DateTimeField(null=True, blank=True)
+    # The value that tripped it (kept), and the one it resolved at: None when the object was no
+    # longer observed (deleted, or no longer what the kind watches).
     value = models.FloatField(null=True, blank=True)
+    resolved_value = models.FloatField(null=True, blank=True)
     message = models.CharField(max_length=500)
 
     class Meta:

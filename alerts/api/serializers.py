@@ -14,7 +14,7 @@ class AlertSerializer(serializers.ModelSerializer):
         model = Alert
         fields = [
             "id", "farm", "rule", "kind", "severity", "state", "event", "object_type", "object_id",
-            "object_name", "url", "message", "value", "opened_at", "resolved_at",
+            "object_name", "url", "message", "value", "resolved_value", "opened_at", "resolved_at",
             "acknowledged_at", "acknowledged_by", "muted_until",
         ]  # fmt: skip
         read_only_fields = fields

@@ -181,12 +181,26 @@ def link(alert) -> str:
     return alert.url or "/alerts/"
 
 
-def _value(alert) -> str:
+def _figure(alert, value) -> str:
+    kind = registry.alert_kind(alert.kind)
+    unit = f" {kind.unit.strip()}" if kind and kind.unit else ""
+    return f"{value:g}{unit}"
+
+
+def _value(alert, change="opened") -> str:
+    """The value a message shows: the one that tripped the alert; for a resolution, the one it
+    resolved at, then the one that tripped it."""
+    if change == "resolved" and not alert.event:
+        now = (
+            "no longer observed"
+            if alert.resolved_value is None
+            else (_figure(alert, alert.resolved_value))
+        )
+        was = f", was {_figure(alert, alert.value)}" if alert.value is not None else ""
+        return f"{now}{was}"
     if alert.value is None:
         return ""
-    kind = registry.alert_kind(alert.kind)
-    unit = f" {kind.unit}" if kind and kind.unit else ""
-    return f"{alert.value:g}{unit}"
+    return _figure(alert, alert.value)
 
 
 def _rule_name(alert) -> str:
@@ -196,7 +210,7 @@ def _rule_name(alert) -> str:
 
 def _line(row: Notification) -> str:
     alert = row.alert
-    value = _value(alert)
+    value = _value(alert, row.change)
     return (
         f"{CHANGE_WORDS.get(row.change, row.change)} [{alert.severity.upper()}] "
         f"{alert.object_type} {alert.object_name}: {alert.message}"
@@ -216,6 +230,7 @@ def alert_payload(alert) -> dict:
         "object_id": alert.object_id,
         "object_name": alert.object_name,
         "value": alert.value,
+        "resolved_value": alert.resolved_value,
         "unit": kind.unit if kind else "",
         "message": alert.message,
         "url": link(alert),
@@ -246,7 +261,7 @@ def single_message(channel, row: Notification) -> Message:
         f"{word}: {alert.message}",
         f"Object: {alert.object_type} {alert.object_name} (#{alert.object_id})",
     ]
-    if value := _value(alert):
+    if value := _value(alert, row.change):
         lines.append(f"Value: {value}")
     lines += [f"Severity: {alert.severity}", f"Rule: {_rule_name(alert)}"]
     if when:

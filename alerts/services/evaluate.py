@@ -408,12 +408,17 @@ def _resolve(rule, resolving, by_object, now, outcome) -> None:
         return
     mine = _claimed([a.pk for a in resolving], Alert.State.OPEN)
     resolved = [a for a in resolving if a.pk in mine]
-    Alert.objects.filter(pk__in=mine).update(
-        state=Alert.State.RESOLVED, resolved_at=now, dedupe=None
-    )
     for alert in resolved:
         alert.state, alert.resolved_at, alert.dedupe = Alert.State.RESOLVED, now, None
-        if alert.object_id in by_object:
-            alert.value = by_object[alert.object_id].value
+        observation = by_object.get(alert.object_id)
+        # The value it resolved at, beside the one that tripped it (kept in `value`), so the
+        # "resolved" message says where it stands now, not what it was when it opened.
+        alert.resolved_value = observation.value if observation is not None else None
+    update_by_pk(
+        Alert,
+        [a.pk for a in resolved],
+        {"resolved_value": [a.resolved_value for a in resolved]},
+        same={"state": Alert.State.RESOLVED, "resolved_at": now, "dedupe": None},
+    )
     notify.queue_many(rule, resolved, "resolved", now=now)
     outcome.resolved += resolved

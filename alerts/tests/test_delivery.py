@@ -222,3 +222,31 @@ def test_a_channel_being_delivered_to_is_skipped_by_a_second_worker(farm):
     assert (skipped.sent, mail.outbox) == (0, [])
     assert deliver_farm(farm.pk).sent == 1
     assert len(mail.outbox) == 1
+
+
+def test_a_resolution_says_where_the_value_stands_now_and_what_tripped_it(farm):
+    from django.utils import timezone
+
+    from alerts.models import Alert
+    from alerts.services import notify
+
+    rule = make_rule(farm, make_channel(farm))
+    hot, gone = open_alert(rule, 1, value=96.5), open_alert(rule, 2, value=91.0)
+    deliver_farm(farm.pk)
+    mail.outbox.clear()
+    now = timezone.now()
+    Alert.objects.filter(pk=hot.pk).update(
+        state=Alert.State.RESOLVED, resolved_at=now, resolved_value=79.0, dedupe=None
+    )
+    # GPU 2 was removed: nothing observed it any more.
+    Alert.objects.filter(pk=gone.pk).update(
+        state=Alert.State.RESOLVED, resolved_at=now, dedupe=None
+    )
+    notify.queue(Alert.objects.get(pk=hot.pk), "resolved")
+    deliver_farm(farm.pk)
+    notify.queue(Alert.objects.get(pk=gone.pk), "resolved")
+    deliver_farm(farm.pk)
+
+    first, second = mail.outbox
+    assert "Value: 79, was 96.5" in first.body
+    assert "Value: no longer observed, was 91" in second.body

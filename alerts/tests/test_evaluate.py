@@ -101,6 +101,9 @@ def test_an_alert_opens_once_and_resolves_once_past_the_hysteresis(farm):
     assert [a.pk for a in run(farm, T0 + timedelta(seconds=30)).resolved] == [alert.pk]
     assert run(farm, T0 + timedelta(seconds=40)).resolved == []
     assert (sent("opened"), sent("resolved")) == (1, 1)
+    # The value that tripped it is kept, the one it resolved at stored beside it.
+    alert.refresh_from_db()
+    assert (alert.state, alert.value, alert.resolved_value) == ("resolved", 90.0, 82.0)
     # Hot again: a new alert, said again.
     READINGS[1] = 95.0
     assert len(run(farm, T0 + timedelta(seconds=50)).opened) == 1

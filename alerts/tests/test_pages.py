@@ -45,6 +45,18 @@ def test_open_alerts_come_first_newest_first_and_pending_ones_are_not_shown(owne
     assert 'id="open-alert-count"' in html and ">2</span>" in html
 
 
+def test_the_history_shows_the_value_an_alert_resolved_at(owner_client, rule):
+    now = timezone.now()
+    _alert(rule, object_id=1, value=96.5, state=Alert.State.RESOLVED, resolved_at=now,
+           resolved_value=79.0, dedupe=None)  # fmt: skip
+    _alert(rule, object_id=2, value=91.0, state=Alert.State.RESOLVED, resolved_at=now, dedupe=None)
+
+    html = owner_client.get("/alerts/").content.decode()
+
+    assert '96.50 <span class="sub" title="the value it resolved at">→ 79</span>' in html
+    assert '91 <span class="sub" title="the value it resolved at">→ gone</span>' in html
+
+
 def test_the_list_filters_by_kind_object_type_severity_and_state(owner_client, alpha, rule):
     offline = AlertRuleFactory(farm=alpha.farm, kind="test_offline", severity="critical")
     hot = _alert(rule, object_type="gpu", object_id=7)
