@@ -3,6 +3,7 @@ its condition clears (past the hysteresis), notifies once per change and says no
 flap within its grace; ingest and the offline sweep call the stored hook."""
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from unittest import mock
@@ -401,3 +402,26 @@ def test_polled_stores_and_failures_call_the_hook_once_per_farm(db):
     assert sorted((c.args[0], list(c.args[2])) for c in stored.call_args_list) == sorted(
         [(alpha.farm.pk, [alpha.rig.pk]), (beta.farm.pk, [beta.rig.pk])]
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_store_opens_its_alert_through_the_coalescing_thread(settings, monkeypatch):
+    """End to end with the real listener: the store's commit only notes the rig; the alert
+    opens when the process's evaluation thread runs, a window later."""
+    from alerts.services import coalesce
+    from alerts.services.coalesce import Coalescer
+
+    settings.ETHDASH_ALERT_BATCH_S = 1
+    world = make_farm("Gamma", gpus=2)
+    rule = make_rule(world.farm.pk, "gpu_temperature_high", grace_s=0)
+    gpus = list(world.rig.gpus.order_by("index"))
+    now = timezone.now()
+    samples = [{"gpu": g, "ts": now, "hashrate_hs": 60e6, "temperature_c": 95.0} for g in gpus]
+    registry.register_stored_listener("alerts", coalesce.on_stored)
+    monkeypatch.setattr(coalesce, "coalescer", Coalescer())  # its thread starts with this store
+    ingest_telemetry(rig=world.rig, samples=samples)
+    assert not Alert.objects.filter(rule=rule).exists()  # not evaluated yet: noted
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Alert.objects.filter(rule=rule).count() < 2:
+        time.sleep(0.1)
+    assert Alert.objects.filter(rule=rule, state=Alert.State.OPEN).count() == 2

@@ -5,12 +5,7 @@ import os
 import threading
 import time
 
-import pytest
-
-from alerts.models import Alert
-from alerts.services import coalesce
 from alerts.services.coalesce import Coalescer
-from ethdash import registry
 
 
 def test_stores_of_one_farm_and_topic_are_evaluated_once_for_all_their_ids():
@@ -74,29 +69,3 @@ def test_the_background_thread_evaluates_within_the_window(settings):
     assert heard == [(1, "rig", (1,))]
     assert time.monotonic() - started < 3
     assert coalescer._thread.daemon and coalescer._thread.name == "alert-evaluation"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_store_opens_its_alert_through_the_coalescing_thread(settings, monkeypatch):
-    """End to end with the real listener: the store's commit only notes the rig; the alert
-    opens when the process's evaluation thread runs, a window later."""
-    from django.utils import timezone
-
-    from rigs.services.ingest import ingest_telemetry
-    from tests.factories import make_farm
-    from tests.test_alert_kinds_rigs import make_rule
-
-    settings.ETHDASH_ALERT_BATCH_S = 1
-    world = make_farm("Gamma", gpus=2)
-    rule = make_rule(world.farm.pk, "gpu_temperature_high", grace_s=0)
-    gpus = list(world.rig.gpus.order_by("index"))
-    now = timezone.now()
-    samples = [{"gpu": g, "ts": now, "hashrate_hs": 60e6, "temperature_c": 95.0} for g in gpus]
-    registry.register_stored_listener("alerts", coalesce.on_stored)
-    monkeypatch.setattr(coalesce, "coalescer", Coalescer())  # its thread starts with this store
-    ingest_telemetry(rig=world.rig, samples=samples)
-    assert not Alert.objects.filter(rule=rule).exists()  # not evaluated yet: noted
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and Alert.objects.filter(rule=rule).count() < 2:
-        time.sleep(0.1)
-    assert Alert.objects.filter(rule=rule, state=Alert.State.OPEN).count() == 2
