@@ -5,7 +5,18 @@ import os
 import threading
 import time
 
+import pytest
+
+from alerts.services import coalesce
 from alerts.services.coalesce import Coalescer
+
+
+@pytest.fixture(autouse=True)
+def _loggers_enabled(monkeypatch):
+    # An in-process Celery worker started by an earlier test configures logging and disables
+    # the loggers that existed then (as tests/test_listeners.py notes).
+    monkeypatch.setattr(coalesce.logger, "disabled", False)
+    monkeypatch.setattr(coalesce.timing, "disabled", False)
 
 
 def test_stores_of_one_farm_and_topic_are_evaluated_once_for_all_their_ids():
