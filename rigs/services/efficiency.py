@@ -13,7 +13,7 @@
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
@@ -68,7 +68,10 @@ def _figures(rows, price_per_kwh, *, shares=True):
     )
     if figures.energy_j_per_day is not None and price_per_kwh is not None:
         kwh = Decimal(str(figures.energy_j_per_day / J_PER_KWH))
-        figures.cost_per_day = (kwh * price_per_kwh).quantize(Decimal("0.01"))
+        try:
+            figures.cost_per_day = (kwh * price_per_kwh).quantize(Decimal("0.01"))
+        except InvalidOperation:  # past a Decimal's 28 digits, which no in-range power reaches
+            figures.cost_per_day = None
     if shares:
         _share_quality(figures, [rows])
     return figures

@@ -395,8 +395,22 @@ def test_rollup_bucket_with_a_non_finite_average_is_not_stored():
          **{f"{c}_last": None for c in rollups.GPU_COUNTERS}}
         for _ in range(2)
     ]  # fmt: skip
-    assert math.isinf(rollups._weighted_avg(rows, "hashrate_avg") or math.inf)
+    assert math.isinf(rollups._weighted_avg(rows, "hashrate_avg"))  # the arithmetic overflows
     assert rollups._rig_bucket((1, timezone.now()), rows, "5m") is None
+
+
+def test_energy_and_cost_of_a_figure_that_overflows_are_none():
+    from decimal import Decimal
+
+    from rigs.services import efficiency
+
+    rows = [types.SimpleNamespace(samples=1, hashrate_avg=1e305, power_avg=1e305)]
+    figures = efficiency._figures(rows, Decimal("0.10"), shares=False)
+    assert figures.power_w == 1e305  # 1e305 W times 86,400 s is past the floats:
+    assert (figures.energy_j_per_day, figures.cost_per_day) == (None, None)
+    # Finite, but a cost past the 28 digits of a Decimal: none either, rather than an error.
+    rows = [types.SimpleNamespace(samples=1, hashrate_avg=1e30, power_avg=1e30)]
+    assert efficiency._figures(rows, Decimal("0.10"), shares=False).cost_per_day is None
 
 
 def test_limits_keep_every_sum_of_a_rig_finite():
