@@ -419,6 +419,12 @@ def parse_hello(body) -> Hello:
                 memory_mb=_memory_mb(entry.get("mem")),
             )
         )
+    for gpu in hello.gpus:
+        if not limits.within(gpu.memory_mb, *limits.DEVICE["memory_mb"]):
+            raise BadRequest(
+                f"GPU {gpu.pci_bus}'s memory of {gpu.memory_mb} MB is beyond "
+                f"{limits.MEMORY_MB_MAX} MB."
+            )
     mb, cpu = as_dict(params.get("mb")), as_dict(params.get("cpu"))
     # uid, ip, net_interfaces, lan_config, openvpn, ref_id, server_url and the GPUs' vbios,
     # subvendor and power limits describe the rig to Hive's web console and are not kept.

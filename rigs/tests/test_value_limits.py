@@ -271,6 +271,7 @@ def test_the_refusal_says_which_figure_and_its_limits(alpha):
     [
         pytest.param(lambda p: p.update(gpu=[{"busid": "01:00.0"}] * 40000), id="40,000 GPUs"),
         pytest.param(lambda p: p["cpu"].update(model="Ryzen\x00"), id="a NUL in the CPU model"),
+        pytest.param(lambda p: p["gpu"][1].update(mem="9999999999 GB"), id="10^10 GB of memory"),
     ],
 )
 def test_a_hello_outside_the_limits_is_a_400_and_stores_nothing(alpha, change):
