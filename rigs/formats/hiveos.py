@@ -166,8 +166,9 @@ def parse_stats(body, detected_buses=(), cpu_model=""):
 
 def _refuse_oversized(params):
     """Raises a bad answer for a body no agent builds that would cost a request its time or a
-    column its value: per-GPU arrays longer than any rig's (rigs.limits.HS_ENTRIES_MAX), or a
-    NUL character in any text (PostgreSQL's text and JSON columns refuse it)."""
+    column its value: per-GPU arrays longer than any rig's (rigs.limits.HS_ENTRIES_MAX), a NUL
+    character in any text (PostgreSQL's text and JSON columns refuse it), a number that is not
+    finite."""
     for key, value in params.items():
         if isinstance(value, list) and len(value) > limits.HS_ENTRIES_MAX:
             raise bad_answer(f"'{key}' has {len(value)} entries, more than {limits.HS_ENTRIES_MAX}")
@@ -178,24 +179,28 @@ def _refuse_oversized(params):
                         f"'{key}.{name}' has {len(entries)} entries, more than "
                         f"{limits.HS_ENTRIES_MAX}"
                     )
-    where = nul_in(params)
+    where = unusable_in(params)
     if where:
-        raise bad_answer(f"a NUL character in {where}")
+        raise bad_answer(where)
 
 
-def nul_in(value, path="params"):
-    """Where in a JSON value a string (or key) holds a NUL character, else "". Iterative, so a
-    deep value costs no recursion."""
+def unusable_in(value, path="params"):
+    """What in a JSON value no agent sends and no column can hold, else "": a NUL character in
+    a string or key, or a number that is not finite (JSON's 1e400 is parsed as infinity).
+    Iterative, so a deep value costs no recursion."""
     pending = [(path, value)]
     while pending:
         where, item = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return where
+                return f"a NUL character in {where}"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"{where} is {item!r}, not a finite number"
         elif isinstance(item, dict):
             for key, child in item.items():
                 if "\x00" in str(key):
-                    return f"a key of {where}"
+                    return f"a NUL character in a key of {where}"
                 pending.append((f"{where}.{key}", child))
         elif isinstance(item, list):
             pending.extend((f"{where}[{i}]", child) for i, child in enumerate(item))
@@ -398,9 +403,9 @@ def parse_hello(body) -> Hello:
         raise BadRequest("'gpu' is not the agent's list of detected GPUs.")
     if len(detected) > limits.DEVICES_MAX:
         raise BadRequest(f"'gpu' lists {len(detected)} GPUs, more than {limits.DEVICES_MAX}.")
-    where = nul_in(params)
+    where = unusable_in(params)
     if where:
-        raise BadRequest(f"A NUL character in {where}.")
+        raise BadRequest(f"The hello holds {where}.")
     hello = Hello()
     for entry in detected:
         bus = bus_of(entry.get("busid"))

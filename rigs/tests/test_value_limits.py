@@ -86,6 +86,7 @@ API_BAD = [
     ("hashrate_hs", 1e308),
     ("hashrate_hs", -1.0),
     ("hashrate_hs", 10**400),  # past the floats altogether
+    ("power_w", math.inf),  # sent as 1e400, which JSON parsers read as infinity
     ("shares_accepted", 2**63),
     ("shares_accepted", 2**53),  # past exact in JSON clients
     ("shares_rejected", 2**64 + 5),
@@ -102,9 +103,7 @@ def test_api_refuses_each_figure_outside_its_limits_and_stores_nothing(api, alph
     before = stored_counts()
 
     response = api.post(
-        f"/api/v1/rigs/{alpha.rig.pk}/telemetry/",
-        json.dumps(body),
-        content_type="application/json",
+        f"/api/v1/rigs/{alpha.rig.pk}/telemetry/", as_json(body), content_type="application/json"
     )
 
     assert response.status_code == 400, response.content
@@ -152,6 +151,11 @@ def test_api_takes_every_figure_at_its_limit_and_the_rig_total_stays_finite(api,
 # -- a Hive OS agent's stats body -------------------------------------------------------------
 
 
+def as_json(body):
+    """The body as a sender writes it; an infinity as the number 1e400, which parses as one."""
+    return json.dumps(body).replace("Infinity", "1e400")
+
+
 def _set(path, value):
     """A change to the Hive OS fixture body: params' keys joined by dots, list items by index."""
 
@@ -187,6 +191,8 @@ HIVE_BAD = {
     "a NUL in the miner's name": _set("miner", "phoenix\x00miner"),
     "a NUL in the version": _set("miner_stats.ver", "6.2c\x00"),
     "a NUL in a flight sheet key": _set("meta", {"fs\x00": 1}),
+    "hs 1e400 (JSON's infinity)": _set("miner_stats.hs.2", math.inf),
+    "a load average of 1e400": _set("cpuavg", [0.3, math.inf, 0.2]),
     "40,000 GPUs": lambda b: _set("miner_stats.bus_numbers", list(range(40000)))(
         _set("miner_stats.hs", [30000.0] * 40000)(b)
     ),
@@ -213,7 +219,9 @@ def test_hive_body_outside_the_limits_is_a_400_on_the_telemetry_endpoint(api, al
     before = stored_counts()
 
     started = time.perf_counter()
-    response = api.post(f"/api/v1/rigs/{alpha.rig.pk}/telemetry/", body, format="json")
+    response = api.post(
+        f"/api/v1/rigs/{alpha.rig.pk}/telemetry/", as_json(body), content_type="application/json"
+    )
     elapsed = time.perf_counter() - started
 
     assert response.status_code == 400, response.content[:300]
@@ -232,7 +240,7 @@ def test_hive_body_outside_the_limits_is_a_jsonrpc_400_on_the_agents_endpoint(al
 
     response = Client().post(
         f"/worker/api?id_rig={alpha.rig.pk}&method=stats",
-        data=json.dumps(body).encode(),
+        data=as_json(body).encode(),
         content_type="",
     )
 
