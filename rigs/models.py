@@ -3,6 +3,42 @@ from django.db import models
 from accounts.models import Farm
 from ethdash.outbound import validate_host, validate_port
 
+# Beyond any figure rigs.limits lets in and short of every float that is not finite: a column
+# checked against it holds no NaN and no infinity. A database constraint rather than a check in
+# each store function, because it holds for every writer (bulk inserts, upserts, rollups, the
+# admin, a migration, a script) at the cost of two comparisons a row; PostgreSQL's float columns
+# take 'NaN' and 'Infinity' otherwise, which break every JSON answer and chart that reads them.
+FINITE_BOUND = 1e300
+
+
+def finite_check(name, *fields):
+    """A CHECK constraint: each of `fields` is NULL or a finite float (within ±FINITE_BOUND).
+    On PostgreSQL NaN sorts above every number, so the upper bound refuses it too; SQLite
+    stores NaN as NULL."""
+    condition = models.Q()
+    for field in fields:
+        condition &= models.Q(**{f"{field}__isnull": True}) | models.Q(
+            **{f"{field}__gte": -FINITE_BOUND, f"{field}__lte": FINITE_BOUND}
+        )
+    return models.CheckConstraint(condition=condition, name=name)
+
+
+# The float columns a reading reaches, by table.
+RIG_FLOATS = (
+    "hashrate_median_24h_hs", "hashrate_hs", "hashrate_reported_hs", "hashrate_devices_hs",
+    "power_w", "temperature_max_c",
+)  # fmt: skip
+GPU_FLOATS = ("hashrate_hs", "temperature_c", "memory_temperature_c", "fan_pct", "power_w")
+RIG_SAMPLE_FLOATS = RIG_FLOATS[1:]
+ROLLUP_METRICS = tuple(
+    f"{metric}_{part}" for metric in ("hashrate", "power") for part in ("avg", "min", "max", "last")
+)
+GPU_ROLLUP_FLOATS = (
+    *ROLLUP_METRICS, "temperature_avg", "temperature_min", "temperature_max",
+    "temperature_last", "fan_avg",
+)  # fmt: skip
+RIG_ROLLUP_FLOATS = (*ROLLUP_METRICS, "temperature_max_avg", "temperature_max_max")
+
 
 class Rig(models.Model):
     class Status(models.TextChoices):
@@ -105,6 +141,7 @@ class Rig(models.Model):
         ordering = ["farm", "name"]
         constraints = [
             models.UniqueConstraint(fields=["farm", "name"], name="rig_unique_farm_name"),
+            finite_check("rig_figures_finite", *RIG_FLOATS),
         ]
         indexes = [models.Index(fields=["status", "stale_at"], name="rig_status_stale")]
 
@@ -154,6 +191,7 @@ class Gpu(models.Model):
                 condition=models.Q(pci_bus__isnull=False),
                 name="gpu_unique_rig_bus",
             ),
+            finite_check("gpu_figures_finite", *GPU_FLOATS),
         ]
 
     def __str__(self):
@@ -182,7 +220,8 @@ class GpuSample(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["gpu", "ts"], name="gpusample_unique_gpu_ts")
+            models.UniqueConstraint(fields=["gpu", "ts"], name="gpusample_unique_gpu_ts"),
+            finite_check("gpusample_finite", *GPU_FLOATS),
         ]
 
     def __str__(self):
@@ -217,7 +256,8 @@ class RigSample(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["rig", "ts"], name="rigsample_unique_rig_ts")
+            models.UniqueConstraint(fields=["rig", "ts"], name="rigsample_unique_rig_ts"),
+            finite_check("rigsample_finite", *RIG_SAMPLE_FLOATS),
         ]
 
     def __str__(self):
@@ -260,7 +300,8 @@ class GpuRollup(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["gpu", "resolution", "ts"], name="gpurollup_unique_gpu_res_ts"
-            )
+            ),
+            finite_check("gpurollup_finite", *GPU_ROLLUP_FLOATS),
         ]
 
     def __str__(self):
@@ -293,7 +334,8 @@ class RigRollup(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["rig", "resolution", "ts"], name="rigrollup_unique_rig_res_ts"
-            )
+            ),
+            finite_check("rigrollup_finite", *RIG_ROLLUP_FLOATS),
         ]
 
     def __str__(self):

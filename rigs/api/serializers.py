@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from ethdash import api
 from ethdash.outbound import validate_host, validate_port
-from rigs import formats
+from rigs import formats, limits
 from rigs.models import Gpu, GpuSample, Rig
 from rigs.services.editing import address_problems, kept_password_problem
 from rigs.services.ingest import (
@@ -23,7 +23,10 @@ class FiniteFloatField(serializers.FloatField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | float):
             self.fail("invalid")
-        value = float(data)
+        try:
+            value = float(data)
+        except OverflowError:  # an integer past the floats (10**400)
+            self.fail("invalid")
         if not math.isfinite(value):
             self.fail("invalid")
         return super().to_internal_value(value)
@@ -243,17 +246,36 @@ class TelemetrySampleSerializer(serializers.Serializer):
         help_text="When the reading was taken, ISO 8601 (UTC if no zone)."
     )
     gpu = StrictIntegerField(min_value=0, help_text="The GPU's index on the rig.")
-    hashrate_hs = FiniteFloatField(min_value=0, help_text="Hashrate in H/s.")
-    temperature_c = FiniteFloatField(min_value=-40, max_value=150, required=False, allow_null=True)
-    memory_temperature_c = FiniteFloatField(
-        min_value=-40, max_value=150, required=False, allow_null=True
+    hashrate_hs = FiniteFloatField(
+        min_value=0, max_value=limits.HASHRATE_DEVICE_MAX_HS, help_text="Hashrate in H/s."
     )
-    fan_pct = FiniteFloatField(min_value=0, max_value=100, required=False, allow_null=True)
-    power_w = FiniteFloatField(min_value=0, max_value=3000, required=False, allow_null=True)
-    shares_accepted = StrictIntegerField(min_value=0, required=False, allow_null=True)
-    shares_rejected = StrictIntegerField(min_value=0, required=False, allow_null=True)
-    shares_stale = StrictIntegerField(min_value=0, required=False, allow_null=True)
-    shares_invalid = StrictIntegerField(min_value=0, required=False, allow_null=True)
+    temperature_c = FiniteFloatField(
+        min_value=limits.TEMPERATURE_MIN_C, max_value=limits.TEMPERATURE_MAX_C,
+        required=False, allow_null=True, help_text="°C",
+    )  # fmt: skip
+    memory_temperature_c = FiniteFloatField(
+        min_value=limits.TEMPERATURE_MIN_C, max_value=limits.TEMPERATURE_MAX_C,
+        required=False, allow_null=True, help_text="°C",
+    )  # fmt: skip
+    fan_pct = FiniteFloatField(
+        min_value=0, max_value=limits.FAN_MAX_PCT, required=False, allow_null=True, help_text="%"
+    )
+    power_w = FiniteFloatField(
+        min_value=0, max_value=limits.POWER_DEVICE_MAX_W, required=False, allow_null=True,
+        help_text="W",
+    )  # fmt: skip
+    shares_accepted = StrictIntegerField(
+        min_value=0, max_value=limits.COUNT_MAX, required=False, allow_null=True
+    )
+    shares_rejected = StrictIntegerField(
+        min_value=0, max_value=limits.COUNT_MAX, required=False, allow_null=True
+    )
+    shares_stale = StrictIntegerField(
+        min_value=0, max_value=limits.COUNT_MAX, required=False, allow_null=True
+    )
+    shares_invalid = StrictIntegerField(
+        min_value=0, max_value=limits.COUNT_MAX, required=False, allow_null=True
+    )
 
     def validate_gpu(self, index):
         gpu = self.context["gpus_by_index"].get(index)

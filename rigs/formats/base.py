@@ -90,38 +90,3 @@ def require_object(value, what) -> dict:
     if not isinstance(value, dict):
         raise bad_answer(f"{what} is {type(value).__name__}, not an object")
     return value
-
-
-# The ranges a reading's figures are stored in (rigs.models): PCI bus numbers are 8-bit, device
-# indexes a small integer, counters a 64-bit one.
-PCI_BUS_MAX = 255
-INDEX_MAX = 32767
-MEMORY_MB_MAX = 2**31 - 1
-COUNT_MAX = 2**63 - 1
-_COUNTS = ("shares_accepted", "shares_rejected", "shares_stale", "shares_invalid")
-
-
-def _within(value, high):
-    return value if value is not None and 0 <= value <= high else None
-
-
-def in_range(reading: RigReading) -> RigReading:
-    """`reading` (changed in place) with every figure no miner can mean set to None: a negative
-    hashrate, power, uptime or share count, a count past 64 bits, a PCI bus past 255, a negative
-    memory size. Like "off" or junk text (rigs.formats.values), such a value is no reading; the
-    rest of the reading, and every other rig stored with it, are kept. A device index out of
-    range becomes the device's position in the miner's list, its identity where it has no bus."""
-    reading.uptime_s = _within(reading.uptime_s, COUNT_MAX)
-    reading.hashrate_hs = _within(reading.hashrate_hs, float("inf"))
-    for name in _COUNTS:
-        setattr(reading, name, _within(getattr(reading, name), COUNT_MAX))
-    for position, gpu in enumerate(reading.gpus):
-        if _within(gpu.index, INDEX_MAX) is None:
-            gpu.index = position
-        gpu.pci_bus = _within(gpu.pci_bus, PCI_BUS_MAX)
-        gpu.memory_mb = _within(gpu.memory_mb, MEMORY_MB_MAX)
-        gpu.hashrate_hs = _within(gpu.hashrate_hs, float("inf"))
-        gpu.power_w = _within(gpu.power_w, float("inf"))
-        for name in _COUNTS:
-            setattr(gpu, name, _within(getattr(gpu, name), COUNT_MAX))
-    return reading

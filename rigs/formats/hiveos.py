@@ -39,10 +39,12 @@ hello (hive/bin/hello, at boot): {"method": "hello", "jsonrpc": "2.0", "id": 0, 
 """
 
 import json
+import math
 import re
 import zlib
 from dataclasses import dataclass, field
 
+from rigs import limits
 from rigs.formats.base import GpuReading, RigReading, bad_answer
 from rigs.formats.values import as_dict, as_list, at, integer, number, sensor, text
 
@@ -119,6 +121,7 @@ def parse_stats(body, detected_buses=(), cpu_model=""):
     params = body.get("params", body)
     if not isinstance(params, dict):
         raise bad_answer("'params' is not an object")
+    _refuse_oversized(params)
     stats = params.get("miner_stats")
     # The agent sends "miner_stats": null when its miner answers nothing (stopped, restarting,
     # no MINER set): the rig is up and its miner reports no device, which is a reading too.
@@ -159,6 +162,49 @@ def parse_stats(body, detected_buses=(), cpu_model=""):
                 if gpu.pci_bus is not None:
                     buses.add(gpu.pci_bus)
     return reading
+
+
+def _refuse_oversized(params):
+    """Raises a bad answer for a body no agent builds that would cost a request its time or a
+    column its value: per-GPU arrays longer than any rig's (rigs.limits.HS_ENTRIES_MAX), a NUL
+    character in any text (PostgreSQL's text and JSON columns refuse it), a number that is not
+    finite."""
+    for key, value in params.items():
+        if isinstance(value, list) and len(value) > limits.HS_ENTRIES_MAX:
+            raise bad_answer(f"'{key}' has {len(value)} entries, more than {limits.HS_ENTRIES_MAX}")
+        if isinstance(value, dict) and key.startswith("miner_stats"):
+            for name, entries in value.items():
+                if isinstance(entries, list) and len(entries) > limits.HS_ENTRIES_MAX:
+                    raise bad_answer(
+                        f"'{key}.{name}' has {len(entries)} entries, more than "
+                        f"{limits.HS_ENTRIES_MAX}"
+                    )
+    where = unusable_in(params)
+    if where:
+        raise bad_answer(where)
+
+
+def unusable_in(value, path="params"):
+    """What in a JSON value no agent sends and no column can hold, else "": a NUL character in
+    a string or key, or a number that is not finite (JSON's 1e400 is parsed as infinity).
+    Iterative, so a deep value costs no recursion."""
+    pending = [(path, value)]
+    while pending:
+        where, item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return f"a NUL character in {where}"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"{where} is {item!r}, not a finite number"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in str(key):
+                    return f"a NUL character in a key of {where}"
+                pending.append((f"{where}.{key}", child))
+        elif isinstance(item, list):
+            pending.extend((f"{where}[{i}]", child) for i, child in enumerate(item))
+    return ""
 
 
 def _agent_figures_by_bus(params, detected_buses):
@@ -326,12 +372,17 @@ def _size_bytes(value):
     if not match:
         return None
     power = " KMGTP".index(match.group(2).upper() or " ")
-    return int(float(match.group(1).replace(",", ".")) * 1024**power)
+    size = float(match.group(1).replace(",", ".")) * 1024**power
+    return int(size) if math.isfinite(size) else None  # 400 digits of "G" are no disk
 
 
 def _scaled(value, scale):
     value = number(value)
-    return None if value is None or value < 0 else value * scale
+    if value is None or value < 0:
+        return None
+    # Finite before the unit conversion is not finite after it (1e306 TH/s is infinity in H/s):
+    # such a figure is out of every range, and rigs.limits refuses the body that carries it.
+    return value * scale
 
 
 # -- hello ------------------------------------------------------------------------------------
@@ -350,6 +401,11 @@ def parse_hello(body) -> Hello:
     detected = params.get("gpu", [])
     if not isinstance(detected, list) or not all(isinstance(g, dict) for g in detected):
         raise BadRequest("'gpu' is not the agent's list of detected GPUs.")
+    if len(detected) > limits.DEVICES_MAX:
+        raise BadRequest(f"'gpu' lists {len(detected)} GPUs, more than {limits.DEVICES_MAX}.")
+    where = unusable_in(params)
+    if where:
+        raise BadRequest(f"The hello holds {where}.")
     hello = Hello()
     for entry in detected:
         bus = bus_of(entry.get("busid"))
@@ -368,6 +424,12 @@ def parse_hello(body) -> Hello:
                 memory_mb=_memory_mb(entry.get("mem")),
             )
         )
+    for gpu in hello.gpus:
+        if not limits.within(gpu.memory_mb, *limits.DEVICE["memory_mb"]):
+            raise BadRequest(
+                f"GPU {gpu.pci_bus}'s memory of {gpu.memory_mb} MB is beyond "
+                f"{limits.MEMORY_MB_MAX} MB."
+            )
     mb, cpu = as_dict(params.get("mb")), as_dict(params.get("cpu"))
     # uid, ip, net_interfaces, lan_config, openvpn, ref_id, server_url and the GPUs' vbios,
     # subvendor and power limits describe the rig to Hive's web console and are not kept.

@@ -68,4 +68,6 @@ def as_list(value) -> list:
 
 
 def text(value) -> str:
-    return "" if value is None else str(value)
+    # A NUL character is no text a miner means (sgminer ends its replies with one), and
+    # PostgreSQL's text columns refuse it: it is left out.
+    return "" if value is None else str(value).replace("\x00", "")

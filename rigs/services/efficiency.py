@@ -13,10 +13,11 @@
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
+from rigs.limits import finite_or_none
 from rigs.models import GpuRollup, Resolution, RigRollup
 
 DAY_S = 86400
@@ -51,20 +52,26 @@ def counter_increase(values):
 def _weighted(rows, field):
     pairs = [(getattr(r, field), r.samples) for r in rows if getattr(r, field) is not None]
     weight = sum(n for _, n in pairs)
-    return sum(v * n for v, n in pairs) / weight if weight else None
+    return finite_or_none(sum(v * n for v, n in pairs) / weight) if weight else None
 
 
 def _figures(rows, price_per_kwh, *, shares=True):
     figures = Figures(
         hashrate_hs=_weighted(rows, "hashrate_avg"), power_w=_weighted(rows, "power_avg")
     )
+    # Figures of in-range rollups stay finite (rigs.limits); checked after the arithmetic all
+    # the same, so a page never shows, nor a Decimal is made of, an infinity.
     if figures.hashrate_hs is not None and figures.power_w:
-        figures.efficiency_hj = figures.hashrate_hs / figures.power_w
-    if figures.power_w is not None:
-        figures.energy_j_per_day = figures.power_w * DAY_S
-        if price_per_kwh is not None:
-            kwh = Decimal(str(figures.energy_j_per_day / J_PER_KWH))
+        figures.efficiency_hj = finite_or_none(figures.hashrate_hs / figures.power_w)
+    figures.energy_j_per_day = finite_or_none(
+        figures.power_w * DAY_S if figures.power_w is not None else None
+    )
+    if figures.energy_j_per_day is not None and price_per_kwh is not None:
+        kwh = Decimal(str(figures.energy_j_per_day / J_PER_KWH))
+        try:
             figures.cost_per_day = (kwh * price_per_kwh).quantize(Decimal("0.01"))
+        except InvalidOperation:  # past a Decimal's 28 digits, which no in-range power reaches
+            figures.cost_per_day = None
     if shares:
         _share_quality(figures, [rows])
     return figures

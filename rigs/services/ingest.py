@@ -18,8 +18,8 @@ from django.utils import timezone
 from ethdash import live, registry
 from ethdash.db import bulk_update_columns
 from ethdash.timeseries import iso
-from rigs.formats import hiveos
-from rigs.formats.base import in_range
+from rigs import limits
+from rigs.formats import MinerError, hiveos
 from rigs.models import Gpu, GpuSample, Rig, RigSample
 from rigs.services import status_rules
 
@@ -111,13 +111,20 @@ def ingest_telemetry(*, rig, samples, now=None):
 
 def ingest_hiveos(*, rig, body, now=None):
     """Stores a Hive OS agent's stats body pushed for `rig`, as a whole-rig reading taken now.
-    Raises MinerError, storing nothing, when the body is not one the agent builds."""
+    Raises MinerError, storing nothing, when the body is not one the agent builds, or when a
+    figure in it is outside its limits (rigs.limits): the sender is wrong, and is told what."""
     # The agent's own temp/fan/power arrays follow its detection order, known from its hello.
     reading = hiveos.parse_stats(
         body,
         detected_buses=rig.hive_detected_buses,
         cpu_model=(rig.hive_hello or {}).get("cpu_model", ""),
     )
+    problems = limits.reading_problems(reading)
+    if problems:
+        shown = "; ".join(problems[:5]) + (
+            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        )
+        raise MinerError("bad_answer", f"Figures outside their limits, nothing stored: {shown}.")
     store_readings([(rig, reading)], now=now)
     Rig.objects.filter(pk=rig.pk).update(hive_host=hiveos.parse_host(body))
     rig.refresh_from_db(fields=["status"])
@@ -132,7 +139,9 @@ def store_readings(readings, *, now=None):
     if not readings:
         return
     for _, reading in readings:
-        in_range(reading)  # one miner's junk figure must not fail the batch's insert
+        # One miner's junk figure is dropped, as "off" is: it must not fail the batch's insert.
+        # (A Hive OS body was refused whole before, so this changes nothing of it.)
+        limits.drop_out_of_range(reading)
     rig_ids = [rig.pk for rig, _ in readings]
     started = time.perf_counter()
     with transaction.atomic():
@@ -408,17 +417,18 @@ def _rig_totals_from_stored(rig, since, until):
         )
         .order_by("ts")
     )
-    # ethdash's own agent format sends devices only: the rig's hashrate is their sum.
+    # ethdash's own agent format sends devices only: the rig's hashrate is their sum. Sums of
+    # in-range figures stay finite (rigs.limits); checked after the arithmetic all the same.
     return [
         RigSample(
             rig_id=rig.pk,
             ts=t["ts"],
-            hashrate_hs=t["total_hashrate"],
-            hashrate_devices_hs=t["total_hashrate"],
-            power_w=t["total_power"],
+            hashrate_hs=limits.finite_or_none(t["total_hashrate"]) or 0.0,
+            hashrate_devices_hs=limits.finite_or_none(t["total_hashrate"]),
+            power_w=limits.finite_or_none(t["total_power"]),
             temperature_max_c=t["max_temperature"],
             gpus_reporting=t["gpus"],
-            **{f: t[f"sum_{f}"] for f in SHARE_FIELDS},
+            **{f: limits.count_or_none(t[f"sum_{f}"]) for f in SHARE_FIELDS},
         )
         for t in rows
     ]
@@ -435,11 +445,12 @@ def _rig_totals_from_reading(rig, ts, reading, gpus):
 
     def device_sum(field):
         values = [getattr(g, field) for g in counted if getattr(g, field) is not None]
-        return sum(values) if values else None
+        # Finite for in-range figures (rigs.limits); checked after the arithmetic all the same.
+        return limits.finite_or_none(sum(values)) if values else None
 
     def miner_else_devices(field):
         value = getattr(reading, field)
-        return value if value is not None else device_sum(field)
+        return value if value is not None else limits.count_or_none(device_sum(field))
 
     # The rig's hottest GPU: a CPU's temperature is the host's, not a card's.
     temperatures = [

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ethdash import outbound
 from ethdash.db import bulk_update_columns
-from rigs import formats
+from rigs import formats, limits
 from rigs.formats import MinerEndpoint, MinerError
 from rigs.models import Rig
 from rigs.services.ingest import record_poll_failures, store_readings
@@ -103,11 +103,23 @@ def poll_rigs(rigs, *, now=None, concurrency=DEFAULT_CONCURRENCY):
     for rig, result in zip(pollable, results, strict=True):
         if isinstance(result, MinerError):
             failures.append((rig, result))
+        elif len(result.gpus) > limits.DEVICES_MAX:
+            # No rig has that many devices: the answer as a whole is not a miner's, and storing
+            # it would hold the cycle's transaction for each of them.
+            failures.append((rig, MinerError("bad_answer", too_many_devices(result))))
         else:
             readings.append((rig, result))
     stored = store_each_if_need_be(readings, failures, now=timezone.now())
     record_poll_failures(failures, now=timezone.now())
     return PollSummary(polled=len(rigs), stored=stored, failed=len(failures))
+
+
+def too_many_devices(reading):
+    """Why a miner's answer listing more devices than a rig can have is refused."""
+    return (
+        f"Unexpected answer from the miner: {len(reading.gpus)} devices, more than "
+        f"{limits.DEVICES_MAX}."
+    )
 
 
 def store_each_if_need_be(readings, failures, *, now):

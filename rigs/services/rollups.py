@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ethdash.db import bulk_update_columns
+from rigs import limits
 from rigs.models import GpuRollup, GpuSample, Resolution, Rig, RigRollup, RigSample
 
 BUCKET_S = {Resolution.FIVE_MINUTES: 300, Resolution.HOUR: 3600, Resolution.DAY: 86400}
@@ -79,10 +80,14 @@ def rebuild(resolution, *, since, until, rig_ids=None):
             gpu_rows = _rollup_rows(GpuRollup, "gpu", source, start, until, rig_ids)
             rig_rows = _rollup_rows(RigRollup, "rig", source, start, until, rig_ids)
         gpu_rollups = [
-            _gpu_bucket(key, rows, resolution) for key, rows in _group(gpu_rows, seconds).items()
+            bucket
+            for key, rows in _group(gpu_rows, seconds).items()
+            if (bucket := _gpu_bucket(key, rows, resolution)) is not None
         ]
         rig_rollups = [
-            _rig_bucket(key, rows, resolution) for key, rows in _group(rig_rows, seconds).items()
+            bucket
+            for key, rows in _group(rig_rows, seconds).items()
+            if (bucket := _rig_bucket(key, rows, resolution)) is not None
         ]
         _upsert(GpuRollup, gpu_rollups, "gpu")
         _upsert(RigRollup, rig_rollups, "rig")
@@ -194,6 +199,12 @@ def _bucket(model, owner, metrics, key, rows, resolution, **columns):
     owner_id, ts = key
     for metric in metrics:
         columns |= _metric_columns(rows, metric)
+    # Averages of in-range figures stay finite (rigs.limits); checked after the arithmetic all
+    # the same: such a figure becomes no figure, and a bucket without a hashrate is not stored,
+    # so one bad bucket never fails the run for every rig.
+    columns = {name: limits.finite_or_none(value) for name, value in columns.items()}
+    if any(columns[f"hashrate_{part}"] is None for part in ("avg", "min", "max", "last")):
+        return None
     return model(
         **{f"{owner}_id": owner_id},
         resolution=resolution,
@@ -243,7 +254,7 @@ def refresh_hashrate_medians(*, now=None):
         values[rig_id].append(hashrate)
     rigs = list(Rig.objects.filter(pk__in=values).only("id"))
     for rig in rigs:
-        rig.hashrate_median_24h_hs = statistics.median(values[rig.pk])
+        rig.hashrate_median_24h_hs = limits.finite_or_none(statistics.median(values[rig.pk]))
     bulk_update_columns(rigs, ["hashrate_median_24h_hs"])
     return len(rigs)
 

@@ -4,9 +4,10 @@ why it does not) instead of a silent first poll failure later."""
 import asyncio
 from dataclasses import dataclass, field
 
-from rigs import formats
+from rigs import formats, limits
 from rigs.formats import MinerError, RigReading
 from rigs.models import Rig
+from rigs.services import polling
 from rigs.services.polling import endpoint_for, fetch_all
 
 
@@ -65,7 +66,11 @@ def try_rig(protocol, host, port=None, password="") -> Trial:
     where = {"protocol": protocol, "host": endpoint.host, "port": endpoint.port}
     if isinstance(result, MinerError):
         return Trial(**where, error_kind=result.kind, error=str(result))
-    return _found(where, result)
+    if len(result.gpus) > limits.DEVICES_MAX:
+        error = MinerError("bad_answer", polling.too_many_devices(result))
+        return Trial(**where, error_kind=error.kind, error=str(error))
+    # What the poller would store: figures outside their limits are no reading (rigs.limits).
+    return _found(where, limits.drop_out_of_range(result))
 
 
 def _found(where, reading: RigReading) -> Trial:
@@ -82,7 +87,9 @@ def _found(where, reading: RigReading) -> Trial:
     ]
     rates = [d.hashrate_hs for d in devices if d.hashrate_hs is not None]
     total = (
-        reading.hashrate_hs if reading.hashrate_hs is not None else (sum(rates) if rates else None)
+        reading.hashrate_hs
+        if reading.hashrate_hs is not None
+        else (limits.finite_or_none(sum(rates)) if rates else None)
     )
     return Trial(
         **where,

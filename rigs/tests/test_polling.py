@@ -179,7 +179,7 @@ def test_a_rig_added_without_a_poll_time_is_due_at_once(alpha, fake):
 
 def test_figures_no_miner_can_mean_are_no_reading_and_cost_no_rig_its_poll(alpha, bravo, fake):
     """A negative uptime, bus or count, a bus past 255, an index past a small integer: such a
-    figure is dropped like "off" (rigs.formats.base.in_range), the rest of the reading is kept,
+    figure is dropped like "off" (rigs.limits.drop_out_of_range), the rest of the reading is kept,
     and the other rig of the cycle is stored alongside."""
     fake[1001] = "junk"
     fake[1002] = "ok"
