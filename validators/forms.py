@@ -25,7 +25,7 @@ class ValidatorAddForm(FarmForm):
         widget=forms.Textarea(
             attrs={
                 "rows": 8,
-                "style": "width:100%;font-family:monospace",
+                "class": "entries",  # wide and monospace (ethdash.css): no style attribute
                 "placeholder": "12345\n12346, 12347\n0x93247f2209abcacf57b75a51dafae777f9dd38bc…",
             }
         ),

@@ -301,13 +301,13 @@ def test_the_page_starts_a_discovery_and_shows_its_progress(
         response = owner_client.post("/validators/add/", form)
     assert response.status_code == 302
     queued = owner_client.get("/validators/add/").content.decode()
-    assert "queued" in queued and "location.replace" in queued
+    assert "queued" in queued and "js/refresh.js" in queued
     assert owner_client.post("/validators/add/", form).status_code == 409  # one at a time
     # What the worker would do with the queued task:
     tasks.discover_validators(alpha.farm.pk, address)
     assert len(callbacks) == 1
     html = owner_client.get("/validators/add/").content.decode()
-    assert address in html and ">done<" in html and "location.replace" not in html
+    assert address in html and ">done<" in html and "js/refresh.js" not in html
     assert Validator.objects.get(farm=alpha.farm).index == 42
 
 
