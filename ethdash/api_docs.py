@@ -1,7 +1,7 @@
 """Who may read the OpenAPI schema (/api/schema/) and its Swagger UI (/api/docs/)."""
 
 from django.conf import settings
-from rest_framework import permissions
+from rest_framework import permissions, renderers
 
 
 class ApiDocsPermission(permissions.BasePermission):
@@ -14,3 +14,15 @@ class ApiDocsPermission(permissions.BasePermission):
         if settings.ETHDASH_API_DOCS_PUBLIC:
             return True
         return bool(request.user and request.user.is_authenticated)
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API, under the site's Content Security Policy except for styles: DRF's
+    templates style elements with `style` attributes and an inline `<style>` of highlighting
+    rules, so its pages (and only those) allow inline styles. Scripts stay files of this site."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response._csp_replace = {"style-src": ["'self'", "'unsafe-inline'"]}
+        return super().render(data, accepted_media_type, renderer_context)

@@ -239,7 +239,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ethdash.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "ethdash.api_docs.BrowsableAPIRenderer",
     ],
     # ethdash.throttling: per token or user, and per client address for anonymous requests;
     # the rates are the ETHDASH_THROTTLE_* settings below, read when a request is judged.
@@ -447,13 +447,20 @@ if _PROXY_SSL_HEADER:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
 
 # Content Security Policy (django-csp): scripts, styles, fonts, images and connections from
-# this site only, and no inline script; plotly.js is served from here (ethdash.staticfiles).
-# Images may be data: URLs (plotly's mode bar). "'self'" covers ws(s):// of the same host.
+# this site only, and no inline script or style; plotly.js is served from here
+# (ethdash.staticfiles). Images may be data: URLs (plotly's mode bar). "'self'" covers
+# ws(s):// of the same host. plotly.js writes its own rules into two <style> elements it adds
+# (one empty, one with its mode bar's CSS): those two texts are allowed by their hashes, and
+# tests/test_browser_csp.py names the new hash if an upgraded plotly.js writes other ones.
+PLOTLY_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # the empty <style>
+    "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",  # plotly.js 3's mode bar rules
+]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        "style-src": ["'self'", *PLOTLY_STYLE_HASHES],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],

@@ -157,3 +157,14 @@ def test_the_docs_page_loads_its_set_up_script_as_a_file(alpha):
     for attributes in SCRIPT_TAG.findall(html):
         assert "src=" in attributes, attributes
     assert client.get("/api/docs/?script=").status_code == 200
+
+
+def test_the_browsable_api_allows_inline_styles_only(alpha):
+    response = logged_in(alpha.viewer).get("/api/v1/rigs/", HTTP_ACCEPT="text/html")
+    policy = response["Content-Security-Policy"]
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
+    assert directives["style-src"] == ["'self'", "'unsafe-inline'"]
+    assert directives["script-src"] == ["'self'"]
+    # JSON answers carry the site's policy unchanged.
+    json_policy = logged_in(alpha.viewer).get("/api/v1/rigs/", HTTP_ACCEPT="application/json")
+    assert "unsafe-inline" not in json_policy["Content-Security-Policy"]
