@@ -233,3 +233,20 @@ def test_the_lockout_time_is_a_setting(member, settings):
         _login(client, "miner", "wrong")
     response = _login(client, "miner", "right-horse-battery")
     assert "locked for 1 minute." in response.content.decode()
+
+
+def test_the_counts_live_in_the_default_cache(api, alpha, settings, monkeypatch):
+    """Redis when REDIS_URL is set (every process shares the counts), process memory otherwise."""
+    from django.core.cache import cache
+
+    monkeypatch.setattr(SimpleRateThrottle, "cache", cache)
+    settings.ETHDASH_THROTTLE_API = "2/min"
+    token = alpha.token("read")
+    assert [_get(api, "/api/v1/rigs/", token).status_code for _ in range(3)] == [200, 200, 429]
+    from accounts.models import ApiToken
+
+    key = f"throttle_api_token:{ApiToken.objects.get(farm=alpha.farm).pk}"
+    assert len(cache.get(key)) == 2
+    expected = "RedisCache" if settings.REDIS_URL else "LocMemCache"
+    assert expected in settings.CACHES["default"]["BACKEND"]
+    cache.delete(key)
