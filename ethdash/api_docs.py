@@ -26,3 +26,34 @@ class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
         if response is not None:
             response._csp_replace = {"style-src": ["'self'", "'unsafe-inline'"]}
         return super().render(data, accepted_media_type, renderer_context)
+
+
+THROTTLED_RESPONSE = {
+    "description": "Throttled: the caller is past its rate (docs/api.md, Throttling); wait "
+    "Retry-After seconds.",
+    "headers": {
+        "Retry-After": {
+            "schema": {"type": "integer", "minimum": 0},
+            "description": "Seconds before the next request is counted again.",
+        }
+    },
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+                "required": ["detail", "code"],
+            }
+        }
+    },
+}
+
+
+def document_throttling(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every operation may answer 429 (the throttles apply
+    to every API view), so the schema says so."""
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method in ("get", "put", "patch", "post", "delete") and "responses" in operation:
+                operation["responses"].setdefault("429", THROTTLED_RESPONSE)
+    return result

@@ -257,6 +257,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation may answer 429 with Retry-After (ethdash.throttling).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ethdash.api_docs.document_throttling",
+    ],
     # A rig's status is read by several serializers (a rig, a rig just saved) beside other
     # "status" fields: named here, or drf-spectacular falls back to a hashed name.
     "ENUM_NAME_OVERRIDES": {

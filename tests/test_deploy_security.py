@@ -168,3 +168,17 @@ def test_the_browsable_api_allows_inline_styles_only(alpha):
     # JSON answers carry the site's policy unchanged.
     json_policy = logged_in(alpha.viewer).get("/api/v1/rigs/", HTTP_ACCEPT="application/json")
     assert "unsafe-inline" not in json_policy["Content-Security-Policy"]
+
+
+def test_the_schema_documents_429_with_retry_after_on_every_operation(alpha):
+    schema = logged_in(alpha.viewer).get("/api/schema/?format=json").json()
+    operations = [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+    assert operations
+    for path, method, operation in operations:
+        throttled = operation["responses"].get("429")
+        assert throttled and "Retry-After" in throttled["headers"], (path, method)
