@@ -246,7 +246,7 @@ def check_address(host: str, address: str) -> None:
     given = ipaddress.ip_address(address.split("%")[0])
     ip = _judged(given)
     allowed = allowed_networks()
-    if ip.is_global or any(ip in network or given in network for network in allowed):
+    if _public(ip) or any(ip in network or given in network for network in allowed):
         return
     log.info("outbound: refused %s, which resolved to %s (judged as %s)", host, given, ip)
     literal = _is_literal(host)
@@ -254,6 +254,22 @@ def check_address(host: str, address: str) -> None:
     raise OutboundRefused(
         f"{where} a non-public address that ETHDASH_OUTBOUND_ALLOW does not include."
     )
+
+
+# Not public, though Python 3.11's is_global says so: multicast has no TCP peer, and these
+# ranges are site-local (deprecated but still routed in places), documentation (RFC 9637) or
+# segment-routing identifiers (RFC 9602).
+_NOT_GLOBAL = (
+    ipaddress.ip_network("fec0::/10"),
+    ipaddress.ip_network("3fff::/20"),
+    ipaddress.ip_network("5f00::/16"),
+)
+
+
+def _public(ip) -> bool:
+    if not ip.is_global or ip.is_multicast:
+        return False
+    return not (ip.version == 6 and any(ip in network for network in _NOT_GLOBAL))
 
 
 def _is_literal(host: str) -> bool:

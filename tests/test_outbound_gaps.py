@@ -47,6 +47,16 @@ def test_an_ipv6_form_of_loopback_metadata_or_private_ipv4_is_refused(settings, 
 
 
 @pytest.mark.parametrize(
+    "address", ["224.0.0.1", "239.255.255.250", "ff02::1", "fec0::1", "3fff::1", "5f00::1"]
+)
+def test_multicast_site_local_and_documentation_addresses_are_refused(settings, address):
+    # Python 3.11 calls each of these global.
+    settings.ETHDASH_OUTBOUND_ALLOW = []
+    with pytest.raises(outbound.OutboundRefused):
+        outbound.check_address("node.example", address)
+
+
+@pytest.mark.parametrize(
     "address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "::ffff:0:808:808"]
 )
 def test_an_ipv6_form_of_a_public_ipv4_address_passes(settings, address):
