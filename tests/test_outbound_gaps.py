@@ -230,3 +230,13 @@ def test_the_form_and_the_api_refuse_a_login_that_is_no_path_segment(login):
         field.clean(login)
     LOGIN_VALIDATOR("0x" + "ab" * 20)
     field.clean("kaspa:qr.worker-1")
+
+
+@pytest.mark.parametrize("header", ["Host: 169.254.169.254", "Connection: keep-alive, Upgrade"])
+def test_the_beacon_nodes_api_refuses_a_header_that_is_no_auth_header(api, alpha, header):
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha.token('write')}")
+    body = {"url": "http://bn.example:5052", "name": "bn", "auth_header": header}
+    response = api.post("/api/v1/beacon-nodes/", body, format="json")
+    assert response.status_code == 400
+    assert "not an authentication header" in str(response.json()["errors"]["auth_header"])
+    assert not BeaconNode.objects.exists()
