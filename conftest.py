@@ -22,6 +22,17 @@ def _outbound_reaches_loopback(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_throttling(settings):
+    # Throttle counts live in the cache, which outlives a test (and ids repeat across tests):
+    # off, except in the tests of throttling (tests/test_throttling.py), which set their rates
+    # and a cache of their own.
+    settings.ETHDASH_THROTTLE_API = None
+    settings.ETHDASH_THROTTLE_ANON = None
+    settings.ETHDASH_THROTTLE_TELEMETRY = None
+    settings.ETHDASH_THROTTLE_HIVE = None
+
+
+@pytest.fixture(autouse=True)
 def _static_from_finders(settings):
     # Tests never run collectstatic; serve static files straight from the finders.
     settings.STORAGES = {

@@ -553,6 +553,10 @@ def main():
         "REDIS_URL": redis_url,
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(40),
+        # A benchmark measures capacity, not the per-caller throttles (docs/api.md).
+        "ETHDASH_THROTTLE_API": "off",
+        "ETHDASH_THROTTLE_TELEMETRY": "off",
+        "ETHDASH_THROTTLE_HIVE": "off",
         "ETHDASH_OUTBOUND_ALLOW": "127.0.0.0/8",
         "ETHDASH_MANIFEST_STATIC": "0",
         "ETHDASH_DATA_DIR": str(work),

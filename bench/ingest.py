@@ -315,6 +315,10 @@ def main():
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(40),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # A benchmark measures capacity, not the per-caller throttles (docs/api.md).
+        "ETHDASH_THROTTLE_API": "off",
+        "ETHDASH_THROTTLE_TELEMETRY": "off",
+        "ETHDASH_THROTTLE_HIVE": "off",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }

@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import dataclasses
 import ipaddress
+import logging
 import random
 import re
 import socket
@@ -34,8 +35,11 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 import tenacity
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import ValidationError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 # Statuses worth asking again after a pause (429 is the rate_limited kind).
@@ -172,6 +176,33 @@ def validate_ws_url(value):
         raise ValidationError(f"Not a valid address: {problem}.", code="bad_address")
 
 
+def destination_problem(url: str) -> str | None:
+    """Why the policy refuses `url`'s host now, or None: for a form or serializer to refuse an
+    outside URL where it is entered, as connecting would. Resolved within the connect timeout;
+    a name that does not resolve (yet) is not refused here, connecting will say so. The URL's
+    syntax is url_problem()'s (the field's validator) and is assumed checked."""
+    parts = urlsplit((url or "").strip())
+    if not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    except ValueError:
+        return None
+    try:
+        async_to_sync(checked_addresses)(parts.hostname, port, timeout_s=DEFAULT_TIMEOUT.connect)
+    except OutboundRefused as refused:
+        return str(refused)
+    except OutboundError:
+        return None
+    return None
+
+
+def validate_destination(value):
+    """Form validator: an outside URL the policy lets ethdash connect to (destination_problem)."""
+    if problem := destination_problem(value):
+        raise ValidationError(f"Not an allowed address: {problem}", code="forbidden_address")
+
+
 def resolve(host: str, port: int) -> list[str]:
     """Every address `host` resolves to. Tests replace this to play a DNS that changes its
     answer; the transport calls it once per connection and connects to what it returned."""
@@ -180,33 +211,73 @@ def resolve(host: str, port: int) -> list[str]:
 
 
 def _judged(ip):
-    """The address the policy judges: an IPv6 address that carries an IPv4 one (mapped,
-    IPv4-compatible, 6to4, NAT64's 64:ff9b::/96) reaches that IPv4 address, and Python calls
-    some of these forms global, so the IPv4 address inside is what is checked."""
+    """The address the policy judges: an IPv6 address that carries an IPv4 one reaches that IPv4
+    address, and Python 3.11 calls some of these forms global (64:ff9b:1::/48, ::ffff:0:0/96),
+    so the IPv4 address inside is what is checked. The forms: IPv4-mapped (::ffff:0:0/96),
+    IPv4-translated (::ffff:0:0:0/96, RFC 2765), IPv4-compatible (::/96), 6to4 (2002::/16, the
+    address in bits 16-47) and NAT64, well-known (64:ff9b::/96) or local-use (64:ff9b:1::/48,
+    RFC 8215, whose prefix length and so the place of the address are the operator's; it is
+    not global by definition, so it is judged as the unspecified address: refused unless
+    allowed)."""
     if ip.version == 6:
         if ip.ipv4_mapped is not None:
             return ip.ipv4_mapped
         if ip.sixtofour is not None:
             return ip.sixtofour
-        if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+        if any(ip in network for network in _LAST_32_BITS_ARE_IPV4):
             return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if ip in _NAT64_LOCAL:
+            return ipaddress.IPv4Address(0)
     return ip
 
 
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_LAST_32_BITS_ARE_IPV4 = (
+    ipaddress.ip_network("64:ff9b::/96"),  # NAT64, well-known prefix (RFC 6052)
+    ipaddress.ip_network("::ffff:0:0:0/96"),  # IPv4-translated (RFC 2765)
+    ipaddress.ip_network("::/96"),  # IPv4-compatible (deprecated, RFC 4291)
+)
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 def check_address(host: str, address: str) -> None:
+    """Refuses `address` (what `host` resolved to) unless it is public or allowed. The refusal
+    does not name the address of a name: what an internal name resolves to is not for the user
+    to learn by trying names (the operator's log has it)."""
     given = ipaddress.ip_address(address.split("%")[0])
     ip = _judged(given)
     allowed = allowed_networks()
-    if ip.is_global or any(ip in network or given in network for network in allowed):
+    if _public(ip) or any(ip in network or given in network for network in allowed):
         return
+    log.info("outbound: refused %s, which resolved to %s (judged as %s)", host, given, ip)
+    literal = _is_literal(host)
+    where = f"{host} is" if literal else f"{host} resolves to"
     raise OutboundRefused(
-        f"{host} resolves to {ip}, a non-public address that ETHDASH_OUTBOUND_ALLOW "
-        "does not include."
+        f"{where} a non-public address that ETHDASH_OUTBOUND_ALLOW does not include."
     )
+
+
+# Not public, though Python 3.11's is_global says so: multicast has no TCP peer, and these
+# ranges are site-local (deprecated but still routed in places), documentation (RFC 9637) or
+# segment-routing identifiers (RFC 9602).
+_NOT_GLOBAL = (
+    ipaddress.ip_network("fec0::/10"),
+    ipaddress.ip_network("3fff::/20"),
+    ipaddress.ip_network("5f00::/16"),
+)
+
+
+def _public(ip) -> bool:
+    if not ip.is_global or ip.is_multicast:
+        return False
+    return not (ip.version == 6 and any(ip in network for network in _NOT_GLOBAL))
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _literal_or_none(host: str, port) -> list[str] | None:

@@ -5,6 +5,7 @@ strictly: a typo fails at start-up instead of silently falling back to a default
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,6 +49,20 @@ def env_list(name, default):
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_rate(name, default):
+    """A request rate as DRF's throttles take it ("600/min"), or None for "off"."""
+    raw = os.environ.get(name, default)
+    value = raw.strip().lower()
+    if value in ("off", "none", "0", ""):
+        return None
+    count, sep, period = value.partition("/")
+    if not sep or not count.isdigit() or int(count) < 1 or period[:1] not in "smhd":
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a rate: write N/s, N/min, N/hour or N/day, or off"
+        )
+    return value
+
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -79,6 +94,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_filters",
+    "axes",
     "ethdash",
     "accounts",
     "rigs",
@@ -97,6 +113,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ethdash.urls"
@@ -169,6 +188,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: a login is refused while its username is locked out from that address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -215,7 +239,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ethdash.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "ethdash.api_docs.BrowsableAPIRenderer",
+    ],
+    # ethdash.throttling: per token or user, and per client address for anonymous requests;
+    # the rates are the ETHDASH_THROTTLE_* settings below, read when a request is judged.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "ethdash.throttling.ApiRateThrottle",
+        "ethdash.throttling.AnonRateThrottle",
     ],
 }
 SPECTACULAR_SETTINGS = {
@@ -227,6 +257,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation may answer 429 with Retry-After (ethdash.throttling).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ethdash.api_docs.document_throttling",
+    ],
     # A rig's status is read by several serializers (a rig, a rig just saved) beside other
     # "status" fields: named here, or drf-spectacular falls back to a hashed name.
     "ENUM_NAME_OVERRIDES": {
@@ -373,6 +408,74 @@ LOGGING = {
     },
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# -- throttling and login lockout (docs/api.md "Throttling", docs/configuration.md) -----------
+# Every API request of one token or logged-in user; API requests without credentials per
+# client address; telemetry pushes per token (or user) and rig (an agent pushing every 5 s
+# sends 12 a minute); the Hive OS agent's /worker/api per rig id and address (stats every 10 s
+# and a hello now and then).
+ETHDASH_THROTTLE_API = env_rate("ETHDASH_THROTTLE_API", "600/min")
+ETHDASH_THROTTLE_ANON = env_rate("ETHDASH_THROTTLE_ANON", "60/min")
+ETHDASH_THROTTLE_TELEMETRY = env_rate("ETHDASH_THROTTLE_TELEMETRY", "60/min")
+ETHDASH_THROTTLE_HIVE = env_rate("ETHDASH_THROTTLE_HIVE", "60/min")
+# How many reverse proxies in front of ethdash append to X-Forwarded-For: the client address
+# of throttles and lockouts is the one the outermost of them saw. 0: the connection's address.
+ETHDASH_TRUSTED_PROXIES = env_int("ETHDASH_TRUSTED_PROXIES", 0, minimum=0)
+
+# django-axes: after ETHDASH_LOGIN_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is locked out for ETHDASH_LOGIN_LOCKOUT_MINUTES (0: until an admin
+# unlocks it, in the admin's "Access attempts"). A right password resets the count.
+AXES_FAILURE_LIMIT = env_int("ETHDASH_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+_LOCKOUT_MINUTES = env_int("ETHDASH_LOGIN_LOCKOUT_MINUTES", 15, minimum=0)
+AXES_COOLOFF_TIME = timedelta(minutes=_LOCKOUT_MINUTES) if _LOCKOUT_MINUTES else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "ethdash.throttling.client_ip_for_axes"
+AXES_LOCKOUT_CALLABLE = "ethdash.lockout.locked_out"
+AXES_VERBOSE = False
+
+# -- HTTPS and security headers (docs/deploy.md "HTTPS") -------------------------------------
+# Cookies are sent over HTTPS only unless DEBUG is on or the variable says otherwise (a LAN
+# install over plain HTTP sets both to 0).
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Probes of load balancers and orchestrators come over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# The header a TLS-terminating proxy sets to say the client used HTTPS, as "Header-Name" (its
+# value must then be "https"), e.g. X-Forwarded-Proto. Only behind a proxy that always sets
+# or strips it: otherwise a client could claim HTTPS itself.
+_PROXY_SSL_HEADER = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+
+# Content Security Policy (django-csp): scripts, styles, fonts, images and connections from
+# this site only, and no inline script or style; plotly.js is served from here
+# (ethdash.staticfiles). Images may be data: URLs (plotly's mode bar). "'self'" covers
+# ws(s):// of the same host. plotly.js writes its own rules into two <style> elements it adds
+# (one empty, one with its mode bar's CSS): those two texts are allowed by their hashes, and
+# tests/test_browser_csp.py names the new hash if an upgraded plotly.js writes other ones.
+PLOTLY_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # the empty <style>
+    "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",  # plotly.js 3's mode bar rules
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", *PLOTLY_STYLE_HASHES],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# The OpenAPI schema (/api/schema/) and its Swagger UI (/api/docs/) need a login or a token
+# unless this is on.
+ETHDASH_API_DOCS_PUBLIC = env_bool("ETHDASH_API_DOCS_PUBLIC", False)

@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ethdash import views
 from ethdash.api import ApiRootView
+from ethdash.api_docs import ApiDocsPermission
 
 urlpatterns = [
     path("", views.overview, name="overview"),
@@ -21,6 +22,18 @@ urlpatterns = [
     path("api/v1/", include("alerts.api.urls")),
     # The Hive OS agent posts to $HIVE_HOST_URL/worker/api (its own protocol, not the REST API).
     path("worker/", include("rigs.api.hive_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(permission_classes=[ApiDocsPermission]),
+        name="schema",
+    ),
+    # The split view serves Swagger UI's set-up script as a file of its own: the Content
+    # Security Policy allows no inline script.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="schema", permission_classes=[ApiDocsPermission]
+        ),
+        name="api-docs",
+    ),
 ]

@@ -44,7 +44,7 @@ class AccountForm(forms.Form):
         # It becomes part of the pool's URL: nothing that could change the path or query.
         validators=[
             RegexValidator(
-                r"^[A-Za-z0-9._:-]+$",
+                r"^(?!\.+$)[A-Za-z0-9._:-]+$",
                 "A wallet address or login has only letters, digits and . _ : -",
             )
         ],

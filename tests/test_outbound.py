@@ -183,7 +183,10 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused_at_connect(
             with pytest.raises(error_class) as caught:
                 await call(server.port)
             assert caught.value.kind == "forbidden_address", str(caught.value)
-            assert answer in str(caught.value) and "ETHDASH_OUTBOUND_ALLOW" in str(caught.value)
+            # Refused with the reason, but without what the name resolved to.
+            message = str(caught.value)
+            assert answer not in message and "ETHDASH_OUTBOUND_ALLOW" in message
+            assert f"{REBOUND_HOST} resolves to a non-public address" in message
     assert server.requests == []  # nothing reached the server
     assert dns.calls == [REBOUND_HOST]  # resolved once, at connect time, and judged there
 
@@ -262,8 +265,9 @@ async def test_non_public_destinations_are_refused_by_default(settings, url):
 async def test_a_name_with_one_private_answer_among_public_ones_is_refused(settings, monkeypatch):
     settings.ETHDASH_OUTBOUND_ALLOW = []
     monkeypatch.setattr(outbound, "resolve", lambda host, port: ["8.8.8.8", "10.0.0.1"])
-    with pytest.raises(outbound.OutboundRefused, match=r"10\.0\.0\.1"):
+    with pytest.raises(outbound.OutboundRefused) as caught:
         await outbound.checked_addresses("mixed.example", 443)
+    assert "10.0.0.1" not in str(caught.value)
 
 
 @pytest.mark.asyncio

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 
 from accounts.models import Farm
 from ethdash.admin import ReadOnlyAdmin
+from ethdash.outbound import validate_destination
 
 # Imported here, not lazily: every process that sets Django up (a Celery worker included) loads
 # the admin, so the worker knows the add page's tasks before its first message arrives.
@@ -63,8 +64,20 @@ class BeaconNodeAdmin(admin.ModelAdmin):
     ]  # fmt: skip
 
 
+class MevRelayAdminForm(forms.ModelForm):
+    class Meta:
+        model = MevRelay
+        fields = ["farm", "name", "url"]
+
+    def clean_url(self):
+        url = self.cleaned_data["url"].strip().rstrip("/")
+        validate_destination(url)
+        return url
+
+
 @admin.register(MevRelay)
 class MevRelayAdmin(admin.ModelAdmin):
+    form = MevRelayAdminForm
     list_display = ["name", "farm", "url"]
     list_filter = ["farm"]
     search_fields = ["name", "url"]

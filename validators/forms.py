@@ -3,7 +3,7 @@ user may change, so a farm of someone else is never a valid choice."""
 
 from django import forms
 
-from ethdash.outbound import validate_http_url
+from ethdash.outbound import validate_destination, validate_http_url
 from validators.models import MevRelay
 from validators.services.adding import MAX_ENTRIES, InvalidEntries, parse_entries
 from validators.services.nodes import parse_auth_header
@@ -25,7 +25,7 @@ class ValidatorAddForm(FarmForm):
         widget=forms.Textarea(
             attrs={
                 "rows": 8,
-                "style": "width:100%;font-family:monospace",
+                "class": "entries",  # wide and monospace (ethdash.css): no style attribute
                 "placeholder": "12345\n12346, 12347\n0x93247f2209abcacf57b75a51dafae777f9dd38bc…",
             }
         ),
@@ -109,7 +109,10 @@ class MevRelayForm(FarmForm):
     )
 
     def clean_url(self):
-        return clean_http_url(self.cleaned_data["url"])
+        url = clean_http_url(self.cleaned_data["url"])
+        # A relay is only asked later, by the worker: refused here what it would refuse then.
+        validate_destination(url)
+        return url
 
     def clean(self):
         data = super().clean()

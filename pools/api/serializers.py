@@ -117,7 +117,7 @@ class PoolSerializer(serializers.ModelSerializer):
 
 
 LOGIN_VALIDATOR = RegexValidator(
-    r"^[A-Za-z0-9._:-]+$", "A wallet address or login has only letters, digits and . _ : -"
+    r"^(?!\.+$)[A-Za-z0-9._:-]+$", "A wallet address or login has only letters, digits and . _ : -"
 )
 
 

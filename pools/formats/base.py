@@ -22,6 +22,7 @@ smallest unit (wei for the ETH family), times as aware UTC datetimes.
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import quote
 
 from ethdash.outbound import KINDS as OUTBOUND_KINDS
 from ethdash.outbound import OutboundError
@@ -121,6 +122,16 @@ class PoolError(OutboundError):
 SAVEABLE_KINDS = frozenset(
     {"no_data", "dns", "refused", "timeout", "tls", "http_status", "rate_limited", "circuit_open"}
 )
+
+
+def path_segment(value: str, *, safe: str = "") -> str:
+    """`value` (a login, a pool id) quoted as one segment of the pool's URL path: "/", "?", "#"
+    and "%" are escaped, and a segment that is only dots is refused, since "." and ".." are not
+    escaped by quoting and clients and servers alike resolve them, walking up the pool's path
+    (a login ".." would ask /api/ instead of /api/accounts/..)."""
+    if not value or value.strip(".") == "":
+        raise PoolError("bad_address", f"{value!r} cannot be a wallet address or login.")
+    return quote(value, safe=safe)
 
 
 def bad_answer(what):

@@ -23,6 +23,7 @@ from pools.formats.base import (
     get_json_or,
     newest_first,
     online_counts,
+    path_segment,
     unique_payouts,
     unwrap_list,
 )
@@ -63,7 +64,7 @@ def miner_id(login: str) -> str:
     login = login.strip()
     match = _HEX_ADDRESS.match(login)
     # Hex addresses are case-insensitive, base58 ones (Flypool ZEC/RVN) are not.
-    return match.group(2).lower() if match else login
+    return match.group(2).lower() if match else path_segment(login)
 
 
 # -- envelope ---------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ Notifications/Messages/*.cs). Traps this module exists to absorb:
 import json
 from datetime import UTC, datetime
 from decimal import Context, Decimal, InvalidOperation
-from urllib.parse import quote
 
 from pools.formats.base import (
     AccountSnapshot,
@@ -24,6 +23,7 @@ from pools.formats.base import (
     PoolStats,
     WorkerSnapshot,
     bad_answer,
+    path_segment,
     unique_payouts,
 )
 from pools.formats.values import normalized_tx_hash, strict_float, strict_int
@@ -49,7 +49,7 @@ def _address(address):
 
 
 def miner_path(pool_id, address):
-    return f"/api/pools/{quote(pool_id, safe='')}/miners/{quote(_address(address), safe='')}"
+    return f"/api/pools/{path_segment(pool_id)}/miners/{path_segment(_address(address))}"
 
 
 async def fetch_account(get_json, endpoint):
@@ -272,7 +272,7 @@ def _workers_of(container, what):
 
 
 def pool_path(pool_id):
-    return f"/api/pools/{quote(pool_id, safe='')}"
+    return f"/api/pools/{path_segment(pool_id)}"
 
 
 async def fetch_pool_stats(get_json, endpoint):

@@ -23,6 +23,7 @@ from pools.formats.base import (
     get_json_or,
     newest_first,
     online_counts,
+    path_segment,
     unique_payouts,
     unwrap_list,
 )
@@ -173,7 +174,7 @@ async def fetch_account(get_json, endpoint: PoolEndpoint) -> AccountSnapshot:
     coin = endpoint.coin.strip().lower()
     # Refuse before spending requests on an account whose hashrate could not be read anyway.
     hashrate_unit(coin)
-    address = endpoint.login.strip()
+    address = path_segment(endpoint.login.strip())
     prefix = _prefix(endpoint.base_url)
     user = await get_json(f"{prefix}/{coin}/user/{address}")
     parse_user(user, coin, endpoint.coin_decimals)

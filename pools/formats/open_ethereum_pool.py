@@ -11,7 +11,6 @@ Shapes confirmed in sammy007/open-ethereum-pool (api/server.go, storage/redis.go
 """
 
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from pools.formats.base import (
     AccountSnapshot,
@@ -21,6 +20,7 @@ from pools.formats.base import (
     PoolStats,
     WorkerSnapshot,
     bad_answer,
+    path_segment,
     unique_payouts,
 )
 from pools.formats.values import (
@@ -109,7 +109,7 @@ def account_path(login):
     # Kaspa and Nexa addresses carry their prefix ("kaspa:qr...", "nexa:nq..."); a colon is valid
     # in a path segment and public 2Miners clients send it as is, so only a slash or the like is
     # escaped.
-    return f"/api/accounts/{quote(login, safe=':')}"
+    return f"/api/accounts/{path_segment(login, safe=':')}"
 
 
 NO_DATA = "The pool has no data for this wallet yet: no shares received (or a mistyped address)."

@@ -12,16 +12,18 @@ the rig. hello is answered with the rig's own files when its owner gave ethdash 
 
 import json
 import re
+from math import ceil
 
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from ethdash.throttling import HiveAgentThrottle
 from rigs.formats import MinerError, hiveos
 from rigs.services import hive_agent
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
-UNAUTHORIZED, NOT_MANAGED = -32001, -32002
+UNAUTHORIZED, NOT_MANAGED, RATE_LIMITED = -32001, -32002, -32003
 # A string token of a JSON text (quotes included), for escaping inside strings only.
 JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 SHELL_SAFE = str.maketrans({c: f"\\u{ord(c):04x}" for c in " *?["})
@@ -60,6 +62,12 @@ def worker_api(request):
         message = f"The query's method {method!r} is not the body's {body.get('method')!r}."
         return _answer(request_id, error=(INVALID_REQUEST, message), status=400)
     rig_id = request.GET.get("id_rig") or params.get("rig_id")
+    # Before the password is checked, so guessing one is throttled as much as pushing.
+    if (wait_s := HiveAgentThrottle.wait_s(request, rig_id)) is not None:
+        message = f"Too many requests for this rig; retry in {ceil(wait_s)} s."
+        response = _answer(request_id, error=(RATE_LIMITED, message), status=429)
+        response["Retry-After"] = str(ceil(wait_s))
+        return response
     rig = None
     if str(params.get("rig_id", rig_id)) == str(rig_id):
         rig = hive_agent.rig_for_agent(rig_id, params.get("passwd"))

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from accounts.models import ApiToken
 from accounts.scoping import can_write, farm_ids_for_request, scope_to_farms, writable_farm
 from ethdash.api import ListPagination, TimeSeriesPagination
+from ethdash.throttling import AnonRateThrottle, TelemetryRateThrottle
 from ethdash.timeseries import iso, parse_range
 from rigs.api.serializers import (
     ConnectionTestSerializer,
@@ -186,7 +187,13 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         )
 
     @extend_schema(request=TelemetryBatchSerializer, responses=TelemetryResultSerializer)
-    @action(detail=True, methods=["post"], pagination_class=None)
+    @action(
+        detail=True,
+        methods=["post"],
+        pagination_class=None,
+        # Its own budget per rig, not the reads': a farm's agents never throttle each other.
+        throttle_classes=[TelemetryRateThrottle, AnonRateThrottle],
+    )
     def telemetry(self, request, pk=None, format=None):
         """Stores telemetry from a rig agent (token scope `telemetry` or `write`): a batch of GPU
         samples in ethdash's format, or a Hive OS agent's stats body unchanged.

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# The headers a node's operator may ask for: the ones beacon node providers and reverse proxies
+# authenticate with. A small allow-list rather than a deny-list of hop-by-hop and routing headers.
+AUTH_HEADER_SPELLING = ("Authorization", "X-API-Key", "X-Auth-Token", "API-Key")
+AUTH_HEADER_NAMES = frozenset(name.lower() for name in AUTH_HEADER_SPELLING)
 
 
 def parse_auth_header(text: str) -> dict[str, str]:
@@ -42,6 +46,11 @@ def parse_auth_header(text: str) -> dict[str, str]:
         raise ValueError('write the header as "Name: value", e.g. "Authorization: Bearer abc"')
     if not _HEADER_NAME.fullmatch(name):
         raise ValueError(f"{name!r} is not a valid header name")
+    if name.lower() not in AUTH_HEADER_NAMES:
+        # Anything else could steer the request (Host, Connection, Transfer-Encoding, a proxy's
+        # X-Forwarded-*), not just authenticate it.
+        allowed = ", ".join(AUTH_HEADER_SPELLING)
+        raise ValueError(f"{name!r} is not an authentication header; use one of {allowed}")
     if any(ch in value for ch in "\r\n\0"):
         raise ValueError("a header value cannot span lines")
     if not value.isascii() or not value.isprintable():

@@ -106,6 +106,18 @@ def test_a_paste_over_the_limit_is_refused_as_a_whole(alpha, monkeypatch):
         ("Bad Name: x", False),
         ("X-Key: a\nb", False),
         ("X-Key:", False),
+        # Only an authentication header: nothing that routes or frames the request.
+        ("X-API-Key: k", True),
+        ("api-key: k", True),
+        ("X-Auth-Token: t", True),
+        ("Host: metadata.google.internal", False),
+        ("host: 169.254.169.254", False),
+        ("Connection: close", False),
+        ("Transfer-Encoding: chunked", False),
+        ("Content-Length: 0", False),
+        ("X-Forwarded-For: 127.0.0.1", False),
+        ("Proxy-Authorization: Basic eA==", False),
+        ("X-Key: secret", False),
     ],
 )
 def test_auth_headers_are_validated(header, ok):
@@ -289,13 +301,13 @@ def test_the_page_starts_a_discovery_and_shows_its_progress(
         response = owner_client.post("/validators/add/", form)
     assert response.status_code == 302
     queued = owner_client.get("/validators/add/").content.decode()
-    assert "queued" in queued and "location.replace" in queued
+    assert "queued" in queued and "js/refresh.js" in queued
     assert owner_client.post("/validators/add/", form).status_code == 409  # one at a time
     # What the worker would do with the queued task:
     tasks.discover_validators(alpha.farm.pk, address)
     assert len(callbacks) == 1
     html = owner_client.get("/validators/add/").content.decode()
-    assert address in html and ">done<" in html and "location.replace" not in html
+    assert address in html and ">done<" in html and "js/refresh.js" not in html
     assert Validator.objects.get(farm=alpha.farm).index == 42
 
 
@@ -327,10 +339,10 @@ def test_trying_a_node_shows_its_answer_and_saves_nothing(owner_client, alpha, b
 
 def test_saving_a_node_stores_its_genesis_and_constants(owner_client, alpha, beacon):
     url, server = beacon
-    form = _node_form(alpha, url + "/", "node-save", **{"node-auth_header": "X-Key: secret"})
+    form = _node_form(alpha, url + "/", "node-save", **{"node-auth_header": "X-API-Key: secret"})
     assert owner_client.post("/validators/nodes/", form).status_code == 302
     node = BeaconNode.objects.get(farm=alpha.farm)
-    assert node.url == url and node.auth_header == "X-Key: secret"
+    assert node.url == url and node.auth_header == "X-API-Key: secret"
     assert node.genesis_time == int(server.chain.genesis_time)
     assert (node.seconds_per_slot, node.slots_per_epoch, node.epochs_per_sync_period) == (1, 8, 256)
     assert node.health == BeaconNode.Health.READY and node.head_slot is not None
