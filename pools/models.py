@@ -5,7 +5,7 @@ DecimalField with no decimal places, as it passes 2^63."""
 from django.db import models
 
 from accounts.models import Farm
-from ethdash.db import BaseUnitField
+from ethdash.db import BaseUnitField, finite_check
 from ethdash.fields import EndpointURLField
 
 
@@ -179,9 +179,17 @@ class PoolAccount(models.Model):
     class Meta:
         ordering = ["farm", "pool", "login"]
         constraints = [
+            finite_check(
+                "poolaccount_figures_finite",
+                "current_hashrate_hs",
+                "average_hashrate_hs",
+                "reported_hashrate_hs",
+                "measured_hashrate_hs",
+                "effective_ratio",
+            ),
             models.UniqueConstraint(
                 fields=["farm", "pool", "login"], name="poolaccount_unique_farm_pool_login"
-            )
+            ),
         ]
 
     def __str__(self):
@@ -206,7 +214,13 @@ class PoolSample(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "ts"], name="poolsample_unique_account_ts")
+            finite_check(
+                "poolsample_finite",
+                "current_hashrate_hs",
+                "average_hashrate_hs",
+                "reported_hashrate_hs",
+            ),
+            models.UniqueConstraint(fields=["account", "ts"], name="poolsample_unique_account_ts"),
         ]
 
     def __str__(self):
@@ -239,9 +253,15 @@ class PoolWorker(models.Model):
     class Meta:
         ordering = ["account", "name"]
         constraints = [
+            finite_check(
+                "poolworker_figures_finite",
+                "current_hashrate_hs",
+                "average_hashrate_hs",
+                "reported_hashrate_hs",
+            ),
             models.UniqueConstraint(
                 fields=["account", "name"], name="poolworker_unique_account_name"
-            )
+            ),
         ]
 
     def __str__(self):
@@ -261,7 +281,8 @@ class PoolWorkerSample(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["worker", "ts"], name="poolworkersample_unique")
+            finite_check("poolworkersample_finite", "current_hashrate_hs", "reported_hashrate_hs"),
+            models.UniqueConstraint(fields=["worker", "ts"], name="poolworkersample_unique"),
         ]
 
     def __str__(self):
@@ -341,7 +362,14 @@ class PoolStatsSample(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["pool", "ts"], name="poolstatssample_unique_pool_ts")
+            finite_check(
+                "poolstatssample_finite",
+                "pool_hashrate_hs",
+                "effort",
+                "network_hashrate_hs",
+                "network_difficulty",
+            ),
+            models.UniqueConstraint(fields=["pool", "ts"], name="poolstatssample_unique_pool_ts"),
         ]
 
     def __str__(self):

@@ -10,7 +10,7 @@ Outside them:
   (`problems`, `reading_problems`);
 - a polled miner's figure is dropped like "off" (`drop_out_of_range`), because one junk figure
   of one miner must not cost the rest of its reading, or the other rigs of the poll cycle.
-Whatever gets past them, the database refuses a non-finite float (rigs.models.finite_check).
+Whatever gets past them, the database refuses a non-finite float (ethdash.db.finite_check).
 """
 
 import math

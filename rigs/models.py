@@ -1,27 +1,8 @@
 from django.db import models
 
 from accounts.models import Farm
+from ethdash.db import finite_check
 from ethdash.outbound import validate_host, validate_port
-
-# Beyond any figure rigs.limits lets in and short of every float that is not finite: a column
-# checked against it holds no NaN and no infinity. A database constraint rather than a check in
-# each store function, because it holds for every writer (bulk inserts, upserts, rollups, the
-# admin, a migration, a script) at the cost of two comparisons a row; PostgreSQL's float columns
-# take 'NaN' and 'Infinity' otherwise, which break every JSON answer and chart that reads them.
-FINITE_BOUND = 1e300
-
-
-def finite_check(name, *fields):
-    """A CHECK constraint: each of `fields` is NULL or a finite float (within ±FINITE_BOUND).
-    On PostgreSQL NaN sorts above every number, so the upper bound refuses it too; SQLite
-    stores NaN as NULL."""
-    condition = models.Q()
-    for field in fields:
-        condition &= models.Q(**{f"{field}__isnull": True}) | models.Q(
-            **{f"{field}__gte": -FINITE_BOUND, f"{field}__lte": FINITE_BOUND}
-        )
-    return models.CheckConstraint(condition=condition, name=name)
-
 
 # The float columns a reading reaches, by table.
 RIG_FLOATS = (

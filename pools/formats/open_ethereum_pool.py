@@ -89,7 +89,7 @@ def pool_amount_decimals(coin):
 
 def amount_to_base(value, coin_decimals, pool_decimals=9):
     """An integer amount in units of 10**-pool_decimals coin → the coin's smallest unit."""
-    value = strict_int(value, "amount")
+    value = strict_int(value, "amount", limit=None)
     if value is None:
         return None
     shift = coin_decimals - pool_decimals

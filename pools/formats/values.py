@@ -2,6 +2,8 @@
 bad_answer (a pool whose every field is typed, where junk means a broken answer) and the lenient
 ones return None (pools known to send junk for "no reading")."""
 
+import contextlib
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
@@ -15,30 +17,45 @@ def strict_float(value, what):
     if isinstance(value, bool):
         raise bad_answer(f"{what} is a boolean")
     if isinstance(value, int | float | Decimal):
-        return float(value)
-    if isinstance(value, str):
         try:
-            return float(value.strip())
+            number = float(value)
+        except OverflowError:  # an integer beyond the floats
+            raise bad_answer(f"{what} is out of range") from None
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
         except ValueError:
             raise bad_answer(f"{what} is not a number: {value[:40]!r}") from None
-    raise bad_answer(f"{what} has type {type(value).__name__}")
+    else:
+        raise bad_answer(f"{what} has type {type(value).__name__}")
+    if not math.isfinite(number):
+        # JSON's 1e400 parses as infinity, and "nan"/"inf" as strings too: junk in a typed field.
+        raise bad_answer(f"{what} is not a finite number: {str(value)[:40]!r}")
+    return number
 
 
-def strict_int(value, what):
+INT64_MAX = 2**63 - 1
+
+
+def strict_int(value, what, *, limit=INT64_MAX):
     """An integer field of a typed answer; a fraction, a boolean or junk is bad_answer. Integers
-    sent as strings are read exactly, even above 2**53."""
+    sent as strings are read exactly, even above 2**53. Beyond `limit` (counts, heights and
+    times go to 64-bit columns) is bad_answer too; None for amounts, which are exact at any
+    size."""
     if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass  # "1.0", "junk" and "" are judged below
+        with contextlib.suppress(ValueError):  # "1.0", "junk" and "" are judged below
+            value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool):
+        if limit is not None and abs(value) > limit:
+            raise bad_answer(f"{what} is out of range: {str(value)[:40]}")
         return value
     number = strict_float(value, what)
     if number is None:
         return None
     if not number.is_integer():
         raise bad_answer(f"{what} is not an integer: {value}")
+    if limit is not None and abs(number) > limit:
+        raise bad_answer(f"{what} is out of range: {str(value)[:40]}")
     return int(number)
 
 
@@ -47,7 +64,10 @@ def lenient_number(value) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float | Decimal):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:
+            return None
     elif isinstance(value, str):
         try:
             result = float(value.strip())

@@ -2,6 +2,7 @@
 payouts and blocks. A snapshot stored twice (a retried task) stores nothing twice. Each store,
 and each failed poll, tells the core's "stored" hook (topic "pool_account") once it commits."""
 
+import math
 import time
 
 from django.db import transaction
@@ -56,6 +57,17 @@ WORKER_FIELDS = (
 )
 
 
+def _figure(obj, field):
+    """A snapshot's figure as stored: a float that is not finite (an answer's 1e400, a unit
+    conversion that overflowed) is no reading, like a figure the pool did not give. Dropped here
+    rather than failing the poll: the account's other figures, workers and payouts are fine, and
+    the tables refuse it anyway (pools 0013, ethdash.db.finite_check)."""
+    value = getattr(obj, field, None)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def store_snapshot(account, snapshot, *, now=None, announce=True):
     """Stores one poll of one account in one transaction: a sample at `now`, the account's newest
     figures, its workers (matched to the farm's rigs by name when new), new payouts (unique per
@@ -68,13 +80,13 @@ def store_snapshot(account, snapshot, *, now=None, announce=True):
     if workers_online is None and snapshot.workers:
         workers_online = sum(1 for w in snapshot.workers if w.online)
     with transaction.atomic():
-        values = {f: getattr(snapshot, f, None) for f in SAMPLE_FIELDS}
+        values = {f: _figure(snapshot, f) for f in SAMPLE_FIELDS}
         values["workers_online"] = workers_online
         PoolSample.objects.bulk_create(
             [PoolSample(account=account, ts=now, **values)], ignore_conflicts=True
         )
         for field in ACCOUNT_FIELDS:
-            setattr(account, field, getattr(snapshot, field, None))
+            setattr(account, field, _figure(snapshot, field))
         account.workers_online = workers_online
         account.status = PoolAccount.Status.OK
         account.last_success_at = now
@@ -149,7 +161,7 @@ def _store_workers(account, workers, now):
         else:
             changed.append(worker)
         for field in WORKER_FIELDS:
-            setattr(worker, field, getattr(snapshot, field, None))
+            setattr(worker, field, _figure(snapshot, field))
         worker.updated_at = now
     PoolWorker.objects.bulk_create(created)
     if changed:
@@ -248,7 +260,7 @@ def store_pool_stats(pool, stats, *, now=None, next_at):
     now = now or timezone.now()
     with transaction.atomic():
         PoolStatsSample.objects.bulk_create(
-            [PoolStatsSample(pool=pool, ts=now, **{f: getattr(stats, f) for f in STATS_FIELDS})],
+            [PoolStatsSample(pool=pool, ts=now, **{f: _figure(stats, f) for f in STATS_FIELDS})],
             ignore_conflicts=True,
         )
         Pool.objects.filter(pk=pool.pk).update(stats_next_at=next_at, stats_error="")

@@ -14,7 +14,7 @@ SQLite stores NaN as NULL, so only infinities are found there):
 - any other figure that is not finite (temperature, power, fan; a rig's or GPU's newest
   figures and 24-hour median) becomes NULL: no reading, which is what it was.
 
-Then each table gets a CHECK constraint (rigs.models.finite_check) that refuses NaN and
+Then each table gets a CHECK constraint (ethdash.db.finite_check) that refuses NaN and
 infinities from any writer. The repair reads only the rows that are not finite.
 """
 

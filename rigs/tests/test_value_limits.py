@@ -424,7 +424,7 @@ def test_energy_and_cost_of_a_figure_that_overflows_are_none():
 
 def test_limits_keep_every_sum_of_a_rig_finite():
     assert math.isfinite(limits.DEVICES_MAX * limits.HASHRATE_DEVICE_MAX_HS * 1e6)
-    assert limits.HASHRATE_RIG_MAX_HS < 1e300  # rigs.models.FINITE_BOUND
+    assert limits.HASHRATE_RIG_MAX_HS < 1e300  # ethdash.db.FINITE_BOUND
 
 
 # -- the database refuses a non-finite float in every column a reading reaches ---------------
