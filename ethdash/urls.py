@@ -8,6 +8,7 @@ from ethdash.api import ApiRootView
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("rigs/", include("rigs.urls")),
     path("pools/", include("pools.urls")),
