@@ -241,3 +241,33 @@ def _fail(message):
         raise OperationalError(message)
 
     return ping
+
+
+def test_a_task_lost_with_its_worker_comes_back_within_minutes_not_an_hour(settings):
+    from alerts.tasks import retry_max_s
+    from ethdash.celery import app
+
+    assert app.conf.task_acks_late
+    assert app.conf.task_reject_on_worker_lost  # a killed prefork child's task is requeued
+    assert app.conf.broker_transport_options["visibility_timeout"] == 600
+    # A countdown longer than the timeout would be delivered twice (docs/deploy.md).
+    assert retry_max_s() == 300
+    settings.ETHDASH_CELERY_VISIBILITY_TIMEOUT_S = 7200
+    assert retry_max_s() == 1800
+
+
+def test_the_embedded_worker_and_beat_keep_readyz_ready(db):
+    """Embedded mode: beat and the worker are threads of this process, on the in-memory broker
+    and the local-memory cache; their heartbeat reaches /readyz all the same."""
+    from ethdash.embedded import InProcessCelery
+
+    assert health.background_problems() != []
+    celery = InProcessCelery()
+    celery.start()
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and health.background_problems():
+            time.sleep(0.1)
+    finally:
+        celery.stop()
+    assert health.background_problems() == []
