@@ -135,7 +135,7 @@ def _ping_broker():
     with Connection(
         settings.CELERY_BROKER_URL, connect_timeout=timeout_s, transport_options=options
     ) as connection:
-        connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout_s)
+        connection.ensure_connection(max_retries=0, timeout=timeout_s)
         connection.default_channel  # noqa: B018 (opens the channel, which pings Redis)
 
 
@@ -175,7 +175,12 @@ def readiness(*, now=None) -> list[Check]:
     beacon event stream once validators exist). Each external check is bounded by
     ETHDASH_REDIS_TIMEOUT_MS (Redis) or the database's own connect timeout."""
     now = now or time.time()
-    checks = [_run("database", db.ping), _run("cache", _ping_cache), _run("broker", _ping_broker)]
+    cache_check = _run("cache", _ping_cache)
+    checks = [_run("database", db.ping), cache_check, _run("broker", _ping_broker)]
+    if not cache_check.ok:
+        # The heartbeats live in the cache: reading them would wait out the same timeout again.
+        unread = f"cache unavailable ({cache_check.detail})"
+        return [*checks, Check("beat", False, unread), Check("worker", False, unread)]
     checks += background_checks(now=now)
     checks += _listener_checks(now)
     return checks

@@ -17,6 +17,12 @@ from tests.factories import ValidatorFactory, logged_in
 FRESH = {"database", "cache", "broker", "beat", "worker"}
 
 
+def settings_redis_url():
+    from django.conf import settings
+
+    return settings.REDIS_URL
+
+
 @pytest.fixture
 def staff_client(db):
     user = get_user_model().objects.create_user("ops", password="x", is_staff=True)
@@ -271,3 +277,27 @@ def test_the_embedded_worker_and_beat_keep_readyz_ready(db):
     finally:
         celery.stop()
     assert health.background_problems() == []
+
+
+@pytest.mark.skipif(not settings_redis_url(), reason="needs REDIS_URL (the Redis cache)")
+def test_readyz_answers_within_the_bound_with_redis_hung(staff_client, settings, hung_server):
+    """The production cache settings (socket timeouts from ETHDASH_REDIS_TIMEOUT_MS) against a
+    Redis that accepts and never answers: /readyz says 503 in bounded time, /healthz 200."""
+    timeout_s = settings.ETHDASH_REDIS_TIMEOUT_MS / 1000
+    cache = settings.CACHES["default"]
+    assert cache["OPTIONS"] == {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
+    settings.CACHES = {"default": cache | {"LOCATION": hung_server}}
+    settings.CELERY_BROKER_URL = hung_server
+
+    started = time.monotonic()
+    response = staff_client.get("/readyz")
+    elapsed_s = time.monotonic() - started
+
+    # The cache's write and the broker's connection each wait out the timeout once; the
+    # heartbeats, which live in the cache, are not read again.
+    assert elapsed_s < 3 * timeout_s + 1
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert not checks["cache"]["ok"] and not checks["broker"]["ok"]
+    assert not checks["worker"]["ok"]
+    assert staff_client.get("/healthz").status_code == 200
