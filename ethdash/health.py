@@ -172,8 +172,9 @@ def _listener_checks(now) -> list[Check]:
 def readiness(*, now=None) -> list[Check]:
     """Every check /readyz makes: the database, the cache (Redis in production), the Celery
     broker, beat's last tick, a worker's last run, and the listeners the apps need now (the
-    beacon event stream once validators exist). Each external check is bounded by
-    ETHDASH_REDIS_TIMEOUT_MS (Redis) or the database's own connect timeout."""
+    beacon event stream once validators exist). The Redis checks are bounded by
+    ETHDASH_REDIS_TIMEOUT_MS; the database's by the driver's connect timeout (PostgreSQL:
+    `?connect_timeout=5` in DATABASE_URL, docs/deploy.md)."""
     now = now or time.time()
     cache_check = _run("cache", _ping_cache)
     checks = [_run("database", db.ping), cache_check, _run("broker", _ping_broker)]
