@@ -3,9 +3,15 @@ from django.conf import settings
 
 from ethdash.outbound import backoff_delay
 
-# The delivery task's retries: first after about a minute, doubling, at most 30 minutes apart.
+# The delivery task's retries: first after about a minute, doubling, at most 30 minutes apart,
+# and never later than half the broker's visibility timeout: on Redis a task waiting for its
+# countdown is unacked, and one held past the timeout would be delivered a second time.
 RETRY_BASE_S = 60.0
 RETRY_MAX_S = 1800.0
+
+
+def retry_max_s():
+    return min(RETRY_MAX_S, settings.ETHDASH_CELERY_VISIBILITY_TIMEOUT_S / 2)
 
 
 @shared_task(ignore_result=True)
@@ -27,6 +33,6 @@ def deliver_notifications(self, farm_id):
     outcome = deliver_farm(farm_id)
     max_retries = settings.ETHDASH_ALERT_CHANNEL_MAX_FAILURES
     if outcome.retry and self.request.retries < max_retries:
-        countdown = min(backoff_delay(self.request.retries + 1, RETRY_BASE_S), RETRY_MAX_S)
+        countdown = min(backoff_delay(self.request.retries + 1, RETRY_BASE_S), retry_max_s())
         raise self.retry(countdown=countdown, max_retries=max_retries)
     return outcome.as_dict()

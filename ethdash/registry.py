@@ -30,11 +30,13 @@ class Listener:
 
     `follow(stop=...)` runs until `stop` is set (a listener that follows objects users add keeps
     running with none, see `follow_each`); it is cancelled on shutdown, so a listener waiting on
-    a socket stops at once.
+    a socket stops at once. `required()`, when given, says whether the site needs the listener
+    running now (e.g. validators exist): /readyz then fails while it is not (ethdash.health).
     """
 
     name: str
     follow: Callable[..., Awaitable[None]]
+    required: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,13 @@ _alert_kinds: dict[str, AlertKind] = {}
 _stored_listeners: dict[str, Callable[[int, str, Collection[int] | None], None]] = {}
 
 
-def register_listener(name: str, follow: Callable[..., Awaitable[None]]) -> None:
-    _listeners[name] = Listener(name, follow)
+def register_listener(
+    name: str,
+    follow: Callable[..., Awaitable[None]],
+    *,
+    required: Callable[[], bool] | None = None,
+) -> None:
+    _listeners[name] = Listener(name, follow, required)
 
 
 def listeners(names: Iterable[str] = ()) -> list[Listener]:
@@ -187,16 +194,32 @@ async def run_listeners(selected: Iterable[Listener], *, stop: asyncio.Event) ->
     tasks = [asyncio.create_task(item.follow(stop=stop), name=item.name) for item in selected]
     finished = asyncio.gather(*tasks, return_exceptions=True)
     stopped = asyncio.create_task(stop.wait())
+    heartbeats = asyncio.create_task(_heartbeats(tasks))
     try:
         await asyncio.wait([stopped, finished], return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
+        heartbeats.cancel()
         for task in tasks:
             task.cancel()
         results = await finished
         for task, result in zip(tasks, results, strict=True):
             if isinstance(result, Exception):
                 logger.error("listener %s failed", task.get_name(), exc_info=result)
+
+
+async def _heartbeats(tasks: list[asyncio.Task]) -> None:
+    """Records every ETHDASH_HEARTBEAT_S that each listener still runs, for /readyz."""
+    from ethdash import health
+
+    while True:
+        for task in tasks:
+            if not task.done():
+                try:
+                    await asyncio.to_thread(health.record_listener_alive, task.get_name())
+                except Exception:
+                    logger.exception("could not record listener %s alive", task.get_name())
+        await asyncio.sleep(settings.ETHDASH_HEARTBEAT_S)
 
 
 async def follow_each(

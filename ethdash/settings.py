@@ -77,6 +77,9 @@ DATA_DIR = Path(os.environ.get("ETHDASH_DATA_DIR") or BASE_DIR / "data")
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# How long a cache call (and /readyz's broker check) waits for Redis: redis-py's default is no
+# limit, so a hung Redis would hold every request that reads the cache.
+ETHDASH_REDIS_TIMEOUT_MS = env_int("ETHDASH_REDIS_TIMEOUT_MS", 2000, minimum=1)
 # Embedded mode: no Redis, so the channel layer lives in one process and the Celery worker and
 # beat must run inside the web server's process for their pushes to reach the browsers.
 EMBEDDED = not REDIS_URL
@@ -134,6 +137,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.managed_farms",
                 "alerts.context_processors.open_alert_count",
+                "ethdash.context_processors.ops_health",
             ],
         },
     },
@@ -163,7 +167,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_timeout": ETHDASH_REDIS_TIMEOUT_MS / 1000,
+                "socket_connect_timeout": ETHDASH_REDIS_TIMEOUT_MS / 1000,
+            },
+        }
     }
     CHANNEL_LAYERS = {
         "default": {
@@ -282,6 +293,29 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# acks_late: a task is acknowledged when it ends, so a worker killed mid-run leaves it unacked.
+# On Redis an unacked task comes back after the visibility timeout (Celery's default: one hour);
+# here 10 minutes, above the longest countdown we schedule (alert delivery retries are capped
+# under it, alerts.tasks) and above the longest task's run, so a task is never delivered twice
+# while it still runs. A worker process that dies mid-task (prefork child killed) requeues it
+# at once instead of acknowledging it; every task stores on natural keys, so a rerun is safe.
+ETHDASH_CELERY_VISIBILITY_TIMEOUT_S = env_int(
+    "ETHDASH_CELERY_VISIBILITY_TIMEOUT_S", 600, minimum=60
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": ETHDASH_CELERY_VISIBILITY_TIMEOUT_S}
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Health (docs/deploy.md): beat sends ethdash.tasks.heartbeat every ETHDASH_HEARTBEAT_S; /readyz
+# fails when beat has sent none for ETHDASH_BEAT_SILENT_S, or no worker ran one for
+# ETHDASH_WORKER_SILENT_S, or a listener the apps need (manage.py listen) for
+# ETHDASH_LISTENER_SILENT_S.
+ETHDASH_HEARTBEAT_S = env_int("ETHDASH_HEARTBEAT_S", 10, minimum=1)
+ETHDASH_BEAT_SILENT_S = env_int("ETHDASH_BEAT_SILENT_S", 60, minimum=1)
+ETHDASH_WORKER_SILENT_S = env_int("ETHDASH_WORKER_SILENT_S", 60, minimum=1)
+ETHDASH_LISTENER_SILENT_S = env_int("ETHDASH_LISTENER_SILENT_S", 90, minimum=1)
+# The live push (ethdash.live) waits at most this long for the channel layer, then drops pushes
+# for ETHDASH_LIVE_PUSH_BACKOFF_S: a hung Redis never holds a request for long.
+ETHDASH_LIVE_PUSH_TIMEOUT_MS = env_int("ETHDASH_LIVE_PUSH_TIMEOUT_MS", 500, minimum=1)
+ETHDASH_LIVE_PUSH_BACKOFF_S = env_int("ETHDASH_LIVE_PUSH_BACKOFF_S", 5, minimum=0)
 ETHDASH_OFFLINE_SWEEP_S = env_int("ETHDASH_OFFLINE_SWEEP_S", 10, minimum=1)
 ETHDASH_POLL_TICK_S = env_int("ETHDASH_POLL_TICK_S", 5, minimum=1)
 # How often the long-running listeners look for pools and beacon nodes added, changed or removed.
@@ -330,6 +364,11 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
     else "django.core.mail.backends.smtp.EmailBackend"
 )
 CELERY_BEAT_SCHEDULE = {
+    "ethdash.heartbeat": {
+        "task": "ethdash.tasks.heartbeat",
+        "schedule": float(ETHDASH_HEARTBEAT_S),
+        "options": {"expires": float(ETHDASH_HEARTBEAT_S)},
+    },
     "validators.process": {
         "task": "validators.tasks.process_validators",
         "schedule": float(ETHDASH_BEACON_TICK_S),

@@ -9,6 +9,7 @@ from ethdash.api_docs import ApiDocsPermission
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("rigs/", include("rigs.urls")),
     path("pools/", include("pools.urls")),

@@ -3,7 +3,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
-from ethdash import db, registry
+from ethdash import health, registry
 
 
 @login_required
@@ -21,9 +21,24 @@ def overview(request):
 
 
 def healthz(request):
-    """Liveness for load balancers: the process answers and the database does too."""
+    """Liveness: the process answers. Nothing else is asked (no database, no Redis), so a probe
+    that restarts dead processes never restarts a healthy one for a dependency's outage."""
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request):
+    """Readiness (ethdash.health.readiness): 200 when every check passes, else 503. Anonymous
+    callers and non-staff users get the verdict only; staff get each check with its detail."""
+    checks = health.readiness()
+    ready = all(check.ok for check in checks)
+    body = {"status": "ok" if ready else "unavailable"}
+    if _is_staff(request):
+        body["checks"] = health.as_json(checks)
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def _is_staff(request):
     try:
-        db.ping()
-    except Exception as exc:
-        return JsonResponse({"status": "error", "database": str(exc)}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+        return request.user.is_active and request.user.is_staff
+    except Exception:  # the session lives in the database, which may be the thing that is down
+        return False

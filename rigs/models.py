@@ -1,4 +1,7 @@
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Farm
 from ethdash.db import finite_check
@@ -132,6 +135,44 @@ class Rig(models.Model):
     @property
     def is_polled(self):
         return bool(self.protocol)
+
+    # Reading the status. The offline sweep (rigs.services.status) writes "offline" once a rig
+    # is past its stale_at, but only while a worker runs it; pages and the API read the status
+    # through these, which show an online or degraded rig past its stale_at as offline at once,
+    # and write nothing (the sweep still announces the change and opens the alert).
+
+    def is_silent(self, now=None) -> bool:
+        """Online or degraded, and nothing arrived before its stale_at."""
+        return (
+            self.status in (self.Status.ONLINE, self.Status.DEGRADED)
+            and self.stale_at is not None
+            and self.stale_at < (now or timezone.now())
+        )
+
+    @property
+    def current_status(self) -> str:
+        return self.Status.OFFLINE if self.is_silent() else self.status
+
+    def get_current_status_display(self) -> str:
+        return self.Status(self.current_status).label
+
+    @property
+    def current_status_reason(self) -> str:
+        if not self.is_silent():
+            return self.status_reason
+        silence_s = self.cadence_s * settings.ETHDASH_OFFLINE_AFTER_CADENCES
+        return f"Nothing received for {silence_s} s (3 reporting intervals)."
+
+    @property
+    def current_status_changed_at(self):
+        return self.stale_at if self.is_silent() else self.status_changed_at
+
+    @classmethod
+    def online_now(cls, now=None) -> Q:
+        """The filter for rigs online now: the same judgement as current_status, in SQL."""
+        return Q(status=cls.Status.ONLINE) & (
+            Q(stale_at__isnull=True) | Q(stale_at__gte=now or timezone.now())
+        )
 
     @property
     def price_per_kwh(self):

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -78,11 +78,12 @@ def overview_tile(request):
     """The overview page's rig block (ethdash.registry): totals over the online rigs, and the
     rig table."""
     rigs = visible_rigs(request)
+    online = Rig.online_now()
     totals = rigs.order_by().aggregate(
         rigs=Count("id", distinct=True),
-        online=Count("id", filter=Q(status=Rig.Status.ONLINE), distinct=True),
-        hashrate_hs=Sum("hashrate_hs", filter=Q(status=Rig.Status.ONLINE)),
-        power_w=Sum("power_w", filter=Q(status=Rig.Status.ONLINE)),
+        online=Count("id", filter=online, distinct=True),
+        hashrate_hs=Sum("hashrate_hs", filter=online),
+        power_w=Sum("power_w", filter=online),
     )
     return {"rigs": with_figures(rigs), "totals": totals, "show_farm": shows_farm(request)}
 

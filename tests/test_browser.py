@@ -360,14 +360,16 @@ def test_an_offline_rig_keeps_its_figures_marked_stale_and_last_seen_counts_up(
     alpha = alpha_seeded
     rig = Rig.objects.get(pk=alpha.rig.pk)
     assert rig.status == Rig.Status.ONLINE and rig.hashrate_hs
-    # Due for the offline sweep, though seen recently enough that the page starts current.
-    Rig.objects.filter(pk=rig.pk).update(stale_at=timezone.now() - timedelta(seconds=1))
+    # Current when the pages load (a rig past its stale_at already reads offline there).
+    Rig.objects.filter(pk=rig.pk).update(stale_at=timezone.now() + timedelta(seconds=60))
     swept = []
 
     def sweep():
         # In a thread of its own: Playwright's loop runs in this one, where Django refuses ORM
-        # calls. The sweep pushes rig.status to the farm's browsers, as beat's task does.
+        # calls. The rig falls silent past its stale_at, and the sweep pushes rig.status to the
+        # farm's browsers, as beat's task does.
         try:
+            Rig.objects.filter(pk=rig.pk).update(stale_at=timezone.now() - timedelta(seconds=1))
             swept.extend(mark_offline_rigs())
         finally:
             connections.close_all()

@@ -24,6 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import ApiToken, Farm
 from alerts.models import Alert, AlertRule, NotificationChannel
+from ethdash import health, registry
 from pools.models import Pool, PoolAccount
 from rigs.models import Gpu, Rig
 from tests.factories import (
@@ -109,6 +110,7 @@ PUBLIC = {
     "login": "the login page itself",
     "logout": "logging out needs no login (POST only; it ends whatever session there is)",
     "healthz": "the load balancer's health probe, which shows no farm data",
+    "readyz": "the readiness probe: its verdict only to anyone but staff, and no farm data",
     "schema": "the OpenAPI description of the API, the same for everyone",
     "api-docs": "the interactive API documentation, the same for everyone",
     "api-root": "the API's table of contents, links only",
@@ -236,6 +238,16 @@ def url_of(route, objects):
     # A list is also requested bare (no objects given): then its query stays empty.
     query = {p: objects[m].pk for p, m, in_path in route.objects if not in_path and m in objects}
     return f"{url}?{urlencode(query)}" if query else url
+
+
+@pytest.fixture(autouse=True)
+def _background_alive():
+    """Beat, a worker and every listener beat a moment ago, so /readyz answers 200 here and
+    its body is checked like any other page's (tests/test_health.py tests its failures)."""
+    health.record_beat_tick()
+    health.record_worker_run("celery@test")
+    for listener in registry.listeners():
+        health.record_listener_alive(listener.name)
 
 
 @pytest.fixture(scope="module")

@@ -101,10 +101,6 @@ def test_plotly_is_served_from_the_wheel_not_a_cdn(owner_client, alpha):
     assert "cdn" not in html.lower()
 
 
-def test_healthz(client, db):
-    assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
-
-
 def test_header_links_the_farms_the_user_manages(
     owner_client, alpha, django_assert_max_num_queries
 ):

@@ -9,5 +9,12 @@ class ValidatorsConfig(AppConfig):
         from validators import alert_kinds
         from validators.services.events import follow_all_farms
 
-        registry.register_listener("beacon-events", follow_all_farms)
+        registry.register_listener("beacon-events", follow_all_farms, required=_validators_exist)
         alert_kinds.register()
+
+
+def _validators_exist():
+    """/readyz needs the beacon event stream only once some farm follows validators."""
+    from validators.models import Validator
+
+    return Validator.objects.exists()

@@ -71,6 +71,14 @@ RIG_FIGURE_FIELDS = list(RIG_TOTAL_FIELDS)
 
 class RigSerializer(serializers.ModelSerializer):
     gpus = GpuSerializer(many=True, read_only=True)
+    # As of now: a silent rig past its stale_at is offline even before the sweep writes it.
+    status = serializers.ChoiceField(
+        choices=Rig.Status.choices, source="current_status", read_only=True
+    )
+    status_reason = serializers.CharField(source="current_status_reason", read_only=True)
+    status_changed_at = serializers.DateTimeField(
+        source="current_status_changed_at", read_only=True, allow_null=True
+    )
     has_api_password = serializers.SerializerMethodField(
         help_text="Whether a miner API password or token is stored; it is never shown."
     )

@@ -20,7 +20,7 @@ def figures_stale(rig, *, last_seen_at=None, now=None) -> bool:
     """True when the rig is offline or unreachable, or nothing arrived within
     `stale_after_s` (the sweep may not have run yet). `last_seen_at`: a device's own, where the
     figures are a device's."""
-    if rig.status in STOPPED:
+    if rig.current_status in STOPPED:
         return True
     seen = last_seen_at or rig.last_seen_at
     if seen is None:
