@@ -203,11 +203,12 @@ class BaseUnitField(models.DecimalField):
         return Decimal(str(value))
 
 
-# Beyond any figure the apps let in (rigs.limits) and short of every float that is not finite: a
-# column checked against it holds no NaN and no infinity. A database constraint rather than a check in
-# each store function, because it holds for every writer (bulk inserts, upserts, rollups, the
-# admin, a migration, a script) at the cost of two comparisons a row; PostgreSQL's float columns
-# take 'NaN' and 'Infinity' otherwise, which break every JSON answer and chart that reads them.
+# Beyond any figure the apps let in (rigs.limits) and short of every float that is not finite:
+# a column checked against it holds no NaN and no infinity. A database constraint rather than a
+# check in each store function, because it holds for every writer (bulk inserts, upserts,
+# rollups, the admin, a migration, a script) at the cost of two comparisons a row; PostgreSQL's
+# float columns take 'NaN' and 'Infinity' otherwise, which break every JSON answer and chart
+# that reads them.
 FINITE_BOUND = 1e300
 
 
