@@ -44,9 +44,7 @@ import math
 import os
 import re
 import secrets
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -62,7 +60,7 @@ from bench.harness import (
     BIN,
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
-    ROOT,
+    Process,
     Server,
     drop_database,
     free_port,
@@ -73,6 +71,8 @@ from bench.harness import (
     parse_bench_args,
     print_result,
     stop_on_sigterm,
+    wait_for_file,
+    wait_for_http,
     with_db,
 )
 from simulators.http_server import LoopThread, close_server
@@ -192,75 +192,6 @@ def seed(env, args, world, sink_url):
     out = manage(env, "shell", "-c", script)
     line = next(x for x in out.splitlines() if x.startswith("SEED "))
     return json.loads(line[len("SEED ") :])
-
-
-class Process:
-    """A command in its own process group, its output in a log file; stop() reaches its children."""
-
-    def __init__(self, name, command, env):
-        self.name, self.command, self.env = name, command, env
-        fd, path = tempfile.mkstemp(prefix=f"bench-alerts-{name}-", suffix=".log")
-        os.close(fd)
-        self.log_path = Path(path)
-        self.proc = None
-
-    def start(self):
-        with self.log_path.open("wb") as out:
-            self.proc = subprocess.Popen(
-                self.command, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        return self
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self):
-        if self.proc is None:
-            return
-        # The leader first: a Celery worker's warm shutdown lets its pool finish the task in
-        # hand, where SIGTERM to the whole group would kill them mid-task (and log it).
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=20)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-
-    def text(self):
-        return self.log_path.read_text(errors="replace")
-
-
-def wait_for_file(path, proc, what, timeout_s=90):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        text = path.read_text() if path.exists() else ""
-        if text:
-            return json.loads(text)
-        if not proc.alive():
-            raise RuntimeError(f"{what} exited:\n{proc.text()[-2000:]}")
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not start within {timeout_s} s")
-
-
-def wait_for_http(url, proc, timeout_s=60):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise RuntimeError(f"{proc.name} exited:\n{proc.text()[-2000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{proc.name} did not answer {url} within {timeout_s} s")
 
 
 # --- what the bench watches ----------------------------------------------------------------------

@@ -292,3 +292,75 @@ def manage(env, *args):
     if done.returncode:
         raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stderr[-3000:]}")
     return done.stdout
+
+
+# --- processes of the production configuration ----------------------------------------------
+
+
+class Process:
+    """A command in its own process group, its output in a log file; stop() reaches its children."""
+
+    def __init__(self, name, command, env):
+        self.name, self.command, self.env = name, command, env
+        fd, path = tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")
+        os.close(fd)
+        self.log_path = Path(path)
+        self.proc = None
+
+    def start(self):
+        with self.log_path.open("wb") as out:
+            self.proc = subprocess.Popen(
+                self.command, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is None:
+            return
+        # The leader first: a Celery worker's warm shutdown lets its pool finish the task in
+        # hand, where SIGTERM to the whole group would kill them mid-task (and log it).
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def text(self):
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_for_file(path, proc, what, timeout_s=90):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if text:
+            return json.loads(text)
+        if not proc.alive():
+            raise RuntimeError(f"{what} exited:\n{proc.text()[-2000:]}")
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start within {timeout_s} s")
+
+
+def wait_for_http(url, proc, timeout_s=60):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{proc.name} exited:\n{proc.text()[-2000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{proc.name} did not answer {url} within {timeout_s} s")
