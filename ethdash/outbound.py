@@ -37,6 +37,8 @@ import tenacity
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from ethdash import metrics
+
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 # Statuses worth asking again after a pause (429 is the rate_limited kind).
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -277,7 +279,15 @@ async def connect_each(addresses, connect):
 
 async def open_socket(host: str, port: int, *, timeout_s: float) -> socket.socket:
     """A connected, non-blocking TCP socket to host:port under the policy, for the protocols that
-    are not HTTP (miners' JSON-RPC over TCP, pool websockets)."""
+    are not HTTP (miners' JSON-RPC over TCP, pool websockets); a failure is counted by kind."""
+    try:
+        return await _open_socket(host, port, timeout_s=timeout_s)
+    except OutboundError as exc:
+        metrics.OUTBOUND_ERRORS.labels(exc.kind).inc()
+        raise
+
+
+async def _open_socket(host: str, port: int, *, timeout_s: float) -> socket.socket:
     addresses = await checked_addresses(host, port, timeout_s=timeout_s)
 
     async def connect(address):
@@ -574,7 +584,9 @@ async def request(
             with attempt:
                 response = await send(client, method, url, **kwargs)
                 if not (response.is_success or response.status_code in ok_statuses):
-                    raise status_error(response, host)
+                    error = status_error(response, host)
+                    metrics.OUTBOUND_ERRORS.labels(error.kind).inc()
+                    raise error
     except OutboundError as exc:
         if exc.transient and attempts > 1:  # retried until the attempts ran out
             exc.message = f"{exc.message.rstrip('.')} after {attempts} attempts."
@@ -584,13 +596,17 @@ async def request(
 
 
 async def send(client: httpx.AsyncClient, method: str, url: str, **kwargs) -> httpx.Response:
-    """One try, every transport failure an OutboundError."""
+    """One try, every transport failure an OutboundError (counted by kind for /metrics)."""
     try:
-        return await client.request(method, url, **kwargs)
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        raise OutboundError("bad_address", f"Bad address {url!r}: {exc}.") from None
-    except httpx.HTTPError as exc:
-        raise error_from(exc, urlsplit(url).hostname or url) from None
+        try:
+            return await client.request(method, url, **kwargs)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise OutboundError("bad_address", f"Bad address {url!r}: {exc}.") from None
+        except httpx.HTTPError as exc:
+            raise error_from(exc, urlsplit(url).hostname or url) from None
+    except OutboundError as exc:
+        metrics.OUTBOUND_ERRORS.labels(exc.kind).inc()
+        raise
 
 
 # -- failover ----------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 
+from ethdash import metrics
+
 logger = logging.getLogger(__name__)
 # One line per stored batch when set to INFO (ETHDASH_TIMING_LOG=INFO): how long the store took
 # and how long its listeners (the alert evaluation) took after it, which bench/alerts.py reads
@@ -103,6 +105,7 @@ _listeners: dict[str, Listener] = {}
 _tiles: dict[str, Tile] = {}
 _alert_kinds: dict[str, AlertKind] = {}
 _stored_listeners: dict[str, Callable[[int, str, Collection[int] | None], None]] = {}
+_farm_metrics: dict[str, Callable[[list[int], Mapping], Iterable]] = {}
 
 
 def register_listener(name: str, follow: Callable[..., Awaitable[None]]) -> None:
@@ -146,6 +149,16 @@ def alert_kind(name: str) -> AlertKind | None:
     return _alert_kinds.get(name)
 
 
+def register_farm_metrics(name: str, collect: Callable[[list[int], Mapping], Iterable]) -> None:
+    """`collect(farm_ids, options)` yields prometheus_client metric families of those farms'
+    objects for `/metrics` (ethdash.metrics.farm_exposition; the series are in docs/metrics.md)."""
+    _farm_metrics[name] = collect
+
+
+def farm_metrics() -> list[Callable[[list[int], Mapping], Iterable]]:
+    return list(_farm_metrics.values())
+
+
 def register_stored_listener(name: str, listen: Callable[[int, str, Collection[int] | None], None]):
     """`listen(farm_id, topic, ids)` runs after each committed store (see stored())."""
     _stored_listeners[name] = listen
@@ -168,6 +181,10 @@ def stored(
                 listen(farm_id, topic, ids)
             except Exception:
                 logger.exception("stored hook %s failed for farm %s (%s)", name, farm_id, topic)
+        done = time.perf_counter()
+        if since is not None:
+            metrics.STORE_DURATION.labels(topic).observe(committed - since)
+        metrics.STORED_LISTENERS_DURATION.labels(topic).observe(done - committed)
         if timing.isEnabledFor(logging.INFO):
             timing.info(
                 "stored farm=%s topic=%s ids=%s store_ms=%s listeners_ms=%.3f",
@@ -175,7 +192,7 @@ def stored(
                 topic,
                 "all" if ids is None else len(ids),
                 "-" if since is None else f"{(committed - since) * 1000:.3f}",
-                (time.perf_counter() - committed) * 1000,
+                (done - committed) * 1000,
             )
 
     transaction.on_commit(run)

@@ -4,10 +4,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ethdash import views
 from ethdash.api import ApiRootView
+from ethdash.metrics_views import FarmMetricsView, ProcessMetricsView
 
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", FarmMetricsView.as_view(), name="metrics"),
+    path("metrics/process", ProcessMetricsView.as_view(), name="metrics-process"),
     path("accounts/", include("accounts.urls")),
     path("rigs/", include("rigs.urls")),
     path("pools/", include("pools.urls")),
