@@ -2,7 +2,9 @@
 documents (so the two cannot drift), a farm's isolation and per-validator opt-in, the operator
 endpoint's protection, and the counts of several processes added up in multiprocess mode."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -12,7 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from tests.factories import ValidatorFactory, logged_in
-from tests.metrics_helpers import documented_series, exercise_process, full_farm
+from tests.metrics_helpers import DOC, documented_series, exercise_process, full_farm
 
 
 def scrape(path, *, token=None, client=None, **extra):
@@ -212,3 +214,16 @@ def test_multiprocess_mode_adds_up_every_process(tmp_path):
         s for s in found["ethdash_outbound_errors"].samples if s.labels == {"kind": "timeout"}
     ]
     assert sample.value == 5
+
+
+def test_the_grafana_dashboard_uses_only_documented_series():
+    dashboard = json.loads((DOC.parent / "grafana-ethdash.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    exprs.append(dashboard["templating"]["list"][1]["definition"])
+    documented = {n for series in documented_series().values() for n in series}
+    # A histogram's queries use its _bucket series.
+    used = {re.sub(r"_bucket$", "", name) for e in exprs for name in re.findall(r"ethdash_\w+", e)}
+    assert used - documented == set()
+    # Every series of the process is on the dashboard, and most of the farm's.
+    assert set(documented_series()["/metrics/process"]) <= used
+    assert len(used & set(documented_series()["/metrics"])) >= 20
