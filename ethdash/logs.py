@@ -23,6 +23,9 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from asgiref.sync import iscoroutinefunction
+from django.utils.decorators import sync_and_async_middleware
+
 _context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("ethdash_log", default=None)
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -96,21 +99,16 @@ def request_id_of(request) -> str:
     return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
-class RequestIdMiddleware:
+@sync_and_async_middleware
+def RequestIdMiddleware(get_response):
     """Gives each request an id (the caller's X-Request-ID if it is a short token, else a new
     one), binds it for the request's log lines, answers it in X-Request-ID, and logs one line per
-    request on `ethdash.requests` (INFO; ETHDASH_REQUEST_LOG sets its level)."""
+    request on `ethdash.requests` (INFO; ETHDASH_REQUEST_LOG sets its level). Sync and async, so
+    an ASGI server does not hop threads for it."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        request.request_id = request_id_of(request)
-        token = begin(request_id=request.request_id)
-        started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = request.request_id
+    def finish(request, response, started):
+        response[REQUEST_ID_HEADER] = request.request_id
+        if requests_log.isEnabledFor(logging.INFO):
             requests_log.info(
                 "%s %s %s",
                 request.method,
@@ -123,9 +121,29 @@ class RequestIdMiddleware:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 },
             )
-            return response
-        finally:
-            end(token)
+        return response
+
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request):
+            request.request_id = request_id_of(request)
+            token, started = begin(request_id=request.request_id), time.perf_counter()
+            try:
+                return finish(request, await get_response(request), started)
+            finally:
+                end(token)
+
+    else:
+
+        def middleware(request):
+            request.request_id = request_id_of(request)
+            token, started = begin(request_id=request.request_id), time.perf_counter()
+            try:
+                return finish(request, get_response(request), started)
+            finally:
+                end(token)
+
+    return middleware
 
 
 _task_tokens: dict[str, contextvars.Token] = {}

@@ -16,7 +16,9 @@ import logging
 import os
 import time
 
+from asgiref.sync import iscoroutinefunction
 from django.conf import settings
+from django.utils.decorators import sync_and_async_middleware
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
@@ -190,21 +192,31 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     HTTP_DURATION.labels(method, route).observe(seconds)
 
 
-class RequestMetricsMiddleware:
+@sync_and_async_middleware
+def RequestMetricsMiddleware(get_response):
     """Counts and times every request by its route's name (the path would be one series per
-    object)."""
+    object). Sync and async, so an ASGI server does not hop threads for it."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        started = time.perf_counter()
-        response = self.get_response(request)
+    def observe(request, response, started):
         match = getattr(request, "resolver_match", None)
         route = (match.view_name if match else "") or "unmatched"
         method = request.method if request.method in _METHODS else "other"
         observe_request(method, route, response.status_code, time.perf_counter() - started)
         return response
+
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request):
+            started = time.perf_counter()
+            return observe(request, await get_response(request), started)
+
+    else:
+
+        def middleware(request):
+            started = time.perf_counter()
+            return observe(request, get_response(request), started)
+
+    return middleware
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -1,6 +1,7 @@
 """Structured logs (a JSON line names its request and farm, or its task) and OpenTelemetry
 tracing (spans for a request when the setting turns it on)."""
 
+import contextlib
 import io
 import json
 import logging
@@ -18,10 +19,10 @@ from ethdash import logs, tracing
 from tests.factories import make_farm
 
 
-@pytest.fixture
-def json_lines():
+@contextlib.contextmanager
+def captured_json():
     """Everything logged meanwhile, through the JSON formatter and the context filter that
-    LOG_FORMAT=json installs, one parsed object a line."""
+    LOG_FORMAT=json installs; yields a function giving one parsed object a line."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logs.JsonFormatter())
@@ -30,9 +31,17 @@ def json_lines():
     saved = requests_log.level
     root.addHandler(handler)
     requests_log.setLevel(logging.INFO)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    root.removeHandler(handler)
-    requests_log.setLevel(saved)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        root.removeHandler(handler)
+        requests_log.setLevel(saved)
+
+
+@pytest.fixture
+def json_lines():
+    with captured_json() as lines:
+        yield lines
 
 
 def test_a_json_line_carries_the_request_id_and_the_farm(db, json_lines):
@@ -134,3 +143,23 @@ def test_tracing_on_creates_spans_for_a_request(db):
     # The route's pattern, never the path with its id.
     assert server[0].attributes["http.route"].startswith("api/v1/rigs/(?P<pk>")
     assert server[0].attributes.get("http.status_code", 200) == 200
+
+
+def test_under_asgi_the_request_gets_its_id_and_its_line(transactional_db):
+    """The middleware's async path, as uvicorn (the embedded server, /ws/) runs it."""
+    import urllib.request
+
+    from tests.servers import serve
+
+    world = make_farm("Alpha")
+    read = world.token(ApiToken.Scope.READ)
+    # Captured once the server runs: its start (django.setup) applies LOGGING again.
+    with serve() as server, captured_json() as json_lines:
+        request = urllib.request.Request(
+            f"{server.url}/api/v1/rigs/{world.rig.pk}/",
+            headers={"Authorization": f"Bearer {read}", "X-Request-ID": "asgi-1"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200 and response.headers["X-Request-ID"] == "asgi-1"
+        (line,) = [line for line in json_lines() if line.get("request_id") == "asgi-1"]
+    assert line["farm_id"] == world.farm.pk and line["status"] == 200
