@@ -114,7 +114,9 @@ def _last_epoch(farm_ids):
 
 
 def _each(farm_ids):
-    labels = ["farm_id", "validator_index", "pubkey", "group_id"]
+    # The validator's id in ethdash and its beacon index (empty until it has one); not the
+    # public key, which would make a 100,000-validator scrape 62 MB instead of about 20.
+    labels = ["farm_id", "validator_id", "validator_index", "group_id"]
     balance = GaugeMetricFamily(
         "ethdash_validator_balance_gwei", "The validator's balance.", labels=labels
     )
@@ -129,15 +131,13 @@ def _each(farm_ids):
     rows = (
         Validator.objects.filter(farm_id__in=farm_ids)
         .order_by("farm_id", "index", "pk")
-        .values_list(
-            "farm_id", "index", "pubkey", "group_id", "status", "balance", "effective_balance"
-        )
+        .values_list("farm_id", "pk", "index", "group_id", "status", "balance", "effective_balance")
     )
-    for farm_id, index, pubkey, group_id, state, gwei, effective_gwei in rows.iterator(2000):
+    for farm_id, pk, index, group_id, state, gwei, effective_gwei in rows.iterator(2000):
         values = [
             str(farm_id),
+            str(pk),
             "" if index is None else str(index),
-            pubkey,
             "" if group_id is None else str(group_id),
         ]
         status.add_metric([*values, state], 1)
