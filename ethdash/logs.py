@@ -94,6 +94,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+def _id(value):
+    """A URL's pk as the number it is (DRF's routers capture it as text)."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
 def request_id_of(request) -> str:
     given = request.META.get("HTTP_X_REQUEST_ID", "")
     return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
@@ -109,6 +114,8 @@ def RequestIdMiddleware(get_response):
     def finish(request, response, started):
         response[REQUEST_ID_HEADER] = request.request_id
         if requests_log.isEnabledFor(logging.INFO):
+            match = getattr(request, "resolver_match", None)
+            pk = match.kwargs.get("pk") if match else None
             requests_log.info(
                 "%s %s %s",
                 request.method,
@@ -119,6 +126,9 @@ def RequestIdMiddleware(get_response):
                     "path": request.path,
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    # The route's name and the object it took (`object_id`: the URL's pk).
+                    "route": match.view_name if match else None,
+                    **({} if pk is None else {"object_id": _id(pk)}),
                 },
             )
         return response

@@ -55,6 +55,7 @@ def test_a_json_line_carries_the_request_id_and_the_farm(db, json_lines):
     assert line["request_id"] == "probe-42"
     assert line["farm_id"] == world.farm.pk
     assert line["status"] == 200 and line["path"] == f"/api/v1/rigs/{world.rig.pk}/"
+    assert line["route"] == "rig-detail" and line["object_id"] == world.rig.pk
     assert line["level"] == "INFO" and line["ts"].endswith("+00:00")
 
 
