@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from celery import shared_task
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
@@ -227,3 +228,42 @@ def test_the_grafana_dashboard_uses_only_documented_series():
     # Every series of the process is on the dashboard, and most of the farm's.
     assert set(documented_series()["/metrics/process"]) <= used
     assert len(used & set(documented_series()["/metrics"])) >= 20
+
+
+def _process_value(name, labels):
+    from ethdash import metrics
+
+    found = {
+        f.name: f for f in text_string_to_metric_families(metrics.process_exposition().decode())
+    }
+    return sum(s.value for s in samples_of(found, name) if s.labels == labels)
+
+
+def test_a_refused_outside_call_is_counted_by_its_kind():
+    import asyncio
+
+    from ethdash import outbound
+    from tests.metrics_helpers import closed_port
+
+    async def call():
+        async with outbound.async_client() as http:
+            await outbound.request(http, "GET", f"http://127.0.0.1:{closed_port()}/", attempts=2)
+
+    before = _process_value("ethdash_outbound_errors_total", {"kind": "refused"})
+    with pytest.raises(outbound.OutboundError) as failed:
+        asyncio.run(call())
+    assert failed.value.kind == "refused"
+    # One per attempt: the retry's too.
+    assert _process_value("ethdash_outbound_errors_total", {"kind": "refused"}) == before + 2
+
+
+@shared_task
+def _fails():
+    raise RuntimeError("broken on purpose")
+
+
+def test_a_failed_task_run_is_counted_as_a_failure():
+    labels = {"task": _fails.name, "outcome": "failure"}
+    before = _process_value("ethdash_celery_task_runs_total", labels)
+    assert _fails.apply().failed()
+    assert _process_value("ethdash_celery_task_runs_total", labels) == before + 1
