@@ -1,6 +1,6 @@
 """What the apps lend the core, registered in their `AppConfig.ready()`: long-running listeners,
-the overview page's tiles, the alert kinds each domain can be watched for, and the listeners of
-the "stored" hook. The core runs and renders them without importing any app.
+the overview page's tiles, the alert kinds each domain can be watched for, the listeners of
+the "stored" hook, and the collectors of each farm's Prometheus series. The core runs and renders them without importing any app.
 
 Registering a name again replaces the earlier entry; entries keep the order of first
 registration, which is the order of INSTALLED_APPS.
