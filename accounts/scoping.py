@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from accounts.models import ApiToken, Farm, Membership
+from ethdash import logs
 
 WRITE_ROLES = (Membership.Role.OWNER, Membership.Role.MANAGER)
 WRITE_DENIED = "Changing a farm needs a write token of the farm, or an owner or manager."
@@ -31,6 +32,8 @@ def farm_ids_for_request(request):
     auth = getattr(request, "auth", None)
     farm_ids = [auth.farm_id] if isinstance(auth, ApiToken) else farm_ids_for_user(request.user)
     request._ethdash_farm_ids = farm_ids
+    # The request's later log lines name the farm (one) or farms it reads.
+    logs.bind(**({"farm_id": farm_ids[0]} if len(farm_ids) == 1 else {"farm_ids": farm_ids}))
     return farm_ids
 
 

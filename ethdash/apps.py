@@ -12,3 +12,8 @@ class EthdashConfig(AppConfig):
 
         # Beat's tick is recorded by the process that publishes the heartbeat (ethdash.health).
         after_task_publish.connect(health.on_task_published, weak=False)
+        from ethdash import logs, metrics, tracing
+
+        metrics.connect_celery_signals()
+        logs.connect_celery_signals()
+        tracing.configure()

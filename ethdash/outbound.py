@@ -39,6 +39,8 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from ethdash import metrics
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -348,7 +350,15 @@ async def connect_each(addresses, connect):
 
 async def open_socket(host: str, port: int, *, timeout_s: float) -> socket.socket:
     """A connected, non-blocking TCP socket to host:port under the policy, for the protocols that
-    are not HTTP (miners' JSON-RPC over TCP, pool websockets)."""
+    are not HTTP (miners' JSON-RPC over TCP, pool websockets); a failure is counted by kind."""
+    try:
+        return await _open_socket(host, port, timeout_s=timeout_s)
+    except OutboundError as exc:
+        metrics.OUTBOUND_ERRORS.labels(exc.kind).inc()
+        raise
+
+
+async def _open_socket(host: str, port: int, *, timeout_s: float) -> socket.socket:
     addresses = await checked_addresses(host, port, timeout_s=timeout_s)
 
     async def connect(address):
@@ -645,7 +655,9 @@ async def request(
             with attempt:
                 response = await send(client, method, url, **kwargs)
                 if not (response.is_success or response.status_code in ok_statuses):
-                    raise status_error(response, host)
+                    error = status_error(response, host)
+                    metrics.OUTBOUND_ERRORS.labels(error.kind).inc()
+                    raise error
     except OutboundError as exc:
         if exc.transient and attempts > 1:  # retried until the attempts ran out
             exc.message = f"{exc.message.rstrip('.')} after {attempts} attempts."
@@ -655,13 +667,17 @@ async def request(
 
 
 async def send(client: httpx.AsyncClient, method: str, url: str, **kwargs) -> httpx.Response:
-    """One try, every transport failure an OutboundError."""
+    """One try, every transport failure an OutboundError (counted by kind for /metrics)."""
     try:
-        return await client.request(method, url, **kwargs)
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        raise OutboundError("bad_address", f"Bad address {url!r}: {exc}.") from None
-    except httpx.HTTPError as exc:
-        raise error_from(exc, urlsplit(url).hostname or url) from None
+        try:
+            return await client.request(method, url, **kwargs)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise OutboundError("bad_address", f"Bad address {url!r}: {exc}.") from None
+        except httpx.HTTPError as exc:
+            raise error_from(exc, urlsplit(url).hostname or url) from None
+    except OutboundError as exc:
+        metrics.OUTBOUND_ERRORS.labels(exc.kind).inc()
+        raise
 
 
 # -- failover ----------------------------------------------------------------------------------

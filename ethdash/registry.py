@@ -1,6 +1,7 @@
 """What the apps lend the core, registered in their `AppConfig.ready()`: long-running listeners,
-the overview page's tiles, the alert kinds each domain can be watched for, and the listeners of
-the "stored" hook. The core runs and renders them without importing any app.
+the overview page's tiles, the alert kinds each domain can be watched for, the listeners of
+the "stored" hook, and the collectors of each farm's Prometheus series. The core runs and
+renders them without importing any app.
 
 Registering a name again replaces the earlier entry; entries keep the order of first
 registration, which is the order of INSTALLED_APPS.
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
+
+from ethdash import metrics
 
 logger = logging.getLogger(__name__)
 # One line per stored batch when set to INFO (ETHDASH_TIMING_LOG=INFO): how long the store took
@@ -105,6 +108,7 @@ _listeners: dict[str, Listener] = {}
 _tiles: dict[str, Tile] = {}
 _alert_kinds: dict[str, AlertKind] = {}
 _stored_listeners: dict[str, Callable[[int, str, Collection[int] | None], None]] = {}
+_farm_metrics: dict[str, Callable[[list[int], Mapping], Iterable]] = {}
 
 
 def register_listener(
@@ -153,6 +157,16 @@ def alert_kind(name: str) -> AlertKind | None:
     return _alert_kinds.get(name)
 
 
+def register_farm_metrics(name: str, collect: Callable[[list[int], Mapping], Iterable]) -> None:
+    """`collect(farm_ids, options)` yields prometheus_client metric families of those farms'
+    objects for `/metrics` (ethdash.metrics.farm_exposition; the series are in docs/metrics.md)."""
+    _farm_metrics[name] = collect
+
+
+def farm_metrics() -> list[Callable[[list[int], Mapping], Iterable]]:
+    return list(_farm_metrics.values())
+
+
 def register_stored_listener(name: str, listen: Callable[[int, str, Collection[int] | None], None]):
     """`listen(farm_id, topic, ids)` runs after each committed store (see stored())."""
     _stored_listeners[name] = listen
@@ -175,6 +189,10 @@ def stored(
                 listen(farm_id, topic, ids)
             except Exception:
                 logger.exception("stored hook %s failed for farm %s (%s)", name, farm_id, topic)
+        done = time.perf_counter()
+        if since is not None:
+            metrics.STORE_DURATION.labels(topic).observe(committed - since)
+        metrics.STORED_LISTENERS_DURATION.labels(topic).observe(done - committed)
         if timing.isEnabledFor(logging.INFO):
             timing.info(
                 "stored farm=%s topic=%s ids=%s store_ms=%s listeners_ms=%.3f",
@@ -182,7 +200,7 @@ def stored(
                 topic,
                 "all" if ids is None else len(ids),
                 "-" if since is None else f"{(committed - since) * 1000:.3f}",
-                (time.perf_counter() - committed) * 1000,
+                (done - committed) * 1000,
             )
 
     transaction.on_commit(run)

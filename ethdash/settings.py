@@ -4,12 +4,15 @@ Every variable, its default and its meaning is listed in docs/configuration.md. 
 strictly: a typo fails at start-up instead of silently falling back to a default.
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from ethdash.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -108,6 +111,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every later line of a request carries its id, and the counts see every answer.
+    "ethdash.logs.RequestIdMiddleware",
+    "ethdash.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -207,9 +213,10 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
-# The farms a user belongs to (the live websocket joins their groups); named here because the
-# core imports no app.
+# The farms a user belongs to (the live websocket joins their groups), and those of a request
+# (a token's one farm, or the user's: /metrics); named here because the core imports no app.
 ETHDASH_FARM_IDS_FOR_USER = "accounts.scoping.farm_ids_for_user"
+ETHDASH_FARM_IDS_FOR_REQUEST = "accounts.scoping.farm_ids_for_request"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -426,13 +433,15 @@ ETHDASH_OUTBOUND_ALLOW = env_list(
     "ETHDASH_OUTBOUND_ALLOW", ["127.0.0.0/8", "::1/128"] if DEBUG else []
 )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
+# Logs (docs/configuration.md, "Logs and tracing"): JSON lines or plain text, each line with its
+# request or task id and, where known, the farm and object (ethdash.logs).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json")
+LOGGING = logging_config(
+    log_format=LOG_FORMAT,
+    level=os.environ.get("LOG_LEVEL", "INFO"),
+    loggers={
         "django.db.backends": {"level": "INFO"},
         # One line per task run is noise at a 10-second schedule; failures still show.
         "celery.app.trace": {"level": os.environ.get("CELERY_TRACE_LOG_LEVEL", "WARNING")},
@@ -444,8 +453,31 @@ LOGGING = {
         # Store and alert-evaluation times per stored batch (ethdash.registry.stored); off
         # unless asked, bench/alerts.py asks.
         "ethdash.timing": {"level": os.environ.get("ETHDASH_TIMING_LOG", "WARNING")},
+        # One line per request (method, path, status, duration_ms): the servers log access too,
+        # so off unless asked (ETHDASH_REQUEST_LOG=INFO).
+        "ethdash.requests": {"level": os.environ.get("ETHDASH_REQUEST_LOG", "WARNING")},
     },
-}
+)
+
+# OpenTelemetry tracing (ethdash.tracing): off, console (spans on stdout) or otlp
+# (OTEL_EXPORTER_OTLP_ENDPOINT and the other standard OTEL_* variables).
+ETHDASH_TRACING = os.environ.get("ETHDASH_TRACING", "off").strip().lower() or "off"
+if ETHDASH_TRACING not in ("off", "console", "otlp"):
+    raise ImproperlyConfigured(f"ETHDASH_TRACING={ETHDASH_TRACING!r} must be off, console or otlp")
+
+# Prometheus (docs/metrics.md): /metrics answers a farm's `read` token; /metrics/process, the
+# process's own series, answers a Bearer ETHDASH_METRICS_TOKEN or a client inside
+# ETHDASH_METRICS_ALLOW (CIDRs; loopback only with DEBUG: behind a reverse proxy on the same host
+# every request comes from loopback, so in production a token, or the proxy refusing the path).
+ETHDASH_METRICS_TOKEN = os.environ.get("ETHDASH_METRICS_TOKEN", "")
+ETHDASH_METRICS_ALLOW = env_list(
+    "ETHDASH_METRICS_ALLOW", ["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+for _cidr in ETHDASH_METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_cidr, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"ETHDASH_METRICS_ALLOW: {_cidr!r} is not a CIDR") from None
 
 # -- throttling and login lockout (docs/api.md "Throttling", docs/configuration.md) -----------
 # Every API request of one token or logged-in user; API requests without credentials per

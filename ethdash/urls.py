@@ -5,11 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from ethdash import views
 from ethdash.api import ApiRootView
 from ethdash.api_docs import ApiDocsPermission
+from ethdash.metrics_views import FarmMetricsView, ProcessMetricsView
 
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", FarmMetricsView.as_view(), name="metrics"),
+    path("metrics/process", ProcessMetricsView.as_view(), name="metrics-process"),
     path("accounts/", include("accounts.urls")),
     path("rigs/", include("rigs.urls")),
     path("pools/", include("pools.urls")),

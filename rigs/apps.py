@@ -6,7 +6,7 @@ class RigsConfig(AppConfig):
 
     def ready(self):
         from ethdash import registry
-        from rigs import alert_kinds
+        from rigs import alert_kinds, metrics
         from rigs.views import overview_tile
 
         registry.register_tile(
@@ -16,3 +16,4 @@ class RigsConfig(AppConfig):
             scripts=["js/rig-table.js"],
         )
         alert_kinds.register()
+        registry.register_farm_metrics("rigs", metrics.collect)

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from alerts.services import evaluate
+from ethdash import metrics
 
 logger = logging.getLogger(__name__)
 timing = logging.getLogger("ethdash.timing")
@@ -78,6 +79,7 @@ class Coalescer:
                 self._evaluate(farm_id, topic, None if ids is None else tuple(sorted(ids)))
             except Exception:
                 logger.exception("alert evaluation failed for farm %s (%s)", farm_id, topic)
+            metrics.ALERT_EVALUATION_DURATION.labels(topic).observe(time.perf_counter() - started)
             if timing.isEnabledFor(logging.INFO):
                 timing.info(
                     "evaluated farm=%s topic=%s stores=%s ids=%s eval_ms=%.3f",
@@ -107,6 +109,7 @@ coalescer = Coalescer()
 def on_stored(farm_id: int, topic: str, ids: Collection[int] | None) -> None:
     """The alerts app's stored-hook listener (registered in AlertsConfig.ready)."""
     if not settings.ETHDASH_ALERT_BATCH_S:
-        evaluate.on_stored(farm_id, topic, ids)
+        with metrics.ALERT_EVALUATION_DURATION.labels(topic).time():
+            evaluate.on_stored(farm_id, topic, ids)
         return
     coalescer.add(farm_id, topic, ids)

@@ -17,7 +17,7 @@ from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ethdash import outbound, registry
+from ethdash import metrics, outbound, registry
 from pools.formats import FORMATS, PoolEndpoint, PoolError
 from pools.models import Pool, PoolAccount
 from pools.services.http import RateLimiter, json_getter
@@ -149,7 +149,8 @@ async def _poll_pool(pool, accounts, client, *, sleep=asyncio.sleep, with_stats=
 
     async def one(account):
         try:
-            snapshot = await module.fetch_account(get_json, endpoint_for(pool, account.login))
+            with metrics.POLL_DURATION.labels("pool").time():
+                snapshot = await module.fetch_account(get_json, endpoint_for(pool, account.login))
         except PoolError as error:
             result.errors.append(error)
             started = time.perf_counter()

@@ -11,7 +11,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ethdash import outbound
+from ethdash import metrics, outbound
 from ethdash.db import bulk_update_columns
 from rigs import formats, limits
 from rigs.formats import MinerEndpoint, MinerError
@@ -73,18 +73,22 @@ async def fetch_all(endpoints, *, concurrency=DEFAULT_CONCURRENCY):
 
         async def one(endpoint):
             async with gate:
-                try:
-                    # The transports enforce the deadline; this is the backstop for a parser
-                    # or a library that would not.
-                    async with asyncio.timeout(endpoint.timeout_s + 1):
-                        return await formats.fetch(endpoint, http)
-                except MinerError as error:
-                    return error
-                except TimeoutError:
-                    return MinerError("timeout", f"No answer within {endpoint.timeout_s:g} s.")
-                except Exception as exc:  # a parser bug must not stop the other rigs
-                    logger.exception("polling %s:%s failed", endpoint.host, endpoint.port)
-                    return MinerError("bad_answer", f"Could not read the answer ({exc!r}).")
+                with metrics.POLL_DURATION.labels("miner").time():
+                    return await read(endpoint)
+
+        async def read(endpoint):
+            try:
+                # The transports enforce the deadline; this is the backstop for a parser or a
+                # library that would not.
+                async with asyncio.timeout(endpoint.timeout_s + 1):
+                    return await formats.fetch(endpoint, http)
+            except MinerError as error:
+                return error
+            except TimeoutError:
+                return MinerError("timeout", f"No answer within {endpoint.timeout_s:g} s.")
+            except Exception as exc:  # a parser bug must not stop the other rigs
+                logger.exception("polling %s:%s failed", endpoint.host, endpoint.port)
+                return MinerError("bad_answer", f"Could not read the answer ({exc!r}).")
 
         return await asyncio.gather(*(one(e) for e in endpoints))
 
