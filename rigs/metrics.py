@@ -3,6 +3,7 @@ per GPU, in the units of their names, and the farm's count of rigs by status."""
 
 from collections import Counter
 
+from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from rigs.models import Gpu, Rig
@@ -10,6 +11,9 @@ from rigs.models import Gpu, Rig
 RIG_LABELS = ["farm_id", "rig_id", "rig"]
 GPU_LABELS = ["farm_id", "rig_id", "rig", "gpu", "pci_bus", "name"]
 SHARE_KINDS = ("accepted", "rejected", "stale", "invalid")
+
+
+SILENT_CAN_BE = (Rig.Status.ONLINE, Rig.Status.DEGRADED)
 
 
 def collect(farm_ids, options):
@@ -21,6 +25,7 @@ def collect(farm_ids, options):
             "farm_id",
             "name",
             "status",
+            "stale_at",
             "hashrate_hs",
             "power_w",
             "temperature_max_c",
@@ -66,10 +71,16 @@ def collect(farm_ids, options):
         "The miner's cumulative share counts (reset when the miner restarts), by kind.",
         labels=[*RIG_LABELS, "kind"],
     )
+    now = timezone.now()
     for rig in rigs:
         labels = [str(rig["farm_id"]), str(rig["pk"]), rig["name"]]
-        by_status[(rig["farm_id"], rig["status"])] += 1
-        status.add_metric([*labels, rig["status"]], 1)
+        # As pages read it (Rig.current_status): a rig past its stale_at is offline now, even
+        # while no worker runs the sweep that writes it.
+        current = rig["status"]
+        if current in SILENT_CAN_BE and rig["stale_at"] is not None and rig["stale_at"] < now:
+            current = Rig.Status.OFFLINE
+        by_status[(rig["farm_id"], current)] += 1
+        status.add_metric([*labels, current], 1)
         for field, family in gauges.items():
             if rig[field] is not None:
                 family.add_metric(labels, rig[field])

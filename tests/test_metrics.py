@@ -101,6 +101,25 @@ def test_farm_figures_are_in_their_units(db):
     assert [s.value for s in online] == [1]
 
 
+def test_a_rig_past_its_stale_at_is_exported_offline_before_the_sweep_writes_it(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rigs.models import Rig
+
+    world, read = full_farm()
+    Rig.objects.filter(pk=world.rig.pk).update(
+        status=Rig.Status.ONLINE, stale_at=timezone.now() - timedelta(seconds=1)
+    )
+    found = families(scrape("/metrics", token=read))
+    counts = {s.labels["status"]: s.value for s in samples_of(found, "ethdash_rigs")}
+    assert counts["offline"] == 1 and counts.get("online", 0) == 0
+    (status,) = samples_of(found, "ethdash_rig_status")
+    assert status.labels["status"] == "offline"
+    assert Rig.objects.get(pk=world.rig.pk).status == Rig.Status.ONLINE  # nothing written
+
+
 def test_validators_are_per_group_unless_each_is_asked(db):
     world, read = full_farm()
     # Many more validators than groups: without ?validators=each, the series stay per group.
