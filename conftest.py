@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -49,6 +51,22 @@ def _alerts_evaluated_at_once(settings):
     # A store's alerts are evaluated after its commit, in the test's thread, rather than by the
     # process's coalescing thread a few seconds later (alerts/tests/test_coalesce.py tests that).
     settings.ETHDASH_ALERT_BATCH_S = 0
+
+
+OUR_LOGGERS = {"ethdash", "accounts", "rigs", "pools", "validators", "alerts", "demo"}
+
+
+@pytest.fixture(autouse=True)
+def _our_loggers_enabled():
+    # An in-process Celery worker started by an earlier test configures logging and disables
+    # the loggers that existed then; tests that read our log lines (caplog) need them back.
+    for name, found in logging.root.manager.loggerDict.items():
+        if (
+            isinstance(found, logging.Logger)
+            and found.disabled
+            and name.split(".")[0] in OUR_LOGGERS
+        ):
+            found.disabled = False
 
 
 @pytest.fixture(autouse=True)
