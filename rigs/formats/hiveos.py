@@ -89,6 +89,9 @@ def decode_request(raw: bytes, content_encoding: str = "") -> dict:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise BadRequest(f"The body is not JSON: {error}.") from None
+    except RecursionError:
+        # Nested deeper than Python's parser goes (about 1,000 levels): no agent sends that.
+        raise BadRequest("The body is not JSON an agent sends: it nests too deep.") from None
     if not isinstance(body, dict) or not isinstance(body.get("params"), dict):
         raise BadRequest("The body is not a JSON-RPC request with a 'params' object.")
     return body

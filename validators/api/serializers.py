@@ -84,7 +84,9 @@ class FiguresFromContext(serializers.Field):
 
 
 class ValidatorSerializer(serializers.ModelSerializer):
-    group_name = serializers.CharField(source="group.name", default=None, read_only=True)
+    group_name = serializers.CharField(
+        source="group.name", default=None, read_only=True, allow_null=True
+    )
     withdrawal_address = serializers.CharField(read_only=True)
     figures = FiguresFromContext()
 
