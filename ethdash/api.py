@@ -86,13 +86,48 @@ class ModelSerializer(serializers.ModelSerializer):
     }
 
 
-class ListPagination(PageNumberPagination):
+class StrictPageSize:
+    """`page_size` that is not a whole number of at least 1 is a 400, where DRF would quietly
+    fall back to the default; a size above `max_page_size` is still cut to it, as documented."""
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        f"A whole number from 1 (more than {self.max_page_size:,} gives "
+                        f"{self.max_page_size:,})."
+                    ]
+                }
+            )
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {**parameter["schema"], "minimum": 1}
+                parameter["description"] = (
+                    f"Results per page: default {self.page_size:,}, at most "
+                    f"{self.max_page_size:,} (more is cut to that)."
+                )
+        return parameters
+
+
+class ListPagination(StrictPageSize, PageNumberPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
 
 
-class TimeSeriesPagination(CursorPagination):
+class TimeSeriesPagination(StrictPageSize, CursorPagination):
     ordering = ("ts", "id")
     page_size = 500
     page_size_query_param = "page_size"

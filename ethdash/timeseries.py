@@ -42,6 +42,9 @@ def parse_range(params, *, default=DEFAULT_RANGE, now=None):
     """The [from, to] range of a request's query string; `to` defaults to now, `from` to `to`
     minus `default`. Raises a 400 for a malformed or inverted range."""
     now = now or timezone.now()
+    for name in ("from", "to"):
+        if name in params and not params[name]:
+            raise ValidationError({name: [f"'{name}' is empty; leave it out for the default."]})
     until = parse_instant(params["to"], "to") if params.get("to") else now
     if params.get("from"):
         since = parse_instant(params["from"], "from")

@@ -12,7 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from ethdash.middleware import JsonErrorsMiddleware
-from ethdash.parsers import MAX_JSON_DEPTH
+from ethdash.parsers import MAX_JSON_DEPTH, json_nests_deeper_than
 from ethdash.timeseries import parse_instant
 from ethdash.views import csrf_failure
 from rigs.models import GpuSample
@@ -176,6 +176,23 @@ def test_json_nested_past_the_api_limit_is_a_parse_error(world, writer):
     assert str(MAX_JSON_DEPTH) in body["detail"]
 
 
+@pytest.mark.parametrize(
+    ("raw", "deeper"),
+    [
+        (b"[" * 64 + b"]" * 64, False),
+        (b"[" * 65 + b"]" * 65, True),
+        (b'{"a": {"b": [1, {"c": []}]}}', False),
+        (b'{"a": "' + b"[" * 1000 + b'"}', False),  # brackets in a string are no nesting
+        (b'["\\"' + b"[" * 100 + b'"]', False),  # nor after an escaped quote
+        (b"[1," * 100 + b"]" * 100, True),
+        (b"[]" * 100_000, False),
+        (b"[" * 100_000, True),  # unbalanced: still refused before the parser
+    ],
+)
+def test_nesting_is_measured_on_the_bytes_before_parsing(raw, deeper):
+    assert json_nests_deeper_than(raw, MAX_JSON_DEPTH) is deeper
+
+
 def test_a_hive_os_body_nested_100000_deep_is_refused(world):
     rig = world.farm_world.rig
     hive_agent.set_hive_password(rig)
@@ -299,3 +316,27 @@ def test_a_validation_error_without_a_field_still_has_errors_as_an_object(world,
     )
     body = assert_error_shape(answer, 400, "invalid")
     assert isinstance(body["errors"], dict)
+
+
+# -- query parameters DRF would quietly ignore ------------------------------------------------
+
+
+@pytest.mark.parametrize("page_size", ["null", "0", "-5", "1.5", ""])
+def test_a_page_size_that_is_no_size_is_400(world, writer, page_size):
+    rig = world.farm_world.rig
+    for path in ("/api/v1/rigs/", f"/api/v1/rigs/{rig.pk}/samples/"):
+        body = assert_error_shape(writer.get(path, {"page_size": page_size}), 400, "invalid")
+        assert list(body["errors"]) == ["page_size"]
+
+
+def test_a_page_size_above_the_maximum_is_cut_to_it(world, writer):
+    answer = writer.get(f"/api/v1/rigs/{world.farm_world.rig.pk}/samples/", {"page_size": 10**9})
+    assert answer.status_code == 200
+    assert len(answer.json()["results"]) == 12  # every seeded sample: the page is 5,000
+
+
+@pytest.mark.parametrize("name", ["from", "to"])
+def test_an_empty_range_parameter_is_400(world, writer, name):
+    answer = writer.get(f"/api/v1/rigs/{world.farm_world.rig.pk}/series/", {name: ""})
+    body = assert_error_shape(answer, 400, "invalid")
+    assert list(body["errors"]) == [name]

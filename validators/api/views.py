@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.scoping import can_write, scope_to_farms, writable_farm
-from ethdash.api import ListPagination
+from ethdash.api import ListPagination, StrictPageSize
 from validators.api.serializers import (
     BeaconNodeSerializer,
     ProposalSerializer,
@@ -41,14 +41,14 @@ from validators.services import adding, nodes
 from validators.services.figures import figures_by, parse_day_range
 
 
-class DayPagination(CursorPagination):
+class DayPagination(StrictPageSize, CursorPagination):
     ordering = "-day"
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
 
 
-class EpochPagination(CursorPagination):
+class EpochPagination(StrictPageSize, CursorPagination):
     ordering = "-epoch"
     page_size = 100
     page_size_query_param = "page_size"
