@@ -236,6 +236,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Bodies are documented as JSON only: the form parsers stay for the browsable API's forms,
+    # but a form cannot carry the nested lists and nulls the API's bodies have.
+    "PARSER_WHITELIST": ["ethdash.parsers.JSONParser"],
     # A rig's status is read by several serializers (a rig, a rig just saved) beside other
     # "status" fields: named here, or drf-spectacular falls back to a hashed name.
     "ENUM_NAME_OVERRIDES": {

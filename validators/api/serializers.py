@@ -162,6 +162,7 @@ class ValidatorAddSerializer(serializers.Serializer):
     )
     ids = serializers.ListField(
         child=serializers.JSONField(),
+        min_length=1,
         help_text="Indices (numbers or decimal strings) and 0x pubkeys (96 hex digits); "
         f"at most {MAX_ENTRIES:,}.",
     )
