@@ -1,5 +1,7 @@
 """Request-level limits that hold before any view reads the request."""
 
+import os
+
 from django.conf import settings
 from rest_framework.response import Response
 
@@ -45,11 +47,24 @@ class JsonErrorsMiddleware:
         return answer
 
 
+def _buffered_size(request):
+    """The size of a body the server has already buffered: under ASGI, Django reads the whole
+    body into a spooled file before the view runs, and a chunked body has no Content-Length
+    (DRF then reads none, but request.body would)."""
+    stream = getattr(request, "_stream", None)
+    if stream is None or not getattr(stream, "seekable", lambda: False)():
+        return 0
+    position = stream.tell()
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(position)
+    return size
+
+
 class BodySizeLimitMiddleware:
     """Refuses a body larger than ETHDASH_API_MAX_BODY_BYTES on the API and the Hive OS agent's
     endpoint with 413, in the API's error shape, before anything reads it, so nothing is parsed
     or stored. The limit is read from Content-Length, which every client of these endpoints
-    sends (DRF reads no body without it).
+    sends (DRF reads no body without it), or under ASGI from the body the server buffered.
 
     A view that takes larger bodies on purpose says so with a `max_body_bytes` attribute (on
     its class for DRF views): adding 100,000 validators by pubkey is about 10 MB. Django's own
@@ -66,7 +81,7 @@ class BodySizeLimitMiddleware:
         if not wants_json_errors(request):
             return None
         try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
+            length = int(request.META.get("CONTENT_LENGTH") or 0) or _buffered_size(request)
         except ValueError:
             return json_error(400, "Content-Length is not a number.", "bad_request")
         view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)

@@ -5,6 +5,7 @@ parser, oversized bodies; every error under /api/ and /worker/ is JSON, whoever 
 import json
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseServerError
 from django.test import Client, RequestFactory
@@ -18,6 +19,7 @@ from ethdash.views import csrf_failure
 from rigs.models import GpuSample
 from rigs.services import hive_agent
 from tests.api_world import seed_api_world
+from tests.servers import serve
 
 
 @pytest.fixture
@@ -340,3 +342,33 @@ def test_an_empty_range_parameter_is_400(world, writer, name):
     answer = writer.get(f"/api/v1/rigs/{world.farm_world.rig.pk}/series/", {name: ""})
     body = assert_error_shape(answer, 400, "invalid")
     assert list(body["errors"]) == [name]
+
+
+def test_a_chunked_body_without_content_length_is_held_to_the_limit_on_a_real_server(
+    transactional_db,
+):
+    live_world = seed_api_world()
+    rig = live_world.farm_world.rig
+    hive_agent.set_hive_password(rig)
+
+    def chunks():  # a generator body: httpx sends it chunked, with no Content-Length
+        for _ in range(5):
+            yield b" " * (1024 * 1024)
+
+    samples_before = GpuSample.objects.count()
+    with serve() as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        for path, headers in [
+            (f"/worker/api?id_rig={rig.pk}&method=stats", {}),
+            (
+                f"/api/v1/rigs/{rig.pk}/telemetry/",
+                {
+                    "Authorization": f"Bearer {live_world.write_token}",
+                    "Content-Type": "application/json",
+                },
+            ),
+        ]:
+            answer = client.post(path, content=chunks(), headers=headers)
+            assert "content-length" not in answer.request.headers
+            assert answer.status_code == 413, (path, answer.text[:300])
+            assert answer.json()["code"] == "request_too_large"
+    assert GpuSample.objects.count() == samples_before
