@@ -115,9 +115,13 @@ MIDDLEWARE = [
     "ethdash.logs.RequestIdMiddleware",
     "ethdash.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside every other middleware, so it also sees the errors they answer.
+    "ethdash.middleware.JsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before anything reads a body (the CSRF check reads a form's).
+    "ethdash.middleware.BodySizeLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -253,7 +257,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.FarmScopePermission"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ethdash.schema.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "ethdash.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "ethdash.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -280,6 +289,9 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "ethdash.api_docs.document_throttling",
     ],
+    # Bodies are documented as JSON only: the form parsers stay for the browsable API's forms,
+    # but a form cannot carry the nested lists and nulls the API's bodies have.
+    "PARSER_WHITELIST": ["ethdash.parsers.JSONParser"],
     # A rig's status is read by several serializers (a rig, a rig just saved) beside other
     # "status" fields: named here, or drf-spectacular falls back to a hashed name.
     "ENUM_NAME_OVERRIDES": {
@@ -421,6 +433,13 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": float(ETHDASH_OFFLINE_SWEEP_S)},
     },
 }
+
+# The largest body the API and the Hive OS agent's endpoint take (413 beyond, nothing read);
+# 4 MiB holds a full telemetry batch of 5,000 samples, even indented. Validators added by
+# pubkey take up to DATA_UPLOAD_MAX_MEMORY_SIZE (their view says so).
+ETHDASH_API_MAX_BODY_BYTES = env_int("ETHDASH_API_MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024)
+# Under /api/ and /worker/, a CSRF failure answers JSON like every other error there.
+CSRF_FAILURE_VIEW = "ethdash.views.csrf_failure"
 
 # Telemetry ingest limits (docs/api.md).
 ETHDASH_MAX_BATCH_SAMPLES = 5000

@@ -2,8 +2,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.views.csrf import csrf_failure as django_csrf_failure
 
 from ethdash import health, registry
+from ethdash.api import json_error, wants_json_errors
 
 
 @login_required
@@ -42,3 +44,11 @@ def _is_staff(request):
         return request.user.is_active and request.user.is_staff
     except Exception:  # the session lives in the database, which may be the thing that is down
         return False
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: under /api/ and /worker/ a JSON 403 that says why; elsewhere Django's
+    page."""
+    if wants_json_errors(request):
+        return json_error(403, f"CSRF check failed: {reason}", "csrf_failed")
+    return django_csrf_failure(request, reason=reason)

@@ -34,9 +34,10 @@ class PoolAccountSerializer(serializers.ModelSerializer):
     api_format = serializers.CharField(source="pool.api_format")
     coin = serializers.CharField(source="pool.coin")
     coin_decimals = serializers.IntegerField(source="pool.coin_decimals")
-    unpaid = MoneyField(read_only=True)
-    immature = MoneyField(read_only=True)
-    paid_total = MoneyField(read_only=True)
+    # Null until the pool has reported them.
+    unpaid = MoneyField(read_only=True, allow_null=True)
+    immature = MoneyField(read_only=True, allow_null=True)
+    paid_total = MoneyField(read_only=True, allow_null=True)
     workers = PoolWorkerSerializer(many=True, read_only=True)
 
     class Meta:
@@ -52,7 +53,7 @@ class PoolAccountSerializer(serializers.ModelSerializer):
 
 class PayoutSerializer(serializers.ModelSerializer):
     amount = MoneyField(read_only=True)
-    fee = MoneyField(read_only=True)
+    fee = MoneyField(read_only=True, allow_null=True, help_text="Null when the pool gives none.")
 
     class Meta:
         model = Payout
@@ -63,8 +64,8 @@ class PayoutSerializer(serializers.ModelSerializer):
 
 
 class PoolSampleSerializer(serializers.ModelSerializer):
-    unpaid = MoneyField(read_only=True)
-    immature = MoneyField(read_only=True)
+    unpaid = MoneyField(read_only=True, allow_null=True)
+    immature = MoneyField(read_only=True, allow_null=True)
 
     class Meta:
         model = PoolSample
@@ -97,7 +98,12 @@ class PoolStatsSampleSerializer(serializers.ModelSerializer):
 
 
 class PoolSerializer(serializers.ModelSerializer):
-    known_pool = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    known_pool = serializers.SlugRelatedField(
+        slug_field="key",
+        read_only=True,
+        allow_null=True,
+        help_text="Null for a pool entered by hand.",
+    )
     custom = serializers.SerializerMethodField(help_text="Entered by one of the caller's farms.")
     latest_stats = serializers.SerializerMethodField()
 

@@ -44,6 +44,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
+from ethdash.parsers import MAX_JSON_DEPTH, json_nests_deeper_than
 from rigs import limits
 from rigs.formats.base import GpuReading, RigReading, bad_answer
 from rigs.formats.values import as_dict, as_list, at, integer, number, sensor, text
@@ -87,9 +88,12 @@ def decode_request(raw: bytes, content_encoding: str = "") -> dict:
         raise BadRequest(f"Content-Encoding {content_encoding!r} is not one the agent uses.")
     elif raw[:2] == b"\x1f\x8b":
         raise BadRequest("The body is gzip but says no Content-Encoding: gzip.")
+    if json_nests_deeper_than(raw):
+        # Before parsing: the C decoder recurses per level and may crash the thread.
+        raise BadRequest(f"The body is not JSON an agent sends: it nests past {MAX_JSON_DEPTH}.")
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise BadRequest(f"The body is not JSON: {error}.") from None
     if not isinstance(body, dict) or not isinstance(body.get("params"), dict):
         raise BadRequest("The body is not a JSON-RPC request with a 'params' object.")

@@ -84,7 +84,9 @@ class FiguresFromContext(serializers.Field):
 
 
 class ValidatorSerializer(serializers.ModelSerializer):
-    group_name = serializers.CharField(source="group.name", default=None, read_only=True)
+    group_name = serializers.CharField(
+        source="group.name", default=None, read_only=True, allow_null=True
+    )
     withdrawal_address = serializers.CharField(read_only=True)
     figures = FiguresFromContext()
 
@@ -160,6 +162,7 @@ class ValidatorAddSerializer(serializers.Serializer):
     )
     ids = serializers.ListField(
         child=serializers.JSONField(),
+        min_length=1,
         help_text="Indices (numbers or decimal strings) and 0x pubkeys (96 hex digits); "
         f"at most {MAX_ENTRIES:,}.",
     )

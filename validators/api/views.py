@@ -5,10 +5,11 @@ the beacon nodes (/api/v1/beacon-nodes/).
 Writes need a `write` token of the farm, or an owner or manager logged in (403 otherwise); a farm
 the caller cannot see is 404, or an invalid choice in a body."""
 
+from django.conf import settings
 from django.db.models import Count, F
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -17,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.scoping import can_write, scope_to_farms, writable_farm
-from ethdash.api import ListPagination
+from ethdash.api import ListPagination, StrictPageSize
 from validators.api.serializers import (
     BeaconNodeSerializer,
     ProposalSerializer,
@@ -40,14 +41,14 @@ from validators.services import adding, nodes
 from validators.services.figures import figures_by, parse_day_range
 
 
-class DayPagination(CursorPagination):
+class DayPagination(StrictPageSize, CursorPagination):
     ordering = "-day"
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
 
 
-class EpochPagination(CursorPagination):
+class EpochPagination(StrictPageSize, CursorPagination):
     ordering = "-epoch"
     page_size = 100
     page_size_query_param = "page_size"
@@ -177,21 +178,15 @@ def entry_errors(rejected):
 
 
 class ValidatorAddView(APIView):
+    # 100,000 pubkeys are about 10 MB: more than the API's usual body limit
+    # (ethdash.middleware.BodySizeLimitMiddleware), within Django's DATA_UPLOAD_MAX_MEMORY_SIZE.
+    max_body_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
     @extend_schema(
         tags=["validators"],
         operation_id="validators_add",
         request=ValidatorAddSerializer,
-        responses={
-            201: ValidatorAddResultSerializer,
-            400: inline_serializer(
-                "ValidatorAddError",
-                {
-                    "detail": serializers.CharField(),
-                    "code": serializers.CharField(),
-                    "errors": serializers.DictField(),
-                },
-            ),
-        },
+        responses={201: ValidatorAddResultSerializer},
     )
     def post(self, request):
         """Adds validators by index or pubkey, all or nothing: any malformed entry answers 400
