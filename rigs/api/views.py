@@ -1,4 +1,5 @@
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -22,6 +23,7 @@ from rigs.api.serializers import (
     TelemetryBatchSerializer,
     TelemetryResultSerializer,
 )
+from rigs.filtersets import GpuFilterSet, RigFilterSet
 from rigs.formats import MinerError, hiveos
 from rigs.models import Gpu, GpuSample, Rig
 from rigs.services import editing
@@ -73,6 +75,8 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     serializer_class = RigSerializer
     pagination_class = ListPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RigFilterSet
 
     def get_queryset(self):
         return scope_to_farms(Rig.objects.prefetch_related("gpus"), self.request).order_by("id")
@@ -228,6 +232,8 @@ class GpuViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     serializer_class = GpuSerializer
     pagination_class = ListPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = GpuFilterSet
 
     def get_queryset(self):
         queryset = scope_to_farms(Gpu.objects.all(), self.request, farm_field="rig__farm")

@@ -107,3 +107,41 @@ def test_schema_and_docs_served_without_cdn(reader, owner_client):
 def test_other_farm_rigs_not_listed(reader, alpha, db):
     make_farm("Bravo")
     assert [r["name"] for r in reader.get("/api/v1/rigs/").json()["results"]] == ["alpha-rig-1"]
+
+
+def test_gpus_filter_by_rig_and_kind_within_the_callers_farms(reader, alpha, bravo):
+    from tests.factories import GpuFactory, RigFactory
+
+    second = RigFactory(farm=alpha.farm, name="alpha-rig-2")
+    GpuFactory(rig=second, index=0)
+    GpuFactory(rig=second, index=1, kind="cpu")
+
+    def indices(query):
+        body = reader.get(f"/api/v1/gpus/?{query}").json()
+        return sorted((g["rig"], g["index"]) for g in body["results"])
+
+    assert indices(f"rig={alpha.rig.pk}") == [(alpha.rig.pk, i) for i in range(4)]
+    assert indices(f"rig={second.pk}&kind=cpu") == [(second.pk, 1)]
+    assert indices(f"rig={bravo.rig.pk}") == []  # another farm's rig: nothing
+    for junk in ("x", "1.5", "-5.84089265130784e+36", str(2**63)):
+        assert reader.get(f"/api/v1/gpus/?rig={junk}").status_code == 400
+    assert reader.get("/api/v1/gpus/?kind=asic").status_code == 400
+
+
+def test_rigs_filter_by_status_as_the_api_shows_it(reader, alpha):
+    from rigs.models import Rig
+    from tests.factories import RigFactory
+
+    now = timezone.now()
+    silent = RigFactory(farm=alpha.farm, name="silent")
+    Rig.objects.filter(pk=alpha.rig.pk).update(status="online", stale_at=now + timedelta(minutes=1))
+    Rig.objects.filter(pk=silent.pk).update(status="online", stale_at=now - timedelta(seconds=1))
+
+    def names(status):
+        body = reader.get(f"/api/v1/rigs/?status={status}").json()
+        return [(r["name"], r["status"]) for r in body["results"]]
+
+    assert names("online") == [("alpha-rig-1", "online")]
+    assert names("offline") == [("silent", "offline")]  # past its stale_at: offline when read
+    assert reader.get("/api/v1/rigs/?status=asleep").status_code == 400
+    assert reader.get("/api/v1/rigs/?farm=-1.7976931348623157e308").status_code == 400
