@@ -158,3 +158,32 @@ def serve(app=None, **kwargs):
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def hung_tcp_server():
+    """A TCP server on 127.0.0.1 that accepts connections and never answers (a hung Redis, say);
+    yields its port."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted, stop = [], threading.Event()
+
+    def accept():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        server.close()

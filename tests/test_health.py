@@ -3,8 +3,6 @@ the banner that shows staff a dead worker or beat."""
 
 import asyncio
 import re
-import socket
-import threading
 import time
 
 import pytest
@@ -13,6 +11,7 @@ from django.contrib.auth import get_user_model
 from ethdash import health, registry
 from ethdash.tasks import heartbeat
 from tests.factories import ValidatorFactory, logged_in
+from tests.servers import hung_tcp_server
 
 FRESH = {"database", "cache", "broker", "beat", "worker"}
 
@@ -217,27 +216,8 @@ def test_farm_users_never_see_the_banner(owner_client):
 
 @pytest.fixture
 def hung_server():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted, stop = [], threading.Event()
-
-    def accept():
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    stop.set()
-    thread.join()
-    for conn in accepted:
-        conn.close()
-    server.close()
+    with hung_tcp_server() as port:
+        yield f"redis://127.0.0.1:{port}/0"
 
 
 def _fail(message):

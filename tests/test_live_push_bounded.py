@@ -3,7 +3,6 @@ ETHDASH_LIVE_PUSH_TIMEOUT_MS, the failure is logged and counted, and later pushe
 once for ETHDASH_LIVE_PUSH_BACKOFF_S instead of each waiting again."""
 
 import socket
-import threading
 import time
 from datetime import timedelta
 
@@ -15,32 +14,14 @@ from rest_framework.test import APIClient
 from ethdash import live
 from rigs.models import RigSample
 from tests.factories import sample_batch
+from tests.servers import hung_tcp_server
 
 
 @pytest.fixture
 def hung_redis():
     """A TCP server that accepts connections and never answers (a hung Redis)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted, stop = [], threading.Event()
-
-    def accept():
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    stop.set()
-    thread.join()
-    for conn in accepted:
-        conn.close()
-    server.close()
+    with hung_tcp_server() as port:
+        yield f"redis://127.0.0.1:{port}/0"
 
 
 @pytest.fixture
