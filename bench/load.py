@@ -57,6 +57,8 @@ from bench.harness import (
     DEFAULT_DATABASE_URL,
     Process,
     Server,
+    cpu_cores,
+    cpu_snapshot,
     drop_database,
     free_port,
     logger,
@@ -65,6 +67,7 @@ from bench.harness import (
     migrate_fresh,
     parse_bench_args,
     print_result,
+    process_cores,
     stop_on_sigterm,
     wait_for_http,
     with_db,
@@ -90,6 +93,11 @@ def parse_args():
     parser.add_argument("--redis-restart-at", type=float, default=360.0)
     parser.add_argument("--redis-down-s", type=float, default=15.0)
     parser.add_argument("--recovery-s", type=float, default=30.0)
+    parser.add_argument(
+        "--no-faults",
+        action="store_true",
+        help="neither kill the worker nor restart Redis (a diagnostic run, not the issue's)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="web server processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per web process")
     args = parse_bench_args(parser, "ethdash_bench_load")
@@ -175,7 +183,7 @@ class Run:
         self.acknowledged = 0
         self.push_failures = 0
         self.pending = []  # batches waiting to be sent again
-        self.reads = []  # (seconds since start, latency s, ok)
+        self.reads = []  # (seconds since start, latency s, ok, what was read)
         self.read_errors = []
         self.socket_events = [[] for _ in range(args.sockets)]  # seconds since start per event
         self.socket_connects = [0] * args.sockets
@@ -252,15 +260,15 @@ class Run:
         while not self.stop.is_set():
             rig = rigs[n % len(rigs)]["id"]
             paths = [
-                ("/api/v1/rigs/", token),
-                (f"/api/v1/rigs/{rig}/", token),
-                (f"/api/v1/gpus/?rig={rig}", token),
-                (f"/api/v1/rigs/{rig}/samples/", token),
-                ("/", cookie),
-                ("/rigs/", cookie),
-                (f"/rigs/{rig}/", cookie),
+                ("/api/v1/rigs/", token, "api rigs"),
+                (f"/api/v1/rigs/{rig}/", token, "api rig"),
+                (f"/api/v1/gpus/?rig={rig}", token, "api gpus of a rig"),
+                (f"/api/v1/rigs/{rig}/samples/", token, "api rig samples"),
+                ("/", cookie, "page overview"),
+                ("/rigs/", cookie, "page rigs"),
+                (f"/rigs/{rig}/", cookie, "page rig"),
             ]
-            path, headers = paths[n % len(paths)]
+            path, headers, what = paths[n % len(paths)]
             n += 1
             at = self.now()
             started = time.perf_counter()
@@ -273,7 +281,7 @@ class Run:
                 ok = False
                 if len(self.read_errors) < 10:
                     self.read_errors.append(f"{at:.0f} s {path}: {exc!r}")
-            self.reads.append((at, time.perf_counter() - started, ok))
+            self.reads.append((at, time.perf_counter() - started, ok, what))
 
     # -- sockets -----------------------------------------------------------------------------
 
@@ -373,6 +381,8 @@ def main():
 
         async def faults(run):
             nonlocal worker
+            if args.no_faults:
+                return
             await asyncio.sleep(args.worker_kill_at)
             log(f"{run.now():.0f} s: worker killed")
             start = run.now()
@@ -399,9 +409,16 @@ def main():
         )
         run = Run(args, seeded, web_url, f"ws://127.0.0.1:{ws_port}/ws/live/", time.monotonic())
         run.redis_back_at = None
+        cpu_before, web_before = cpu_snapshot(web.proc.pid)
         asyncio.run(drive(run, faults))
         elapsed = run.now()
+        cpu_after, web_after = cpu_snapshot(web.proc.pid)
         result = measure(args, run, windows, bench_url, elapsed)
+        # Where the two cores went: the web server's group ("server"), PostgreSQL, Redis, this
+        # client, and the rest (the worker, beat, the websocket server, anything else).
+        cpu = cpu_cores(cpu_before, cpu_after, elapsed)
+        result["cpu_cores"] = {k: round(v, 2) for k, v in cpu.items()}
+        result["web_process_cores"] = process_cores(web_before, web_after, elapsed)
         result["server_errors"] = server_errors([web.tail(2000), *(p.text() for p in processes)])
         print_result(result)
     finally:
@@ -434,11 +451,16 @@ def measure(args, run, windows, bench_url, elapsed):
         stored, distinct = conn.execute(
             "SELECT count(*), count(DISTINCT (gpu_id, ts)) FROM rigs_gpusample"
         ).fetchone()
-    outside = [
-        latency
-        for at, latency, ok in run.reads
+    outside_reads = [
+        (latency, what)
+        for at, latency, ok, what in run.reads
         if ok and not any(start <= at <= end for _, start, end in windows)
     ]
+    outside = [latency for latency, _ in outside_reads]
+    # Which reads make the tail: p50 and p99 of each kind of read, outside the fault windows.
+    by_what = {}
+    for latency, what in outside_reads:
+        by_what.setdefault(what, []).append(latency)
     back = run.redis_back_at
     sockets_back = sum(1 for events in run.socket_events if back and any(t > back for t in events))
     return {
@@ -456,10 +478,18 @@ def measure(args, run, windows, bench_url, elapsed):
         "push_failures": run.push_failures,
         "ingest_samples_per_s": round(distinct / args.seconds, 1),
         "reads": len(run.reads),
-        "read_failures": sum(1 for _, _, ok in run.reads if not ok),
+        "read_failures": sum(1 for _, _, ok, _ in run.reads if not ok),
         "read_p99_ms": p99_ms(outside),
         "read_p50_ms": round(1000 * statistics.median(outside), 1) if outside else None,
-        "read_p99_ms_all": p99_ms([lat for _, lat, ok in run.reads if ok]),
+        "read_p99_ms_all": p99_ms([lat for _, lat, ok, _ in run.reads if ok]),
+        "read_ms_by_what": {
+            what: {
+                "n": len(lats),
+                "p50": round(1000 * statistics.median(lats), 1),
+                "p99": p99_ms(lats),
+            }
+            for what, lats in sorted(by_what.items())
+        },
         "read_errors": run.read_errors,
         "fault_windows": [
             {"fault": name, "from_s": round(a, 1), "to_s": round(b, 1)} for name, a, b in windows
@@ -468,6 +498,7 @@ def measure(args, run, windows, bench_url, elapsed):
         "socket_connects": run.socket_connects,
         "sockets_reconnected": sockets_back,
         "target_read_p99_ms": 250,
+        "faults": not args.no_faults,
     }
 
 

@@ -22,6 +22,7 @@ from rigs.api.serializers import (
     RigWriteSerializer,
     TelemetryBatchSerializer,
     TelemetryResultSerializer,
+    plain_telemetry_samples,
 )
 from rigs.filtersets import GpuFilterSet, RigFilterSet
 from rigs.formats import MinerError, hiveos
@@ -217,12 +218,13 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             except MinerError as error:
                 raise serializers.ValidationError({"miner_stats": [str(error)]}) from None
             return Response({"received": result.received, "status": result.status})
-        serializer = TelemetryBatchSerializer(
-            data=request.data,
-            context={"gpus_by_index": {g.index: g for g in rig.gpus.all()}, "now": timezone.now()},
-        )
-        serializer.is_valid(raise_exception=True)
-        result = ingest_telemetry(rig=rig, samples=serializer.validated_data["samples"])
+        context = {"gpus_by_index": {g.index: g for g in rig.gpus.all()}, "now": timezone.now()}
+        samples = plain_telemetry_samples(request.data, **context)
+        if samples is None:
+            serializer = TelemetryBatchSerializer(data=request.data, context=context)
+            serializer.is_valid(raise_exception=True)
+            samples = serializer.validated_data["samples"]
+        result = ingest_telemetry(rig=rig, samples=samples)
         return Response({"received": result.received, "status": result.status})
 
 
