@@ -5,6 +5,8 @@ from ethdash.api import ModelSerializer
 
 
 class FarmSerializer(ModelSerializer):
+    """A farm, its settings and what the caller may do with it."""
+
     role = serializers.SerializerMethodField(
         help_text="The logged-in caller's role in the farm (owner, manager, viewer); null for a "
         "token."
@@ -40,6 +42,8 @@ class FarmSerializer(ModelSerializer):
 
 
 class MembershipSerializer(ModelSerializer):
+    """A user's membership of a farm; only `role` can be changed."""
+
     username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:

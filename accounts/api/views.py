@@ -93,6 +93,8 @@ class MembershipViewSet(
     farm's memberships; no token changes them (tokens are not owners)."""
 
     serializer_class = MembershipSerializer
+    # For the schema's generator, which has no user to filter by (get_queryset is what answers).
+    queryset = Membership.objects.none()
     pagination_class = ListPagination
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = MembershipFilterSet
