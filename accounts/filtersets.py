@@ -3,10 +3,11 @@
 import django_filters
 
 from accounts.models import ApiToken, Membership
+from ethdash.filters import IdFilter
 
 
 class MembershipFilterSet(django_filters.FilterSet):
-    farm = django_filters.NumberFilter(field_name="farm_id")
+    farm = IdFilter(field_name="farm_id", help_text="A farm's id")
     role = django_filters.ChoiceFilter(
         choices=Membership.Role.choices, error_messages={"invalid_choice": "Not a role."}
     )
@@ -17,7 +18,7 @@ class MembershipFilterSet(django_filters.FilterSet):
 
 
 class ApiTokenFilterSet(django_filters.FilterSet):
-    farm = django_filters.NumberFilter(field_name="farm_id")
+    farm = IdFilter(field_name="farm_id", help_text="A farm's id")
     scope = django_filters.ChoiceFilter(
         choices=ApiToken.Scope.choices,
         method="filter_scope",

@@ -12,9 +12,9 @@ class LastOwnerError(Exception):
 
 
 def _check_another_owner(membership):
-    # Every owner row is locked, this one included: two owners demoting each other at once then
-    # wait for each other, and the second sees the first's change and is refused (locking only
-    # the other owners would let both pass and leave none).
+    # The farm's owner rows are locked: when two owners demote each other at once, the second
+    # waits for the first to commit and then sees the first's change, and is refused (reading
+    # without the lock, both would see the other still owner and pass, leaving none).
     owners = Membership.objects.select_for_update().filter(
         farm_id=membership.farm_id, role=Membership.Role.OWNER
     )

@@ -251,7 +251,8 @@ def test_membership_fields_filters_and_ordering(people, alpha):
         "alpha-owner",
         "alpha-manager",
     ]
-    assert owner.get("/api/v1/memberships/?role=god").status_code == 400
+    for bad in ("role=god", "farm=1.5", "farm=-8.4e153", "farm=0"):
+        assert owner.get(f"/api/v1/memberships/?{bad}").status_code == 400, bad
 
 
 @pytest.mark.parametrize(
@@ -395,7 +396,8 @@ def test_token_fields_filters_and_ordering(people, alpha, alpha_token):
     }
     assert [t["name"] for t in writers] == ["read-write"]
     assert [t["name"] for t in newest_first] == ["read-write", "read", "grafana"]
-    assert owner.get("/api/v1/tokens/?scope=admin").status_code == 400
+    for bad in ("scope=admin", "farm=1.5", "farm=99999999999999999999"):
+        assert owner.get(f"/api/v1/tokens/?{bad}").status_code == 400, bad
 
 
 @pytest.mark.parametrize(
