@@ -59,14 +59,17 @@ class FarmViewSet(
     def get_serializer_context(self):
         context = super().get_serializer_context()
         token, visible = _token(self.request), farm_ids_for_request(self.request)
-        roles = {}
-        if token is None:
+        if token is not None:
+            roles, writable = {}, {pk for pk in visible if can_write(self.request, pk)}
+        else:
+            # One query for every farm of the page (can_write would ask once a farm).
             memberships = Membership.objects.filter(user=self.request.user, farm_id__in=visible)
             roles = dict(memberships.values_list("farm_id", "role"))
+            writable = {pk for pk, role in roles.items() if role in WRITE_ROLES}
         return context | {
             "roles": roles,
             "scopes": token.scopes if token else None,
-            "writable": {pk for pk in visible if can_write(self.request, pk)},
+            "writable": writable,
         }
 
     def get_object(self):
