@@ -1,7 +1,9 @@
 import hashlib
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -15,9 +17,18 @@ class Farm(models.Model):
         decimal_places=4,
         null=True,
         blank=True,
+        # The farm settings page, the admin and the API validate through the model's rules.
+        validators=[MinValueValidator(Decimal("0"))],
         help_text="Price of 1 kWh in the farm's currency, for cost per day.",
     )
-    currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217 code, e.g. EUR")
+    currency = models.CharField(
+        max_length=3,
+        default="USD",
+        validators=[
+            RegexValidator(r"^[A-Z]{3}\Z", "Three capital letters: an ISO 4217 code such as EUR.")
+        ],
+        help_text="ISO 4217 code, e.g. EUR",
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="farms"
     )

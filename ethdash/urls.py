@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include("pools.api.urls")),
     path("api/v1/", include("validators.api.urls")),
     path("api/v1/", include("alerts.api.urls")),
+    path("api/v1/", include("accounts.api.urls")),
     # The Hive OS agent posts to $HIVE_HOST_URL/worker/api (its own protocol, not the REST API).
     path("worker/", include("rigs.api.hive_urls")),
     path(

@@ -16,6 +16,9 @@ def test_api_root_links_every_apps_list_endpoints(owner_client):
         "alerts": "http://testserver/api/v1/alerts/",
         "alert-rules": "http://testserver/api/v1/alert-rules/",
         "notification-channels": "http://testserver/api/v1/notification-channels/",
+        "farms": "http://testserver/api/v1/farms/",
+        "memberships": "http://testserver/api/v1/memberships/",
+        "tokens": "http://testserver/api/v1/tokens/",
     }
 
 

@@ -22,7 +22,7 @@ from django.shortcuts import resolve_url
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from accounts.models import ApiToken, Farm
+from accounts.models import ApiToken, Farm, Membership
 from alerts.models import Alert, AlertRule, NotificationChannel
 from ethdash import health, registry
 from pools.models import Pool, PoolAccount
@@ -93,6 +93,9 @@ OBJECT_OF_PARAMETER = {
     ("alert-rule-detail", "pk"): AlertRule,
     ("notification-channel-detail", "pk"): NotificationChannel,
     ("notification-channel-test", "pk"): NotificationChannel,
+    ("farm-detail", "pk"): Farm,
+    ("membership-detail", "pk"): Membership,
+    ("token-api-detail", "pk"): ApiToken,
 }
 # Routes that take a farm's object in the query string; the resolver cannot know them.
 QUERY_OBJECTS = {
@@ -214,6 +217,7 @@ def farm_objects(world):
     )
     return {
         Farm: world.farm,
+        Membership: world.farm.memberships.get(user=world.viewer),
         ApiToken: ApiTokenFactory(farm=world.farm, name=f"{slug}-token"),
         Rig: world.rig,
         Gpu: world.gpus[0],
