@@ -124,7 +124,24 @@ class CSVRenderer(BaseCSVRenderer):
         # same whatever the row holds.
         if item == [] or item == {}:
             return {"": ""}
+        if isinstance(item, str):
+            return {"": _inert(item)}
         return super().flatten_item(item)
+
+
+# A cell a spreadsheet would run as a formula (a rig or channel name a farm member typed):
+# prefixed with an apostrophe, as OWASP's advice on CSV injection says. Numbers given as text
+# (wei amounts, "-1500") are left as they are.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(text):
+    if text.startswith(FORMULA_STARTS):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
 
 
 def _shape_of(view):

@@ -364,3 +364,22 @@ def test_ordering_is_in_the_schema(world, reader):
         content = schema["paths"][path]["get"]["responses"]["200"]["content"]
         assert content["text/csv"]["schema"]["type"] == "string"
         assert "text/csv" not in schema["paths"][path]["get"]["responses"]["404"]["content"]
+
+
+def test_an_empty_list_has_its_header_and_an_empty_series_is_still_csv(world):
+    other = f.make_farm("Beta")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {other.token('read')}")
+    rows = read_csv(client.get("/api/v1/alerts/", {"format": "csv"}))
+    assert rows[0][:3] == ["id", "farm", "rule"] and len(rows) == 1
+    empty = client.get(f"/api/v1/rigs/{other.rig.pk}/samples/", {"format": "csv"})
+    assert read_csv(empty) == [[]] and empty.content == b"\r\n"
+
+
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_made_inert(world, reader):
+    rig = world.farm_world.rig
+    Rig.objects.filter(pk=rig.pk).update(name='=HYPERLINK("http://evil")')
+    rows = read_csv(reader.get(f"/api/v1/rigs/{rig.pk}/", {"format": "csv"}))
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["name"] == '\'=HYPERLINK("http://evil")'
+    assert reader.get(f"/api/v1/rigs/{rig.pk}/").json()["name"].startswith("=")  # JSON as is
