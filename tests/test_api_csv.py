@@ -78,6 +78,7 @@ def test_every_list_answers_csv_with_a_header_and_a_row_per_item(world, reader):
         rows = read_csv(reader.get(path, {"format": "csv"}))
         assert rows and rows[0], path  # a header, even for an empty list
         assert len(rows) - 1 == items_of(body), path
+        assert read_csv(reader.get(f"/api/v1/{prefix}.csv")) == rows, path
         if items_of(body):
             assert "id" in rows[0] or "key" in rows[0], (path, rows[0])
 
