@@ -7,7 +7,7 @@ import re
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, filters, serializers
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.routers import APIRootView
 from rest_framework.settings import api_settings
@@ -119,6 +119,19 @@ class StrictPageSize:
                     f"{self.max_page_size:,} (more is cut to that)."
                 )
         return parameters
+
+
+class OrderingFilter(filters.OrderingFilter):
+    """DRF's `?ordering=` (a field, `-field` for descending, several comma-separated) over the
+    view's explicit `ordering_fields`. A field not among them is ignored, and with none left the
+    view's own order stays. The primary key breaks ties, so that pages of a list ordered by a
+    field many objects share neither repeat nor skip one."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if ordering and not any(field.lstrip("-") in ("pk", "id") for field in ordering):
+            ordering = [*ordering, "pk"]
+        return ordering
 
 
 class ListPagination(StrictPageSize, PageNumberPagination):

@@ -14,6 +14,12 @@ ERROR_DESCRIPTIONS = {
     413: "The body is larger than the API takes (ETHDASH_API_MAX_BODY_BYTES); nothing was read.",
 }
 BODY_METHODS = ("POST", "PUT", "PATCH")
+CSV = "text/csv"
+CSV_SCHEMA = {
+    "type": "string",
+    "description": "CSV (?format=csv): a header row, then one row per item, nested fields as "
+    "dotted columns; a page's next and previous pages in the Link header (docs/api.md#csv).",
+}
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -30,6 +36,10 @@ class AutoSchema(SpectacularAutoSchema):
             statuses.append(400)
         return sorted(statuses)
 
+    def _get_format_parameters(self):
+        # `format` (json or csv) is documented for reads; a write answers JSON.
+        return super()._get_format_parameters() if self.method == "GET" else []
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for status_code in self._error_statuses():
@@ -37,4 +47,13 @@ class AutoSchema(SpectacularAutoSchema):
             if code not in responses:
                 response = self._get_response_for_code(ErrorSerializer, code, direction=direction)
                 responses[code] = {**response, "description": ERROR_DESCRIPTIONS[status_code]}
+        for code, response in responses.items():
+            content = response.get("content")
+            if not content or CSV not in content:
+                continue
+            if self.method == "GET" and code.startswith("2"):
+                content[CSV] = {"schema": CSV_SCHEMA}
+            else:
+                # Errors are always JSON (ethdash.renderers), and CSV is documented for reads.
+                del content[CSV]
         return responses

@@ -267,6 +267,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "ethdash.api_docs.BrowsableAPIRenderer",
+        # After JSON, which stays the default: ?format=csv or Accept: text/csv (docs/api.md#csv).
+        "ethdash.renderers.CSVRenderer",
     ],
     # ethdash.throttling: per token or user, and per client address for anonymous requests;
     # the rates are the ETHDASH_THROTTLE_* settings below, read when a request is judged.

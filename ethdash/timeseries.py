@@ -1,5 +1,6 @@
 """Time-series helpers shared by the apps: time ranges from query strings, ISO timestamps."""
 
+import math
 from datetime import UTC, timedelta
 
 from django.utils import timezone
@@ -56,3 +57,26 @@ def parse_range(params, *, default=DEFAULT_RANGE, now=None):
     if since > until:
         raise ValidationError({"from": ["'from' must not be after 'to'."]})
     return since, until
+
+
+def thin_to(points, *, since, until, max_points):
+    """(ts, *values) rows in time order, at most `max_points` of them: when there are more, the
+    averages over equal buckets of [since, until] (ts the bucket's start; a None value is left
+    out of its bucket's average). Returns (rows, bucket_s), bucket_s None when unchanged."""
+    points = list(points)
+    if len(points) <= max_points:
+        return points, None
+    bucket_s = math.ceil((until - since).total_seconds() / max_points) or 1
+    buckets = {}
+    for ts, *values in points:
+        start = int((ts - since).total_seconds()) // bucket_s
+        sums = buckets.setdefault(start, [[0.0, 0] for _ in values])
+        for pair, value in zip(sums, values, strict=True):
+            if value is not None:
+                pair[0] += value
+                pair[1] += 1
+    thinned = [
+        (since + timedelta(seconds=start * bucket_s), *(s / n if n else None for s, n in sums))
+        for start, sums in sorted(buckets.items())
+    ]
+    return thinned, bucket_s

@@ -5,6 +5,7 @@ write; viewers see the nodes read-only; another farm's objects are 404."""
 
 import csv
 import datetime as dt
+import functools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,13 +13,17 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import (
     Http404,
+    HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseForbidden,
     HttpResponseNotAllowed,
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from rest_framework.exceptions import AuthenticationFailed
 
-from accounts.models import Farm
+from accounts.api.authentication import BearerTokenAuthentication
+from accounts.models import ApiToken, Farm
 from accounts.scoping import WRITE_ROLES, farm_ids_for_request, farm_ids_for_user, scope_to_farms
 from validators.filtersets import ValidatorFilterSet
 from validators.forms import BeaconNodeForm, DiscoverForm, MevRelayForm, ValidatorAddForm
@@ -317,7 +322,34 @@ def _with_header(writer, lines):
     yield from lines
 
 
-@login_required
+def token_or_login(view):
+    """A page a script may fetch with the farm's API token (`Authorization: Bearer`, `read`
+    scope), scoped to the token's farm as the API is; without one, the login as for any page.
+    A bad or expired token is 401, a token without `read` 403: never the login page, which a
+    script would take for the file."""
+    authentication = BearerTokenAuthentication()
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            found = authentication.authenticate(request)
+        except AuthenticationFailed as exc:
+            answer = HttpResponse(f"{exc.detail}\n", status=401, content_type="text/plain")
+            answer["WWW-Authenticate"] = authentication.authenticate_header(request)
+            return answer
+        if found is None:  # no Bearer header: the session, or the login page
+            return login_required(view)(request, *args, **kwargs)
+        request.user, request.auth = found
+        if not request.auth.has_scope(ApiToken.Scope.READ):
+            return HttpResponseForbidden(
+                "This token lacks the read scope.\n", content_type="text/plain"
+            )
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@token_or_login
 def validator_income_csv(request, pk):
     """The validator's income per UTC day, for tax reports (?from=&to=, YYYY-MM-DD)."""
     validator = get_object_or_404(visible_validators(request), pk=pk)
@@ -327,7 +359,7 @@ def validator_income_csv(request, pk):
     )
 
 
-@login_required
+@token_or_login
 def group_income_csv(request, pk):
     """Each member's income per UTC day (?from=&to=, YYYY-MM-DD)."""
     group = get_object_or_404(scope_to_farms(ValidatorGroup.objects.all(), request), pk=pk)

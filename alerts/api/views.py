@@ -17,7 +17,7 @@ from alerts.filtersets import AlertFilterSet
 from alerts.models import Alert, AlertRule, NotificationChannel
 from alerts.services import actions
 from alerts.services.channels import send_test
-from ethdash.api import ListPagination
+from ethdash.api import ListPagination, OrderingFilter
 
 WRITE_DENIED = "Changing a farm's alerts needs a write token of the farm, or an owner or manager."
 
@@ -34,8 +34,11 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     serializer_class = AlertSerializer
     pagination_class = ListPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = AlertFilterSet
+    ordering_fields = [
+        "id", "opened_at", "resolved_at", "kind", "severity", "state", "object_name",
+    ]  # fmt: skip
 
     def get_queryset(self):
         alerts = scope_to_farms(Alert.objects.select_related("acknowledged_by"), self.request)
@@ -65,6 +68,7 @@ class _FarmObjectViewSet(viewsets.ModelViewSet):
     manager; a new object goes to the farm named, else the only one the caller may change."""
 
     pagination_class = ListPagination
+    filter_backends = [OrderingFilter]
 
     def perform_create(self, serializer):
         farm = writable_farm(
@@ -93,6 +97,7 @@ class AlertRuleViewSet(_FarmObjectViewSet):
     default). Invalid input is 400 and saves nothing."""
 
     serializer_class = AlertRuleSerializer
+    ordering_fields = ["id", "name", "kind", "severity", "enabled", "created_at"]
 
     def get_queryset(self):
         rules = scope_to_farms(AlertRule.objects.prefetch_related("channels"), self.request)
@@ -111,6 +116,7 @@ class NotificationChannelViewSet(_FarmObjectViewSet):
     and returned masked as `target_masked`; a bad target is 400 and saves nothing."""
 
     serializer_class = NotificationChannelSerializer
+    ordering_fields = ["id", "name", "kind", "enabled", "failing", "last_sent_at", "created_at"]
 
     def get_queryset(self):
         return scope_to_farms(NotificationChannel.objects.all(), self.request).order_by(

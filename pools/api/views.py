@@ -7,8 +7,9 @@ from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
 from accounts.scoping import farm_ids_for_request, scope_to_farms, writable_farm
-from ethdash.api import ListPagination, TimeSeriesPagination
-from ethdash.timeseries import iso, parse_range
+from ethdash.api import ListPagination, OrderingFilter, TimeSeriesPagination
+from ethdash.renderers import parallel_rows
+from ethdash.timeseries import iso, parse_range, thin_to
 from pools.api.serializers import (
     KnownPoolSerializer,
     PayoutSerializer,
@@ -29,6 +30,11 @@ NAME_TAKEN = (
 )
 
 
+# Points the pool-workers series answers at most (the rig page's charts draw it, 30 days at a
+# poll a minute would be 43,200): more are averaged over equal buckets (`bucket_s`).
+POOL_SERIES_MAX_POINTS = 1500
+
+
 class PayoutPagination(ListPagination):
     page_size = 50
 
@@ -47,6 +53,11 @@ class PoolAccountViewSet(
 
     serializer_class = PoolAccountSerializer
     pagination_class = ListPagination
+    filter_backends = [OrderingFilter]
+    ordering_fields = [
+        "id", "login", "label", "status", "current_hashrate_hs", "average_hashrate_hs",
+        "reported_hashrate_hs", "last_success_at", "created_at",
+    ]  # fmt: skip
 
     def get_queryset(self):
         queryset = PoolAccount.objects.select_related("pool").prefetch_related("workers")
@@ -127,7 +138,8 @@ class PoolAccountViewSet(
 @api_view(["GET"])
 def rig_pool_series(request):
     """What the pools said of a rig's workers over a range: pool-effective (the pool's current
-    hashrate from shares) and miner-reported hashrate, summed over the rig's workers, per poll."""
+    hashrate from shares) and miner-reported hashrate (H/s), summed over the rig's workers, per
+    poll; a range of more than 1,500 polls is averaged over equal buckets (`bucket_s`)."""
     rig_id = request.query_params.get("rig", "")
     if not rig_id.isdigit():
         raise serializers.ValidationError({"rig": ["A rig id is required."]})
@@ -139,16 +151,33 @@ def rig_pool_series(request):
         .annotate(effective=Sum("current_hashrate_hs"), reported=Sum("reported_hashrate_hs"))
         .order_by("ts")
     )
-    series = {"ts": [], "effective": [], "reported": []}
-    for row in rows:
-        series["ts"].append(iso(row["ts"]))
-        series["effective"].append(row["effective"])
-        series["reported"].append(row["reported"])
+    points, bucket_s = thin_to(
+        rows.values_list("ts", "effective", "reported").iterator(chunk_size=5000),
+        since=since,
+        until=until,
+        max_points=POOL_SERIES_MAX_POINTS,
+    )
+    series = {"ts": [], "effective": [], "reported": [], "bucket_s": bucket_s}
+    for ts, effective, reported in points:
+        series["ts"].append(iso(ts))
+        series["effective"].append(effective)
+        series["reported"].append(reported)
     workers = PoolWorker.objects.filter(rig=rig).select_related("account__pool")
     series["workers"] = [
         {"account": w.account_id, "pool": w.account.pool.name, "name": w.name} for w in workers
     ]
     return Response(series)
+
+
+def _pool_series_rows(body):
+    return parallel_rows(
+        {"ts": body["ts"], "effective_hs": body["effective"], "reported_hs": body["reported"]}
+    )
+
+
+# CSV of the series (ethdash.renderers): one row per poll, the units in the column names. A
+# function view's hook goes on the view class its decorator made.
+rig_pool_series.cls.csv_rows = staticmethod(_pool_series_rows)
 
 
 @extend_schema(tags=["pools"])
@@ -167,6 +196,8 @@ class PoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     serializer_class = PoolSerializer
     pagination_class = ListPagination
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["id", "name", "coin", "last_success_at"]
 
     def get_queryset(self):
         farm_ids = farm_ids_for_request(self.request)

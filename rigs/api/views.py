@@ -9,7 +9,8 @@ from rest_framework.response import Response
 
 from accounts.models import ApiToken
 from accounts.scoping import can_write, farm_ids_for_request, scope_to_farms, writable_farm
-from ethdash.api import ListPagination, TimeSeriesPagination
+from ethdash.api import ListPagination, OrderingFilter, TimeSeriesPagination
+from ethdash.renderers import csv_rows, parallel_rows, rows_by_ts
 from ethdash.throttling import AnonRateThrottle, TelemetryRateThrottle
 from ethdash.timeseries import iso, parse_range
 from rigs.api.serializers import (
@@ -29,6 +30,7 @@ from rigs.formats import MinerError, hiveos
 from rigs.models import Gpu, GpuSample, Rig
 from rigs.services import editing
 from rigs.services.ingest import ingest_hiveos, ingest_telemetry
+from rigs.services.rollups import BUCKET_S
 from rigs.services.series import gpu_series, rig_series
 from rigs.services.trial import try_rig
 
@@ -45,15 +47,42 @@ RANGE_PARAMETERS = [
 ]
 
 
-def _resolution(request):
+# Points per trace a series answers at most. `auto` keeps to about 1,500; a resolution asked
+# for explicitly over a range that would give more is a 400, so that one request cannot make an
+# unbounded body (raw samples of long ranges: /samples/, cursor-paginated).
+MAX_SERIES_POINTS = 10_000
+
+
+def _resolution(request, *, since, until, cadence_s):
     resolution = request.query_params.get("resolution", "auto")
     if resolution not in RESOLUTIONS:
         raise serializers.ValidationError({"resolution": [f"One of {', '.join(RESOLUTIONS)}."]})
+    if resolution != "auto":
+        step_s = max(cadence_s, 1) if resolution == "raw" else BUCKET_S[resolution]
+        points = (until - since).total_seconds() / step_s
+        if points > MAX_SERIES_POINTS:
+            raise serializers.ValidationError(
+                {
+                    "resolution": [
+                        f"{resolution} over this range is about {points:,.0f} points a trace, "
+                        f"more than {MAX_SERIES_POINTS:,}: choose a shorter range, a coarser "
+                        "resolution or auto (raw samples: /samples/, cursor-paginated)."
+                    ]
+                }
+            )
     return resolution
 
 
 def _iso_lists(series):
     return series | {"ts": [iso(ts) for ts in series["ts"]]}
+
+
+def _rig_series_rows(body):
+    """CSV of a rig's series: one row per time, the rig's totals (`rig.hashrate_hs`,
+    `rig.power_w`) and each GPU's figures (`gpu.<index>.hashrate_hs`, ...) side by side."""
+    traces = [parallel_rows(body["rig"], prefix="rig.")]
+    traces += [parallel_rows(gpu, prefix=f"gpu.{gpu['index']}.") for gpu in body["gpus"]]
+    return [{"resolution": body["resolution"], **row} for row in rows_by_ts(*traces)]
 
 
 WRITE_DENIED = "Changing a farm's rigs needs a write token of the farm, or an owner or manager."
@@ -76,8 +105,12 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     serializer_class = RigSerializer
     pagination_class = ListPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = RigFilterSet
+    # `status` orders by the stored status, which the offline sweep keeps current.
+    ordering_fields = [
+        "id", "name", "status", "hashrate_hs", "power_w", "temperature_max_c", "last_seen_at",
+    ]  # fmt: skip
 
     def get_queryset(self):
         return scope_to_farms(Rig.objects.prefetch_related("gpus"), self.request).order_by("id")
@@ -177,12 +210,14 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"], pagination_class=None)
+    @csv_rows(_rig_series_rows)
     def series(self, request, pk=None, format=None):
         """The rig's totals and every GPU's hashrate and temperature over a range, as parallel
         lists, raw or rolled up (averages) per `resolution`."""
         rig = self.get_object()
         since, until = parse_range(request.query_params)
-        result = rig_series(rig, since=since, until=until, resolution=_resolution(request))
+        resolution = _resolution(request, since=since, until=until, cadence_s=rig.cadence_s)
+        result = rig_series(rig, since=since, until=until, resolution=resolution)
         return Response(
             {
                 "resolution": result["resolution"],
@@ -234,8 +269,11 @@ class GpuViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     serializer_class = GpuSerializer
     pagination_class = ListPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = GpuFilterSet
+    ordering_fields = [
+        "id", "rig", "index", "name", "hashrate_hs", "temperature_c", "power_w", "last_seen_at",
+    ]  # fmt: skip
 
     def get_queryset(self):
         queryset = scope_to_farms(Gpu.objects.all(), self.request, farm_field="rig__farm")
@@ -248,6 +286,7 @@ class GpuViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         hashrate_min and hashrate_max."""
         gpu = self.get_object()
         since, until = parse_range(request.query_params)
+        resolution = _resolution(request, since=since, until=until, cadence_s=gpu.rig.cadence_s)
         return Response(
-            _iso_lists(gpu_series(gpu, since=since, until=until, resolution=_resolution(request)))
+            _iso_lists(gpu_series(gpu, since=since, until=until, resolution=resolution))
         )
