@@ -74,7 +74,12 @@ def test_every_list_answers_csv_with_a_header_and_a_row_per_item(world, reader):
     assert {"rigs", "gpus", "pools", "pool-accounts", "alerts", "alert-rules"} <= set(routes)
     for prefix in routes:
         path = f"/api/v1/{prefix}/"
-        body = reader.get(path).json()
+        answer = reader.get(path)
+        if answer.status_code == 403:  # memberships and tokens: not for a read token
+            refused = reader.get(path, {"format": "csv"})
+            assert refused.status_code == 403 and refused["Content-Type"] == "application/json"
+            continue
+        body = answer.json()
         rows = read_csv(reader.get(path, {"format": "csv"}))
         assert rows and rows[0], path  # a header, even for an empty list
         assert len(rows) - 1 == items_of(body), path
