@@ -338,6 +338,8 @@ ETHDASH_LISTENER_SILENT_S = env_int("ETHDASH_LISTENER_SILENT_S", 90, minimum=1)
 ETHDASH_LIVE_PUSH_TIMEOUT_MS = env_int("ETHDASH_LIVE_PUSH_TIMEOUT_MS", 500, minimum=1)
 ETHDASH_LIVE_PUSH_BACKOFF_S = env_int("ETHDASH_LIVE_PUSH_BACKOFF_S", 5, minimum=0)
 ETHDASH_OFFLINE_SWEEP_S = env_int("ETHDASH_OFFLINE_SWEEP_S", 10, minimum=1)
+# The web process's GIL switch interval in µs (ethdash/wsgi.py), 0 for Python's own (5,000).
+ETHDASH_GIL_SWITCH_US = env_int("ETHDASH_GIL_SWITCH_US", 1000, minimum=0)
 ETHDASH_POLL_TICK_S = env_int("ETHDASH_POLL_TICK_S", 5, minimum=1)
 # How often the long-running listeners look for pools and beacon nodes added, changed or removed.
 ETHDASH_LISTENER_RESCAN_S = env_int("ETHDASH_LISTENER_RESCAN_S", 30, minimum=1)
