@@ -134,24 +134,22 @@ def evaluate(
     for rule in rules_for(farm_id, by_name.values()):
         kind = by_name[rule.kind]
         figures = {**params(rule, kind), "memo": memo}
-        work.append(
-            (rule, kind, [o for o in kind.observe(farm_id, ids, figures) if targets(rule, o)])
-        )
+        observed = [o for o in kind.observe(farm_id, ids, figures) if targets(rule, o)]
+        work.append((rule, kind, observed, figures["threshold"]))
     live = _live_alerts([item for item in work if not item[1].event], ids)
-    for rule, kind, observed in work:
+    for rule, kind, observed, threshold in work:
         if kind.event:
             if observed:
                 with transaction.atomic():
                     _events(rule, kind, observed, now, outcome)
             continue
         current = live.get(rule.pk, {})
-        threshold = params(rule, kind)["threshold"]
         if not current and not any(holds(kind, o.value, threshold) for o in observed):
             # Nothing holds and nothing is pending or open: nothing to write. The common case
             # after a store, and it costs no statement.
             continue
         with transaction.atomic():
-            _conditions(rule, kind, observed, current, now, outcome)
+            _conditions(rule, kind, observed, current, now, outcome, threshold)
     notify.schedule_delivery(farm_id, outcome.opened + outcome.resolved + outcome.events)
     outcome.seconds = time.perf_counter() - started
     return outcome
@@ -175,7 +173,7 @@ def _live_alerts(work, ids) -> dict[int, dict[int, Alert]]:
     one query for all of them rather than one per rule."""
     if not work:
         return {}
-    wanted = {rule.pk: _wanted(kind, observed, ids) for rule, kind, observed in work}
+    wanted = {rule.pk: _wanted(kind, observed, ids) for rule, kind, observed, _ in work}
     alerts = Alert.objects.filter(
         rule_id__in=list(wanted), state__in=[Alert.State.PENDING, Alert.State.OPEN]
     )
@@ -252,12 +250,11 @@ def _events(rule, kind, observed, now, outcome) -> None:
     outcome.events += recorded
 
 
-def _conditions(rule, kind, observed, current, now, outcome) -> None:
+def _conditions(rule, kind, observed, current, now, outcome, threshold) -> None:
     """One rule's condition alerts, set-based: a burst (an incident, 10,000 validators missing)
     costs a few statements, not a few per alert (one at a time, opening 1,000 validator alerts
     took twice the epoch's own store time). `current`: {object id: its pending or open alert}
-    (_live_alerts)."""
-    threshold = params(rule, kind)["threshold"]
+    (_live_alerts); `threshold`: the rule's, else the kind's (params())."""
     hysteresis = kind.hysteresis if rule.hysteresis is None else rule.hysteresis
     grace = timedelta(seconds=rule.grace_s)
     fresh, again, dropped, resolving = [], [], [], []
