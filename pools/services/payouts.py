@@ -13,6 +13,7 @@ A transaction still in the mempool (no receipt yet) stays pending and is checked
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 
 from django.db.models import Q
@@ -87,12 +88,14 @@ def verify_payouts(*, limit=500, now=None):
         done, node_errors = asyncio.run(_verify_on_chain(chain_id, nodes, payouts, now))
         checked += done
         evm.record_node_errors(node_errors, now=now)
+    # The store the stored hook times: writing the results, not asking the chain.
+    started = time.perf_counter()
     bulk_update_columns(checked, RESULT_FIELDS)
     accounts_by_farm = defaultdict(set)
     for payout in checked:
         accounts_by_farm[payout.account.farm_id].add(payout.account_id)
     for farm_id, account_ids in accounts_by_farm.items():
-        registry.stored(farm_id, "pool_account", sorted(account_ids))
+        registry.stored(farm_id, "pool_account", sorted(account_ids), since=started)
     counts = defaultdict(int)
     for payout in checked:
         counts[payout.chain_state] += 1

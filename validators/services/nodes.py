@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
@@ -195,11 +196,12 @@ def record_failure(node: BeaconNode, error: str, *, now=None) -> None:
     is an OutboundError (shown with its kind) or a message."""
     error = getattr(error, "shown", None) or str(error)
     now = now or timezone.now()
+    started = time.perf_counter()
     BeaconNode.objects.filter(pk=node.pk).update(
         health=BeaconNode.Health.DOWN, last_error=error[:500], last_error_at=now
     )
     node.health, node.last_error, node.last_error_at = BeaconNode.Health.DOWN, error[:500], now
-    registry.stored(node.farm_id, "beacon_node", [node.pk])
+    registry.stored(node.farm_id, "beacon_node", [node.pk], since=started)
 
 
 def slot_at(node: BeaconNode, when) -> int | None:
@@ -236,9 +238,11 @@ def refresh_nodes(farm_id: int, *, now=None) -> list[BeaconNode]:
     async def check_all():
         return await asyncio.gather(*(check_node(node) for node in due))
 
-    for node, check in zip(due, asyncio.run(check_all()), strict=True):
+    checks = asyncio.run(check_all())
+    started = time.perf_counter()  # the store the stored hook times: the saves, not the asking
+    for node, check in zip(due, checks, strict=True):
         save_check(node, check, now=now)
-    registry.stored(farm_id, "beacon_node", [node.pk for node in due])
+    registry.stored(farm_id, "beacon_node", [node.pk for node in due], since=started)
     return nodes
 
 
