@@ -147,6 +147,25 @@ class TimeSeriesPagination(StrictPageSize, CursorPagination):
     max_page_size = 5000
 
 
+class OrderingFilter(filters.OrderingFilter):
+    """DRF's `?ordering=` (fields of the view's `ordering_fields` only; any other is ignored),
+    ending with the primary key so that a page-numbered list whose ordering ties (a status,
+    a balance) pages the same way every time. A view's `ordering_aliases` maps a public name
+    to what it orders by (an annotation, say), where the two differ."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if not ordering:
+            return ordering
+        aliases = getattr(view, "ordering_aliases", {})
+        ordering = [
+            ("-" if term.startswith("-") else "") + aliases.get(term.lstrip("-"), term.lstrip("-"))
+            for term in ordering
+        ]
+        keys = {term.lstrip("-") for term in ordering}
+        return [*ordering, "pk"] if keys.isdisjoint({"pk", "id"}) else ordering
+
+
 API_PREFIX = "api/v1/"
 # A router's list route: "^rigs/$" (regex routes) or "rigs/" (path routes).
 _LIST_ROUTE = re.compile(r"^\^?(?P<prefix>[\w-]+)/\$?$")

@@ -1,9 +1,23 @@
 """Filters of the validators list, the same on the page (/validators/) and in the API
-(/api/v1/validators/)."""
+(/api/v1/validators/), and of the API's groups, beacon nodes and MEV relays. The lists are
+scoped to the caller's farms first, so a filter naming another farm finds nothing."""
 
 import django_filters
+from django import forms
 
-from validators.models import Status, Validator
+from validators.models import BeaconNode, MevRelay, Status, Validator, ValidatorGroup
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A primary key: a whole number a 64-bit column holds (NumberFilter takes decimals, which
+    can reach the database as an out-of-range integer). The same as the rigs' own."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
 
 class ValidatorFilterSet(django_filters.FilterSet):
@@ -26,3 +40,27 @@ class ValidatorFilterSet(django_filters.FilterSet):
         if value.isdigit():
             return queryset.filter(group_id=int(value))
         return queryset
+
+
+class FarmFilterSet(django_filters.FilterSet):
+    """`farm`: a farm's id (400 when it is not a whole number)."""
+
+    farm = IdFilter(field_name="farm_id", help_text="A farm's id")
+
+
+class ValidatorGroupFilterSet(FarmFilterSet):
+    class Meta:
+        model = ValidatorGroup
+        fields = ["farm"]
+
+
+class BeaconNodeFilterSet(FarmFilterSet):
+    class Meta:
+        model = BeaconNode
+        fields = ["farm"]
+
+
+class MevRelayFilterSet(FarmFilterSet):
+    class Meta:
+        model = MevRelay
+        fields = ["farm"]
