@@ -165,6 +165,17 @@ class OrderingFilter(filters.OrderingFilter):
         keys = {term.lstrip("-") for term in ordering}
         return [*ordering, "pk"] if keys.isdisjoint({"pk", "id"}) else ordering
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        fields = ", ".join(getattr(view, "ordering_fields", None) or [])
+        for parameter in parameters:
+            if parameter["name"] == self.ordering_param and fields:
+                parameter["description"] = (
+                    f"Order by {fields}; a leading - reverses, commas give further keys "
+                    "(e.g. -balance,index). Another field is ignored."
+                )
+        return parameters
+
 
 API_PREFIX = "api/v1/"
 # A router's list route: "^rigs/$" (regex routes) or "rigs/" (path routes).
