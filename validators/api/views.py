@@ -184,7 +184,9 @@ class ValidatorViewSet(
             OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (UTC), inclusive"),
         ],
     )
-    @action(detail=True, methods=["get"], pagination_class=DayPagination)
+    # The actions' lists have their own fixed order and no filters: without filter_backends=[]
+    # the list's OrderingFilter would hand `?ordering=` to their cursor pagination.
+    @action(detail=True, methods=["get"], pagination_class=DayPagination, filter_backends=[])
     def days(self, request, pk=None, format=None):
         """The validator's UTC days, newest first: income, duties and balances per day."""
         validator = self.get_object()
@@ -201,7 +203,7 @@ class ValidatorViewSet(
         return self.get_paginated_response(ValidatorDaySerializer(page, many=True).data)
 
     @extend_schema(responses=ValidatorEpochSerializer(many=True))
-    @action(detail=True, methods=["get"], pagination_class=EpochPagination)
+    @action(detail=True, methods=["get"], pagination_class=EpochPagination, filter_backends=[])
     def epochs(self, request, pk=None, format=None):
         """The validator's imperfect epochs, newest first (perfect epochs keep no row)."""
         validator = self.get_object()
@@ -209,7 +211,7 @@ class ValidatorViewSet(
         return self.get_paginated_response(ValidatorEpochSerializer(page, many=True).data)
 
     @extend_schema(responses=ProposalSerializer(many=True))
-    @action(detail=True, methods=["get"], pagination_class=ProposalPagination)
+    @action(detail=True, methods=["get"], pagination_class=ProposalPagination, filter_backends=[])
     def proposals(self, request, pk=None, format=None):
         """The validator's proposals, newest first, with consensus and execution rewards, the MEV
         payment and what the relay claims beside it."""

@@ -432,3 +432,17 @@ def test_groups_nodes_and_relays_filter_by_farm_and_order(alpha, bravo):
     relays = "/api/v1/mev-relays/"
     assert _ids(session, f"{relays}?ordering=name") == [r2.pk, r1.pk]
     assert _ids(session, f"{relays}?farm={bravo.farm.pk}") == []
+
+
+def test_a_validators_own_lists_keep_their_order_whatever_ordering_says(alpha):
+    reader = _token_client(alpha, "read")
+    validator = ValidatorFactory(farm=alpha.farm)
+    older, newer = (ValidatorDayFactory(validator=validator) for _ in range(2))
+    ValidatorEpochFactory(validator=validator, epoch=10, flags=1)
+    ProposalFactory(validator=validator, epoch=10, slot=320)
+    for action in ("days", "epochs", "proposals"):
+        for query in ("ordering=index", "ordering=-id", "status=nope&group=x"):
+            answer = reader.get(f"/api/v1/validators/{validator.pk}/{action}/?{query}")
+            assert answer.status_code == 200, (action, query, answer.content)
+    days = reader.get(f"/api/v1/validators/{validator.pk}/days/?ordering=day").json()["results"]
+    assert [d["day"] for d in days] == [newer.day.isoformat(), older.day.isoformat()]
