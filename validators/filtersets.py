@@ -3,21 +3,9 @@
 scoped to the caller's farms first, so a filter naming another farm finds nothing."""
 
 import django_filters
-from django import forms
 
+from ethdash.filters import IdFilter
 from validators.models import BeaconNode, MevRelay, Status, Validator, ValidatorGroup
-
-
-class IdFilter(django_filters.NumberFilter):
-    """A primary key: a whole number a 64-bit column holds (NumberFilter takes decimals, which
-    can reach the database as an out-of-range integer). The same as the rigs' own."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", 2**63 - 1)
-        super().__init__(*args, **kwargs)
 
 
 class ValidatorFilterSet(django_filters.FilterSet):
