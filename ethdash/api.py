@@ -125,13 +125,39 @@ class OrderingFilter(filters.OrderingFilter):
     """DRF's `?ordering=` (a field, `-field` for descending, several comma-separated) over the
     view's explicit `ordering_fields`. A field not among them is ignored, and with none left the
     view's own order stays. The primary key breaks ties, so that pages of a list ordered by a
-    field many objects share neither repeat nor skip one."""
+    field many objects share neither repeat nor skip one. Only the view's list is ordered so.
+    A view's `ordering_aliases` maps a
+    public name to what it orders by (an annotation, say) where the two differ."""
 
     def get_ordering(self, request, queryset, view):
+        if getattr(view, "action", "list") != "list":
+            # An action's own list (samples, days, payouts) keeps its order: a cursor pagination
+            # asks the view's ordering filter first, and a field of the list was a 500 there.
+            return None
         ordering = super().get_ordering(request, queryset, view)
-        if ordering and not any(field.lstrip("-") in ("pk", "id") for field in ordering):
+        if not ordering:
+            return ordering
+        aliases = getattr(view, "ordering_aliases", {})
+        if aliases:
+            ordering = [
+                ("-" if term.startswith("-") else "")
+                + aliases.get(term.lstrip("-"), term.lstrip("-"))
+                for term in ordering
+            ]
+        if not any(field.lstrip("-") in ("pk", "id") for field in ordering):
             ordering = [*ordering, "pk"]
         return ordering
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        fields = ", ".join(getattr(view, "ordering_fields", None) or [])
+        for parameter in parameters:
+            if parameter["name"] == self.ordering_param and fields:
+                parameter["description"] = (
+                    f"Order by {fields}; a leading - reverses, commas give further keys. "
+                    "Another field is ignored."
+                )
+        return parameters
 
 
 class ListPagination(StrictPageSize, PageNumberPagination):

@@ -48,6 +48,7 @@ def seed_api_world(name="Alpha"):
 
     group = f.ValidatorGroupFactory(farm=world.farm, name="main")
     f.BeaconNodeFactory(farm=world.farm)
+    f.MevRelayFactory(farm=world.farm)
     f.ValidatorSyncFactory(farm=world.farm)
     validators = [
         f.ValidatorFactory(farm=world.farm, index=1000 + i, group=group if i else None)

@@ -13,6 +13,7 @@ def test_api_root_links_every_apps_list_endpoints(owner_client):
         "validators": "http://testserver/api/v1/validators/",
         "validator-groups": "http://testserver/api/v1/validator-groups/",
         "beacon-nodes": "http://testserver/api/v1/beacon-nodes/",
+        "mev-relays": "http://testserver/api/v1/mev-relays/",
         "alerts": "http://testserver/api/v1/alerts/",
         "alert-rules": "http://testserver/api/v1/alert-rules/",
         "notification-channels": "http://testserver/api/v1/notification-channels/",

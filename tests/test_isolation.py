@@ -80,6 +80,7 @@ OBJECT_OF_PARAMETER = {
     ("validator-api-proposals", "pk"): Validator,
     ("validator-group-api-detail", "pk"): ValidatorGroup,
     ("beacon-node-api-detail", "pk"): BeaconNode,
+    ("mev-relay-api-detail", "pk"): MevRelay,
     ("alerts:acknowledge", "pk"): Alert,
     ("alerts:mute", "pk"): Alert,
     ("alerts:rule-edit", "pk"): AlertRule,

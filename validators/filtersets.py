@@ -1,9 +1,11 @@
 """Filters of the validators list, the same on the page (/validators/) and in the API
-(/api/v1/validators/)."""
+(/api/v1/validators/), and of the API's groups, beacon nodes and MEV relays. The lists are
+scoped to the caller's farms first, so a filter naming another farm finds nothing."""
 
 import django_filters
 
-from validators.models import Status, Validator
+from ethdash.filters import IdFilter
+from validators.models import BeaconNode, MevRelay, Status, Validator, ValidatorGroup
 
 
 class ValidatorFilterSet(django_filters.FilterSet):
@@ -26,3 +28,27 @@ class ValidatorFilterSet(django_filters.FilterSet):
         if value.isdigit():
             return queryset.filter(group_id=int(value))
         return queryset
+
+
+class FarmFilterSet(django_filters.FilterSet):
+    """`farm`: a farm's id (400 when it is not a whole number)."""
+
+    farm = IdFilter(field_name="farm_id", help_text="A farm's id")
+
+
+class ValidatorGroupFilterSet(FarmFilterSet):
+    class Meta:
+        model = ValidatorGroup
+        fields = ["farm"]
+
+
+class BeaconNodeFilterSet(FarmFilterSet):
+    class Meta:
+        model = BeaconNode
+        fields = ["farm"]
+
+
+class MevRelayFilterSet(FarmFilterSet):
+    class Meta:
+        model = MevRelay
+        fields = ["farm"]

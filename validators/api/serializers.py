@@ -1,14 +1,17 @@
 """What the validators API says: the validators' current figures from the beacon node, and the
 income, APR and duty figures of validators.services.figures. Consensus amounts are gwei
 integers; execution amounts are wei as decimal strings, exact past what a JSON number holds. Then
-the bodies of the add and beacon node endpoints."""
+the bodies of the writes: adding, discovery, changing a validator, groups, beacon nodes and MEV
+relays."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ethdash.api import ModelSerializer
+from ethdash.outbound import validate_destination
 from validators.models import (
     BeaconNode,
+    MevRelay,
     Proposal,
     Validator,
     ValidatorDay,
@@ -19,6 +22,7 @@ from validators.services.adding import MAX_ENTRIES
 from validators.services.chain import Flag
 from validators.services.figures import Figures
 from validators.services.nodes import parse_auth_header
+from validators.services.resolution import normalise_address
 
 
 class WeiField(serializers.DecimalField):
@@ -230,3 +234,110 @@ class BeaconNodeSerializer(ModelSerializer):
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from None
         return value.strip()
+
+
+class DiscoverSerializer(serializers.Serializer):
+    farm = serializers.IntegerField(
+        required=False, help_text="Default: the only farm the caller can change."
+    )
+    address = serializers.CharField(
+        max_length=42,
+        help_text="The withdrawal address: every validator whose 0x01 or 0x02 credentials "
+        "withdraw to it is added.",
+    )
+    group = serializers.CharField(
+        required=False, allow_blank=True, max_length=120, help_text="Created when new."
+    )
+    label = serializers.CharField(required=False, allow_blank=True, max_length=120)
+
+    def validate_address(self, value):
+        try:
+            return normalise_address(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(f"Not an address: {exc}.") from None
+
+
+class DiscoveryStateSerializer(serializers.Serializer):
+    farm = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    address = serializers.CharField()
+    scanned = serializers.IntegerField(help_text="validator indices looked at so far")
+    found = serializers.IntegerField()
+    added = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    error = serializers.CharField(allow_blank=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "description": "a group's id"},
+            {"type": "string", "maxLength": 120, "description": "a group's name"},
+        ],
+        "nullable": True,
+    }
+)
+class GroupRefField(serializers.Field):
+    """A group of the validator's farm by id (a JSON number) or by name (a string: created when
+    new); null or "" for no group. Which farm's group it is, the view decides."""
+
+    default_error_messages = {
+        "invalid": "A group's id (a number), its name (a string), or null.",
+        "max_length": "A name has at most 120 characters.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) and not isinstance(data, bool):
+            if not 1 <= data <= 2**63 - 1:
+                self.fail("invalid")
+            return data
+        if isinstance(data, str):
+            if len(data.strip()) > 120:
+                self.fail("max_length")
+            return data.strip()
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
+class ValidatorChangeSerializer(serializers.Serializer):
+    label = serializers.CharField(
+        required=False, allow_blank=True, max_length=120, help_text='"" removes the label.'
+    )
+    group = GroupRefField(required=False)
+
+
+class ValidatorGroupWriteSerializer(serializers.Serializer):
+    farm = serializers.IntegerField(
+        required=False,
+        help_text="On create; default: the only farm the caller can change. A group stays in "
+        "its farm.",
+    )
+    name = serializers.CharField(max_length=120, help_text="Unique within the farm.")
+
+
+class MevRelaySerializer(ModelSerializer):
+    farm = serializers.IntegerField(
+        source="farm_id", required=False, help_text="Default: the only farm the caller can change."
+    )
+    name = serializers.CharField(
+        required=False, allow_blank=True, max_length=120, help_text="Default: the host name."
+    )
+
+    class Meta:
+        model = MevRelay
+        fields = ["id", "farm", "name", "url"]
+
+    def validate_url(self, value):
+        # The field's validator (the model's) has checked the syntax. A relay is only asked
+        # later, by the worker: refused here what the outbound policy would refuse then, as
+        # the page's form does (validators.forms.MevRelayForm).
+        value = value.rstrip("/")
+        validate_destination(value)
+        return value

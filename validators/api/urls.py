@@ -5,6 +5,8 @@ from rest_framework.routers import DefaultRouter
 
 from validators.api.views import (
     BeaconNodeViewSet,
+    DiscoverView,
+    MevRelayViewSet,
     ValidatorAddView,
     ValidatorGroupViewSet,
     ValidatorViewSet,
@@ -17,9 +19,11 @@ router.include_root_view = False
 router.register("validators", ValidatorViewSet, basename="validator-api")
 router.register("validator-groups", ValidatorGroupViewSet, basename="validator-group-api")
 router.register("beacon-nodes", BeaconNodeViewSet, basename="beacon-node-api")
+router.register("mev-relays", MevRelayViewSet, basename="mev-relay-api")
 
 urlpatterns = [
-    # Before the router, whose validators/<pk>/ would otherwise take "add".
+    # Before the router, whose validators/<pk>/ would otherwise take "add" and "discover".
     path("validators/add/", ValidatorAddView.as_view(), name="validator-add-api"),
+    path("validators/discover/", DiscoverView.as_view(), name="validator-discover-api"),
     *router.urls,
 ]
