@@ -24,12 +24,13 @@ from rigs.api.serializers import (
     TelemetryBatchSerializer,
     TelemetryResultSerializer,
     plain_telemetry_samples,
+    sample_rows,
 )
 from rigs.filtersets import GpuFilterSet, RigFilterSet
 from rigs.formats import MinerError, hiveos
 from rigs.models import Gpu, GpuSample, Rig
 from rigs.services import editing
-from rigs.services.ingest import ingest_hiveos, ingest_telemetry
+from rigs.services.ingest import SAMPLE_FIELDS, ingest_hiveos, ingest_telemetry
 from rigs.services.rollups import BUCKET_S
 from rigs.services.series import gpu_series, rig_series
 from rigs.services.trial import try_rig
@@ -205,8 +206,8 @@ class RigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             if not gpu.isdigit():
                 raise serializers.ValidationError({"gpu": ["A GPU index is a whole number."]})
             queryset = queryset.filter(gpu__index=int(gpu))
-        page = self.paginate_queryset(queryset.select_related("gpu"))
-        return self.get_paginated_response(GpuSampleSerializer(page, many=True).data)
+        page = self.paginate_queryset(queryset.values("id", "ts", "gpu__index", *SAMPLE_FIELDS))
+        return self.get_paginated_response(sample_rows(page))
 
     @extend_schema(parameters=RANGE_PARAMETERS, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"], pagination_class=None)

@@ -62,6 +62,20 @@ def test_samples_in_range_oldest_first_with_cursor_pages(api, reader, alpha):
     ]
 
 
+def test_samples_answer_what_the_sample_serializer_says(api, reader, alpha):
+    from rigs.api.serializers import GpuSampleSerializer
+    from rigs.models import GpuSample
+
+    _push(api, alpha, gpu_count=4, ticks=3)
+    GpuSample.objects.filter(gpu__index=1).update(temperature_c=None, shares_accepted=2**40)
+    results = reader.get(f"/api/v1/rigs/{alpha.rig.pk}/samples/").json()["results"]
+
+    stored = GpuSample.objects.filter(gpu__rig=alpha.rig).select_related("gpu").order_by("ts", "id")
+    assert len(results) == 12
+    assert results == GpuSampleSerializer(stored, many=True).data
+    assert [list(row) for row in results] == [list(GpuSampleSerializer().fields)] * 12
+
+
 def test_samples_default_to_the_last_hour(api, reader, alpha):
     _push(api, alpha, ticks=2, start=timezone.now() - timedelta(hours=2))
     _push(api, alpha, ticks=1)
