@@ -331,10 +331,15 @@ ETHDASH_HEARTBEAT_S = env_int("ETHDASH_HEARTBEAT_S", 10, minimum=1)
 ETHDASH_BEAT_SILENT_S = env_int("ETHDASH_BEAT_SILENT_S", 60, minimum=1)
 ETHDASH_WORKER_SILENT_S = env_int("ETHDASH_WORKER_SILENT_S", 60, minimum=1)
 ETHDASH_LISTENER_SILENT_S = env_int("ETHDASH_LISTENER_SILENT_S", 90, minimum=1)
-# The live push (ethdash.live) waits at most this long for the channel layer, then drops pushes
-# for ETHDASH_LIVE_PUSH_BACKOFF_S: a hung Redis never holds a request for long.
+# The live push (ethdash.live) queues pushes for a per-process sender thread, so a request never
+# waits for the channel layer. The sender waits at most ETHDASH_LIVE_PUSH_TIMEOUT_MS per send,
+# and after a failed send pauses ETHDASH_LIVE_PUSH_BACKOFF_S; at most ETHDASH_LIVE_PUSH_QUEUE
+# pushes wait (then the oldest are dropped). ETHDASH_LIVE_PUSH_SYNC sends in the caller's thread
+# (the tests, which read the events at once).
 ETHDASH_LIVE_PUSH_TIMEOUT_MS = env_int("ETHDASH_LIVE_PUSH_TIMEOUT_MS", 500, minimum=1)
 ETHDASH_LIVE_PUSH_BACKOFF_S = env_int("ETHDASH_LIVE_PUSH_BACKOFF_S", 5, minimum=0)
+ETHDASH_LIVE_PUSH_QUEUE = env_int("ETHDASH_LIVE_PUSH_QUEUE", 10000, minimum=1)
+ETHDASH_LIVE_PUSH_SYNC = env_bool("ETHDASH_LIVE_PUSH_SYNC", False)
 ETHDASH_OFFLINE_SWEEP_S = env_int("ETHDASH_OFFLINE_SWEEP_S", 10, minimum=1)
 ETHDASH_POLL_TICK_S = env_int("ETHDASH_POLL_TICK_S", 5, minimum=1)
 # How often the long-running listeners look for pools and beacon nodes added, changed or removed.
