@@ -451,6 +451,11 @@ ETHDASH_MAX_BATCH_SAMPLES = 5000
 ETHDASH_MAX_FUTURE_S = 300
 ETHDASH_RAW_RETENTION_DAYS = env_int("ETHDASH_RAW_RETENTION_DAYS", 14, minimum=1)
 ETHDASH_OFFLINE_AFTER_CADENCES = 3
+# A pool account reads stale when the pool has not answered for this many of its poll intervals;
+# a beacon node reads silent when nobody has checked it for ETHDASH_NODE_SILENT_S (epoch
+# processing checks each node at most once a slot, on every beat tick).
+ETHDASH_POOL_STALE_AFTER_POLLS = 3
+ETHDASH_NODE_SILENT_S = env_int("ETHDASH_NODE_SILENT_S", 300, minimum=30)
 
 # Outbound HTTP policy (ethdash.outbound): CIDRs reachable besides public addresses.
 ETHDASH_OUTBOUND_ALLOW = env_list(
