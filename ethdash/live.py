@@ -7,7 +7,8 @@ A push never waits for the channel layer. In a web or Celery worker process (no 
 of our own) it is put on a bounded per-process queue, and one sender thread drains the queue and
 sends in batches: all the pushes of one farm waiting in the queue go out as one group message, in
 order (every event is kept: they carry figures that charts extend, not just "something changed").
-On the ASGI server's own loop (embedded mode) the send is handed to that loop and not waited for.
+In embedded mode (the in-memory layer) the send is handed to the ASGI server's own loop instead,
+and not waited for either.
 """
 
 import asyncio
@@ -78,12 +79,20 @@ def push(farm_id, *events):
 
 
 def hand_off(farm_id, events):
-    """Queues the events for the process's sender (or hands them to the server's loop)."""
-    loop = _server_loop
-    if settings.ETHDASH_LIVE_PUSH_SYNC or (loop is not None and loop.is_running()):
-        send_now(farm_id, events)  # tests; or the server loop, which is not waited for
+    """Queues the events for the process's sender; in embedded mode hands them to the server's
+    loop instead (not waited for either)."""
+    if settings.ETHDASH_LIVE_PUSH_SYNC or _on_server_loop(get_channel_layer()):
+        send_now(farm_id, events)
         return
     _current_sender().put((farm_id, events))
+
+
+def _on_server_loop(layer):
+    # Only the in-memory layer needs the server's own loop (it is not thread-safe, and reaches
+    # only this process's sockets). A Redis layer is sent to from the sender's loop even in an
+    # ASGI server: one batch there instead of one task per push on the loop serving requests.
+    loop = _server_loop
+    return isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running()
 
 
 def flush(timeout_s=5.0) -> bool:
@@ -105,12 +114,12 @@ def send_now(farm_id, events):
 def _deliver(items):
     """Sends a batch of (farm_id, events) pushes; waits for the send except on the server loop."""
     try:
-        loop = _server_loop
-        if loop is not None and loop.is_running():
+        layer = get_channel_layer()
+        if _on_server_loop(layer):
             # Not waited for: this may run on the server's own loop thread.
-            asyncio.run_coroutine_threadsafe(_send_batch(items), loop)
+            asyncio.run_coroutine_threadsafe(_send_batch(items), _server_loop)
             return True
-        elif isinstance(get_channel_layer(), InMemoryChannelLayer):
+        elif isinstance(layer, InMemoryChannelLayer):
             # Only reachable from this process's own loop (tests, where a sync_to_async thread
             # hands the call back to the test's loop).
             return async_to_sync(_send_batch)(items)

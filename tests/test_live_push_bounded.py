@@ -64,6 +64,13 @@ def _event(n=1):
     return {"type": "rig.status", "id": n, "ts": "2026-12-03T00:00:00Z", "status": "online"}
 
 
+def _costs_nothing(timings):
+    """Enqueueing takes microseconds; a thread switch (Python's 5 ms switch interval) may add a
+    few ms to one push on a busy machine, never the send's 200 ms bound."""
+    timings = sorted(timings)
+    return timings[len(timings) // 2] < 0.005 and timings[-1] < 0.05
+
+
 def _timed_push(farm_id=1, n=1):
     started = time.monotonic()
     live.hand_off(farm_id, [_event(n)])  # what push() registers to run on commit
@@ -88,7 +95,7 @@ def test_a_push_to_a_hung_redis_costs_the_caller_nothing(hung_redis, push_to, ca
 
     timings = [_timed_push() for _ in range(20)]
 
-    assert max(timings) < 0.005  # enqueued, not sent
+    assert _costs_nothing(timings)  # enqueued, not sent
     assert live.flush(timeout_s=5)
     assert live.counts["timed_out"] == 20 and live.counts["sent"] == 0
     assert "live push to farm.1 timed out after 200 ms" in caplog.text
@@ -99,7 +106,7 @@ def test_a_push_to_a_hung_redis_costs_the_caller_nothing(hung_redis, push_to, ca
 def test_a_push_to_an_unreachable_redis_is_counted_and_logged(closed_port, push_to, caplog):
     push_to(closed_port)
 
-    assert _timed_push() < 0.005
+    assert _costs_nothing([_timed_push()])
     assert live.flush(timeout_s=5)
     assert live.counts["failed"] + live.counts["timed_out"] == 1
     assert "live push to farm.1" in caplog.text
@@ -132,7 +139,7 @@ def test_a_full_queue_drops_its_oldest_pushes_and_counts_them(push_to, settings,
 
     timings = [_timed_push(n=n) for n in range(1, 11)]
 
-    assert max(timings) < 0.005
+    assert _costs_nothing(timings)
     assert live.counts["dropped"] == 5
     assert caplog.text.count("live push queue full") == 1
     layer.gate.set()
@@ -140,6 +147,49 @@ def test_a_full_queue_drops_its_oldest_pushes_and_counts_them(push_to, settings,
     delivered = [e["id"] for _, message in layer.sent for e in message["events"]]
     assert delivered == [0, 6, 7, 8, 9, 10]  # the newest kept
     assert live.counts == {"sent": 6, "failed": 0, "timed_out": 0, "dropped": 5}
+
+
+def test_in_an_asgi_server_a_redis_push_goes_to_the_sender_not_the_servers_loop(
+    hung_redis, push_to, monkeypatch
+):
+    push_to(hung_redis)
+    server_loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=server_loop.run_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(live, "_server_loop", server_loop)
+    try:
+        assert _costs_nothing([_timed_push() for _ in range(5)])
+        assert live.flush(timeout_s=5)
+        assert live.counts["timed_out"] == 5
+        assert not asyncio.all_tasks(server_loop)  # nothing was left on the server's loop
+    finally:
+        server_loop.call_soon_threadsafe(server_loop.stop)
+        thread.join(2)
+
+
+def test_a_forked_process_starts_its_own_sender(push_to):
+    push_to(GatedLayer())
+    live.hand_off(1, [_event()])
+    parent = live._sender
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's sender thread does not exist here
+        try:
+            forgotten = live._sender is None
+            child = live._current_sender()
+            ok = forgotten and child.pid == os.getpid() and child.thread.is_alive()
+            os.write(write_end, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    answer = os.read(read_end, 1)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert answer == b"1"
+    assert live._sender is parent and parent.pid == os.getpid()
+    parent_layer = live.get_channel_layer()
+    parent_layer.gate.set()
+    assert live.flush(timeout_s=5)
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (a real Redis)")
@@ -165,24 +215,39 @@ def test_pushes_after_redis_answers_again_are_delivered(hung_redis, push_to):
 
 @pytest.mark.django_db(transaction=True)  # the push runs on commit, as in production
 def test_telemetry_is_stored_and_answered_at_once_with_redis_hung(
-    hung_redis, push_to, alpha, settings
+    hung_redis, push_to, alpha, settings, monkeypatch
 ):
-    push_to(hung_redis)
     settings.ETHDASH_LIVE_PUSH_TIMEOUT_MS = 2000  # a request that waited for it would show it
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {alpha.token('telemetry')}")
 
-    timings = []
-    for minutes_ago in (3, 2, 1):  # new samples each time, so each request pushes
+    def post(minutes_ago):  # new samples each time, so each request pushes
         start = timezone.now().replace(microsecond=0) - timedelta(minutes=minutes_ago)
         started = time.monotonic()
         response = client.post(
             f"/api/v1/rigs/{alpha.rig.pk}/telemetry/", sample_batch(start=start), format="json"
         )
-        timings.append(time.monotonic() - started)
         assert response.status_code < 300, response.content
+        return time.monotonic() - started
 
-    assert max(timings) < 1.0
-    assert RigSample.objects.filter(rig=alpha.rig).count() == 9  # stored all the same
+    warm = push_to(GatedLayer())  # the first request of a process pays for imports and caches
+    warm.gate.set()
+    post(4)
+    assert live.flush(timeout_s=5) and live.counts["sent"] == 1
+
+    push_to(hung_redis)
+    hand_off, hand_offs = live.hand_off, []
+
+    def timed_hand_off(farm_id, events):
+        started = time.monotonic()
+        hand_off(farm_id, events)
+        hand_offs.append(time.monotonic() - started)
+
+    monkeypatch.setattr(live, "hand_off", timed_hand_off)
+    timings = [post(minutes_ago) for minutes_ago in (3, 2, 1)]
+
+    assert len(hand_offs) == 3 and _costs_nothing(hand_offs)
+    assert max(timings) < 1.0  # under the 2 s a wait for the hung Redis would take
+    assert RigSample.objects.filter(rig=alpha.rig).count() == 12  # stored all the same
     assert live.flush(timeout_s=10)
     assert live.counts["timed_out"] == 3
