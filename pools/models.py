@@ -3,7 +3,6 @@ blocks. Money is an integer in the coin's smallest unit (wei for the ETH family)
 DecimalField with no decimal places, as it passes 2^63."""
 
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Farm
@@ -229,14 +228,10 @@ class PoolAccount(models.Model):
         """Why a stale account is stale (empty otherwise: an error has last_error)."""
         if not self.is_silent():
             return ""
-        since = self.last_success_at or self.last_poll_at
-        when = f"since {since:%Y-%m-%d %H:%M:%S} UTC" if since else "for a while"
-        return f"The pool has not been polled successfully {when}; the figures are its last."
-
-    @classmethod
-    def silent_now(cls, now=None) -> Q:
-        """The filter for accounts that read stale now: the same judgement as is_silent, in SQL."""
-        return Q(status__in=[cls.Status.OK, cls.Status.WAITING], stale_at__lt=now or timezone.now())
+        # A waiting account's last answer was "no data yet", which sets no last_success_at.
+        answered = self.last_poll_at if self.status == self.Status.WAITING else self.last_success_at
+        when = f"since {answered:%Y-%m-%d %H:%M:%S} UTC" if answered else "for a while"
+        return f"No answer from the pool {when}; the figures shown are its last."
 
 
 class PoolSample(models.Model):
