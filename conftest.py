@@ -53,6 +53,14 @@ def _alerts_evaluated_at_once(settings):
     settings.ETHDASH_ALERT_BATCH_S = 0
 
 
+@pytest.fixture(autouse=True)
+def _live_pushed_at_once(settings):
+    # Live events are sent in the caller's thread, so a test reads them as soon as the store
+    # returns, rather than from the process's sender thread (tests/test_live_push_bounded.py
+    # tests that).
+    settings.ETHDASH_LIVE_PUSH_SYNC = True
+
+
 OUR_LOGGERS = {"ethdash", "accounts", "rigs", "pools", "validators", "alerts", "demo"}
 
 

@@ -103,6 +103,14 @@ OUTBOUND_ERRORS = Counter(
     ["kind"],
     registry=OWN,
 )
+LIVE_PUSHES = Counter(
+    "ethdash_live_pushes",
+    "Live pushes (one store's events for one farm) by outcome: sent, failed, timed_out, dropped.",
+    ["outcome"],
+    registry=OWN,
+)
+for _outcome in ("sent", "failed", "timed_out", "dropped"):
+    LIVE_PUSHES.labels(outcome=_outcome)  # exported from the start, at zero
 
 # Families of the process's own series, computed when scraped (not kept by prometheus_client).
 QUEUE_LENGTH = "ethdash_celery_queue_length"

@@ -333,10 +333,15 @@ ETHDASH_HEARTBEAT_S = env_int("ETHDASH_HEARTBEAT_S", 10, minimum=1)
 ETHDASH_BEAT_SILENT_S = env_int("ETHDASH_BEAT_SILENT_S", 60, minimum=1)
 ETHDASH_WORKER_SILENT_S = env_int("ETHDASH_WORKER_SILENT_S", 60, minimum=1)
 ETHDASH_LISTENER_SILENT_S = env_int("ETHDASH_LISTENER_SILENT_S", 90, minimum=1)
-# The live push (ethdash.live) waits at most this long for the channel layer, then drops pushes
-# for ETHDASH_LIVE_PUSH_BACKOFF_S: a hung Redis never holds a request for long.
+# The live push (ethdash.live) queues pushes for a per-process sender thread, so a request never
+# waits for the channel layer. The sender waits at most ETHDASH_LIVE_PUSH_TIMEOUT_MS per send,
+# and after a failed send pauses ETHDASH_LIVE_PUSH_BACKOFF_S; at most ETHDASH_LIVE_PUSH_QUEUE
+# pushes wait (then the oldest are dropped). ETHDASH_LIVE_PUSH_SYNC sends in the caller's thread
+# (the tests, which read the events at once).
 ETHDASH_LIVE_PUSH_TIMEOUT_MS = env_int("ETHDASH_LIVE_PUSH_TIMEOUT_MS", 500, minimum=1)
 ETHDASH_LIVE_PUSH_BACKOFF_S = env_int("ETHDASH_LIVE_PUSH_BACKOFF_S", 5, minimum=0)
+ETHDASH_LIVE_PUSH_QUEUE = env_int("ETHDASH_LIVE_PUSH_QUEUE", 10000, minimum=1)
+ETHDASH_LIVE_PUSH_SYNC = env_bool("ETHDASH_LIVE_PUSH_SYNC", False)
 ETHDASH_OFFLINE_SWEEP_S = env_int("ETHDASH_OFFLINE_SWEEP_S", 10, minimum=1)
 # The web process's GIL switch interval in µs (ethdash/wsgi.py), 0 for Python's own (5,000).
 ETHDASH_GIL_SWITCH_US = env_int("ETHDASH_GIL_SWITCH_US", 1000, minimum=0)
@@ -450,6 +455,11 @@ ETHDASH_MAX_BATCH_SAMPLES = 5000
 ETHDASH_MAX_FUTURE_S = 300
 ETHDASH_RAW_RETENTION_DAYS = env_int("ETHDASH_RAW_RETENTION_DAYS", 14, minimum=1)
 ETHDASH_OFFLINE_AFTER_CADENCES = 3
+# A pool account reads stale when the pool has not answered for this many of its poll intervals;
+# a beacon node reads silent when nobody has checked it for ETHDASH_NODE_SILENT_S (epoch
+# processing checks each node at most once a slot, on every beat tick).
+ETHDASH_POOL_STALE_AFTER_POLLS = 3
+ETHDASH_NODE_SILENT_S = env_int("ETHDASH_NODE_SILENT_S", 300, minimum=30)
 
 # Outbound HTTP policy (ethdash.outbound): CIDRs reachable besides public addresses.
 ETHDASH_OUTBOUND_ALLOW = env_list(

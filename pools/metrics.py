@@ -6,6 +6,7 @@ decimals make one coin); Prometheus values are 64-bit floats, so past 2^53 base 
 
 from collections import Counter
 
+from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
 from pools.models import PoolAccount
@@ -13,7 +14,15 @@ from pools.models import PoolAccount
 LABELS = ["farm_id", "pool_account_id", "account", "pool", "coin"]
 
 
+def _current_status(row, now):
+    # As pages read it (PoolAccount.current_status): past its stale_at an account is stale now,
+    # whether or not a worker is polling.
+    account = PoolAccount(status=row["status"], stale_at=row["stale_at"])
+    return PoolAccount.Status.STALE if account.is_silent(now) else row["status"]
+
+
 def collect(farm_ids, options):
+    now = timezone.now()
     hashrates = {
         "current_hashrate_hs": ("current", "the pool's short window"),
         "average_hashrate_hs": ("average", "the pool's long window"),
@@ -60,6 +69,7 @@ def collect(farm_ids, options):
             "login",
             "label",
             "status",
+            "stale_at",
             "pool__name",
             "pool__coin",
             "pool__coin_decimals",
@@ -80,8 +90,9 @@ def collect(farm_ids, options):
             row["pool__name"],
             row["pool__coin"],
         ]
-        by_status[(row["farm_id"], row["status"])] += 1
-        status.add_metric([*labels, row["status"]], 1)
+        current = _current_status(row, now)
+        by_status[(row["farm_id"], current)] += 1
+        status.add_metric([*labels, current], 1)
         for field, (window, _) in hashrates.items():
             if row[field] is not None:
                 hashrate.add_metric([*labels, window], row[field])

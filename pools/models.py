@@ -3,6 +3,7 @@ blocks. Money is an integer in the coin's smallest unit (wei for the ETH family)
 DecimalField with no decimal places, as it passes 2^63."""
 
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import Farm
 from ethdash.db import BaseUnitField, finite_check
@@ -139,6 +140,8 @@ class PoolAccount(models.Model):
         # The pool answered that it has no data for the wallet: it has sent no shares yet.
         WAITING = "waiting", "Waiting for first shares"
         ERROR = "error", "Error"
+        # Never stored: how an OK or waiting account past its stale_at reads (current_status).
+        STALE = "stale", "Stale (not polled lately)"
 
     farm = models.ForeignKey(Farm, on_delete=models.CASCADE, related_name="pool_accounts")
     pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="accounts")
@@ -148,6 +151,11 @@ class PoolAccount(models.Model):
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_poll_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
+    # When an answer of the pool (figures, or "no data yet") stops being current: the pool's poll
+    # interval times ETHDASH_POOL_STALE_AFTER_POLLS after it, set at each such answer.
+    stale_at = models.DateTimeField(
+        null=True, blank=True, help_text="Stale if the pool has not answered before this time."
+    )
     last_error = models.CharField(max_length=500, blank=True)
     last_error_kind = models.CharField(max_length=20, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
@@ -194,6 +202,36 @@ class PoolAccount(models.Model):
 
     def __str__(self):
         return self.label or f"{self.login} on {self.pool}"
+
+    # Reading the status. Polls write "ok" or "waiting" and move stale_at on; when no poll has
+    # answered for a while (the worker, beat or the pool's breaker stopped them), nothing writes
+    # anything, so pages, the API and /metrics read the status through these: an OK or waiting
+    # account past its stale_at is stale now, and reading writes nothing. An error stays an
+    # error: its message says more.
+
+    def is_silent(self, now=None) -> bool:
+        return (
+            self.status in (self.Status.OK, self.Status.WAITING)
+            and self.stale_at is not None
+            and self.stale_at < (now or timezone.now())
+        )
+
+    @property
+    def current_status(self) -> str:
+        return self.Status.STALE if self.is_silent() else self.status
+
+    def get_current_status_display(self) -> str:
+        return self.Status(self.current_status).label
+
+    @property
+    def current_status_reason(self) -> str:
+        """Why a stale account is stale (empty otherwise: an error has last_error)."""
+        if not self.is_silent():
+            return ""
+        # A waiting account's last answer was "no data yet", which sets no last_success_at.
+        answered = self.last_poll_at if self.status == self.Status.WAITING else self.last_success_at
+        when = f"since {answered:%Y-%m-%d %H:%M:%S} UTC" if answered else "for a while"
+        return f"No answer from the pool {when}; the figures shown are its last."
 
 
 class PoolSample(models.Model):

@@ -20,6 +20,7 @@ from rigs.tasks import mark_offline_rigs
 from tests.factories import (
     AlertFactory,
     AlertRuleFactory,
+    BeaconNodeFactory,
     EpochSummaryFactory,
     PoolAccountFactory,
     PoolFactory,
@@ -29,6 +30,7 @@ from tests.factories import (
     make_farm,
     sample_batch,
 )
+from validators.models import BeaconNode
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
 _ROW = re.compile(r"^\| `(ethdash_\w+)` \| (\w+) \|")
@@ -79,6 +81,13 @@ def full_farm(name="Alpha"):
         immature=1_000_000_000,
         paid_total=5 * 10**18,
         last_share_at=timezone.now(),
+    )
+    BeaconNodeFactory(
+        farm=world.farm,
+        name="lighthouse-1",
+        health=BeaconNode.Health.READY,
+        checked_at=timezone.now(),
+        stale_at=timezone.now() + timedelta(minutes=5),
     )
     group = ValidatorGroupFactory(farm=world.farm, name="main")
     for index, grouped in ((1, group), (2, group), (3, None)):

@@ -34,7 +34,10 @@ def _database_url():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_real_worker_pushes_through_redis_to_the_farms_socket(alpha, bravo):
+# prefork: the task runs in a child forked from the worker, whose live-push sender thread starts
+# there, in the child (ethdash.live).
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_real_worker_pushes_through_redis_to_the_farms_socket(alpha, bravo, pool):
     now = timezone.now()
     Rig.objects.filter(pk=alpha.rig.pk).update(
         status=Rig.Status.ONLINE, last_seen_at=now, stale_at=now - timedelta(seconds=1)
@@ -50,7 +53,8 @@ def test_real_worker_pushes_through_redis_to_the_farms_socket(alpha, bravo):
             "-A",
             "ethdash",
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
+            "--concurrency=1",
             "-Q",
             queue,
             "-n",

@@ -5,9 +5,10 @@ and gwei sums by status), plus the farm's last processed epoch; one series per v
 when the scrape asks for it (`?validators=each`)."""
 
 from django.db.models import Count, Q, Sum
+from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
-from validators.models import EpochSummary, Validator, ValidatorGroup
+from validators.models import BeaconNode, EpochSummary, Validator, ValidatorGroup
 
 GROUP_LABELS = ["farm_id", "group_id", "group", "status"]
 EPOCH_FIELDS = {
@@ -31,6 +32,7 @@ EPOCH_FIELDS = {
 def collect(farm_ids, options):
     yield from _groups(farm_ids)
     yield from _last_epoch(farm_ids)
+    yield from _nodes(farm_ids)
     if options.get("validators") == "each":
         yield from _each(farm_ids)
 
@@ -111,6 +113,30 @@ def _last_epoch(farm_ids):
         for field, family in families.items():
             family.add_metric([str(farm_id)], last[field])
     yield from (epoch, *families.values())
+
+
+def _nodes(farm_ids):
+    health = GaugeMetricFamily(
+        "ethdash_beacon_node_health",
+        "1 for the beacon node's health now (silent: not checked lately).",
+        labels=["farm_id", "node_id", "node", "health"],
+    )
+    checked = GaugeMetricFamily(
+        "ethdash_beacon_node_checked_timestamp_seconds",
+        "When the beacon node was last checked (Unix time).",
+        labels=["farm_id", "node_id", "node"],
+    )
+    now = timezone.now()
+    nodes = BeaconNode.objects.filter(farm_id__in=farm_ids).order_by("farm_id", "priority", "pk")
+    for node in nodes.only("farm_id", "name", "health", "stale_at", "checked_at"):
+        labels = [str(node.farm_id), str(node.pk), node.name]
+        # As pages read it (BeaconNode.current_health): silent past its stale_at, worker or not.
+        health.add_metric(
+            [*labels, BeaconNode.Health.SILENT if node.is_silent(now) else node.health], 1
+        )
+        if node.checked_at is not None:
+            checked.add_metric(labels, node.checked_at.timestamp())
+    yield from (health, checked)
 
 
 def _each(farm_ids):

@@ -12,6 +12,7 @@ epoch. Retention is in docs/validators.md.
 """
 
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import Farm
 from ethdash.db import BaseUnitField
@@ -25,6 +26,8 @@ class BeaconNode(models.Model):
         SYNCING = "syncing", "Syncing"
         OPTIMISTIC = "optimistic", "Optimistic (execution client not validated)"
         DOWN = "down", "Unreachable or failing"
+        # Never stored: how a node nobody has checked since its stale_at reads (current_health).
+        SILENT = "silent", "Not checked lately"
 
     farm = models.ForeignKey(Farm, on_delete=models.CASCADE, related_name="beacon_nodes")
     name = models.CharField(max_length=120)
@@ -43,6 +46,11 @@ class BeaconNode(models.Model):
     sync_distance = models.PositiveBigIntegerField(null=True, blank=True)
     el_offline = models.BooleanField(default=False)
     checked_at = models.DateTimeField(null=True, blank=True)
+    # Each check sets it ETHDASH_NODE_SILENT_S ahead: past it, the stored health is too old to
+    # stand (current_health).
+    stale_at = models.DateTimeField(
+        null=True, blank=True, help_text="Silent if no check has answered before this time."
+    )
     last_error = models.CharField(max_length=500, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     # Read from the node (never hard-coded), so testnets and devnets work.
@@ -67,6 +75,25 @@ class BeaconNode(models.Model):
     def trusted(self) -> bool:
         """Only a synced, non-optimistic node may supply new epochs."""
         return self.health == self.Health.READY
+
+    # Reading the health. Epoch processing checks each node (at most once a slot) and stores
+    # what it found; with no worker running, nothing does, so pages, the API and /metrics read
+    # the health through these: a node whose last check is past its stale_at reads silent, and
+    # reading writes nothing. A node found down stays down: its error says more.
+
+    def is_silent(self, now=None) -> bool:
+        return (
+            self.health not in (self.Health.UNKNOWN, self.Health.DOWN)
+            and self.stale_at is not None
+            and self.stale_at < (now or timezone.now())
+        )
+
+    @property
+    def current_health(self) -> str:
+        return self.Health.SILENT if self.is_silent() else self.health
+
+    def get_current_health_display(self) -> str:
+        return self.Health(self.current_health).label
 
 
 class MevRelay(models.Model):

@@ -39,12 +39,19 @@ class PoolAccountSerializer(serializers.ModelSerializer):
     immature = MoneyField(read_only=True, allow_null=True)
     paid_total = MoneyField(read_only=True, allow_null=True)
     workers = PoolWorkerSerializer(many=True, read_only=True)
+    # As of now: an OK or waiting account past its stale_at is stale even though nothing has
+    # written it (PoolAccount.current_status).
+    status = serializers.ChoiceField(
+        choices=PoolAccount.Status.choices, source="current_status", read_only=True
+    )
+    status_reason = serializers.CharField(source="current_status_reason", read_only=True)
 
     class Meta:
         model = PoolAccount
         fields = [
             "id", "farm", "pool", "api_format", "coin", "coin_decimals", "login", "label",
-            "status", "last_success_at", "last_error", "last_error_kind", "last_error_at",
+            "status", "status_reason", "last_success_at", "stale_at", "last_error",
+            "last_error_kind", "last_error_at",
             "current_hashrate_hs", "average_hashrate_hs", "reported_hashrate_hs",
             "workers_online", "workers_offline", "unpaid", "immature", "paid_total",
             "last_share_at", "measured_hashrate_hs", "effective_ratio", "gap_since", "workers",

@@ -4,7 +4,9 @@ and each failed poll, tells the core's "stored" hook (topic "pool_account") once
 
 import math
 import time
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -91,12 +93,13 @@ def store_snapshot(account, snapshot, *, now=None, announce=True):
         account.status = PoolAccount.Status.OK
         account.last_success_at = now
         account.last_poll_at = now
+        account.stale_at = stale_at(account, now)
         account.last_error = ""
         account.last_error_kind = ""
         account.failed_polls = 0
         account.save(
             update_fields=[*ACCOUNT_FIELDS, "status", "last_success_at", "last_poll_at",
-                           "last_error", "last_error_kind", "failed_polls"]
+                           "stale_at", "last_error", "last_error_kind", "failed_polls"]
         )  # fmt: skip
         _store_workers(account, snapshot.workers, now)
         added = _store_payouts(account, snapshot.payouts)
@@ -119,26 +122,35 @@ def record_failure(account, error, *, now=None, announce=True):
     now = now or timezone.now()
     started = time.perf_counter()
     account.last_poll_at = now
+    fields = ["status", "last_poll_at", "last_error", "last_error_kind", "failed_polls"]
     if error.kind == "no_data":
+        # The pool answered: the account is as current as after a snapshot.
         account.status = PoolAccount.Status.WAITING
         account.last_error = ""
         account.last_error_kind = ""
+        account.stale_at = stale_at(account, now)
+        fields.append("stale_at")
     else:
         account.status = PoolAccount.Status.ERROR
         account.last_error = str(error)[:500]
         account.last_error_kind = error.kind
         account.last_error_at = now
+        fields.append("last_error_at")
     account.failed_polls = F("failed_polls") + 1
     with transaction.atomic():
-        account.save(
-            update_fields=[
-                "status", "last_poll_at", "last_error", "last_error_kind", "last_error_at",
-                "failed_polls",
-            ]
-        )  # fmt: skip
+        account.save(update_fields=fields)
         if announce:
             registry.stored(account.farm_id, "pool_account", [account.pk], since=started)
     account.refresh_from_db(fields=["failed_polls"])
+
+
+def stale_at(account, now):
+    """When an answer of the pool received at `now` stops being current (PoolAccount.is_silent):
+    ETHDASH_POOL_STALE_AFTER_POLLS of the pool's poll intervals later."""
+    from pools.services.polling import interval_s  # polling imports this module
+
+    polls = settings.ETHDASH_POOL_STALE_AFTER_POLLS
+    return now + timedelta(seconds=interval_s(account.pool) * polls)
 
 
 def _store_workers(account, workers, now):

@@ -126,31 +126,38 @@ def test_the_tables_refuse_a_figure_that_is_not_finite(account, model, column, v
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_repairs_the_figures_stored_before(alpha):
     from django.core.management import call_command
+    from django.db.migrations.executor import MigrationExecutor
 
-    call_command("migrate", "pools", "0012", verbosity=0)
+    before = ("pools", "0012_pool_account_failed_polls")
+    call_command("migrate", *before, verbosity=0)
     try:
+        # The models as they were then: today's have columns added by later migrations.
+        old = MigrationExecutor(connection).loader.project_state(before).apps
+        OldPool, OldAccount = old.get_model("pools", "Pool"), old.get_model("pools", "PoolAccount")
+        OldSample = old.get_model("pools", "PoolSample")
+        OldStats = old.get_model("pools", "PoolStatsSample")
         now = datetime.now().astimezone()
-        pool = Pool.objects.create(
+        pool = OldPool.objects.create(
             name="p", api_format="open-ethereum-pool", base_url="http://127.0.0.1:1", coin="ETC"
         )
-        account = PoolAccount.objects.create(farm=alpha.farm, pool=pool, login="0xabc")
+        account = OldAccount.objects.create(farm_id=alpha.farm.pk, pool=pool, login="0xabc")
         bad = math.inf if connection.vendor == "sqlite" else math.nan
-        PoolAccount.objects.filter(pk=account.pk).update(
+        OldAccount.objects.filter(pk=account.pk).update(
             current_hashrate_hs=math.inf, average_hashrate_hs=3e8, effective_ratio=bad
         )
-        sample = PoolSample.objects.create(
+        sample = OldSample.objects.create(
             account=account, ts=now, current_hashrate_hs=-math.inf, reported_hashrate_hs=1e8,
             shares_valid=5,
         )  # fmt: skip
-        stats = PoolStatsSample.objects.create(pool=pool, ts=now, effort=math.inf, miners=3)
+        stats = OldStats.objects.create(pool=pool, ts=now, effort=math.inf, miners=3)
     finally:
         call_command("migrate", "pools", verbosity=0)
 
-    account.refresh_from_db()
+    account = PoolAccount.objects.get(pk=account.pk)
     assert (account.current_hashrate_hs, account.average_hashrate_hs) == (None, 3e8)
     assert account.effective_ratio is None
-    sample.refresh_from_db()
+    sample = PoolSample.objects.get(pk=sample.pk)
     assert (sample.current_hashrate_hs, sample.reported_hashrate_hs) == (None, 1e8)
     assert sample.shares_valid == 5
-    stats.refresh_from_db()
+    stats = PoolStatsSample.objects.get(pk=stats.pk)
     assert (stats.effort, stats.miners) == (None, 3)

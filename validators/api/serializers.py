@@ -207,17 +207,22 @@ class BeaconNodeSerializer(ModelSerializer):
     )
     has_auth_header = serializers.SerializerMethodField()
     name = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    # As of now: a node nobody has checked since its stale_at is silent even though nothing has
+    # written it (BeaconNode.current_health).
+    health = serializers.ChoiceField(
+        choices=BeaconNode.Health.choices, source="current_health", read_only=True
+    )
 
     class Meta:
         model = BeaconNode
         fields = [
             "id", "farm", "name", "url", "auth_header", "has_auth_header", "priority", "health",
-            "head_slot", "sync_distance", "el_offline", "checked_at", "last_error",
+            "head_slot", "sync_distance", "el_offline", "checked_at", "stale_at", "last_error",
             "last_error_at", "genesis_time", "seconds_per_slot", "slots_per_epoch",
             "epochs_per_sync_period",
         ]  # fmt: skip
         read_only_fields = [
-            "health", "head_slot", "sync_distance", "el_offline", "checked_at", "last_error",
+            "head_slot", "sync_distance", "el_offline", "checked_at", "stale_at", "last_error",
             "last_error_at", "genesis_time", "seconds_per_slot", "slots_per_epoch",
             "epochs_per_sync_period",
         ]  # fmt: skip

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -176,7 +177,8 @@ def save_check(node: BeaconNode, check: Check, *, now=None) -> None:
     now = now or timezone.now()
     node.health = check.health
     node.checked_at = now
-    fields = ["health", "checked_at"]
+    node.stale_at = now + timedelta(seconds=settings.ETHDASH_NODE_SILENT_S)
+    fields = ["health", "checked_at", "stale_at"]
     if check.head_slot is not None:
         node.head_slot, node.sync_distance = check.head_slot, check.sync_distance
         node.el_offline = check.el_offline
