@@ -151,7 +151,7 @@ def test_the_migration_repairs_the_figures_stored_before(alpha):
         )  # fmt: skip
         stats = OldStats.objects.create(pool=pool, ts=now, effort=math.inf, miners=3)
     finally:
-        call_command("migrate", "pools", verbosity=0)
+        call_command("migrate", verbosity=0)
 
     account = PoolAccount.objects.get(pk=account.pk)
     assert (account.current_hashrate_hs, account.average_hashrate_hs) == (None, 3e8)

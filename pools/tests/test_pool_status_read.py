@@ -118,7 +118,7 @@ def test_the_migration_gives_accounts_polled_before_their_stale_at(alpha):
         )
         new = OldAccount.objects.create(farm_id=alpha.farm.pk, pool=pool, login="0xb")
     finally:
-        call_command("migrate", "pools", verbosity=0)
+        call_command("migrate", verbosity=0)
 
     ok = PoolAccount.objects.get(pk=ok.pk)
     assert ok.stale_at == answered + timedelta(seconds=3 * 180)  # the format's interval
