@@ -2,6 +2,7 @@
 with the error answers of docs/api.md#errors documented on every operation."""
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from rest_framework import serializers
 
 from ethdash.api import ErrorSerializer
 
@@ -36,9 +37,28 @@ class AutoSchema(SpectacularAutoSchema):
             statuses.append(400)
         return sorted(statuses)
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if schema is not None and isinstance(field, serializers.ListSerializer):
+            # A nested list's bounds are checked by DRF outside the field's validators, where
+            # drf-spectacular does not look: an empty telemetry batch was documented as valid.
+            least = max(field.min_length or 0, 0 if field.allow_empty else 1)
+            if least:
+                schema["minItems"] = least
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+        return schema
+
     def _get_format_parameters(self):
         # `format` (json or csv) is documented for reads; a write answers JSON.
-        return super()._get_format_parameters() if self.method == "GET" else []
+        if self.method != "GET":
+            return []
+        parameters = super()._get_format_parameters()
+        for parameter in parameters:
+            # An empty ?format= is no format at all for DRF (JSON, or as Accept asks), not an
+            # unknown one: the schema says so rather than promise a refusal.
+            parameter["schema"]["enum"] = [*parameter["schema"]["enum"], ""]
+        return parameters
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -1,7 +1,16 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiToken, Farm, Membership
 from ethdash.api import ModelSerializer
+
+# What the price field takes (the model's 8 digits, 4 of them decimals, not negative; "" is
+# null): drf-spectacular's own pattern for the field allowed a minus sign.
+PRICE_SCHEMA = {
+    "type": "string",
+    "format": "decimal",
+    "pattern": r"^(?:[0-9]{1,4}(?:\.[0-9]{0,4})?|\.[0-9]{1,4})?$",
+}
 
 
 class FarmSerializer(ModelSerializer):
@@ -30,6 +39,11 @@ class FarmSerializer(ModelSerializer):
             },
             "currency": {"help_text": "ISO 4217 code: three capital letters, e.g. EUR."},
         }
+
+    def get_fields(self):
+        fields = super().get_fields()
+        extend_schema_field(PRICE_SCHEMA)(fields["electricity_price_per_kwh"])
+        return fields
 
     def get_role(self, farm) -> str | None:
         return self.context["roles"].get(farm.pk)

@@ -129,7 +129,12 @@ class PoolAccountViewSet(
 @extend_schema(
     tags=["pools"],
     parameters=[
-        OpenApiParameter("rig", OpenApiTypes.INT, required=True, description="The rig's id"),
+        OpenApiParameter(
+            "rig",
+            {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+            required=True,
+            description="The rig's id",
+        ),
         OpenApiParameter("from", OpenApiTypes.DATETIME, description="Start (default: to - 1 h)"),
         OpenApiParameter("to", OpenApiTypes.DATETIME, description="End (default: now)"),
     ],

@@ -209,8 +209,11 @@ class ConnectionTrialSerializer(serializers.Serializer):
 
 
 class ConnectionTestSerializer(serializers.Serializer):
-    # The model's choices (one enum in the schema); an agent-push rig has nothing to test.
-    protocol = serializers.ChoiceField(choices=Rig.Protocol.choices)
+    # The model's choices but the agent push (the same ProtocolEnum in the schema): an
+    # agent-push rig has nothing to test.
+    protocol = serializers.ChoiceField(
+        choices=[(value, label) for value, label in Rig.Protocol.choices if value]
+    )
     host = serializers.CharField(max_length=255, validators=[validate_host])
     port = serializers.IntegerField(
         required=False, allow_null=True, validators=[validate_port], help_text="Blank: default"

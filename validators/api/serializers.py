@@ -4,6 +4,7 @@ integers; execution amounts are wei as decimal strings, exact past what a JSON n
 the bodies of the writes: adding, discovery, changing a validator, groups, beacon nodes and MEV
 relays."""
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -18,7 +19,7 @@ from validators.models import (
     ValidatorEpoch,
     ValidatorGroup,
 )
-from validators.services.adding import MAX_ENTRIES
+from validators.services.adding import MAX_ENTRIES, MAX_INDEX
 from validators.services.chain import Flag
 from validators.services.figures import Figures
 from validators.services.nodes import parse_auth_header
@@ -160,13 +161,28 @@ class ProposalSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 0, "maximum": MAX_INDEX},
+            # Up to 18 digits: every such index fits MAX_INDEX (2**63 - 1).
+            {"type": "string", "pattern": r"^(?:[0-9]{1,18}|(?:0[xX])?[0-9a-fA-F]{96})$"},
+        ]
+    }
+)
+class ValidatorEntryField(serializers.JSONField):
+    """One entry of a paste, an index or a pubkey; adding.parse_entry judges it, this field
+    documents what it takes."""
+
+
 class ValidatorAddSerializer(serializers.Serializer):
     farm = serializers.IntegerField(
         required=False, help_text="Default: the only farm the caller can change."
     )
     ids = serializers.ListField(
-        child=serializers.JSONField(),
+        child=ValidatorEntryField(),
         min_length=1,
+        max_length=MAX_ENTRIES,
         help_text="Indices (numbers or decimal strings) and 0x pubkeys (96 hex digits); "
         f"at most {MAX_ENTRIES:,}.",
     )
@@ -241,12 +257,17 @@ class BeaconNodeSerializer(ModelSerializer):
         return value.strip()
 
 
+ADDRESS_REFUSED = "Not an address: an execution address is 0x and 40 hex digits."
+
+
 class DiscoverSerializer(serializers.Serializer):
     farm = serializers.IntegerField(
         required=False, help_text="Default: the only farm the caller can change."
     )
     address = serializers.CharField(
         max_length=42,
+        # The schema's pattern; validate_address says why an address is refused.
+        validators=[RegexValidator(r"^0x[0-9a-fA-F]{40}$", message=ADDRESS_REFUSED)],
         help_text="The withdrawal address: every validator whose 0x01 or 0x02 credentials "
         "withdraw to it is added.",
     )
