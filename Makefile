@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: demo test lint format bench run-web run-ws run-worker run-beat run-listeners clean
+.PHONY: demo test lint format bench run-web run-ingest run-ws run-worker run-beat run-listeners clean
 
 $(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ethdash needs Python 3.11 or newer (set PYTHON=...)")'
@@ -46,6 +46,9 @@ bench: $(VENV)/.dev
 # Production processes (docs/deploy.md); they need DATABASE_URL, REDIS_URL and SECRET_KEY.
 run-web: $(VENV)/.runtime
 	$(VENV)/bin/granian --interface wsgi ethdash.wsgi:application --host 127.0.0.1 --port 8001 --workers 2 --blocking-threads 4 --no-ws
+
+run-ingest: $(VENV)/.runtime
+	$(VENV)/bin/granian --interface wsgi ethdash.wsgi:application --host 127.0.0.1 --port 8003 --workers 1 --blocking-threads 8 --no-ws
 
 run-ws: $(VENV)/.runtime
 	$(VENV)/bin/uvicorn ethdash.asgi:application --host 127.0.0.1 --port 8002 --ws websockets-sansio --lifespan on

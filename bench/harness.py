@@ -115,6 +115,21 @@ def cpu_snapshot(server_pgid):
     return groups, per_server_process
 
 
+def group_cpu_s(pgid):
+    """CPU seconds of a process group's live processes (what `cpu_snapshot` counts as "other")."""
+    seconds = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            _, fields = _stat_fields(entry)
+        except (OSError, ValueError):
+            continue
+        if int(fields[2]) == pgid:
+            seconds += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return seconds
+
+
 def process_cores(before, after, wall):
     """Cores per server process, busiest first: with keep-alive connections a worker that
     accepted most of them stays the busiest for the whole run, which caps throughput at what one

@@ -2,9 +2,11 @@
 processes for a bounded time, with the Celery worker killed and restarted once and Redis
 restarted once in the middle; nothing acknowledged may be lost or stored twice.
 
-The processes are production's, each its own: granian (pages, API, the agents' pushes), uvicorn
-(/ws/live/), a Celery worker and beat, PostgreSQL, and a Redis server of the bench's own on a free
-port (so restarting it disturbs nobody else's). The load, open-loop and steady:
+The processes are production's, each its own: granian for pages and the API, a second granian
+for the agents' pushes as docs/deploy.md's proxy routes them (`--ingest-workers 0`: one server
+for all), uvicorn (/ws/live/), a Celery worker and beat, PostgreSQL, and a Redis server of the
+bench's own on a free port (so restarting it disturbs nobody else's). The load, open-loop and
+steady:
 - `--agents` rig agents of 8 GPUs push one batch of `--ticks` readings each per interval, the
   interval set so the samples arrive at `--samples-per-s` (3,400 by default: twice the 1,699 of
   bench/ingest.py's one-tick run in docs/performance.md). A push that fails is sent again, as the
@@ -61,6 +63,7 @@ from bench.harness import (
     cpu_snapshot,
     drop_database,
     free_port,
+    group_cpu_s,
     logger,
     loopback_url,
     manage,
@@ -98,8 +101,15 @@ def parse_args():
         action="store_true",
         help="neither kill the worker nor restart Redis (a diagnostic run, not the issue's)",
     )
-    parser.add_argument("--workers", type=int, default=2, help="web server processes")
+    parser.add_argument("--workers", type=int, default=1, help="web server processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per web process")
+    parser.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=1,
+        help="a second WSGI server of this many processes for the agents' pushes, as a proxy "
+        "routes /api/v1/rigs/<id>/telemetry/ to it (docs/deploy.md); 0: one server for all",
+    )
     args = parse_bench_args(parser, "ethdash_bench_load")
     if not 60 <= args.seconds <= 900:
         parser.error("--seconds must be in [60, 900]")
@@ -175,8 +185,9 @@ class Redis:
 class Run:
     """What the clients did, on the bench's one event loop."""
 
-    def __init__(self, args, seeded, web_url, ws_url, started):
+    def __init__(self, args, seeded, web_url, ws_url, started, ingest_url=None):
         self.args, self.seeded, self.web_url, self.ws_url = args, seeded, web_url, ws_url
+        self.ingest_url = ingest_url or web_url
         self.started = started  # monotonic
         self.base_ts = datetime.now(UTC).replace(microsecond=0) - START_AGO
         self.generated = 0  # readings (GPU x instant) the agents made
@@ -208,7 +219,7 @@ class Run:
 
     async def agent(self, client, index):
         rig = self.seeded["rigs"][index]
-        url = f"{self.web_url}/api/v1/rigs/{rig['id']}/telemetry/"
+        url = f"{self.ingest_url}/api/v1/rigs/{rig['id']}/telemetry/"
         headers = {"Authorization": f"Bearer {self.seeded['push']}",
                    "Content-Type": "application/json"}  # fmt: skip
         per_push = self.args.ticks * GPUS_PER_RIG
@@ -349,7 +360,7 @@ def main():
         "CSRF_COOKIE_SECURE": "0",
         "LOG_LEVEL": "WARNING",
     }
-    processes, web = [], None
+    processes, web, ingest = [], None, None
     try:
         log(f"database {args.db}: drop, create, migrate; Redis on {redis.url}")
         migrate_fresh(admin_url, args.db, env)
@@ -357,6 +368,11 @@ def main():
         seeded = json.loads(next(x for x in out.splitlines() if x.startswith("SEED "))[5:])
         web = Server("granian", free_port(), workers=args.workers, threads=args.threads, env=env)
         web.start()
+        if args.ingest_workers:
+            ingest = Server(
+                "granian", free_port(), workers=args.ingest_workers, threads=args.threads, env=env
+            )
+            ingest.start()
         ws_port = free_port()
         ws = Process(
             "uvicorn",
@@ -407,27 +423,44 @@ def main():
             f"{args.seconds:.0f} s: {args.agents} agents at {args.samples_per_s:.0f} samples/s, "
             f"{args.readers} readers, {args.sockets} sockets; web {web_url}"
         )
-        run = Run(args, seeded, web_url, f"ws://127.0.0.1:{ws_port}/ws/live/", time.monotonic())
+        ingest_url = f"http://127.0.0.1:{ingest.port}" if ingest else None
+        run = Run(
+            args, seeded, web_url, f"ws://127.0.0.1:{ws_port}/ws/live/", time.monotonic(),
+            ingest_url=ingest_url,
+        )  # fmt: skip
         run.redis_back_at = None
         cpu_before, web_before = cpu_snapshot(web.proc.pid)
+        others = {"websocket server": ws, "worker": worker, "beat": beat}
+        if ingest is not None:
+            others["ingest server"] = ingest
+        others_before = {name: group_cpu_s(p.proc.pid) for name, p in others.items()}
         asyncio.run(drive(run, faults))
         elapsed = run.now()
         cpu_after, web_after = cpu_snapshot(web.proc.pid)
+        # The worker restarted after its kill is another process group: counted from its start.
+        others["worker"] = worker
+        others_after = {name: group_cpu_s(p.proc.pid) for name, p in others.items()}
         result = measure(args, run, windows, bench_url, elapsed)
         # Where the two cores went: the web server's group ("server"), PostgreSQL, Redis, this
         # client, and the rest (the worker, beat, the websocket server, anything else).
         cpu = cpu_cores(cpu_before, cpu_after, elapsed)
         result["cpu_cores"] = {k: round(v, 2) for k, v in cpu.items()}
         result["web_process_cores"] = process_cores(web_before, web_after, elapsed)
-        result["server_errors"] = server_errors([web.tail(2000), *(p.text() for p in processes)])
+        result["other_cores"] = {
+            name: round(max(0.0, others_after[name] - others_before[name]) / elapsed, 2)
+            for name in others
+        }
+        tails = [server.tail(2000) for server in (web, ingest) if server is not None]
+        result["server_errors"] = server_errors([*tails, *(p.text() for p in processes)])
         print_result(result)
     finally:
         for proc in processes:
             with contextlib.suppress(Exception):
                 proc.stop()
-        if web is not None:
-            with contextlib.suppress(Exception):
-                web.stop()
+        for server in (web, ingest):
+            if server is not None:
+                with contextlib.suppress(Exception):
+                    server.stop()
         redis.stop()
         if not args.keep_db:
             drop_database(admin_url, args.db)

@@ -23,3 +23,15 @@ def _django_logging(**kwargs):
 # plain keeps Celery's own format and its -l option.
 if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
     signals.setup_logging.connect(_django_logging, weak=False)
+
+
+@signals.worker_init.connect(weak=False)
+def _lower_priority(**kwargs):
+    """A Celery worker runs at a lower CPU priority than the web processes (its pool's children
+    inherit it): rollups and sweeps are background work, and on a machine they share, a
+    minute's rollup burst (~4 s of a core at 3,400 samples/s) made every page and API read
+    wait behind it (bench/load.py, docs/performance.md "Load with faults")."""
+    from django.conf import settings
+
+    if settings.ETHDASH_WORKER_NICE:
+        os.nice(settings.ETHDASH_WORKER_NICE)

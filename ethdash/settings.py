@@ -343,6 +343,8 @@ ETHDASH_LIVE_PUSH_BACKOFF_S = env_int("ETHDASH_LIVE_PUSH_BACKOFF_S", 5, minimum=
 ETHDASH_LIVE_PUSH_QUEUE = env_int("ETHDASH_LIVE_PUSH_QUEUE", 10000, minimum=1)
 ETHDASH_LIVE_PUSH_SYNC = env_bool("ETHDASH_LIVE_PUSH_SYNC", False)
 ETHDASH_OFFLINE_SWEEP_S = env_int("ETHDASH_OFFLINE_SWEEP_S", 10, minimum=1)
+# How much lower a Celery worker's CPU priority is than the web processes' (os.nice, 0 to 19).
+ETHDASH_WORKER_NICE = env_int("ETHDASH_WORKER_NICE", 10, minimum=0)
 # The web process's GIL switch interval in µs (ethdash/wsgi.py), 0 for Python's own (5,000).
 ETHDASH_GIL_SWITCH_US = env_int("ETHDASH_GIL_SWITCH_US", 1000, minimum=0)
 ETHDASH_POLL_TICK_S = env_int("ETHDASH_POLL_TICK_S", 5, minimum=1)
