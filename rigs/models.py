@@ -245,6 +245,8 @@ class GpuSample(models.Model):
             models.UniqueConstraint(fields=["gpu", "ts"], name="gpusample_unique_gpu_ts"),
             finite_check("gpusample_finite", *GPU_FLOATS),
         ]
+        # The rollup step and the purge read a time range of every GPU's samples.
+        indexes = [models.Index(fields=["ts"], name="gpusample_ts")]
 
     def __str__(self):
         return f"{self.gpu} at {self.ts:%Y-%m-%d %H:%M:%S}"
@@ -281,6 +283,7 @@ class RigSample(models.Model):
             models.UniqueConstraint(fields=["rig", "ts"], name="rigsample_unique_rig_ts"),
             finite_check("rigsample_finite", *RIG_SAMPLE_FLOATS),
         ]
+        indexes = [models.Index(fields=["ts"], name="rigsample_ts")]
 
     def __str__(self):
         return f"{self.rig} at {self.ts:%Y-%m-%d %H:%M:%S}"
@@ -325,6 +328,8 @@ class GpuRollup(models.Model):
             ),
             finite_check("gpurollup_finite", *GPU_ROLLUP_FLOATS),
         ]
+        # Each coarser resolution is rolled up from a time range of a finer one, every GPU's.
+        indexes = [models.Index(fields=["resolution", "ts"], name="gpurollup_res_ts")]
 
     def __str__(self):
         return f"{self.gpu} {self.resolution} at {self.ts:%Y-%m-%d %H:%M}"
@@ -359,6 +364,7 @@ class RigRollup(models.Model):
             ),
             finite_check("rigrollup_finite", *RIG_ROLLUP_FLOATS),
         ]
+        indexes = [models.Index(fields=["resolution", "ts"], name="rigrollup_res_ts")]
 
     def __str__(self):
         return f"{self.rig} {self.resolution} at {self.ts:%Y-%m-%d %H:%M}"

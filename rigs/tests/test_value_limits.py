@@ -396,16 +396,34 @@ def test_text_read_from_a_miner_leaves_out_nul_characters():
 # -- arithmetic on in-range figures, and after it ---------------------------------------------
 
 
-def test_rollup_bucket_with_a_non_finite_average_is_not_stored():
-    rows = [
-        {"owner": 1, "ts": timezone.now(), "n": 10**10, **rollups._single("hashrate", 1e300),
-         **rollups._single("power", 100.0), "temperature_max_avg": 60.0,
-         "temperature_max_max": 60.0, "gpus_reporting_min": 1,
-         **{f"{c}_last": None for c in rollups.GPU_COUNTERS}}
-        for _ in range(2)
-    ]  # fmt: skip
-    assert math.isinf(rollups._weighted_avg(rows, "hashrate_avg"))  # the arithmetic overflows
-    assert rollups._rig_bucket((1, timezone.now()), rows, "5m") is None
+@pytest.mark.django_db
+def test_rollup_of_figures_at_the_bound_does_not_overflow(alpha, bravo):
+    """Figures at the columns' bound, whose weighted sum passes what a float holds: the sum is
+    taken scaled down, so the average is the figure (on PostgreSQL an overflowing sum would be
+    an error, costing every rig its rollups), and the other rig's bucket is there too."""
+    from datetime import timedelta
+
+    from rigs.models import RigRollup
+    from tests.factories import RigRollupFactory
+
+    hour = rollups.bucket_start(timezone.now(), 3600) - timedelta(hours=1)
+    for minutes in (0, 5):
+        RigRollupFactory(
+            rig=alpha.rig, resolution="5m", ts=hour + timedelta(minutes=minutes),
+            samples=10**9, hashrate_avg=1e300, hashrate_min=1e300, hashrate_max=1e300,
+            hashrate_last=1e300,
+        )  # fmt: skip
+        RigRollupFactory(
+            rig=bravo.rig, resolution="5m", ts=hour + timedelta(minutes=minutes), samples=10,
+            hashrate_avg=1e8, hashrate_min=1e8, hashrate_max=1e8, hashrate_last=1e8,
+        )  # fmt: skip
+
+    rollups.rebuild("1h", since=hour, until=hour + timedelta(minutes=59))
+
+    assert math.isinf(1e300 * 2 * 10**9)  # what adding the weighted figures would give
+    hourly = RigRollup.objects.get(rig=alpha.rig, resolution="1h")
+    assert (hourly.hashrate_avg, hourly.samples) == (pytest.approx(1e300), 2 * 10**9)
+    assert RigRollup.objects.get(rig=bravo.rig, resolution="1h").hashrate_avg == 1e8
 
 
 def test_energy_and_cost_of_a_figure_that_overflows_are_none():
