@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from ethdash.admin import ReadOnlyAdmin
+from ethdash.admin import ReadOnlyAdmin, ReadStateFilter
 from pools.models import (
     KnownPool,
     Payout,
@@ -59,19 +59,27 @@ class PoolWorkerInline(admin.TabularInline):
     readonly_fields = ["current_hashrate_hs", "online", "last_share_at"]
 
 
+class AccountStatusFilter(ReadStateFilter):
+    title, parameter_name = "status", "status"
+    field, read_value = "status", PoolAccount.Status.STALE
+
+    def read_q(self, now):
+        return PoolAccount.silent_q(now)
+
+
 @admin.register(PoolAccount)
 class PoolAccountAdmin(admin.ModelAdmin):
     list_display = [
         "__str__",
         "farm",
         "pool",
-        "status",
+        "shown_status",
         "current_hashrate_hs",
         "unpaid",
         "last_success_at",
         "last_error",
     ]
-    list_filter = ["status", "pool", "farm"]
+    list_filter = [AccountStatusFilter, "pool", "farm"]
     search_fields = ["login", "label", "farm__name"]
     list_select_related = ["farm", "pool"]
     readonly_fields = [
@@ -82,6 +90,10 @@ class PoolAccountAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     inlines = [PoolWorkerInline]
     actions = ["poll_now"]
+
+    @admin.display(description="status", ordering="status")
+    def shown_status(self, account):
+        return account.get_current_status_display()
 
     @admin.action(description="Poll now")
     def poll_now(self, request, queryset):

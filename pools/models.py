@@ -209,6 +209,11 @@ class PoolAccount(models.Model):
     # account past its stale_at is stale now, and reading writes nothing. An error stays an
     # error: its message says more.
 
+    @classmethod
+    def silent_q(cls, now):
+        """The accounts that read stale at `now`, as a query (is_silent's condition)."""
+        return models.Q(status__in=[cls.Status.OK, cls.Status.WAITING], stale_at__lt=now)
+
     def is_silent(self, now=None) -> bool:
         return (
             self.status in (self.Status.OK, self.Status.WAITING)

@@ -67,3 +67,35 @@ def test_token_created_in_admin_is_shown_once_and_hash_never(admin_client_, alph
 
 def test_samples_are_read_only(admin_client_, alpha):
     assert admin_client_.get("/admin/rigs/gpusample/add/").status_code == 403
+
+
+def test_stale_accounts_and_silent_nodes_are_found_by_the_admin_filters(admin_client_, alpha):
+    """Stale and silent are never stored, only read past stale_at: the filters find them there,
+    and leave them out of the value their column still holds."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from pools.models import PoolAccount
+    from tests.factories import BeaconNodeFactory, PoolAccountFactory
+
+    past, future = timezone.now() - timedelta(minutes=5), timezone.now() + timedelta(minutes=5)
+    PoolAccount.objects.filter(pk=alpha.pool_account.pk).update(
+        status="ok", stale_at=past, label="gone-quiet"
+    )
+    PoolAccountFactory(farm=alpha.farm, status="ok", stale_at=future, label="fresh-one")
+    BeaconNodeFactory(farm=alpha.farm, name="quiet-node", health="ready", stale_at=past)
+    BeaconNodeFactory(farm=alpha.farm, name="checked-node", health="ready", stale_at=future)
+
+    def listed(url, value):
+        return admin_client_.get(url, {value[0]: value[1]}).content.decode()
+
+    stale = listed("/admin/pools/poolaccount/", ("status", "stale"))
+    assert "gone-quiet" in stale and "fresh-one" not in stale
+    ok = listed("/admin/pools/poolaccount/", ("status", "ok"))
+    assert "fresh-one" in ok and "gone-quiet" not in ok
+    silent = listed("/admin/validators/beaconnode/", ("health", "silent"))
+    assert "quiet-node" in silent and "checked-node" not in silent
+    healthy = listed("/admin/validators/beaconnode/", ("health", "ready"))
+    assert "checked-node" in healthy and "quiet-node" not in healthy
+    assert "Not checked lately" in silent  # the list shows the health as read

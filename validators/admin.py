@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from accounts.models import Farm
-from ethdash.admin import ReadOnlyAdmin
+from ethdash.admin import ReadOnlyAdmin, ReadStateFilter
 from ethdash.outbound import validate_destination
 
 # Imported here, not lazily: every process that sets Django up (a Celery worker included) loads
@@ -47,14 +47,22 @@ class BeaconNodeForm(forms.ModelForm):
         return value
 
 
+class NodeHealthFilter(ReadStateFilter):
+    title, parameter_name = "health", "health"
+    field, read_value = "health", BeaconNode.Health.SILENT
+
+    def read_q(self, now):
+        return BeaconNode.silent_q(now)
+
+
 @admin.register(BeaconNode)
 class BeaconNodeAdmin(admin.ModelAdmin):
     form = BeaconNodeForm
     list_display = [
-        "name", "farm", "url", "priority", "health", "head_slot", "sync_distance", "el_offline",
-        "checked_at", "last_error",
+        "name", "farm", "url", "priority", "shown_health", "head_slot", "sync_distance",
+        "el_offline", "checked_at", "last_error",
     ]  # fmt: skip
-    list_filter = ["health", "el_offline", "farm"]
+    list_filter = [NodeHealthFilter, "el_offline", "farm"]
     search_fields = ["name", "url", "farm__name"]
     list_select_related = ["farm"]
     readonly_fields = [
@@ -62,6 +70,10 @@ class BeaconNodeAdmin(admin.ModelAdmin):
         "last_error_at", "genesis_time", "seconds_per_slot", "slots_per_epoch",
         "epochs_per_sync_period",
     ]  # fmt: skip
+
+    @admin.display(description="health", ordering="health")
+    def shown_health(self, node):
+        return node.get_current_health_display()
 
 
 class MevRelayAdminForm(forms.ModelForm):

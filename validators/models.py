@@ -81,6 +81,13 @@ class BeaconNode(models.Model):
     # the health through these: a node whose last check is past its stale_at reads silent, and
     # reading writes nothing. A node found down stays down: its error says more.
 
+    @classmethod
+    def silent_q(cls, now):
+        """The nodes that read silent at `now`, as a query (is_silent's condition)."""
+        return models.Q(stale_at__lt=now) & ~models.Q(
+            health__in=[cls.Health.UNKNOWN, cls.Health.DOWN]
+        )
+
     def is_silent(self, now=None) -> bool:
         return (
             self.health not in (self.Health.UNKNOWN, self.Health.DOWN)
