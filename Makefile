@@ -41,6 +41,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/pools.py
 	$(PY) bench/beacon.py
 	$(PY) bench/validator_pages.py
+	$(PY) bench/rollups.py
 	$(PY) bench/alerts.py
 
 # Production processes (docs/deploy.md); they need DATABASE_URL, REDIS_URL and SECRET_KEY.
