@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rigs.api.serializers import TelemetryBatchSerializer, plain_telemetry_samples
+from rigs.services.ingest import SAMPLE_FIELDS
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 GPUS = {i: SimpleNamespace(index=i, pk=100 + i) for i in range(4)}
@@ -118,17 +119,8 @@ TIMES = st.one_of(
         min_value=datetime(2026, 5, 1), max_value=datetime(2026, 6, 2), timezones=st.just(UTC)
     ).map(lambda d: d.isoformat()),
 )
-OPTIONAL = (
-    "hashrate_hs",
-    "temperature_c",
-    "memory_temperature_c",
-    "fan_pct",
-    "power_w",
-    "shares_accepted",
-    "shares_rejected",
-    "shares_stale",
-    "shares_invalid",
-)
+# Every figure a sample may carry: the columns ingest stores.
+OPTIONAL = SAMPLE_FIELDS
 SAMPLES = st.fixed_dictionaries(
     {"ts": TIMES, "gpu": st.one_of(st.integers(-1, 5), st.just("0"))},
     optional=dict.fromkeys(OPTIONAL, NUMBERS),
