@@ -22,7 +22,7 @@ from rigs.formats import hiveos_conf
 from rigs.forms import HiveConfigForm, RigForm
 from rigs.models import Gpu, HiveConfig, Rig
 from rigs.services import hive_agent
-from rigs.services.efficiency import gpu_figures, rig_figures
+from rigs.services.efficiency import gpu_figures, rig_figures, rig_uptime_pct
 from rigs.services.freshness import figures_stale, stale_after_s
 from rigs.services.series import gpu_series, rig_series
 
@@ -122,7 +122,6 @@ def rig_detail(request, pk):
         "totals": _iso_series(series["rig"]),
     }
     day = rig_figures([rig])[rig.pk]
-    month = rig_figures([rig], days=30)[rig.pk]
     _mark_freshness(rig, timezone.now())
     gpus = list(rig.gpus.all())
     per_gpu = gpu_figures(gpus)
@@ -135,7 +134,7 @@ def rig_detail(request, pk):
         "ranges": list(RANGES),
         "range": range_name,
         "day": day,
-        "uptime_30d": month.uptime_pct,
+        "uptime_30d": rig_uptime_pct(rig, days=30),
         "can_edit": can_write(request, rig.farm_id),
     }
     return render(request, "rigs/detail.html", context)

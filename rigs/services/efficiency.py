@@ -132,9 +132,26 @@ def rig_figures(rigs, *, now=None, days=1):
             _share_quality(
                 figures, [rows for (rig_id, _), rows in gpu_rows.items() if rig_id == rig.pk]
             )
-        window_start = max(since, rig.created_at)
-        hours = max((now - window_start).total_seconds() / 3600, 1 / 60)
-        covered = sum(min(1.0, r.samples * rig.cadence_s / 3600) for r in rig_rows[rig.pk])
-        figures.uptime_pct = min(100.0, 100 * covered / hours)
+        figures.uptime_pct = _uptime_pct(rig, [r.samples for r in own], since, now)
         result[rig.pk] = figures
     return result
+
+
+def _uptime_pct(rig, samples_per_hour, since, now):
+    """The share of [since, now] (from the rig's creation, if later) its hourly rollups' sample
+    counts cover at the rig's cadence."""
+    window_start = max(since, rig.created_at)
+    hours = max((now - window_start).total_seconds() / 3600, 1 / 60)
+    covered = sum(min(1.0, samples * rig.cadence_s / 3600) for samples in samples_per_hour)
+    return min(100.0, 100 * covered / hours)
+
+
+def rig_uptime_pct(rig, *, days, now=None):
+    """rig_figures' uptime alone, from the rig's hourly sample counts only: a rig page's 30-day
+    uptime read 30 days of every GPU's hourly rollups as model instances to throw them away."""
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    samples = RigRollup.objects.filter(
+        rig=rig, resolution=Resolution.HOUR, ts__gte=since
+    ).values_list("samples", flat=True)
+    return _uptime_pct(rig, list(samples), since, now)

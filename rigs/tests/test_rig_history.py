@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from rigs.models import GpuRollup, Rig, RigRollup
-from rigs.services.efficiency import counter_increase, rig_figures
+from rigs.services.efficiency import counter_increase, rig_figures, rig_uptime_pct
 from tests.factories import sample_batch
 
 
@@ -106,6 +106,21 @@ def test_efficiency_cost_and_share_quality(alpha):
     assert figures.cost_per_day == Decimal("1.15")
     assert figures.rejected_pct == pytest.approx(2.0)
     assert figures.uptime_pct == pytest.approx(100 * 24 * min(1, 120 * 30 / 3600) / 24, abs=5)
+
+
+def test_a_rig_pages_30_day_uptime_is_rig_figures_uptime(owner_client, alpha):
+    _hourly(alpha, days=3)
+    Rig.objects.filter(pk=alpha.rig.pk).update(created_at=timezone.now() - timedelta(days=10))
+    RigRollup.objects.filter(rig=alpha.rig, ts__lt=timezone.now() - timedelta(days=2)).delete()
+    rig = Rig.objects.select_related("farm").get(pk=alpha.rig.pk)
+    now = timezone.now()
+
+    uptime = rig_uptime_pct(rig, days=30, now=now)
+
+    assert uptime == rig_figures([rig], days=30, now=now)[rig.pk].uptime_pct
+    assert 0 < uptime < 100  # two days of ten covered, in part
+    page = owner_client.get(f"/rigs/{rig.pk}/").content.decode()
+    assert f"{uptime:.1f}" in page
 
 
 def test_counter_increase_survives_a_miner_restart():
