@@ -473,9 +473,10 @@ ETHDASH_OUTBOUND_ALLOW = env_list(
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = logging_config(
     log_format=LOG_FORMAT,
-    level=os.environ.get("LOG_LEVEL", "INFO"),
+    level=LOG_LEVEL,
     loggers={
         "django.db.backends": {"level": "INFO"},
         # One line per task run is noise at a 10-second schedule; failures still show.
@@ -491,6 +492,11 @@ LOGGING = logging_config(
         # One line per request (method, path, status, duration_ms): the servers log access too,
         # so off unless asked (ETHDASH_REQUEST_LOG=INFO).
         "ethdash.requests": {"level": os.environ.get("ETHDASH_REQUEST_LOG", "WARNING")},
+        # uvicorn (the websocket server) logs its errors, an application's traceback among them,
+        # through a handler of its own, with no time and never as JSON; through ours instead.
+        # Its level, and its access log's, is LOG_LEVEL's like everything else's (dictConfig
+        # resets a configured logger's children, so uvicorn's --log-level no longer applies).
+        "uvicorn": {"handlers": ["console"], "propagate": False, "level": LOG_LEVEL},
     },
 )
 

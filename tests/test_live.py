@@ -98,3 +98,51 @@ async def test_an_idle_socket_on_the_redis_layer_stays_up_and_gets_the_next_even
     await asyncio.to_thread(live.send_now, alpha.farm.pk, [event])
     assert await socket.receive_json_from(timeout=5) == event
     await socket.disconnect()
+
+
+def _layer_class():
+    from channels.layers import get_channel_layer
+
+    return type(get_channel_layer())
+
+
+async def test_a_socket_is_refused_cleanly_while_the_channel_layer_is_unreachable(
+    monkeypatch, caplog
+):
+    """Redis down: joining the farm's group fails; the socket is refused with one warning, not
+    an unhandled exception (the page's script tries again a second later)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    async def unreachable(self, *args):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(_layer_class(), "group_add", unreachable)
+    monkeypatch.setattr(_layer_class(), "receive", unreachable)
+    alpha = await database_sync_to_async(make_farm)("Alpha")
+    socket = communicator(await database_sync_to_async(session_cookie)(alpha.owner))
+
+    connected, code = await socket.connect()
+
+    assert not connected
+    assert code == 1013
+    assert "channel layer unreachable (ConnectionError)" in caplog.text
+
+
+async def test_an_open_socket_is_closed_with_try_again_when_the_channel_layer_goes(monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    gone = asyncio.Event()
+
+    async def receive_until_gone(self, channel):
+        await gone.wait()
+        raise RedisConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(_layer_class(), "receive", receive_until_gone)
+    alpha = await database_sync_to_async(make_farm)("Alpha")
+    socket = communicator(await database_sync_to_async(session_cookie)(alpha.owner))
+    assert (await socket.connect())[0]
+    assert (await socket.receive_json_from())["type"] == "hello"
+
+    gone.set()
+
+    assert await socket.receive_output(timeout=2) == {"type": "websocket.close", "code": 1013}

@@ -123,6 +123,39 @@ def test_the_settings_are_checked_at_start(env, refused):
         assert done.stdout.split() == ["json", "otlp"]
 
 
+def test_the_websocket_servers_errors_are_json_lines_too():
+    """uvicorn configures its loggers before it loads the application; Django's LOGGING, applied
+    when the application loads, takes them over, so a websocket consumer's traceback is a JSON
+    line with a time like every other, not uvicorn's plain "ERROR:    Exception in ASGI..."."""
+    code = (
+        "import logging, logging.config, django; "
+        "from uvicorn.config import LOGGING_CONFIG; "
+        "logging.config.dictConfig(LOGGING_CONFIG); "
+        "django.setup(); "
+        "logging.getLogger('uvicorn.error').error('Exception in ASGI application'); "
+        "logging.getLogger('uvicorn.error').info('connection open')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={
+            **os.environ,
+            "SECRET_KEY": "x",
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "ethdash.settings",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in (done.stdout + done.stderr).splitlines()]
+    # One line: the INFO one is below LOG_LEVEL, whatever uvicorn's own level said.
+    (line,) = [line for line in lines if line["logger"] == "uvicorn.error"]
+    assert line["level"] == "ERROR" and line["message"] == "Exception in ASGI application"
+    assert line["ts"]
+
+
 def test_tracing_is_off_by_default(settings):
     assert settings.ETHDASH_TRACING == "off"
     assert tracing.configure() is False
