@@ -23,7 +23,9 @@ Measured: `lost` (readings generated and never stored after the agents' retries)
 (rows stored twice for one GPU and instant), `read_p99_ms` outside the fault windows (each from
 the fault to `--recovery-s` after its end) and over the whole run, `ingest_samples_per_s`
 (stored samples over the run), and whether every socket received events again after Redis came
-back (`sockets_reconnected`).
+back (`sockets_reconnected`). `server_errors` counts the error lines the processes logged, and
+those outside the fault windows (`outside_fault_windows`: an error while Redis is down is expected,
+one after it is not).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ethdash \
         .venv/bin/python bench/load.py [--seconds 600]
@@ -37,6 +39,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -394,6 +397,7 @@ def main():
         wait_for_http(f"http://127.0.0.1:{ws_port}/healthz", ws)
         web_url = f"http://127.0.0.1:{web.port}"
         windows = []
+        worker_cpu_s = {}  # the killed worker's CPU seconds, taken just before the kill
 
         async def faults(run):
             nonlocal worker
@@ -402,6 +406,7 @@ def main():
             await asyncio.sleep(args.worker_kill_at)
             log(f"{run.now():.0f} s: worker killed")
             start = run.now()
+            worker_cpu_s["killed"] = group_cpu_s(worker.proc.pid)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(worker.proc.pid, signal.SIGKILL)
             await asyncio.sleep(args.worker_down_s)
@@ -429,6 +434,7 @@ def main():
             ingest_url=ingest_url,
         )  # fmt: skip
         run.redis_back_at = None
+        run.started_wall = time.time() - run.now()  # log lines carry wall-clock times
         cpu_before, web_before = cpu_snapshot(web.proc.pid)
         others = {"websocket server": ws, "worker": worker, "beat": beat}
         if ingest is not None:
@@ -437,9 +443,11 @@ def main():
         asyncio.run(drive(run, faults))
         elapsed = run.now()
         cpu_after, web_after = cpu_snapshot(web.proc.pid)
-        # The worker restarted after its kill is another process group: counted from its start.
-        others["worker"] = worker
         others_after = {name: group_cpu_s(p.proc.pid) for name, p in others.items()}
+        if "killed" in worker_cpu_s:
+            # The worker started after the kill is another process group, counted from its
+            # start, added to what the killed one used until the kill.
+            others_after["worker"] = worker_cpu_s["killed"] + group_cpu_s(worker.proc.pid)
         result = measure(args, run, windows, bench_url, elapsed)
         # Where the two cores went: the web server's group ("server"), PostgreSQL, Redis, this
         # client, and the rest (the worker, beat, the websocket server, anything else).
@@ -450,8 +458,10 @@ def main():
             name: round(max(0.0, others_after[name] - others_before[name]) / elapsed, 2)
             for name in others
         }
-        tails = [server.tail(2000) for server in (web, ingest) if server is not None]
-        result["server_errors"] = server_errors([*tails, *(p.text() for p in processes)])
+        logs = [s.log_path.read_text(errors="replace") for s in (web, ingest) if s is not None]
+        result["server_errors"] = server_errors(
+            [*logs, *(p.text() for p in processes)], windows, run.started_wall
+        )
         print_result(result)
     finally:
         for proc in processes:
@@ -466,10 +476,26 @@ def main():
             drop_database(admin_url, args.db)
 
 
-def server_errors(texts):
-    lines = [line for text in texts for line in text.splitlines()
-             if "Traceback" in line or " ERROR " in line or "CRITICAL" in line]  # fmt: skip
-    return {"count": len(lines), "first": lines[:8]}
+LOG_TIME = re.compile(r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})[: ]")
+
+
+def server_errors(texts, windows, started_wall):
+    """Error lines of the processes' logs, and those outside the fault windows: an error is
+    expected while Redis is down, not after. A line without a time of its own (a traceback's)
+    takes the time of the last line before it that had one."""
+    lines, outside = [], []
+    for text in texts:
+        at = None
+        for line in text.splitlines():
+            if match := LOG_TIME.match(line):
+                stamp = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S").timestamp()
+                at = stamp + int(match[2]) / 1000 - started_wall
+            if "Traceback" in line or " ERROR " in line or "CRITICAL" in line:
+                lines.append(line)
+                if at is None or not any(start <= at <= end for _, start, end in windows):
+                    outside.append(line)
+    return {"count": len(lines), "first": lines[:8],
+            "outside_fault_windows": len(outside), "first_outside": outside[:8]}  # fmt: skip
 
 
 def p99_ms(latencies):
