@@ -222,6 +222,14 @@ class PoolAccount(models.Model):
         )
 
     @property
+    def goes_stale_at(self):
+        """When the account will read stale if nothing more is heard (pages turn it stale then,
+        without a reload): its stale_at while OK or waiting; None for an error, which stays one."""
+        if self.status in (self.Status.OK, self.Status.WAITING):
+            return self.stale_at
+        return None
+
+    @property
     def current_status(self) -> str:
         return self.Status.STALE if self.is_silent() else self.status
 
@@ -231,8 +239,12 @@ class PoolAccount(models.Model):
     @property
     def current_status_reason(self) -> str:
         """Why a stale account is stale (empty otherwise: an error has last_error)."""
-        if not self.is_silent():
-            return ""
+        return self.silence_reason if self.is_silent() else ""
+
+    @property
+    def silence_reason(self) -> str:
+        """What a stale account's page says, also rendered ahead (hidden) for the page to show
+        when the account turns stale while it is open."""
         # A waiting account's last answer was "no data yet", which sets no last_success_at.
         answered = self.last_poll_at if self.status == self.Status.WAITING else self.last_success_at
         when = f"since {answered:%Y-%m-%d %H:%M:%S} UTC" if answered else "for a while"

@@ -693,3 +693,92 @@ def test_validators_page_puts_backfilled_epochs_into_its_chart_as_pushed(
         finally:
             browser.close()
     assert errors.errors == []
+
+
+def test_open_pages_turn_a_pool_account_stale_and_a_node_silent_on_time(
+    alpha, server, playwright_api
+):
+    """Nothing is pushed when a pool stops answering or a node stops being checked (the worker
+    may be dead): a page left open turns them stale at the stale_at it was given, and the next
+    sample of the account makes it OK again."""
+    from ethdash import live
+    from ethdash.timeseries import iso
+    from pools.formats import AccountSnapshot
+    from pools.models import PoolAccount
+    from pools.services.store import store_snapshot
+    from tests.factories import BeaconNodeFactory
+    from validators.models import BeaconNode
+    from validators.services.nodes import Check, save_check
+
+    account = alpha.pool_account
+    store_snapshot(account, AccountSnapshot(current_hashrate_hs=480e6), announce=False)
+    node = BeaconNodeFactory(farm=alpha.farm, name="lighthouse-1")
+    save_check(node, Check(BeaconNode.Health.READY, head_slot=1000, sync_distance=0))
+    # Current when the pages load; past their times while they are open.
+    now = timezone.now()
+    PoolAccount.objects.filter(pk=account.pk).update(stale_at=now + timedelta(seconds=8))
+    BeaconNode.objects.filter(pk=node.pk).update(stale_at=now + timedelta(seconds=20))
+    sample = {
+        "type": "pool.sample", "id": account.pk, "ts": iso(now),
+        "current_hashrate_hs": 500e6, "average_hashrate_hs": 480e6, "reported_hashrate_hs": None,
+        "workers_online": 2, "unpaid": "0", "status": "ok", "status_label": "OK",
+        "stale_at": iso(now + timedelta(hours=1)),
+    }  # fmt: skip
+    row = f"#pool-table tr[data-account='{account.pk}']"
+    node_row = f"#beacon-nodes tr[data-node='{node.pk}']"
+    with playwright_api() as p:
+        browser = launch(p)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            nodes = context.new_page()
+            nodes.set_default_timeout(2 * TIMEOUT_MS)
+            pools = context.new_page()
+            pools.set_default_timeout(TIMEOUT_MS)
+            errors, node_errors = PageErrors(pools), PageErrors(nodes)
+            with errors.shown_on_failure(pools, "pool-stale"):
+                log_in(pools, server.url, alpha.owner.username)
+                nodes.goto(f"{server.url}/validators/nodes/")
+                assert nodes.text_content(f"{node_row} [data-field=health]") == "Ready"
+                pools.goto(f"{server.url}/pools/")
+                pools.wait_for_selector("#live-status[data-state=live]")
+                assert "stale" not in pools.get_attribute(row, "class").split()
+                assert pools.text_content(f"{row} [data-field=status]") == "OK"
+                assert not pools.is_visible(f"{row} .stale-note")
+
+                pools.wait_for_selector(f"{row}.stale")
+                assert (
+                    pools.text_content(f"{row} [data-field=status]") == "Stale (not polled lately)"
+                )
+                assert "status-stale" in pools.get_attribute(f"{row} [data-field=status]", "class")
+                assert pools.is_visible(f"{row} .stale-note")
+                assert "No answer from the pool since" in pools.text_content(f"{row} .stale-note")
+
+                live.send_now(alpha.farm.pk, [sample])
+                pools.wait_for_function(
+                    "(sel) => document.querySelector(sel).textContent === 'OK'",
+                    arg=f"{row} [data-field=status]",
+                )
+                assert "stale" not in pools.get_attribute(row, "class").split()
+                assert (
+                    pools.text_content(f"{row} [data-field=current_hashrate_hs]") == "500.00 MH/s"
+                )
+
+                # The account page, loaded past stale_at, reads stale until the next sample.
+                pools.goto(f"{server.url}/pools/{account.pk}/")
+                pools.wait_for_selector("#live-status[data-state=live]")
+                assert pools.text_content("#pool-status") == "Stale (not polled lately)"
+                assert pools.is_visible("#pool-stale-note")
+                live.send_now(alpha.farm.pk, [sample])
+                pools.wait_for_function(
+                    "() => document.getElementById('pool-status').textContent === 'OK'"
+                )
+                assert "stale" not in pools.get_attribute("#pool-live", "class").split()
+                assert not pools.is_visible("#pool-stale-note")
+
+                nodes.wait_for_selector(f"{node_row}.stale")
+                badge = f"{node_row} [data-field=health]"
+                assert nodes.text_content(badge) == "Not checked lately"
+                assert "status-silent" in nodes.get_attribute(badge, "class")
+        finally:
+            browser.close()
+    assert errors.errors == [] and node_errors.errors == []

@@ -96,6 +96,14 @@ class BeaconNode(models.Model):
         )
 
     @property
+    def goes_silent_at(self):
+        """When the node will read silent if it is not checked again (the nodes page turns it
+        silent then, without a reload): its stale_at, unless unknown or down, which stay so."""
+        if self.health in (self.Health.UNKNOWN, self.Health.DOWN):
+            return None
+        return self.stale_at
+
+    @property
     def current_health(self) -> str:
         return self.Health.SILENT if self.is_silent() else self.health
 

@@ -235,6 +235,10 @@ def _sample_event(account, ts):
         "type": "pool.sample",
         "id": account.pk,
         "ts": iso(ts),
+        # The page turns the account stale at stale_at unless another sample comes first.
+        "status": account.status,
+        "status_label": account.get_status_display(),
+        "stale_at": iso(account.stale_at),
         "current_hashrate_hs": account.current_hashrate_hs,
         "average_hashrate_hs": account.average_hashrate_hs,
         "reported_hashrate_hs": account.reported_hashrate_hs,

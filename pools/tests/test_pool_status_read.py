@@ -124,3 +124,36 @@ def test_the_migration_gives_accounts_polled_before_their_stale_at(alpha):
     assert ok.stale_at == answered + timedelta(seconds=3 * 180)  # the format's interval
     assert ok.current_status == PoolAccount.Status.STALE
     assert PoolAccount.objects.get(pk=new.pk).stale_at is None
+
+
+def test_the_pages_are_told_when_an_answering_account_goes_stale(alpha, owner_client):
+    """A page left open turns the account stale at its stale_at (static/js/format.js), as a
+    reload would show it, with no poll and no worker needed to say so."""
+    account = _answered(alpha.pool_account, seconds_ago=0)
+    stale_at = f'data-stale-at="{account.stale_at.isoformat()}"'
+    badge = 'data-stale-label="Stale (not polled lately)" data-stale-status="stale"'
+    for path in ("/pools/", f"/pools/{account.pk}/", f"/pools/pool/{account.pool_id}/"):
+        page = owner_client.get(path).content.decode()
+        assert stale_at in page and badge in page and "status-ok" in page, path
+        assert 'class="live-source"' in page, path  # current now: not marked stale
+    listing = owner_client.get("/pools/").content.decode()
+    assert f'class="sub reason stale-note" data-field="stale_note">{account.silence_reason}<' in (
+        listing
+    )
+
+
+def test_an_account_in_error_is_never_turned_stale_by_the_clock(alpha, owner_client):
+    account = _answered(alpha.pool_account, seconds_ago=0)
+    record_failure(account, PoolError("timeout", "The pool did not answer."), announce=False)
+    assert PoolAccount.objects.get(pk=account.pk).goes_stale_at is None
+    page = owner_client.get("/pools/").content.decode()
+    assert "data-stale-at" not in page and "status-error" in page
+
+
+def test_a_sample_event_says_the_account_is_ok_until_its_stale_at(alpha, monkeypatch):
+    pushed = []
+    monkeypatch.setattr("ethdash.live.push", lambda farm_id, *events: pushed.extend(events))
+    account = _answered(alpha.pool_account, seconds_ago=0)
+    (event,) = [e for e in pushed if e["type"] == "pool.sample"]
+    assert event["status"] == "ok" and event["status_label"] == "OK"
+    assert event["stale_at"] == account.stale_at.isoformat().replace("+00:00", "Z")

@@ -37,10 +37,15 @@ window.ethdashFormat = (function () {
   }
 
   // A source has stopped when its rig is offline or unreachable (the server said so), or when
-  // nothing arrived for data-stale-after-s (the offline sweep, or the socket, may lag).
+  // nothing arrived for data-stale-after-s (the offline sweep, or the socket, may lag), or, for a
+  // source the server gave a time (data-stale-at: a pool account, a beacon node), once it passes.
   const STOPPED = ["offline", "unreachable"];
   function isStale(el, now) {
     if (STOPPED.includes(el.dataset.status)) return true;
+    if (el.dataset.staleAt !== undefined) {
+      const at = Date.parse(el.dataset.staleAt);
+      return !Number.isNaN(at) && now > at;
+    }
     const seen = Date.parse(el.dataset.lastSeen || "");
     const after = Number(el.dataset.staleAfterS || 0);
     return !Number.isNaN(seen) && after > 0 && now - seen > after * 1000;
@@ -61,9 +66,31 @@ window.ethdashFormat = (function () {
         if (stale) figure.title = "Stale: the last figure received; its source has stopped";
         else figure.removeAttribute("title");
       });
+      // A badge that reads otherwise once its source is stale ("Stale", "Silent"), as the
+      // server would render it on a reload; it reads as before when the source is current again.
+      el.querySelectorAll("[data-stale-label]").forEach((badge) => {
+        if (stale && badge.dataset.freshLabel === undefined) {
+          badge.dataset.freshLabel = badge.textContent;
+          badge.dataset.freshClass = badge.className;
+          badge.textContent = badge.dataset.staleLabel;
+          badge.className = "status status-" + badge.dataset.staleStatus;
+        } else if (!stale && badge.dataset.freshLabel !== undefined) {
+          badge.textContent = badge.dataset.freshLabel;
+          badge.className = badge.dataset.freshClass;
+          delete badge.dataset.freshLabel;
+          delete badge.dataset.freshClass;
+        }
+      });
     });
+  }
+  // Sets a badge as an event says its source is now; what it read before going stale is moot.
+  function setStatus(badge, status, label) {
+    badge.textContent = label;
+    badge.className = "status status-" + status;
+    delete badge.dataset.freshLabel;
+    delete badge.dataset.freshClass;
   }
   setInterval(refresh, 1000);
   document.addEventListener("DOMContentLoaded", () => refresh());
-  return { hashrate, watts, celsius, status, ago, utc, refresh };
+  return { hashrate, watts, celsius, status, ago, utc, refresh, setStatus };
 })();

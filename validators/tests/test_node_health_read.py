@@ -94,3 +94,19 @@ def test_a_node_never_checked_reads_unknown(node, reader):
     assert node.current_health == BeaconNode.Health.UNKNOWN
     assert reader.get(f"/api/v1/beacon-nodes/{node.pk}/").json()["health"] == "unknown"
     assert _health_on_metrics(reader, node) == "unknown"
+
+
+def test_the_pages_are_told_when_a_checked_node_goes_silent(node, owner_client):
+    """A page left open turns the node silent at its stale_at (static/js/format.js), as a
+    reload would show it; a node found down, or never checked, is left as it reads."""
+    node = _checked(node, seconds_ago=0)
+    stale_at = f'data-stale-at="{node.stale_at.isoformat()}"'
+    badge = 'data-stale-label="Not checked lately" data-stale-status="silent"'
+    for path in ("/validators/", "/validators/nodes/"):
+        page = owner_client.get(path).content.decode()
+        assert stale_at in page and badge in page, path
+
+    record_failure(node, "connection refused")
+    assert BeaconNode.objects.get(pk=node.pk).goes_silent_at is None
+    for path in ("/validators/", "/validators/nodes/"):
+        assert "data-stale-at" not in owner_client.get(path).content.decode(), path
