@@ -215,11 +215,8 @@ class PoolAccount(models.Model):
         return models.Q(status__in=[cls.Status.OK, cls.Status.WAITING], stale_at__lt=now)
 
     def is_silent(self, now=None) -> bool:
-        return (
-            self.status in (self.Status.OK, self.Status.WAITING)
-            and self.stale_at is not None
-            and self.stale_at < (now or timezone.now())
-        )
+        at = self.goes_stale_at
+        return at is not None and at < (now or timezone.now())
 
     @property
     def goes_stale_at(self):

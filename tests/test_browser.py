@@ -112,6 +112,7 @@ def launch(playwright):
 
 
 def new_page(browser, **options):
+    """A page with the tests' timeouts; `browser` may be a context, whose pages share a login."""
     page = browser.new_page(**options)
     page.set_default_timeout(TIMEOUT_MS)
     page.set_default_navigation_timeout(TIMEOUT_MS)
@@ -379,10 +380,7 @@ def test_an_offline_rig_keeps_its_figures_marked_stale_and_last_seen_counts_up(
         browser = launch(p)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
-            table_page = context.new_page()
-            table_page.set_default_timeout(TIMEOUT_MS)
-            detail = context.new_page()
-            detail.set_default_timeout(TIMEOUT_MS)
+            table_page, detail = new_page(context), new_page(context)
             errors = PageErrors(table_page)
             detail_errors = PageErrors(detail)
             with errors.shown_on_failure(table_page, "rig-stale"):
@@ -730,10 +728,8 @@ def test_open_pages_turn_a_pool_account_stale_and_a_node_silent_on_time(
         browser = launch(p)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
-            nodes = context.new_page()
-            nodes.set_default_timeout(2 * TIMEOUT_MS)
-            pools = context.new_page()
-            pools.set_default_timeout(TIMEOUT_MS)
+            nodes, pools = new_page(context), new_page(context)
+            nodes.set_default_timeout(2 * TIMEOUT_MS)  # it waits for its node past the pools
             errors, node_errors = PageErrors(pools), PageErrors(nodes)
             with errors.shown_on_failure(pools, "pool-stale"):
                 log_in(pools, server.url, alpha.owner.username)

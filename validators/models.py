@@ -89,11 +89,8 @@ class BeaconNode(models.Model):
         )
 
     def is_silent(self, now=None) -> bool:
-        return (
-            self.health not in (self.Health.UNKNOWN, self.Health.DOWN)
-            and self.stale_at is not None
-            and self.stale_at < (now or timezone.now())
-        )
+        at = self.goes_silent_at
+        return at is not None and at < (now or timezone.now())
 
     @property
     def goes_silent_at(self):
